@@ -1,0 +1,175 @@
+"""A minimal actor on gevent: a mailbox, a greenlet that runs only while there is work,
+`tell` (never blocks) and `ask` (returns an AsyncResult)."""
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import gevent
+from gevent.event import AsyncResult, Event
+from gevent.queue import Queue
+
+from actors.timer import TIMED_OUT
+
+log = logging.getLogger(__name__)
+
+
+class ActorStopped(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Envelope:
+    message: Any
+    reply_to: Optional[AsyncResult]
+
+
+class Activity:
+    """Counts mailbox items not yet handled, system-wide, so that tests and a graceful stop
+    can wait until every actor is quiet instead of sleeping."""
+
+    def __init__(self):
+        self.pending = 0
+        self._quiet = Event()
+        self._quiet.set()
+
+    def begin(self):
+        self.pending += 1
+        self._quiet.clear()
+
+    def end(self):
+        self.pending -= 1
+        if self.pending == 0:
+            self._quiet.set()
+
+    def wait_quiet(self, timeout=None) -> bool:
+        return self._quiet.wait(timeout)
+
+
+class Actor:
+    """Subclasses implement `on_receive`; optionally `next_deadline`/`on_timeout` (timed work),
+    `on_failure` (restart policy) and `on_idle` (called when the greenlet ends).
+
+    With `hibernates = True` the greenlet ends as soon as the mailbox is empty; the next
+    message starts a new one. A crash in `on_receive` fails that message's `ask` and goes to
+    `on_failure`; after `max_restarts` failures within `restart_window` seconds the rest of the
+    mailbox is dropped (asks fail fast) and the actor goes idle until the next message.
+    """
+
+    hibernates = False
+    max_restarts = 3
+    restart_window = 60.0
+
+    def __init__(self, timer, activity: Activity):
+        self.timer = timer
+        self.activity = activity
+        self.mailbox = Queue()
+        self._greenlet = None
+        self._stopped = False
+        self._failures = deque()
+
+    # -- public ------------------------------------------------------------------------
+    def tell(self, message) -> None:
+        self._enqueue(Envelope(message, None))
+
+    def ask(self, message) -> AsyncResult:
+        result = AsyncResult()
+        self._enqueue(Envelope(message, result))
+        return result
+
+    def start(self):
+        if self._greenlet is None and not self._stopped:
+            self._greenlet = gevent.spawn(self._loop)
+        return self
+
+    def stop(self):
+        """Fail the queued messages and end the greenlet (a graceful stop waits for quiet first)."""
+        self._stopped = True
+        self._drop_mailbox()
+        if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
+            self._greenlet.kill(block=False)
+
+    @property
+    def running(self) -> bool:
+        return self._greenlet is not None
+
+    # -- hooks -------------------------------------------------------------------------
+    def on_receive(self, message):
+        raise NotImplementedError
+
+    def next_deadline(self):
+        return None
+
+    def on_timeout(self):
+        pass
+
+    def on_failure(self, exc, message):
+        log.exception("%s failed handling %s", type(self).__name__, type(message).__name__,
+                      exc_info=exc)
+
+    def on_idle(self):
+        pass
+
+    # -- loop --------------------------------------------------------------------------
+    def _enqueue(self, envelope):
+        if self._stopped:
+            if envelope.reply_to is not None:
+                envelope.reply_to.set_exception(ActorStopped(type(self).__name__))
+            return
+        self.activity.begin()
+        self.mailbox.put(envelope)
+        self.start()
+
+    def _loop(self):
+        try:
+            while not self._stopped:
+                if self.hibernates and self.mailbox.empty():
+                    break
+                item = self.timer.wait(self.mailbox, self.next_deadline())
+                try:
+                    if isinstance(item, Envelope):
+                        self._deliver(item)
+                    else:
+                        self._guarded(self.on_timeout, None)
+                finally:
+                    if item is not TIMED_OUT:
+                        self.activity.end()
+        finally:
+            self._greenlet = None
+            self.on_idle()
+
+    def _deliver(self, envelope):
+        try:
+            result = self.on_receive(envelope.message)
+        except Exception as exc:
+            if envelope.reply_to is not None:
+                envelope.reply_to.set_exception(exc)
+            self._failed(exc, envelope.message)
+        else:
+            if envelope.reply_to is not None:
+                envelope.reply_to.set(result)
+
+    def _guarded(self, handler, message):
+        try:
+            handler()
+        except Exception as exc:
+            self._failed(exc, message)
+
+    def _failed(self, exc, message):
+        now = self.timer.now()
+        self._failures.append(now)
+        while self._failures and self._failures[0] < now - self.restart_window:
+            self._failures.popleft()
+        self.on_failure(exc, message)
+        if len(self._failures) > self.max_restarts:
+            log.error("%s failed %d times in %.0f s; dropping its mailbox", type(self).__name__,
+                      len(self._failures), self.restart_window)
+            self._failures.clear()
+            self._drop_mailbox()
+
+    def _drop_mailbox(self):
+        while not self.mailbox.empty():
+            item = self.mailbox.get_nowait()
+            if isinstance(item, Envelope) and item.reply_to is not None:
+                item.reply_to.set_exception(ActorStopped(type(self).__name__))
+            self.activity.end()

@@ -1,0 +1,46 @@
+"""One greenlet that holds every pending due time (first asks and re-asks) in a heap and
+tells the owning UserActor when one falls due. Idle users need no greenlet of their own."""
+import heapq
+
+from actors.base import Actor
+from actors.messages import ReminderDue, ScheduleDue
+from actors.timer import DUE_TOLERANCE
+
+
+class SnoozeDispatcher(Actor):
+    def __init__(self, timer, activity, records, tell_user):
+        super().__init__(timer, activity)
+        self._records = records   # user id -> UserRecord (read only here)
+        self._tell_user = tell_user  # tell_user(user_id, message)
+        self._heap = []
+
+    def load(self, entries):
+        """Bulk-load (due, user_id) pairs before the dispatcher starts."""
+        self._heap = list(entries)
+        heapq.heapify(self._heap)
+
+    def on_receive(self, message: ScheduleDue):
+        heapq.heappush(self._heap, (message.due, message.user_id))
+
+    def next_deadline(self):
+        return self._heap[0][0] if self._heap else None
+
+    def on_timeout(self):
+        now = self.timer.now() + DUE_TOLERANCE
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            due, user_id = heapq.heappop(heap)
+            record = self._records.get(user_id)
+            # A keyed timer: an entry replaced by a newer due time is dropped here.
+            if record is not None and record.due == due:
+                self._tell_user(user_id, ReminderDue(due))
+
+    def __len__(self):
+        return len(self._heap)
+
+    def pending(self, limit=50):
+        """The earliest live entries, for /debug."""
+        live = (entry for entry in heapq.nsmallest(limit * 4, self._heap)
+                if self._records.get(entry[1]) is not None
+                and self._records[entry[1]].due == entry[0])
+        return [entry for _, entry in zip(range(limit), live)]

@@ -1,0 +1,96 @@
+"""The actor system: a registry of compact user records, the user actors that are awake,
+and the snooze dispatcher. `tell(user_id, message)` wakes (or creates) the user's actor."""
+import logging
+
+from gevent.event import Event
+
+from actors.base import Activity
+from actors.dispatcher import SnoozeDispatcher
+from actors.state import UserRecord
+from actors.user import UserActor
+
+log = logging.getLogger(__name__)
+
+
+class ActorSystem:
+    def __init__(self, settings, store, outbox, timer, activity=None):
+        self.settings = settings
+        self.store = store
+        self.outbox = outbox
+        self.timer = timer
+        self.activity = activity or Activity()
+        self.records = {}   # user id -> UserRecord, for every known user
+        self.awake = {}     # user id -> UserActor, only while it has work
+        self.dispatcher = SnoozeDispatcher(timer, self.activity, self.records, self.tell)
+        self.ready = Event()
+
+    def restore(self) -> int:
+        """Load every stored user and every pending due time; start the dispatcher."""
+        entries = []
+        for record in self.store.load_all():
+            self.records[record.user_id] = record
+            if record.due is not None:
+                entries.append((record.due, record.user_id))
+        self.dispatcher.load(entries)
+        self.dispatcher.start()
+        self.ready.set()
+        log.info("restored %d users, %d pending due times", len(self.records), len(entries))
+        return len(self.records)
+
+    def tell(self, user_id: str, message) -> None:
+        self._actor(user_id).tell(message)
+
+    def ask(self, user_id: str, message):
+        return self._actor(user_id).ask(message)
+
+    def _actor(self, user_id):
+        actor = self.awake.get(user_id)
+        if actor is None:
+            record = self.records.get(user_id)
+            if record is None:
+                record = self.records[user_id] = UserRecord(user_id)
+            actor = self.awake[user_id] = UserActor(record, self)
+        return actor
+
+    def actor_idle(self, actor) -> None:
+        """An actor's mailbox ran dry: let it hibernate (no greenlet, just its record)."""
+        user_id = actor.user_id
+        if self.awake.get(user_id) is actor:
+            del self.awake[user_id]
+        record = self.records.get(user_id)
+        if record is not None and not record.has_time and record.version == 0:
+            del self.records[user_id]  # nothing stored: nothing to remember
+
+    def wait_quiet(self, timeout=None) -> bool:
+        return self.activity.wait_quiet(timeout)
+
+    def stop(self, timeout: float) -> bool:
+        """Stop firing due times, let in-flight work finish (bounded), then stop every actor."""
+        self.dispatcher.stop()
+        quiet = self.wait_quiet(timeout)
+        for actor in list(self.awake.values()):
+            actor.stop()
+        return quiet
+
+    def snapshot(self, limit: int = 1000) -> dict:
+        """What /debug shows: every actor's state and the dispatcher's queue."""
+        users = []
+        for user_id, record in list(self.records.items())[:limit]:
+            actor = self.awake.get(user_id)
+            users.append({
+                "user": user_id, "time": (f"{record.hour}:{record.minute:02d}"
+                                          if record.has_time else None),
+                "tz": record.tz or self.settings.timezone, "day": record.day,
+                "round": record.round, "asks": record.asks,
+                "reasks_sent": max(0, record.asks - 1), "answered_at": record.answered_at,
+                "next_due": record.due, "awake": actor is not None,
+                "mailbox": len(actor.mailbox) if actor is not None else 0,
+            })
+        return {
+            "users": users, "user_count": len(self.records), "awake_count": len(self.awake),
+            "dispatcher": {"queued": len(self.dispatcher),
+                           "next": [{"due": due, "user": user_id}
+                                    for due, user_id in self.dispatcher.pending()]},
+            "outbox": {"quota_exhausted": self.outbox.quota_exhausted,
+                       "in_flight": self.outbox.in_flight},
+        }

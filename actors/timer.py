@@ -1,0 +1,26 @@
+"""The one injected source of time: "now" and "wait for a message or until due"."""
+import time
+
+from gevent.queue import Empty
+
+TIMED_OUT = object()
+
+# Something due within this much of "now" counts as due (timers may fire a hair early).
+DUE_TOLERANCE = 0.001
+
+
+class Timer:
+    """Production timer: the wall clock and a mailbox get with a timeout."""
+
+    def now(self) -> float:
+        # Looked up at call time so that freezegun (in tests) sees it.
+        return time.time()
+
+    def wait(self, mailbox, deadline):
+        """Next mailbox item, or TIMED_OUT once `deadline` (epoch seconds) has passed."""
+        if deadline is None:
+            return mailbox.get()
+        try:
+            return mailbox.get(timeout=max(0.0, deadline - self.now()))
+        except Empty:
+            return TIMED_OUT

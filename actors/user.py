@@ -1,0 +1,223 @@
+"""One actor per user: owns that user's schedule and today's reminder round.
+
+Every change is written to Redis (compare-and-set) before the side effect it leads to, so
+the in-memory record is only a cache: a crash, a restart or a second process reloads it.
+"""
+import logging
+import uuid
+
+from actors import state
+from actors.base import Actor
+from actors.messages import (
+    Acknowledge, DeleteSetting, Greet, Postpone, RejectTime, ReminderDue, Reschedule,
+    ScheduleDue, ShowSetting, Stop,
+)
+from actors.schedule import local_day, next_occurrence, start_of_next_day, zone
+from actors.state import UserRecord
+from actors.timer import DUE_TOLERANCE
+from chat import texts
+from logsafe import short_id
+from outbox.line import PushResult
+from storage.store import CLAIM_PENDING, CLAIM_WON, Conflict
+
+log = logging.getLogger(__name__)
+
+RETRY_KEY_NAMESPACE = uuid.UUID("6f1d9a52-3c51-4f0e-9a57-7573612d7265")
+ASK_BUTTONS = ((texts.QUICK_TOOK, texts.POSTBACK_TOOK), (texts.QUICK_LATER, texts.POSTBACK_LATER))
+
+
+def retry_key(user_id: str, day: str, attempt: int) -> str:
+    """The same (user, local day, attempt) always gives the same X-Line-Retry-Key."""
+    return str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{user_id}/{day}/{attempt}"))
+
+
+class UserActor(Actor):
+    hibernates = True
+
+    def __init__(self, record: UserRecord, system):
+        super().__init__(system.timer, system.activity)
+        self.record = record
+        self.system = system
+        self.settings = system.settings
+        self._scheduled_due = record.due  # every stored due time is already in the dispatcher
+        self._handlers = {
+            Reschedule: self._reschedule, RejectTime: self._reject_time,
+            ShowSetting: self._show_setting, DeleteSetting: self._delete_setting,
+            Acknowledge: self._acknowledge, Postpone: self._postpone, Greet: self._greet,
+            Stop: self._stop, ReminderDue: self._reminder_due,
+        }
+
+    @property
+    def user_id(self):
+        return self.record.user_id
+
+    @property
+    def zone(self):
+        return zone(self.record.tz or self.settings.timezone)
+
+    # -- actor hooks ---------------------------------------------------------------------
+    def on_receive(self, message):
+        handler = self._handlers[type(message)]
+        for _ in range(3):
+            try:
+                result = handler(message)
+                break
+            except Conflict:
+                self._reload()  # someone else wrote first: decide again on what they wrote
+        else:
+            raise Conflict(self.user_id)
+        self._keep_due_scheduled()
+        return result
+
+    def on_failure(self, exc, message):
+        log.error("user actor %s crashed on %s (%s); restarting from Redis",
+                  short_id(self.user_id), type(message).__name__, type(exc).__name__,
+                  exc_info=exc)
+        try:
+            self._reload()
+        except Exception as reload_exc:  # Redis down too: the next message tries again
+            log.error("user actor %s could not reload: %s", short_id(self.user_id),
+                      type(reload_exc).__name__)
+
+    def on_idle(self):
+        self.system.actor_idle(self)
+
+    # -- chat ----------------------------------------------------------------------------
+    def _reschedule(self, message: Reschedule):
+        record, now = self.record, self.timer.now()
+        asked_today = record.day == local_day(now, self.zone) and record.asks > 0
+        if record.is_open:
+            record.round = state.CANCELLED
+        record.hour, record.minute = message.hour, message.minute
+        soonest = next_occurrence(message.hour, message.minute, self.zone, now)
+        if asked_today:
+            # One round a day: a new time never asks about today's dose a second time.
+            record.due = next_occurrence(message.hour, message.minute, self.zone,
+                                         start_of_next_day(self.zone, now) - 1e-3)
+        else:
+            record.due = soonest
+        self._save()
+        replies = [texts.time_set(message.hour, message.minute)]
+        if record.due != soonest:
+            replies.append(texts.TIME_SET_FROM_TOMORROW)
+        self._reply(message.reply_token, *replies)
+
+    def _reject_time(self, message: RejectTime):
+        self._reply(message.reply_token, texts.BAD_TIME)
+
+    def _show_setting(self, message: ShowSetting):
+        record = self.record
+        if record.has_time:
+            self._reply(message.reply_token, texts.current_setting(record.hour, record.minute))
+        else:
+            self._reply(message.reply_token, texts.NOT_SET)
+
+    def _delete_setting(self, message: DeleteSetting):
+        if not self.record.has_time:
+            self._reply(message.reply_token, texts.NOT_SET)
+            return
+        self._forget()
+        self._reply(message.reply_token, texts.DELETED)
+
+    def _acknowledge(self, message: Acknowledge):
+        record = self.record
+        if record.is_open:
+            now = self.timer.now()
+            record.round = state.TAKEN
+            record.answered_at = now
+            record.due = next_occurrence(record.hour, record.minute, self.zone, now)
+            self._save()
+            self._reply(message.reply_token, texts.WELL_DONE)
+        else:
+            self._reply_nothing_open(message.reply_token)
+
+    def _postpone(self, message: Postpone):
+        if self.record.is_open:
+            self._reply(message.reply_token, texts.LATER)
+        else:
+            self._reply_nothing_open(message.reply_token)
+
+    def _reply_nothing_open(self, reply_token):
+        self._reply(reply_token, texts.HELP if self.record.has_time else texts.PLEASE_SET_TIME)
+
+    def _greet(self, message: Greet):
+        self._reply(message.reply_token, texts.GREETING)
+
+    def _stop(self, message: Stop):
+        self._forget()
+
+    def _forget(self):
+        self.system.store.delete(self.user_id)
+        self.record.assign(UserRecord(self.user_id))
+
+    # -- the daily round -----------------------------------------------------------------
+    def _reminder_due(self, message: ReminderDue):
+        self._reload()  # another process may have answered, rescheduled or asked already
+        record, now = self.record, self.timer.now()
+        if record.due is None or record.due > now + DUE_TOLERANCE:
+            return  # a stale wake: the due time moved
+        max_reasks = self.settings.max_reasks
+        if not record.is_open or record.asks > max_reasks:
+            record.day = local_day(record.due, self.zone)
+            record.round, record.asks, record.answered_at = state.ASKING, 0, None
+        late = now - record.due
+        if late > self.settings.missed_ask_grace_seconds:
+            self._give_up_round(now)
+            return
+        self._save()
+        self._ask(now)
+
+    def _give_up_round(self, now):
+        """Too late to ask (the process was down): record it and wait for the next day."""
+        record = self.record
+        if record.asks == 0:
+            record.round = state.MISSED
+            log.warning("first ask for %s missed while down; not sent", short_id(self.user_id))
+        else:
+            record.asks = self.settings.max_reasks + 1  # stays open: a late answer still counts
+        record.due = next_occurrence(record.hour, record.minute, self.zone, now)
+        self._save()
+
+    def _ask(self, now):
+        record = self.record
+        day, attempt = record.day, record.asks
+        status, lease_left = self.system.store.claim_push(
+            self.user_id, day, attempt, self.settings.push_lease_seconds)
+        if status == CLAIM_PENDING:
+            # Another sender holds this attempt (in flight, or it died): look again later.
+            record.due = now + lease_left + 0.05
+            self._save()
+            return
+        if status == CLAIM_WON:
+            result = self.system.outbox.push(self.user_id, [texts.ask(attempt)],
+                                             retry_key(self.user_id, day, attempt), ASK_BUTTONS)
+            if result.shown:
+                self.system.store.confirm_push(self.user_id, day, attempt)
+            else:
+                self.system.store.release_push(self.user_id, day, attempt)
+                log.warning("ask %d for %s not shown: %s", attempt, short_id(self.user_id),
+                            result.value)
+        record.asks = attempt + 1
+        if record.asks <= self.settings.max_reasks:
+            record.due = now + self.settings.snooze_interval_seconds
+        else:
+            record.due = next_occurrence(record.hour, record.minute, self.zone, now)
+        self._save()
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _save(self):
+        self.system.store.save(self.record)
+
+    def _reload(self):
+        stored = self.system.store.load(self.user_id)
+        self.record.assign(stored if stored is not None else UserRecord(self.user_id))
+
+    def _keep_due_scheduled(self):
+        due = self.record.due
+        if due is not None and due != self._scheduled_due:
+            self.system.dispatcher.tell(ScheduleDue(self.user_id, due))
+        self._scheduled_due = due
+
+    def _reply(self, reply_token, *lines):
+        if reply_token:
+            self.system.outbox.reply(reply_token, lines)

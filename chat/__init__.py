@@ -1,0 +1,5 @@
+"""What users say to the bot and what it says back (DESIGN.md §1).
+
+`chat.parse` turns a text message into one typed intent; `chat.texts` holds every
+string the bot sends. Pure functions and constants only: no I/O, no LINE SDK.
+"""

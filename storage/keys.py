@@ -1,0 +1,25 @@
+"""Every Redis key the bot uses, spelled in one place under one prefix."""
+PREFIX = "usa"
+
+USER_PATTERN = f"{PREFIX}:user:*"
+MIGRATION_DONE = f"{PREFIX}:migrated:go"
+
+# Keys the Go bot (kawasin73/usa-reminder) wrote; read once by storage.migrate, never written.
+GO_USER_PATTERN = "user_*"
+GO_USER_PREFIX = "user_"
+
+
+def user(user_id: str) -> str:
+    return f"{PREFIX}:user:{user_id}"
+
+
+def user_id_of(key: str) -> str:
+    return key[len(f"{PREFIX}:user:"):]
+
+
+def push_claim(user_id: str, day: str, attempt: int) -> str:
+    return f"{PREFIX}:push:{user_id}:{day}:{attempt}"
+
+
+def webhook_event(event_id: str) -> str:
+    return f"{PREFIX}:event:{event_id}"

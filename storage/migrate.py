@@ -1,0 +1,56 @@
+"""One-time import of the Go bot's users (`user_<id>` keys), without touching its keys.
+
+The Go bot stored either "H:M" or JSON {"id", "hour", "minute", "notifies"} per user. Users
+that already exist here win; a marker key makes the import happen once, so a user who later
+deletes their setting is not brought back by the next restart.
+"""
+import json
+import logging
+import time
+
+from actors.schedule import next_occurrence, zone
+from actors.state import UserRecord
+from storage import keys
+
+log = logging.getLogger(__name__)
+
+
+def parse_go_value(raw: bytes):
+    """(hour, minute) from a Go bot value, or None when it is not one."""
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        if text.startswith("{"):
+            data = json.loads(text)
+            hour, minute = int(data["hour"]), int(data["minute"])
+        else:
+            hour_text, minute_text = text.split(":")
+            hour, minute = int(hour_text), int(minute_text)
+    except (ValueError, KeyError, TypeError):
+        return None
+    if 0 <= hour <= 23 and 0 <= minute <= 59:
+        return hour, minute
+    return None
+
+
+def import_go_users(store, timezone_name="Asia/Tokyo", now=None) -> int:
+    client = store.redis
+    if client.exists(keys.MIGRATION_DONE):
+        return 0
+    now = time.time() if now is None else now
+    tz = zone(timezone_name)
+    imported = 0
+    for batch in store._scan_batches(keys.GO_USER_PATTERN, 1000):
+        values = client.mget(batch)
+        pipe = client.pipeline(transaction=False)
+        for key, raw in zip(batch, values):
+            parsed = None if raw is None else parse_go_value(raw)
+            if parsed is None:
+                continue
+            user_id = key.decode()[len(keys.GO_USER_PREFIX):]
+            hour, minute = parsed
+            record = UserRecord(user_id, hour=hour, minute=minute,
+                                due=next_occurrence(hour, minute, tz, now), version=1)
+            pipe.set(keys.user(user_id), json.dumps(record.to_dict()), nx=True)
+        imported += sum(1 for created in pipe.execute() if created)
+    client.set(keys.MIGRATION_DONE, int(now))
+    return imported

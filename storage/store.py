@@ -1,0 +1,107 @@
+"""Redis persistence. Knows Redis and key shapes; knows nothing about chat or LINE."""
+import json
+from typing import Iterator, List, Optional, Tuple
+
+import redis
+
+from actors.state import UserRecord
+from storage import keys
+
+CLAIM_WON = "won"
+CLAIM_SENT = "sent"
+CLAIM_PENDING = "pending"
+
+PUSH_RECORD_TTL = 3 * 24 * 3600
+EVENT_DEDUPE_TTL = 24 * 3600
+
+# Compare-and-set on the version carried inside the stored JSON. Version 0 means "absent".
+_SAVE_IF_VERSION = """
+local current = redis.call('GET', KEYS[1])
+local expected = tonumber(ARGV[1])
+if current then
+  if cjson.decode(current)['v'] ~= expected then return 0 end
+elseif expected ~= 0 then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Claim one push attempt: "won" (send it), "sent" (someone did), or "pending" + ms left on
+# another sender's lease (it may still be in flight, or it died: retry after the lease).
+_CLAIM = """
+if redis.call('SET', KEYS[1], 'pending', 'NX', 'PX', ARGV[1]) then return {'won', 0} end
+local value = redis.call('GET', KEYS[1])
+if value == 'sent' then return {'sent', 0} end
+return {'pending', redis.call('PTTL', KEYS[1])}
+"""
+
+
+class Conflict(Exception):
+    """The stored record changed since it was loaded (another process, or a lost write)."""
+
+
+def connect(url: str) -> redis.Redis:
+    options = {"health_check_interval": 30, "socket_keepalive": True}
+    if url.startswith("rediss://"):
+        # Heroku Redis presents a self-signed certificate.
+        options["ssl_cert_reqs"] = None
+    return redis.Redis.from_url(url, **options)
+
+
+class Store:
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+        self._save_if_version = client.register_script(_SAVE_IF_VERSION)
+        self._claim = client.register_script(_CLAIM)
+
+    # -- users ---------------------------------------------------------------------------
+    def load(self, user_id: str) -> Optional[UserRecord]:
+        raw = self.redis.get(keys.user(user_id))
+        return None if raw is None else UserRecord.from_dict(user_id, json.loads(raw))
+
+    def save(self, record: UserRecord) -> None:
+        """Write `record` if nobody changed it since it was read; bump its version."""
+        data = record.to_dict()
+        data["v"] = record.version + 1
+        if not self._save_if_version(keys=[keys.user(record.user_id)],
+                                     args=[record.version, json.dumps(data)]):
+            raise Conflict(record.user_id)
+        record.version += 1
+
+    def delete(self, user_id: str) -> None:
+        self.redis.delete(keys.user(user_id))
+
+    def load_all(self, batch: int = 2000) -> Iterator[UserRecord]:
+        """Every stored user: SCAN in batches, one MGET per batch."""
+        prefix_len = len(keys.user(""))
+        for key_batch in self._scan_batches(keys.USER_PATTERN, batch):
+            for key, raw in zip(key_batch, self.redis.mget(key_batch)):
+                if raw is not None:
+                    yield UserRecord.from_dict(key[prefix_len:].decode(), json.loads(raw))
+
+    def _scan_batches(self, pattern: str, batch: int) -> Iterator[List[bytes]]:
+        cursor = 0
+        while True:
+            cursor, found = self.redis.scan(cursor, match=pattern, count=batch)
+            if found:
+                yield found
+            if cursor == 0:
+                return
+
+    # -- push claims ---------------------------------------------------------------------
+    def claim_push(self, user_id: str, day: str, attempt: int, lease_seconds: float) -> Tuple[str, float]:
+        status, ttl_ms = self._claim(keys=[keys.push_claim(user_id, day, attempt)],
+                                     args=[max(1, int(lease_seconds * 1000))])
+        return status.decode(), ttl_ms / 1000.0
+
+    def confirm_push(self, user_id: str, day: str, attempt: int) -> None:
+        self.redis.set(keys.push_claim(user_id, day, attempt), CLAIM_SENT, ex=PUSH_RECORD_TTL)
+
+    def release_push(self, user_id: str, day: str, attempt: int) -> None:
+        self.redis.delete(keys.push_claim(user_id, day, attempt))
+
+    # -- webhook redelivery ----------------------------------------------------------------
+    def first_delivery(self, event_id: str) -> bool:
+        """True the first time an event id is seen (kept one day)."""
+        return bool(self.redis.set(keys.webhook_event(event_id), 1, nx=True, ex=EVENT_DEDUPE_TTL))

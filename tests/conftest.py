@@ -1,0 +1,156 @@
+import os
+import tempfile
+import uuid
+from datetime import datetime
+
+import pytest
+import redis as redis_py
+from freezegun import freeze_time
+from gevent.pywsgi import WSGIServer
+
+from actors.base import Activity
+from actors.system import ActorSystem
+from outbox.line import LineOutbox
+from settings import Settings
+from simulator.platform import LinePlatform
+from storage.redis_server import RedisServer
+from storage.store import Store
+from tests.support import ManualTimer
+from web import create_app
+
+SECRET = "test-channel-secret"
+TOKEN = "test-channel-token"
+TOKYO_MORNING = "2026-11-26 21:00:00"  # UTC: 06:00 on 2026-11-27 in Tokyo
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    with tempfile.TemporaryDirectory(prefix="usa-test-redis-") as data_dir:
+        server = RedisServer(data_dir, executable=os.environ.get("REDIS_SERVER"))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server):
+    client = redis_py.Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def store(redis_client):
+    return Store(redis_client)
+
+
+@pytest.fixture
+def platform():
+    line = LinePlatform(channel_secret=SECRET, channel_token=TOKEN).start()
+    yield line
+    line.stop()
+
+
+def make_settings(**overrides):
+    values = dict(channel_secret=SECRET, channel_access_token=TOKEN, snooze_interval_seconds=600,
+                  max_reasks=10, missed_ask_grace_seconds=1800, line_timeout_seconds=2.0)
+    values.update(overrides)
+    return Settings(**values)
+
+
+class Bot:
+    """The whole bot in this process: real Redis, real SDK client, the LINE stand-in, the
+    real WSGI app on a socket, and a manual timer on frozen time."""
+
+    def __init__(self, store, platform, frozen, settings):
+        self.store = store
+        self.platform = platform
+        self.frozen = frozen
+        self.settings = settings
+        self.activity = Activity()
+        self.timer = ManualTimer(frozen, self.activity)
+        self.outbox = LineOutbox(platform.base_url, TOKEN, timeout=settings.line_timeout_seconds,
+                                 backoff=0.01, max_backoff=0.05)
+        self.system = None
+        self.server = None
+
+    def start(self):
+        self.system = ActorSystem(self.settings, self.store, self.outbox, self.timer,
+                                  self.activity)
+        app = create_app(channel_secret=SECRET, system=self.system, store=self.store,
+                         outbox=self.outbox, debug_token="debug-token")
+        self.server = WSGIServer(("127.0.0.1", 0), app, log=None)
+        self.server.start()
+        self.platform.webhook_url = f"http://127.0.0.1:{self.server.server_port}/callback"
+        self.system.restore()
+        return self
+
+    def restart(self):
+        """Lose everything in memory (as a crash would) and restore from Redis."""
+        self.stop()
+        self.activity = Activity()
+        self.timer = ManualTimer(self.frozen, self.activity)
+        return self.start()
+
+    def stop(self):
+        if self.server is not None:
+            self.server.stop(timeout=1)
+        if self.system is not None:
+            self.system.stop(timeout=5)
+
+    # -- driving it like a user ------------------------------------------------------------
+    def say(self, user_id, text):
+        assert self.platform.send_text(user_id, text) == 200
+        self.timer.settle()
+
+    def tap(self, user_id, data):
+        assert self.platform.send_postback(user_id, data) == 200
+        self.timer.settle()
+
+    def advance(self, seconds=0.0, **kwargs):
+        self.timer.advance(seconds + kwargs.get("minutes", 0) * 60 + kwargs.get("hours", 0) * 3600)
+
+    def last_reply(self, user_id):
+        replies = [r for r in self.platform.replies if r.to == user_id]
+        assert replies, f"no reply to {user_id}"
+        return replies[-1].texts
+
+    def pushes(self, user_id):
+        return [p for p in self.platform.pushes if p.to == user_id]
+
+    def pushed_texts(self, user_id):
+        return [p.texts[0] for p in self.pushes(user_id)]
+
+
+@pytest.fixture
+def frozen():
+    with freeze_time(TOKYO_MORNING) as frozen_time:
+        yield frozen_time
+
+
+@pytest.fixture
+def make_bot(store, platform, frozen):
+    bots = []
+
+    def make(**overrides):
+        bot = Bot(store, platform, frozen, make_settings(**overrides)).start()
+        bots.append(bot)
+        return bot
+
+    yield make
+    for bot in bots:
+        bot.stop()
+
+
+@pytest.fixture
+def bot(make_bot):
+    return make_bot()
+
+
+@pytest.fixture
+def user_id():
+    return "U" + uuid.uuid4().hex

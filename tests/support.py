@@ -1,0 +1,81 @@
+"""Test doubles for time, and a harness that runs the whole bot in-process."""
+from datetime import datetime, timezone
+
+from gevent.queue import Empty
+
+from actors.timer import DUE_TOLERANCE, TIMED_OUT
+
+
+class _Wake:
+    __slots__ = ("token",)
+
+    def __init__(self, token):
+        self.token = token
+
+
+class ManualTimer:
+    """"now" is freezegun's clock; "wait until due" blocks until `advance` reaches the
+    deadline. `advance` moves frozen time to each deadline in order and lets the woken actors
+    finish (Activity) before going on, so days pass in milliseconds and nothing sleeps."""
+
+    def __init__(self, frozen, activity):
+        self.frozen = frozen
+        self.activity = activity
+        self._waiters = {}  # token -> (deadline, mailbox)
+
+    def now(self) -> float:
+        import time
+        return time.time()
+
+    def wait(self, mailbox, deadline):
+        if deadline is not None and deadline <= self.now() + DUE_TOLERANCE:
+            while True:
+                try:
+                    item = mailbox.get_nowait()
+                except Empty:
+                    return TIMED_OUT
+                if not isinstance(item, _Wake):
+                    return item
+                self.activity.end()  # a wake meant for an earlier wait
+        token = object()
+        if deadline is not None:
+            self._waiters[token] = (deadline, mailbox)
+        try:
+            while True:
+                item = mailbox.get()
+                if not isinstance(item, _Wake) or item.token is token:
+                    return item
+                self.activity.end()
+        finally:
+            self._waiters.pop(token, None)
+
+    def settle(self, timeout=10.0):
+        assert self.activity.wait_quiet(timeout), "actors did not go quiet"
+
+    def advance(self, seconds: float) -> None:
+        target = self.now() + seconds
+        while True:
+            self.settle()
+            due = [deadline for deadline, _ in self._waiters.values() if deadline <= target]
+            if not due:
+                break
+            self._move_to(min(due))
+            now = self.now() + DUE_TOLERANCE
+            for token, (deadline, mailbox) in list(self._waiters.items()):
+                if deadline <= now:
+                    del self._waiters[token]
+                    self.activity.begin()
+                    mailbox.put(_Wake(token))
+        self._move_to(target)
+        self.settle()
+
+    def advance_to(self, when: datetime) -> None:
+        self.advance(when.timestamp() - self.now())
+
+    def _move_to(self, epoch: float) -> None:
+        if epoch <= self.now():
+            return
+        micros = round(epoch * 1_000_000)  # freezegun's resolution
+        moment = datetime.fromtimestamp(micros // 1_000_000, timezone.utc).replace(
+            microsecond=micros % 1_000_000, tzinfo=None)
+        self.frozen.move_to(moment)

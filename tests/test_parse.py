@@ -1,0 +1,212 @@
+
+import pytest
+from hypothesis import given, strategies as st
+
+from chat.parse import (
+    BadTime,
+    DeleteSetting,
+    Later,
+    Other,
+    SetTime,
+    ShowSetting,
+    Took,
+    parse,
+)
+
+
+@pytest.mark.parametrize(
+    "text, hour, minute",
+    [
+        ("7時30分", 7, 30),
+        ("7時", 7, 0),
+        ("7時半", 7, 30),
+        ("7時5分", 7, 5),
+        ("07時05分", 7, 5),
+        ("7時30", 7, 30),  # 分 left off
+        ("0時0分", 0, 0),
+        ("23時59分", 23, 59),
+        ("21:00", 21, 0),
+        ("7:05", 7, 5),
+        ("10:5", 10, 5),
+        ("0:00", 0, 0),
+        ("21：00", 21, 0),
+        ("７時３０分", 7, 30),
+        ("２１：００", 21, 0),
+        ("明日から7時半にお願い", 7, 30),
+        ("毎朝 8時15分 に聞いて!", 8, 15),
+        ("じゃあ21:30で", 21, 30),
+        ("3時間後じゃなくて9時にして", 9, 0),  # 3時間 is a duration
+        ("2024/5/1 7:30", 7, 30),
+        ("7時と8時", 7, 0),  # first time wins
+        ("午前7時", 7, 0),
+        ("午前0時", 0, 0),
+        ("午前12時", 0, 0),
+        ("午前12時半", 0, 30),
+        ("午後0時", 12, 0),
+        ("午後12時", 12, 0),
+        ("午後1時", 13, 0),
+        ("午後11時59分", 23, 59),
+        ("午後９時１５分", 21, 15),
+        ("午後7時半", 19, 30),
+        ("午後 9時", 21, 0),
+        ("午後9:15", 21, 15),
+        ("午前１１：０５", 11, 5),
+        ("  7時  ", 7, 0),
+    ],
+)
+def test_time(text, hour, minute):
+    assert parse(text) == SetTime(hour, minute)
+
+
+TEN_K = "あ" * 5000 + "💊" * 5000
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        # impossible times
+        ("25時", BadTime),
+        ("24時", BadTime),
+        ("7時60分", BadTime),
+        ("24:00", BadTime),
+        ("7:60", BadTime),
+        ("7:123", BadTime),
+        ("100時", BadTime),
+        ("午後13時", BadTime),
+        ("午前13時", BadTime),
+        ("99999999999999999999時", BadTime),
+        ("7時" + "9" * 5000 + "分", BadTime),
+        ("25時じゃなくて7時", BadTime),  # the first time decides
+        # not time-shaped
+        ("123", Other),
+        ("10分後", Other),
+        ("30分", Other),
+        ("3時間後", Other),
+        ("24時間", Other),
+        ("7:", Other),
+        (":30", Other),
+        # show
+        ("設定教えて", ShowSetting),
+        ("今の設定教えてください", ShowSetting),
+        ("設定おしえて", ShowSetting),
+        ("7時の設定教えて", ShowSetting),
+        # delete: whole words only
+        ("ばいばい", DeleteSetting),
+        ("バイバイ", DeleteSetting),
+        ("ﾊﾞｲﾊﾞｲ", DeleteSetting),
+        ("削除", DeleteSetting),
+        ("解除", DeleteSetting),
+        ("解除！", DeleteSetting),
+        ("設定を削除して", DeleteSetting),
+        ("設定削除", DeleteSetting),
+        ("設定解除して", DeleteSetting),
+        ("7時の設定を削除", DeleteSetting),
+        ("掃除した", Other),
+        ("除", Other),
+        ("除外", Other),
+        ("削除済み", Other),
+        ("未解除", Other),
+        ("削", Other),
+        # later
+        ("あとで", Later),
+        ("後で飲む", Later),
+        ("まだ", Later),
+        ("まだ飲んでない", Later),
+        ("飲んでないよ", Later),
+        # an answer, even when it names a time: it must not reschedule
+        ("飲んだ", Took),
+        ("飲みました!", Took),
+        ("8時に飲んだよ", Took),
+        ("のんだ", Took),
+        # everything else
+        ("", Other),
+        ("   ", Other),
+        ("こんにちは", Other),
+        ("💊🐰", Other),
+        ("\x00\x07\x1b[31m", Other),
+        ("\u200b\ufeff", Other),
+        (TEN_K, Other),
+        ("1" * 10_000, Other),
+    ],
+)
+def test_intent(text, intent):
+    assert parse(text) == intent()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" * 10_000,
+        "9" * 9_999 + "時",
+        "午後" * 5_000,
+        "午後" + " " * 9_998,
+        " " * 10_000 + "x",
+        "1時間" * 3_333,
+        "7:" * 5_000,
+        "掃除" * 5_000,
+        "削" * 10_000,
+        "あ" * 10_000,
+    ],
+)
+def test_long_adversarial_input_gets_an_ordinary_answer(text):
+    # The time regex is linear (no nested quantifiers); a backtracking bug would hang here.
+    assert type(parse(text)) in (SetTime, BadTime, Other, Later, DeleteSetting)
+
+
+def test_intents_are_frozen_values():
+    assert SetTime(7, 30) == SetTime(7, 30)
+    assert hash(Later()) == hash(Later())
+    with pytest.raises(AttributeError):
+        SetTime(7, 30).hour = 8  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        SetTime(24, 0)
+
+
+# --- property: every way to write a valid time parses back to it -------------------------
+
+FULL_WIDTH = str.maketrans("0123456789:", "０１２３４５６７８９：")
+
+
+def spellings(h: int, m: int) -> list[str]:
+    forms = [f"{h}時{m}分", f"{h:02d}時{m:02d}分", f"{h}時{m}", f"{h}:{m:02d}", f"{h}：{m:02d}", f"{h}:{m}"]
+    if m == 0:
+        forms.append(f"{h}時")
+    if m == 30:
+        forms.append(f"{h}時半")
+    for ampm, h12 in [("午前", h)] if h < 12 else [("午後", h - 12)]:
+        forms += [f"{ampm}{h12}時{m}分", f"{ampm}{h12}:{m:02d}"]
+    if h == 0:
+        forms.append(f"午前12時{m}分")
+    if h == 12:
+        forms.append(f"午後12時{m}分")
+    return forms + [form.translate(FULL_WIDTH) for form in forms]
+
+
+# Surrounding text without digits, time words (時 分 半 午前 午後 間 :) or higher-priority
+# words: no kanji at all, no ば/バ so ばいばい cannot appear by chance, no の so のんだ
+# (an answer) cannot either.
+FILLER = st.text(
+    alphabet=st.sampled_from(
+        [chr(c) for c in range(ord("ぁ"), ord("ゖ") + 1) if chr(c) not in "ばの"]
+        + [chr(c) for c in range(ord("ァ"), ord("ヺ") + 1) if chr(c) != "バ"]
+        + list("abcXYZ 、。!?ー〜💊🐰\n")
+    ),
+    max_size=20,
+)
+
+
+@given(
+    h=st.integers(0, 23),
+    m=st.integers(0, 59),
+    data=st.data(),
+    before=FILLER,
+    after=FILLER,
+)
+def test_every_spelling_of_a_valid_time_parses_back(h, m, data, before, after):
+    spelling = data.draw(st.sampled_from(spellings(h, m)))
+    assert parse(before + spelling + after) == SetTime(h, m)
+
+
+@given(st.text(max_size=200))
+def test_parse_never_raises(text):
+    assert type(parse(text)) in (SetTime, BadTime, ShowSetting, DeleteSetting, Took, Later, Other)

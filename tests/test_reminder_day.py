@@ -1,0 +1,143 @@
+"""A user's day with the bot, driven by a manual timer on frozen time (06:00 Tokyo)."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from chat import texts
+
+
+def test_setting_a_time_replies_and_first_ask_comes_at_that_time(bot, user_id):
+    bot.say(user_id, "7時30分にお願い")
+    assert bot.last_reply(user_id) == ("7時30分ですね。わかりました。",)
+
+    bot.advance(hours=1, minutes=29, seconds=59)
+    assert bot.pushes(user_id) == []
+    bot.advance(seconds=1)
+    [ask] = bot.pushes(user_id)
+    assert ask.texts == ("飲んだ?",)
+    assert ask.quick_reply == ("飲んだ!", "あとで")
+    assert ask.at == datetime(2026, 11, 27, 7, 30, tzinfo=ZoneInfo("Asia/Tokyo")).timestamp()
+
+
+def test_re_asks_every_interval_up_to_max_then_stop(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.advance(hours=3)
+    assert bot.pushed_texts(user_id) == ["飲んだ?"] + ["飲んだ" + "?" * (k + 1) for k in range(1, 11)]
+    times = [p.at for p in bot.pushes(user_id)]
+    assert [round(b - a) for a, b in zip(times, times[1:])] == [600] * 10
+
+
+def test_an_answer_stops_the_re_asks(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=10)       # first ask
+    bot.advance(minutes=10)       # re-ask 1
+    bot.say(user_id, "飲んだよ")
+    assert bot.last_reply(user_id) == (texts.WELL_DONE,)
+    bot.advance(hours=3)
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
+
+
+def test_quick_reply_button_and_sticker_answer(bot, user_id, platform):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=10)
+    bot.tap(user_id, texts.POSTBACK_TOOK)
+    assert bot.last_reply(user_id) == (texts.WELL_DONE,)
+
+    other = user_id + "x"
+    bot.say(other, "6時30分")
+    bot.advance(minutes=20)
+    assert platform.send_sticker(other) == 200
+    bot.timer.settle()
+    assert bot.last_reply(other) == (texts.WELL_DONE,)
+    bot.advance(hours=3)
+    assert bot.pushed_texts(user_id) == ["飲んだ?"]
+    assert bot.pushed_texts(other) == ["飲んだ?"]
+
+
+def test_later_keeps_the_re_asks_going(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=10)
+    bot.say(user_id, "あとで")
+    assert bot.last_reply(user_id) == (texts.LATER,)
+    bot.tap(user_id, texts.POSTBACK_LATER)
+    assert bot.last_reply(user_id) == (texts.LATER,)
+    bot.advance(minutes=20)
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ???"]
+
+
+def test_answer_after_the_last_re_ask_still_counts(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.advance(hours=3)
+    assert len(bot.pushes(user_id)) == 11
+    bot.say(user_id, "ごめん今飲んだ")
+    assert bot.last_reply(user_id) == (texts.WELL_DONE,)
+    assert bot.store.load(user_id).round == "taken"
+
+
+def test_reschedule_during_re_asks_stops_them_and_starts_tomorrow(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=20)
+    bot.say(user_id, "8時")
+    assert bot.last_reply(user_id) == ("8時0分ですね。わかりました。", texts.TIME_SET_FROM_TOMORROW)
+    bot.advance(hours=6)
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
+    bot.advance(hours=19, minutes=40)  # 08:00 the next day
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ?"]
+
+
+def test_delete_during_re_asks_stops_them(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=10)
+    bot.say(user_id, "ばいばい")
+    assert bot.last_reply(user_id) == (texts.DELETED,)
+    bot.advance(hours=30)
+    assert bot.pushed_texts(user_id) == ["飲んだ?"]
+    bot.say(user_id, "設定教えて")
+    assert bot.last_reply(user_id) == (texts.NOT_SET,)
+
+
+def test_show_delete_and_help_replies(bot, user_id):
+    bot.say(user_id, "こんにちは")
+    assert bot.last_reply(user_id) == (texts.PLEASE_SET_TIME,)
+    bot.say(user_id, "設定教えて")
+    assert bot.last_reply(user_id) == (texts.NOT_SET,)
+    bot.say(user_id, "削除")
+    assert bot.last_reply(user_id) == (texts.NOT_SET,)
+    bot.say(user_id, "２１：０５")
+    bot.say(user_id, "設定教えて")
+    assert bot.last_reply(user_id) == ("21時5分に設定されています",)
+    bot.say(user_id, "こんにちは")
+    assert bot.last_reply(user_id) == (texts.HELP,)
+    bot.say(user_id, "部屋を掃除した")  # 除 alone never deletes
+    assert bot.store.load(user_id).hour == 21
+    bot.say(user_id, "ばいばい")
+    assert bot.last_reply(user_id) == (texts.DELETED,)
+    assert bot.store.load(user_id) is None
+
+
+def test_impossible_time_changes_nothing(bot, user_id):
+    bot.say(user_id, "7時")
+    bot.say(user_id, "25時")
+    assert "時間がおかしいよ" in bot.last_reply(user_id)[0]
+    bot.say(user_id, "7時60分")
+    assert "時間がおかしいよ" in bot.last_reply(user_id)[0]
+    bot.say(user_id, "設定教えて")
+    assert bot.last_reply(user_id) == ("7時0分に設定されています",)
+
+
+def test_every_day_at_the_wall_clock_time(bot, user_id):
+    bot.say(user_id, "7時")
+    bot.advance(hours=1)
+    for _ in range(3):
+        bot.say(user_id, "飲んだ")
+        bot.advance(hours=24)
+    asks = bot.pushes(user_id)
+    assert [a.texts[0] for a in asks] == ["飲んだ?"] * 4
+    assert [round(b.at - a.at) for a, b in zip(asks, asks[1:])] == [86400] * 3
+
+
+def test_a_new_time_later_today_before_any_ask_applies_today(bot, user_id):
+    bot.say(user_id, "9時")
+    bot.say(user_id, "6時30分")
+    assert bot.last_reply(user_id) == ("6時30分ですね。わかりました。",)
+    bot.advance(minutes=30)
+    assert bot.pushed_texts(user_id) == ["飲んだ?"]

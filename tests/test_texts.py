@@ -1,0 +1,63 @@
+import pytest
+
+from chat import texts
+
+
+def test_time_set_uses_plain_integers():
+    assert texts.time_set(7, 5) == "7時5分ですね。わかりました。"
+    assert texts.time_set(0, 0) == "0時0分ですね。わかりました。"
+    assert texts.time_set(23, 59) == "23時59分ですね。わかりました。"
+
+
+def test_current_setting():
+    assert texts.current_setting(7, 5) == "7時5分に設定されています"
+    assert texts.current_setting(21, 30) == "21時30分に設定されています"
+
+
+@pytest.mark.parametrize(
+    "attempt, text",
+    [(0, "飲んだ?"), (1, "飲んだ??"), (2, "飲んだ???"), (10, "飲んだ" + "?" * 11)],
+)
+def test_ask(attempt, text):
+    assert texts.ask(attempt) == text
+
+
+def test_ask_rejects_negative_attempt():
+    with pytest.raises(ValueError):
+        texts.ask(-1)
+
+
+def test_fixed_texts():
+    assert texts.TIME_SET_FROM_TOMORROW == "今日はもう聞いたので、明日から聞きますね。"
+    assert texts.BAD_TIME == "時間がおかしいよ。0時0分から23時59分の間で教えてね。"
+    assert texts.NOT_SET == "設定されてないですよ"
+    assert texts.DELETED == "設定を削除しました。 ばいばい"  # ASCII space
+    assert texts.WELL_DONE == "よくできました"
+    assert texts.PLEASE_SET_TIME == "時間を設定してください"
+    assert texts.LATER == "わかりました。また後で聞きますね。"
+
+
+def test_quick_reply():
+    assert (texts.QUICK_TOOK, texts.QUICK_LATER) == ("飲んだ!", "あとで")
+    assert (texts.POSTBACK_TOOK, texts.POSTBACK_LATER) == ("took", "later")
+
+
+def test_help_lists_the_commands():
+    for command in ("7時30分", "21:00", "設定教えて", "ばいばい"):
+        assert command in texts.HELP
+
+
+def test_greeting_introduces_the_rabbit_and_asks_for_a_time():
+    assert "管理上手のうさちゃん" in texts.GREETING
+    assert "設定教えて" in texts.GREETING and "ばいばい" in texts.GREETING
+    assert texts.GREETING.rstrip().endswith("教えてね(例: 7時30分 / 21:00)")
+
+
+def test_one_to_one_only_mentions_one_to_one():
+    assert "1対1" in texts.ONE_TO_ONE_ONLY
+
+
+def test_quick_later_label_parses_as_later():
+    from chat.parse import Later, parse
+
+    assert parse(texts.QUICK_LATER) == Later()
