@@ -31,8 +31,9 @@ class SnoozeDispatcher(Actor):
         while heap and heap[0][0] <= now:
             due, user_id = heapq.heappop(heap)
             record = self._records.get(user_id)
-            # A keyed timer: an entry replaced by a newer due time is dropped here.
-            if record is not None and record.due == due:
+            # Entries whose user has nothing due by then (answered, rescheduled later,
+            # deleted) are dropped here; a spare wake-up is harmless, the actor checks.
+            if record is not None and record.due is not None and record.due <= due:
                 self._tell_user(user_id, ReminderDue(due))
 
     def __len__(self):
@@ -41,6 +42,5 @@ class SnoozeDispatcher(Actor):
     def pending(self, limit=50):
         """The earliest live entries, for /debug."""
         live = (entry for entry in heapq.nsmallest(limit * 4, self._heap)
-                if self._records.get(entry[1]) is not None
-                and self._records[entry[1]].due == entry[0])
+                if getattr(self._records.get(entry[1]), "due", None) == entry[0])
         return [entry for _, entry in zip(range(limit), live)]

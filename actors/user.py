@@ -23,6 +23,7 @@ from storage.store import CLAIM_PENDING, CLAIM_WON, Conflict
 log = logging.getLogger(__name__)
 
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1d9a52-3c51-4f0e-9a57-7573612d7265")
+RESTART_DELAY_SECONDS = 1.0
 ASK_BUTTONS = ((texts.QUICK_TOOK, texts.POSTBACK_TOOK), (texts.QUICK_LATER, texts.POSTBACK_LATER))
 
 
@@ -75,9 +76,14 @@ class UserActor(Actor):
                   exc_info=exc)
         try:
             self._reload()
-        except Exception as reload_exc:  # Redis down too: the next message tries again
+        except Exception as reload_exc:  # Redis down too: the retry below tries again
             log.error("user actor %s could not reload: %s", short_id(self.user_id),
                       type(reload_exc).__name__)
+        if self.record.due is not None:
+            # The wake-up that crashed is spent: ask the dispatcher for another, a little later.
+            retry_at = max(self.record.due, self.timer.now() + RESTART_DELAY_SECONDS)
+            self.system.dispatcher.tell(ScheduleDue(self.user_id, retry_at))
+        self._scheduled_due = self.record.due
 
     def on_idle(self):
         self.system.actor_idle(self)

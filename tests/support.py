@@ -1,6 +1,7 @@
 """Test doubles for time, and a harness that runs the whole bot in-process."""
 from datetime import datetime, timezone
 
+import gevent
 from gevent.queue import Empty
 
 from actors.timer import DUE_TOLERANCE, TIMED_OUT
@@ -50,7 +51,11 @@ class ManualTimer:
             self._waiters.pop(token, None)
 
     def settle(self, timeout=10.0):
+        """Return once every mailbox item is handled and every greenlet that was just spawned
+        (a freshly started dispatcher) has reached its wait."""
+        gevent.idle()
         assert self.activity.wait_quiet(timeout), "actors did not go quiet"
+        gevent.idle()
 
     def advance(self, seconds: float) -> None:
         target = self.now() + seconds

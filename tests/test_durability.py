@@ -1,0 +1,148 @@
+"""Restarts, crashes and a second process: each ask is shown once, at its time."""
+import logging
+from collections import Counter
+
+from chat import texts
+from storage.store import Conflict
+
+
+def asks_seen_once(bot):
+    counts = Counter((p.to, p.texts) for p in bot.platform.pushes)
+    return all(count == 1 for count in counts.values())
+
+
+def test_restart_before_the_first_ask(bot, user_id):
+    bot.say(user_id, "6時30分")
+    bot.restart()
+    bot.advance(minutes=30)
+    assert bot.pushed_texts(user_id) == ["飲んだ?"]
+
+
+def test_restart_between_re_asks_resumes_at_the_original_due_times(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=25)                      # first ask 6:10, re-ask 6:20
+    bot.restart()
+    bot.advance(hours=3)
+    assert bot.pushed_texts(user_id) == ["飲んだ?"] + ["飲んだ" + "?" * (k + 1) for k in range(1, 11)]
+    times = [p.at for p in bot.pushes(user_id)]
+    assert [round(b - a) for a, b in zip(times, times[1:])] == [600] * 10
+
+
+def test_restart_right_after_an_answer(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=25)
+    bot.say(user_id, "飲んだ")
+    bot.restart()
+    bot.advance(hours=3)
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
+    bot.say(user_id, "こんにちは")               # nothing open after the restart either
+    assert bot.last_reply(user_id) == (texts.HELP,)
+    bot.advance(hours=20, minutes=50)            # 06:15 the next day
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ?"]
+
+
+def test_first_ask_missed_while_down_is_sent_late_within_the_grace(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.stop()
+    bot.frozen.tick(25 * 60)                     # down from 06:00 to 06:25
+    bot.start()
+    bot.timer.advance(0)
+    [ask] = bot.pushes(user_id)
+    assert ask.texts == ("飲んだ?",) and round(ask.at - bot.timer.now()) == 0
+    bot.advance(minutes=10)                      # normal spacing from the late ask
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
+
+
+def test_first_ask_missed_beyond_the_grace_is_recorded_not_sent(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.stop()
+    bot.frozen.tick(45 * 60)                     # down until 06:45: 35 minutes late
+    bot.start()
+    bot.timer.advance(0)
+    assert bot.pushes(user_id) == []
+    record = bot.store.load(user_id)
+    assert (record.round, record.day) == ("missed", "2026-11-27")
+    bot.advance(hours=24)                        # tomorrow is normal again
+    assert bot.pushed_texts(user_id)[:1] == ["飲んだ?"]
+
+
+def test_overdue_re_asks_are_not_fired_in_a_burst(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=15)                      # 6:10 first ask; re-ask 1 due 6:20
+    bot.stop()
+    bot.frozen.tick(20 * 60)                     # down 06:15-06:35: two re-asks overdue
+    bot.start()
+    bot.timer.advance(0)
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]   # one catch-up
+    bot.advance(minutes=9)
+    assert len(bot.pushes(user_id)) == 2
+    bot.advance(minutes=1)                       # then the normal spacing
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ???"]
+
+
+def test_two_processes_on_one_redis_show_each_ask_once(make_bot, user_id):
+    first = make_bot()
+    first.say(user_id, "6時10分")
+    first.say(user_id + "b", "6時20分")
+    second = make_bot()                          # the new dyno starts while the old one runs
+    first.advance(minutes=45)
+    second.advance(0)
+    assert asks_seen_once(first)
+    assert first.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ???", "飲んだ????"]
+    # The answer reaches one process; the other one must stop asking too.
+    first.platform.webhook_url = second.platform.webhook_url
+    second.say(user_id, "飲んだ")
+    first.advance(hours=2)
+    second.advance(0)
+    assert first.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ???", "飲んだ????"]
+    assert asks_seen_once(first)
+
+
+def test_a_repeated_webhook_event_has_one_effect(bot, user_id, platform):
+    event = platform.make_text_event(user_id, "7時")
+    assert platform.post_events([event]) == 200
+    redelivered = dict(event, deliveryContext={"isRedelivery": True})
+    assert platform.post_events([redelivered]) == 200
+    bot.timer.settle()
+    assert len([r for r in platform.replies if r.to == user_id]) == 1
+
+
+def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkeypatch, caplog):
+    other = user_id + "other"
+    bot.say(user_id, "6時10分")
+    bot.say(other, "6時10分")
+    real_save = bot.store.save
+    crashes = []
+
+    def flaky_save(record):
+        if record.user_id == user_id and not crashes:
+            crashes.append(record.user_id)
+            raise ConnectionError("Redis went away")
+        return real_save(record)
+
+    monkeypatch.setattr(bot.store, "save", flaky_save)
+    with caplog.at_level(logging.ERROR):
+        bot.advance(minutes=10)                  # the first ask crashes this user's actor once
+    assert crashes == [user_id]
+    assert "restarting from Redis" in caplog.text
+    assert user_id not in caplog.text            # logs carry no full user ids
+    assert bot.pushed_texts(other) == ["飲んだ?"]
+    bot.advance(minutes=10)                      # restarted from Redis, the day goes on
+    assert bot.pushed_texts(other) == ["飲んだ?", "飲んだ??"]
+    assert bot.pushed_texts(user_id)[-1].startswith("飲んだ?")
+    bot.say(user_id, "飲んだ")
+    assert bot.last_reply(user_id) == (texts.WELL_DONE,)
+    assert asks_seen_once(bot)
+
+
+def test_a_write_conflict_is_decided_again_on_the_stored_record(bot, user_id):
+    bot.say(user_id, "6時10分")
+    record = bot.store.load(user_id)
+    stale = bot.store.load(user_id)
+    bot.store.save(record)
+    try:
+        bot.store.save(stale)
+    except Conflict:
+        pass
+    else:
+        raise AssertionError("a stale write must be refused")
