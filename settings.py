@@ -59,6 +59,7 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Settings:
         push_rate_per_second=_number(env, "PUSH_RATE_PER_SECOND", 1800.0),
         push_concurrency=_number(env, "PUSH_CONCURRENCY", 128, int),
         line_timeout_seconds=_number(env, "LINE_TIMEOUT_SECONDS", 5.0),
+        push_lease_seconds=_number(env, "PUSH_LEASE_SECONDS", 30.0),
         data_dir=env.get("DATA_DIR") or ".data",
     )
 

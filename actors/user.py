@@ -147,6 +147,10 @@ class UserActor(Actor):
         self._reply(reply_token, texts.HELP if self.record.has_time else texts.PLEASE_SET_TIME)
 
     def _greet(self, message: Greet):
+        record = self.record
+        if record.has_time and record.due is None:  # back after a block: resume
+            record.due = next_occurrence(record.hour, record.minute, self.zone, self.timer.now())
+            self._save()
         self._reply(message.reply_token, texts.GREETING)
 
     def _stop(self, message: Stop):
@@ -173,6 +177,15 @@ class UserActor(Actor):
         self._save()
         self._ask(now)
 
+    def _pause(self, now):
+        """LINE cannot deliver to this user (they blocked the bot): stop asking every day.
+        Their setting is kept; adding the bot again (follow) resumes it."""
+        record = self.record
+        record.round = state.CANCELLED if record.is_open else record.round
+        record.due = None
+        self._save()
+        log.warning("%s cannot receive pushes; reminders paused", short_id(self.user_id))
+
     def _give_up_round(self, now):
         """Too late to ask (the process was down): record it and wait for the next day."""
         record = self.record
@@ -187,6 +200,11 @@ class UserActor(Actor):
     def _ask(self, now):
         record = self.record
         day, attempt = record.day, record.asks
+        if attempt > 0 and self.system.outbox.quota_exhausted:
+            # No messages left this month: keep what is left for tomorrow's first asks.
+            log.info("re-asks for %s stopped: message quota used up", short_id(self.user_id))
+            self._give_up_round(now)
+            return
         status, lease_left = self.system.store.claim_push(
             self.user_id, day, attempt, self.settings.push_lease_seconds)
         if status == CLAIM_PENDING:
@@ -199,11 +217,16 @@ class UserActor(Actor):
                                              retry_key(self.user_id, day, attempt), ASK_BUTTONS)
             if result.shown:
                 self.system.store.confirm_push(self.user_id, day, attempt)
+            elif result is PushResult.UNREACHABLE:
+                self.system.store.release_push(self.user_id, day, attempt)
+                self._pause(now)
+                return
             else:
                 self.system.store.release_push(self.user_id, day, attempt)
                 log.warning("ask %d for %s not shown: %s", attempt, short_id(self.user_id),
                             result.value)
         record.asks = attempt + 1
+        now = self.timer.now()  # the next ask is spaced from this one's delivery
         if record.asks <= self.settings.max_reasks:
             record.due = now + self.settings.snooze_interval_seconds
         else:
