@@ -1,15 +1,72 @@
-"""Turns parsed LINE webhook events into actor messages. Parsing text happens once, here."""
+"""LINE webhook bodies → events → actor messages. Parsing text happens once, here.
+
+`parse_events` accepts what LINE sends and rejects the rest with `MalformedWebhook` (the edge
+answers 400): not JSON, the wrong shapes, a known event or message type with fields missing
+or mistyped. Event and message types this SDK does not know are skipped (LINE adds new ones).
+"""
+import base64
+import hashlib
+import hmac
+import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 from linebot.v3.webhooks import (
-    FollowEvent, MessageEvent, PostbackEvent, StickerMessageContent, TextMessageContent,
-    UnfollowEvent, UserSource,
+    Event, FollowEvent, JoinEvent, MessageContent, MessageEvent, PostbackEvent,
+    StickerMessageContent, TextMessageContent, UnfollowEvent, UserSource,
 )
 
 from actors import messages
 from chat import parse as chat
 from chat import texts
+
+
+class MalformedWebhook(ValueError):
+    """A signed body that is not a webhook this bot can read."""
+
+
+def signature_ok(channel_secret: str, body: bytes, signature: Optional[str]) -> bool:
+    """X-Line-Signature is base64(HMAC-SHA256(channel secret, raw body)); constant-time."""
+    if not signature:
+        return False
+    digest = hmac.new(channel_secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(digest), signature.encode("utf-8", "replace"))
+
+
+def parse_events(body: bytes) -> List[Event]:
+    """The events of a webhook body whose signature was checked; MalformedWebhook otherwise.
+    All or nothing: one bad event rejects the body before anything is acted on."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MalformedWebhook("not JSON") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise MalformedWebhook("no events list")
+    events = []
+    for raw in payload["events"]:
+        event = _parse_event(raw)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def _parse_event(raw) -> Optional[Event]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        raise MalformedWebhook("an event without a type")
+    if Event.get_discriminator_value(raw) is None:
+        return None  # an event type this SDK does not know: ignore it
+    content = raw.get("message")
+    if (raw["type"] == "message" and isinstance(content, dict)
+            and isinstance(content.get("type"), str)
+            and MessageContent.get_discriminator_value(content) is None):
+        return None  # a message type this SDK does not know: ignore it
+    try:
+        return Event.from_dict(raw)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        # pydantic's ValidationError is a ValueError; the generated from_dict code raises the
+        # others on wrong shapes (e.g. a list where an object belongs).
+        raise MalformedWebhook(f"a {raw['type'][:40]!r} event that does not validate "
+                               f"({type(exc).__name__})") from exc
 
 
 @dataclass(frozen=True)
@@ -42,7 +99,7 @@ def translate(event):
     source = getattr(event, "source", None)
     reply_token = getattr(event, "reply_token", None)
     if not isinstance(source, UserSource) or not source.user_id:
-        if isinstance(event, (MessageEvent, PostbackEvent)) and source is not None:
+        if isinstance(event, (MessageEvent, PostbackEvent, JoinEvent)) and source is not None:
             return NotOneToOne(reply_token)
         return None
     message = _message_for(event, reply_token)

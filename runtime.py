@@ -1,14 +1,23 @@
 """Builds the running bot from settings: Redis (embedded when REDIS_URL is unset), the store,
-the LINE outbox, the timer and the actor system."""
+the LINE outbox, the timer and the actor system.
+
+Without LINE credentials the bot runs in simulator mode: it generates a channel secret and
+token, starts the local LINE stand-in with its chat page (``simulator.local``) and points
+``LINE_API_BASE_URL`` at it. The bot's own code path is the production one: the real SDK
+client over HTTP, signed webhooks to the real ``/callback``.
+"""
+import dataclasses
 import logging
 import os
+import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from actors.system import ActorSystem
 from actors.timer import Timer
 from outbox.line import LineOutbox
+from settings import Settings, generated_secret
 from storage import migrate
 from storage.redis_server import RedisServer
 from storage.store import Store, connect
@@ -16,10 +25,23 @@ from storage.store import Store, connect
 log = logging.getLogger(__name__)
 
 MISSING_CREDENTIALS = """\
-usa-reminder needs LINE channel credentials. Set:
+usa-reminder needs both LINE channel credentials (or neither, to chat with it in a local
+simulator). Set:
   CHANNEL_SECRET        the channel secret (Basic settings of your Messaging API channel)
   CHANNEL_ACCESS_TOKEN  a channel access token (Messaging API tab)
 and point the channel's webhook URL at https://<your host>/callback.
+"""
+
+
+SIMULATOR_BANNER = """
+  usa-reminder is running in SIMULATOR MODE: no LINE credentials are set, so a local stand-in
+  for LINE plays the platform. Nothing leaves this machine.
+
+    chat with the bot:        {chat_url}
+    what the actors are doing: {debug_url}
+
+  Re-asks come every {interval:g} s (SNOOZE_INTERVAL_SECONDS). Set CHANNEL_SECRET and
+  CHANNEL_ACCESS_TOKEN to talk to the real LINE platform instead.
 """
 
 
@@ -31,17 +53,77 @@ class Runtime:
     channel_secret: str
     debug_token: Optional[str]
     embedded_redis: Optional[RedisServer] = None
+    settings: Optional[Settings] = None   # as the bot runs (simulator mode fills in LINE)
+    simulator: Optional[object] = None    # simulator.local.LocalLine in simulator mode
+    _bot_url: Optional[str] = field(default=None, init=False, repr=False)
+
+    def serving(self, host: str, port: int) -> None:
+        """The bot listens on host:port: in simulator mode, send webhooks there (once)."""
+        if self.simulator is None:
+            return
+        dial = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+        if ":" in dial:
+            dial = f"[{dial}]"
+        bot_url = f"http://{dial}:{port}"
+        if bot_url == self._bot_url:
+            return
+        self._bot_url = bot_url
+        debug_url = f"{bot_url}/debug?token={self.debug_token}"
+        self.simulator.connect_bot(f"{bot_url}/callback", debug_url)
+        sys.stdout.write(SIMULATOR_BANNER.format(
+            chat_url=self.simulator.chat_url, debug_url=debug_url,
+            interval=self.settings.snooze_interval_seconds))
+        sys.stdout.flush()
 
     def close(self):
+        if self.simulator is not None:
+            self.simulator.stop()
         self.store.redis.close()
         if self.embedded_redis is not None:
             self.embedded_redis.stop()
 
 
-def build_runtime(settings) -> Runtime:
+def build_runtime(settings, *, timer=None) -> Runtime:
+    """The bot, ready to restore. ``timer`` defaults to the production ``Timer``."""
+    timer = timer or Timer()
+    simulator = None
     if not settings.has_line_credentials:
-        sys.stderr.write(MISSING_CREDENTIALS)
-        raise SystemExit(2)
+        if settings.channel_secret or settings.channel_access_token:
+            sys.stderr.write(MISSING_CREDENTIALS)
+            raise SystemExit(2)
+        settings, simulator = _simulator_mode(settings, timer)
+    try:
+        runtime = _build(settings, timer)
+    except BaseException:
+        if simulator is not None:
+            simulator.stop()
+        raise
+    runtime.simulator = simulator
+    if simulator is not None and settings.port:
+        runtime.serving(settings.host, settings.port)
+    return runtime
+
+
+def _simulator_mode(settings, timer):
+    """Generated credentials, the local LINE stand-in, and the settings that point at it."""
+    from simulator.local import LocalLine  # only here: the bot itself never imports it
+
+    snooze = settings.snooze_interval_seconds
+    settings = dataclasses.replace(
+        settings, channel_secret=generated_secret(),
+        channel_access_token=secrets.token_urlsafe(32),
+        debug_token=settings.debug_token or generated_secret())
+    info = {"name": "管理上手のうさちゃん", "timezone": settings.timezone,
+            "snoozeIntervalSeconds": snooze, "maxReasks": settings.max_reasks}
+    simulator = LocalLine(settings.channel_secret, settings.channel_access_token, info=info,
+                          history_path=os.path.join(settings.data_dir, "simulator", "chats.json"),
+                          clock=timer.now)
+    simulator.start(port=settings.port + 1 if 0 < settings.port < 65535 else 0)
+    log.info("no LINE credentials: simulator mode, LINE stand-in on %s", simulator.base_url)
+    return dataclasses.replace(settings, line_api_base_url=simulator.base_url), simulator
+
+
+def _build(settings, timer) -> Runtime:
     embedded = None
     redis_url = settings.redis_url
     if redis_url is None:
@@ -58,7 +140,7 @@ def build_runtime(settings) -> Runtime:
                         timeout=settings.line_timeout_seconds,
                         rate=settings.push_rate_per_second,
                         concurrency=settings.push_concurrency)
-    system = ActorSystem(settings, store, outbox, Timer())
+    system = ActorSystem(settings, store, outbox, timer)
     return Runtime(system=system, store=store, outbox=outbox,
                    channel_secret=settings.channel_secret, debug_token=settings.debug_token,
-                   embedded_redis=embedded)
+                   embedded_redis=embedded, settings=settings)

@@ -5,6 +5,9 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 
+SIMULATOR_SNOOZE_INTERVAL_SECONDS = 60.0
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "0.0.0.0"
@@ -44,6 +47,11 @@ def _number(env, name, default, kind=float):
 
 
 def from_environment(env: Mapping[str, str] = os.environ) -> Settings:
+    has_credentials = bool(env.get("CHANNEL_SECRET") or env.get("CHANNEL_ACCESS_TOKEN")
+                           or env.get("CHANNEL_TOKEN"))
+    # Without LINE credentials the bot runs against the local simulator, where waiting ten
+    # minutes for a re-ask would make trying it tedious.
+    default_snooze = 600.0 if has_credentials else SIMULATOR_SNOOZE_INTERVAL_SECONDS
     return Settings(
         host=env.get("HOST") or "0.0.0.0",
         port=_number(env, "PORT", 8080, int),
@@ -52,7 +60,7 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         line_api_base_url=(env.get("LINE_API_BASE_URL") or "https://api.line.me").rstrip("/"),
         timezone=env.get("BOT_TIMEZONE") or "Asia/Tokyo",
-        snooze_interval_seconds=_number(env, "SNOOZE_INTERVAL_SECONDS", 600.0),
+        snooze_interval_seconds=_number(env, "SNOOZE_INTERVAL_SECONDS", default_snooze),
         max_reasks=_number(env, "MAX_REASKS", 10, int),
         missed_ask_grace_seconds=_number(env, "MISSED_ASK_GRACE_SECONDS", 1800.0),
         debug_token=env.get("DEBUG_TOKEN") or None,

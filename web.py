@@ -3,46 +3,89 @@
 The edge is thin: verify the signature, parse, drop redeliveries, tell the user's actor,
 answer 200 at once. The actor that knows the answer sends the reply.
 """
+if __name__ == "__main__":
+    # The entry point patches the standard library before anything else imports it.
+    from gevent import monkey
+    monkey.patch_all()
+
 import hmac
 import json
 import logging
 import socket
 
 from bottle import Bottle, HTTPResponse, request, response
-from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.webhook import WebhookParser
 
 from chat import texts
-from inbound import ForUser, NotOneToOne, translate
+from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_events, signature_ok, translate
 
 log = logging.getLogger("usa_reminder.web")
 
 MAX_BODY_BYTES = 1024 * 1024
 READY_WAIT_SECONDS = 1.5
+_READ_CHUNK = 64 * 1024
+_INVALID = object()
+
+
+def _declared_length(environ):
+    """Content-Length as an int, None when absent, _INVALID when not a number >= 0."""
+    raw = environ.get("CONTENT_LENGTH")
+    if raw in (None, ""):
+        return None
+    try:
+        length = int(raw)
+    except ValueError:
+        return _INVALID
+    return length if length >= 0 else _INVALID
+
+
+def _read_body(environ, length, limit):
+    """The request body, or None when it is longer than `limit`. Reads at most limit + 1
+    bytes, also from a chunked body without Content-Length (when the server terminates the
+    input, as gevent's does; otherwise WSGI gives no way to find the end: treat as empty)."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    if length is None:
+        if not environ.get("wsgi.input_terminated"):
+            return b""
+        want = limit + 1
+    else:
+        want = min(length, limit + 1)
+    parts, got = [], 0
+    while got < want:
+        part = stream.read(min(_READ_CHUNK, want - got))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return None if got > limit else b"".join(parts)
 
 
 def create_app(*, channel_secret, system, store, outbox, debug_token=None):
     """The WSGI app. Every collaborator is injected; nothing global."""
     app = Bottle()
-    parser = WebhookParser(channel_secret)
 
     @app.post("/callback")
     def callback():
-        signature = request.headers.get("X-Line-Signature")
-        length = request.content_length
+        environ = request.environ
+        length = _declared_length(environ)
+        if length is _INVALID:
+            return _plain(400, "bad Content-Length")
         if length is not None and length > MAX_BODY_BYTES:
-            return _plain(413, "request body too large")
+            return _plain(413, "request body too large")  # refused before reading a byte
+        signature = environ.get("HTTP_X_LINE_SIGNATURE")
         if not signature:
             return _plain(400, "missing signature")
-        raw = request.body.read(MAX_BODY_BYTES + 1)
-        if len(raw) > MAX_BODY_BYTES:
+        raw = _read_body(environ, length, MAX_BODY_BYTES)
+        if raw is None:
             return _plain(413, "request body too large")
-        try:
-            body = raw.decode("utf-8")
-            events = parser.parse(body, signature)
-        except InvalidSignatureError:
+        if not signature_ok(channel_secret, raw, signature):
+            log.warning("webhook with a bad signature (%d bytes)", len(raw))
             return _plain(400, "bad signature")
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        try:
+            events = parse_events(raw)
+        except MalformedWebhook as exc:
+            log.warning("signed webhook rejected: %s", exc)
             return _plain(400, "malformed webhook body")
         if events and not system.ready.wait(READY_WAIT_SECONDS):
             return _plain(503, "starting up")  # LINE redelivers
@@ -69,13 +112,18 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
             return _plain(200, "OK")
         return _plain(503, "restoring users")
 
-    def _authorized():
+    def _authorized(allow_query_token=False):
+        """The bearer token; the HTML page also takes `?token=` (a browser cannot send a
+        header when it opens a link). Both compared in constant time."""
         if not debug_token:
             return _plain(404, "not found")
         given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {debug_token}".encode()):
-            return _plain(401, "unauthorized")
-        return None
+        if hmac.compare_digest(given.encode(), f"Bearer {debug_token}".encode()):
+            return None
+        if allow_query_token and hmac.compare_digest(
+                request.query.get("token", "").encode(), debug_token.encode()):
+            return None
+        return _plain(401, "unauthorized")
 
     @app.get("/debug/actors")
     def debug_actors():
@@ -87,12 +135,14 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
 
     @app.get("/debug")
     def debug_page():
-        refusal = _authorized()
+        refusal = _authorized(allow_query_token=True)
         if refusal is not None:
             return refusal
         from debug_page import render  # only loaded when someone looks
         response.content_type = "text/html; charset=utf-8"
-        return render(system.snapshot())
+        response.set_header("Cache-Control", "no-store")
+        response.set_header("Referrer-Policy", "no-referrer")  # the URL may carry the token
+        return render(system.snapshot(), now=system.timer.now(), zone=system.settings.timezone)
 
     return app
 
@@ -118,9 +168,6 @@ def make_server(app, host, port):
 
 
 def main():
-    from gevent import monkey
-    monkey.patch_all()
-
     import signal
     import sys
 
@@ -139,12 +186,18 @@ def main():
     server = make_server(app, settings.host, settings.port)
     server.start()
     log.info("listening on http://%s:%d", settings.host, server.server_port)
-    restored = gevent.spawn(runtime.system.restore)
+    runtime.serving(settings.host, server.server_port)
 
     stopping = Event()
+    restored = gevent.spawn(runtime.system.restore)
+    restored.link_exception(lambda _: stopping.set())  # e.g. Redis unreachable: exit, get restarted
     gevent.signal_handler(signal.SIGTERM, stopping.set)
     gevent.signal_handler(signal.SIGINT, stopping.set)
     stopping.wait()
+    if restored.exception is not None:
+        log.error("could not restore users: %s", type(restored.exception).__name__)
+        runtime.close()
+        sys.exit(1)
 
     log.info("stopping: no new webhooks, finishing in-flight pushes")
     server.stop(timeout=2)

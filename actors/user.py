@@ -151,7 +151,7 @@ class UserActor(Actor):
         if record.has_time and record.due is None:  # back after a block: resume
             record.due = next_occurrence(record.hour, record.minute, self.zone, self.timer.now())
             self._save()
-        self._reply(message.reply_token, texts.GREETING)
+        self._reply(message.reply_token, texts.greeting(self.settings.snooze_interval_seconds))
 
     def _stop(self, message: Stop):
         self._forget()

@@ -2,8 +2,10 @@
 `linebot.v3.messaging`. Pushes are paced under a rate and bounded in concurrency; every call
 has a timeout; failures are logged by status and x-line-request-id, never by content."""
 import enum
+import json
 import logging
 import random
+import time
 from typing import Optional, Sequence, Tuple
 
 import gevent
@@ -19,19 +21,32 @@ from outbox.pacing import RateLimiter
 
 log = logging.getLogger(__name__)
 
-QUOTA_MESSAGE = "monthly limit"
+QUOTA_MESSAGE = "monthly limit"              # 429 "You have reached your monthly limit."
+UNREACHABLE_MESSAGE = "Failed to send messages"  # 400 for a recipient who cannot receive
 
 
 class PushResult(enum.Enum):
     DELIVERED = "delivered"
-    DUPLICATE = "duplicate"   # 409: LINE already accepted this retry key; the user saw it once
-    REFUSED = "refused"       # 4xx: retrying cannot help (bad request, blocked, auth)
-    QUOTA = "quota"           # 429 monthly limit: no pushes until the quota resets
-    FAILED = "failed"         # 5xx, timeouts, connection errors, after the last retry
+    DUPLICATE = "duplicate"      # 409: LINE already accepted this retry key; the user saw it once
+    REFUSED = "refused"          # other 4xx (bad request, auth, forbidden): retrying cannot help
+    UNREACHABLE = "unreachable"  # 400 "Failed to send messages": this user cannot receive
+                                 # pushes (blocked the bot, or the id is gone); don't retry
+    QUOTA = "quota"              # 429 monthly limit: no pushes until the quota resets
+    FAILED = "failed"            # 5xx, timeouts, connection errors, 429 rate limit: gave up
+                                 # after `attempts` failures or `deadline` seconds
 
     @property
     def shown(self) -> bool:
         return self in (PushResult.DELIVERED, PushResult.DUPLICATE)
+
+
+_TRANSIENT = "transient"        # 5xx, timeout, connection error: counts against `attempts`
+_RATE_LIMITED = "rate limited"  # 429 rate limit: only the deadline bounds these
+
+
+def _real_seconds() -> float:
+    # The real clock even under freezegun: deadlines are about real time towards LINE.
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
 def _request_id(exc: ApiException) -> str:
@@ -39,10 +54,26 @@ def _request_id(exc: ApiException) -> str:
     return headers.get("x-line-request-id", "-")
 
 
+def _error_message(exc: ApiException) -> str:
+    """LINE's {"message": ...} from an error body ("" if there is none)."""
+    try:
+        body = json.loads(exc.body or "")
+    except (TypeError, ValueError):
+        return str(exc.body or "")
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else ""
+
+
 class LineOutbox:
+    """`push` retries transient failures with the same X-Line-Retry-Key, up to `attempts`
+    failures and never past `deadline` seconds (no attempt starts after it, and a retry's
+    timeout is cut to the time left). The concurrency slot is held only while a request is
+    on the wire, never while backing off, so one user's retries never hold up another's."""
+
     def __init__(self, base_url: str, access_token: str, *, timeout: float = 5.0,
                  rate: float = 1800.0, concurrency: int = 128, attempts: int = 4,
-                 backoff: float = 0.5, max_backoff: float = 8.0):
+                 backoff: float = 0.5, max_backoff: float = 8.0, deadline: float = 15.0,
+                 clock=_real_seconds, sleep=gevent.sleep):
         configuration = Configuration(host=base_url, access_token=access_token)
         configuration.connection_pool_maxsize = concurrency  # >= send concurrency, see FIELD_NOTES
         configuration.retries = False                         # retries are ours, with the same key
@@ -53,7 +84,11 @@ class LineOutbox:
         self._attempts = attempts
         self._backoff = backoff
         self._max_backoff = max_backoff
-        self.quota_exhausted = False
+        self._deadline = deadline
+        self._clock = clock
+        self._sleep = sleep
+        self.quota_exhausted = False  # LINE said "monthly limit"; cleared by the next success
+        self.auth_refused = False     # LINE said 401/403; cleared by the next success
         self.in_flight = 0
 
     # -- pushes ----------------------------------------------------------------------------
@@ -61,53 +96,86 @@ class LineOutbox:
              quick_reply: Sequence[Tuple[str, str]] = ()) -> PushResult:
         """Send `texts` to one user, retrying transient failures with the same retry key."""
         request = PushMessageRequest(to=user_id, messages=self._messages(texts, quick_reply))
-        for attempt in range(self._attempts):
-            result, retry_after = self._push_once(user_id, request, retry_key)
+        give_up_at = self._clock() + self._deadline
+        failures = rate_limited = 0
+        timeout = self._timeout
+        while True:
+            result, retry = self._push_once(user_id, request, retry_key, timeout)
             if result is not None:
                 return result
-            if attempt + 1 < self._attempts:
-                gevent.sleep(retry_after if retry_after is not None else self._delay(attempt))
-        log.warning("push to %s failed after %d attempts", short_id(user_id), self._attempts)
-        return PushResult.FAILED
+            if retry is _RATE_LIMITED:
+                rate_limited += 1
+                delay = max(self._backoff, self._delay(rate_limited - 1))
+            else:
+                failures += 1
+                if failures >= self._attempts:
+                    log.warning("push to %s failed after %d attempts", short_id(user_id),
+                                failures)
+                    return PushResult.FAILED
+                delay = self._delay(failures - 1)
+            left = give_up_at - self._clock() - delay
+            if left <= 0:
+                log.warning("push to %s given up after %.1f s (%d failures, %d rate limited)",
+                            short_id(user_id), self._deadline, failures, rate_limited)
+                return PushResult.FAILED
+            self._sleep(delay)
+            timeout = min(self._timeout, left)
 
-    def _push_once(self, user_id, request, retry_key):
-        """(result, None) when final; (None, delay or None) to try again."""
+    def _push_once(self, user_id, request, retry_key, timeout):
+        """(result, None) when final; (None, _TRANSIENT or _RATE_LIMITED) to try again."""
         self.limiter.take()
         with self._slots:
             self.in_flight += 1
             try:
                 self._api.push_message(request, x_line_retry_key=retry_key,
-                                       _request_timeout=self._timeout)
+                                       _request_timeout=timeout)
             except ApiException as exc:
                 return self._classify(user_id, exc)
             except (HTTPError, OSError) as exc:
                 log.warning("push to %s: %s", short_id(user_id), type(exc).__name__)
-                return None, None
+                return None, _TRANSIENT
             finally:
                 self.in_flight -= 1
-        self._quota_back()
+        self._accepted()
         return PushResult.DELIVERED, None
 
     def _classify(self, user_id, exc: ApiException):
         status = exc.status or 0
         if status == 409:
-            self._quota_back()
+            self._accepted()
             return PushResult.DUPLICATE, None
         if status == 429:
-            if QUOTA_MESSAGE in str(exc.body or ""):
+            if QUOTA_MESSAGE in _error_message(exc):
                 if not self.quota_exhausted:
-                    log.error("LINE monthly message quota is used up: re-asks stop until it resets")
+                    log.error("LINE monthly message quota is used up: pushes fail and re-asks "
+                              "stop until it resets (request %s)", _request_id(exc))
                 self.quota_exhausted = True
                 return PushResult.QUOTA, None
-            log.warning("push rate limited by LINE (request %s)", _request_id(exc))
-            return None, self._max_backoff / 4 * (1 + random.random())
-        log.warning("push to %s: status %s (request %s)", short_id(user_id), status,
-                    _request_id(exc))
+            # One warning per slow-down comes from the limiter; not one per 429 in a storm.
+            log.debug("push rate limited by LINE (request %s)", _request_id(exc))
+            self.limiter.slow_down()
+            return None, _RATE_LIMITED
         if status >= 500:
-            return None, None
+            log.warning("push to %s: status %s (request %s)", short_id(user_id), status,
+                        _request_id(exc))
+            return None, _TRANSIENT
+        if status == 400 and UNREACHABLE_MESSAGE in _error_message(exc):
+            log.warning("push to %s: LINE cannot deliver to this user (request %s)",
+                        short_id(user_id), _request_id(exc))
+            return PushResult.UNREACHABLE, None
+        if status in (401, 403):
+            if not self.auth_refused:
+                log.error("LINE refused the channel access token or plan (status %s, request "
+                          "%s): no push goes out until it is fixed", status, _request_id(exc))
+            self.auth_refused = True
+        else:
+            log.warning("push to %s refused: status %s (request %s)", short_id(user_id), status,
+                        _request_id(exc))
         return PushResult.REFUSED, None
 
-    def _quota_back(self):
+    def _accepted(self):
+        """LINE took a push: whatever stopped pushes before is over."""
+        self.auth_refused = False
         if self.quota_exhausted:
             log.warning("LINE accepted a push again: message quota available")
             self.quota_exhausted = False

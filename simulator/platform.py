@@ -2,7 +2,8 @@
 
 It answers the API calls the bot makes (push, reply, loading animation) the way LINE does,
 records what each user would see, can misbehave on request (``Faults``), and sends the bot
-signed webhooks shaped like LINE's.
+signed webhooks shaped like LINE's. ``observers`` hear every accepted push and reply, and
+``mount`` serves another WSGI app (the chat page) on the paths outside the API.
 
 Clocks: ``Push.at``/``Reply.at`` and event timestamps use ``time.time()`` (freezegun sees
 them); reply-token age and the rate-limit window use the real monotonic clock.
@@ -12,6 +13,7 @@ import collections
 import http
 import itertools
 import json
+import logging
 import os
 import re
 import secrets
@@ -26,6 +28,8 @@ import urllib3
 from gevent.pywsgi import WSGIServer
 
 from simulator.signing import sign
+
+log = logging.getLogger(__name__)
 
 PUSH_PATH = "/v2/bot/message/push"
 REPLY_PATH = "/v2/bot/message/reply"
@@ -203,6 +207,8 @@ class LinePlatform:
         self._changed = gevent.event.Event()
         self._server = None
         self._http = None
+        self._site = None              # WSGI app for every path outside the API (the chat page)
+        self.observers = []            # observer(kind, user_id, messages) per accepted push/reply
         self._routes = {
             PUSH_PATH: self._handle_push,
             REPLY_PATH: self._handle_reply,
@@ -227,6 +233,10 @@ class LinePlatform:
             raise RuntimeError("the platform is not started")
         host, port = self._server.address[:2]
         return f"http://{host}:{port}"
+
+    def mount(self, site) -> None:
+        """Serve the WSGI app ``site`` on every path outside the API (``/v2/...``)."""
+        self._site = site
 
     def stop(self) -> None:
         """Stop serving (open connections are dropped) and close the webhook connections."""
@@ -286,6 +296,8 @@ class LinePlatform:
     def _wsgi_app(self, environ, start_response):
         path = environ["PATH_INFO"]
         handler = self._routes.get(path)
+        if handler is None and self._site is not None and not path.startswith("/v2/"):
+            return self._site(environ, start_response)
         delay = 0.0
         if handler is None or environ["REQUEST_METHOD"] != "POST":
             answer = _Answer(404, {"message": "Not found"})
@@ -357,6 +369,7 @@ class LinePlatform:
             self._accepted_retry_keys[retry_key] = (request_id, sent)
         self.pushes.append(Push(to, texts, retry_key, time.time(), _quick_reply_labels(messages)))
         self._timeline.extend((to, "push", text) for text in texts)
+        self._tell_observers("push", to, messages)
         return _Answer(200, {"sentMessages": sent}, (("x-line-request-id", request_id),)), delay
 
     def _handle_reply(self, environ):
@@ -376,9 +389,17 @@ class LinePlatform:
         self.replies.append(Reply(issued.user_id, texts, token, time.time(),
                                   _quick_reply_labels(messages)))
         self._timeline.extend((issued.user_id, "reply", text) for text in texts)
+        self._tell_observers("reply", issued.user_id, messages)
         request_id = str(uuid.uuid4())
         return _Answer(200, {"sentMessages": self._sent_messages(len(messages))},
                        (("x-line-request-id", request_id),)), 0.0
+
+    def _tell_observers(self, kind: str, user_id: Optional[str], messages: list) -> None:
+        for observer in self.observers:
+            try:
+                observer(kind, user_id, messages)
+            except Exception:  # an observer must never break the API
+                log.exception("platform observer failed on a %s", kind)
 
     def _handle_loading(self, environ):
         return _Answer(202, {}), 0.0

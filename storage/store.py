@@ -41,12 +41,15 @@ class Conflict(Exception):
     """The stored record changed since it was loaded (another process, or a lost write)."""
 
 
-def connect(url: str) -> redis.Redis:
-    options = {"health_check_interval": 30, "socket_keepalive": True}
+def connect(url: str, max_connections: int = 64) -> redis.Redis:
+    """A client whose pool makes callers wait for a free connection instead of failing:
+    a burst wakes thousands of actors at once, and the default pool raises past 100."""
+    options = {"health_check_interval": 30, "socket_keepalive": True,
+               "max_connections": max_connections, "timeout": 20}
     if url.startswith("rediss://"):
         # Heroku Redis presents a self-signed certificate.
         options["ssl_cert_reqs"] = None
-    return redis.Redis.from_url(url, **options)
+    return redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(url, **options))
 
 
 class Store:

@@ -4,7 +4,6 @@ import uuid
 from datetime import datetime
 
 import pytest
-import redis as redis_py
 from freezegun import freeze_time
 from gevent.pywsgi import WSGIServer
 
@@ -14,7 +13,7 @@ from outbox.line import LineOutbox
 from settings import Settings
 from simulator.platform import LinePlatform
 from storage.redis_server import RedisServer
-from storage.store import Store
+from storage.store import Store, connect
 from tests.support import ManualTimer
 from web import create_app
 
@@ -36,7 +35,7 @@ def redis_server():
 
 @pytest.fixture
 def redis_client(redis_server):
-    client = redis_py.Redis.from_url(redis_server.url)
+    client = connect(redis_server.url)
     client.flushdb()
     yield client
     client.flushdb()

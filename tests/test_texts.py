@@ -48,9 +48,11 @@ def test_help_lists_the_commands():
 
 
 def test_greeting_introduces_the_rabbit_and_asks_for_a_time():
-    assert "管理上手のうさちゃん" in texts.GREETING
-    assert "設定教えて" in texts.GREETING and "ばいばい" in texts.GREETING
-    assert texts.GREETING.rstrip().endswith("教えてね(例: 7時30分 / 21:00)")
+    greeting = texts.greeting(600)
+    assert "管理上手のうさちゃん" in greeting and "10分ごと" in greeting
+    assert "設定教えて" in greeting and "ばいばい" in greeting
+    assert greeting.rstrip().endswith("教えてね(例: 7時30分 / 21:00)")
+    assert "1分ごと" in texts.greeting(60) and "5秒ごと" in texts.greeting(5)
 
 
 def test_one_to_one_only_mentions_one_to_one():

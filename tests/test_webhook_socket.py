@@ -37,7 +37,8 @@ def test_a_bad_signature_is_400_and_changes_nothing(bot, platform, redis_client)
 def test_follow_greets_and_unfollow_forgets(bot, user_id, platform):
     assert platform.follow(user_id) == 200
     bot.timer.settle()
-    assert bot.last_reply(user_id) == (texts.GREETING,)
+    assert bot.last_reply(user_id) == (texts.greeting(600),)
+    assert "10分ごと" in texts.greeting(600)
     bot.say(user_id, "8時")
     assert platform.unfollow(user_id) == 200
     bot.timer.settle()

@@ -1,0 +1,450 @@
+"""The chat page: simulated LINE users talking to the bot through the platform stand-in.
+
+``ChatHub`` keeps every simulated user's conversation in this process (and, given a path, in
+a JSON file, so a restart keeps it too). What the page sends becomes a signed webhook
+(``LinePlatform.post_events``) to the bot's real ``/callback``; every push and reply the
+platform accepts becomes a bubble, streamed to the page as server-sent events.
+
+``create_app(hub)`` is the page and its JSON API, a WSGI app for ``LinePlatform.mount``.
+"""
+
+import json
+import logging
+import os
+import re
+import secrets
+import time
+import urllib.parse
+from typing import Optional
+
+import gevent
+import gevent.event
+import urllib3
+from bottle import Bottle, HTTPResponse, request, response, static_file
+
+log = logging.getLogger(__name__)
+
+STATIC_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+MAX_MESSAGES_PER_USER = 500
+MAX_LOGGED_EVENTS = 5000
+MAX_TEXT_CHARS = 5000        # LINE's limit for a text message
+MAX_NAME_CHARS = 20
+HEARTBEAT_SECONDS = 15.0
+SAVE_DELAY_SECONDS = 0.2
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
+
+
+class ChatUser:
+    __slots__ = ("id", "name", "blocked", "messages")
+
+    def __init__(self, user_id, name, blocked=False, messages=None):
+        self.id = user_id
+        self.name = name
+        self.blocked = blocked
+        self.messages = messages if messages is not None else []
+
+    def summary(self) -> dict:
+        return {"id": self.id, "name": self.name, "blocked": self.blocked}
+
+    def to_dict(self) -> dict:
+        return {**self.summary(), "messages": self.messages}
+
+
+class Refused(Exception):
+    """What the page asked for cannot happen (unknown user, blocked, bad input)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+def _quick_reply(message: dict) -> list:
+    items = []
+    for item in (message.get("quickReply") or {}).get("items", ()):
+        action = item.get("action") or {}
+        items.append({key: action[key] for key in ("type", "label", "data", "text", "displayText")
+                      if isinstance(action.get(key), str)})
+    return items
+
+
+class ChatHub:
+    """Every simulated user's chat with the bot, and the stream of changes to it."""
+
+    def __init__(self, platform, *, info: Optional[dict] = None,
+                 history_path: Optional[str] = None, clock=time.time,
+                 max_messages: int = MAX_MESSAGES_PER_USER):
+        self.platform = platform
+        self.info = dict(info or {})     # shown by the page: bot name, zone, snooze interval, ...
+        self.clock = clock                # "now" for bubble times and "in 1 minute"
+        self.max_messages = max_messages
+        self.users = {}                   # user id -> ChatUser, in the order they were added
+        self.closed = False
+        self._seq = 0                     # last event number
+        self._floor = 0                   # every event after this one is in the log
+        self._log = []                    # events, oldest first
+        self._next_message = 0
+        self._changed = gevent.event.Event()
+        self._history_path = history_path
+        self._save_later = None
+        if history_path:
+            self._load()
+        platform.observers.append(self._on_platform)
+
+    # -- what the page does ------------------------------------------------------------------
+
+    def add_user(self, name: Optional[str] = None) -> ChatUser:
+        """A new LINE user adds the bot as a friend (a follow event)."""
+        name = (name or "").strip()[:MAX_NAME_CHARS] or self._next_name()
+        user = ChatUser("U" + secrets.token_hex(16), name)
+        self.users[user.id] = user
+        self._publish({"type": "user", "user": user.summary()})
+        self._deliver(user, self.platform.make_follow_event(user.id))
+        return user
+
+    def block(self, user_id: str) -> None:
+        user = self._user(user_id)
+        if user.blocked:
+            return
+        user.blocked = True
+        self.platform.faults.blocked_users.add(user.id)
+        self._publish({"type": "user", "user": user.summary()})
+        self._deliver(user, self.platform.make_unfollow_event(user.id))
+
+    def unblock(self, user_id: str) -> None:
+        user = self._user(user_id)
+        if not user.blocked:
+            return
+        user.blocked = False
+        self.platform.faults.blocked_users.discard(user.id)
+        self._publish({"type": "user", "user": user.summary()})
+        self._deliver(user, self.platform.make_follow_event(user.id, is_unblocked=True))
+
+    def send_text(self, user_id: str, text: str) -> dict:
+        user = self._sender(user_id)
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT_CHARS:
+            raise Refused(400, f"a text needs 1 to {MAX_TEXT_CHARS} characters")
+        bubble = self._bubble(user, "user", "text", text=text)
+        return self._deliver(user, self.platform.make_text_event(user.id, text), bubble)
+
+    def send_sticker(self, user_id: str, package_id: str, sticker_id: str) -> dict:
+        user = self._sender(user_id)
+        if not all(isinstance(v, str) and v.isdigit() for v in (package_id, sticker_id)):
+            raise Refused(400, "packageId and stickerId are digit strings")
+        bubble = self._bubble(user, "user", "sticker",
+                              sticker={"packageId": package_id, "stickerId": sticker_id})
+        event = self.platform.make_sticker_event(user.id, package_id, sticker_id)
+        return self._deliver(user, event, bubble)
+
+    def send_postback(self, user_id: str, data: str, display_text: Optional[str] = None) -> dict:
+        """A postback button: LINE shows ``displayText`` (if any) as the user's message."""
+        user = self._sender(user_id)
+        if not isinstance(data, str) or not data or len(data) > 300:
+            raise Refused(400, "postback data needs 1 to 300 characters")
+        bubble = None
+        if display_text:
+            bubble = self._bubble(user, "user", "text", text=str(display_text)[:300])
+        return self._deliver(user, self.platform.make_postback_event(user.id, data), bubble)
+
+    # -- what the platform accepted ----------------------------------------------------------
+
+    def _on_platform(self, kind: str, user_id: Optional[str], messages: list) -> None:
+        if user_id is None:
+            return
+        user = self.users.get(user_id)
+        if user is None:  # a user this page never made (e.g. one restored from Redis)
+            user = self.users[user_id] = ChatUser(user_id, self._next_name())
+            self._publish({"type": "user", "user": user.summary()})
+        for message in messages:
+            if message.get("type") == "text":
+                self._bubble(user, "bot", "text", text=str(message.get("text", "")), via=kind,
+                             quickReply=_quick_reply(message))
+            else:
+                self._bubble(user, "bot", "other", text=f"[{message.get('type', 'unknown')}]",
+                             via=kind, quickReply=_quick_reply(message))
+
+    # -- the event stream --------------------------------------------------------------------
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def events_after(self, since: int) -> Optional[list]:
+        """Events numbered after ``since``; None when they are no longer (or not) known."""
+        if since < self._floor or since > self._seq:
+            return None
+        return self._log[len(self._log) - (self._seq - since):] if since < self._seq else []
+
+    def stream(self, since: Optional[int], heartbeat: float = HEARTBEAT_SECONDS):
+        """Server-sent events from ``since`` on (None: from now) until the hub closes.
+
+        Each connection is one greenlet of the WSGI server, waiting on an event between
+        messages, so a stream never blocks anything else."""
+        if since is None:
+            since = self._seq
+        yield b"retry: 1000\n\n"
+        while not self.closed:
+            changed = self._changed
+            events = self.events_after(since)
+            if events is None:  # the page must reload the state
+                since = self._seq
+                yield _sse(since, "reset", {"type": "reset", "seq": since})
+            elif events:
+                for event in events:
+                    yield _sse(event["seq"], event["type"], event)
+                since = events[-1]["seq"]
+            elif not changed.wait(heartbeat):
+                yield b": keep-alive\n\n"
+
+    def wait_for(self, predicate, timeout: float = 5.0):
+        """Block until ``predicate(self)`` is truthy and return it; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            changed = self._changed
+            value = predicate(self)
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out after {timeout}s waiting for "
+                                     f"{getattr(predicate, '__name__', predicate)}")
+            changed.wait(remaining)
+
+    def state(self) -> dict:
+        return {"bot": self.info, "now": self.now_ms(), "seq": self._seq,
+                "users": [user.to_dict() for user in self.users.values()]}
+
+    def texts_for(self, user_id: str) -> list:
+        """(sender, text) of every bubble in one user's chat, for tests."""
+        return [(m["from"], m.get("text") or "[sticker]") for m in self._user(user_id).messages]
+
+    def close(self) -> None:
+        """End every stream and write the history now."""
+        self.closed = True
+        self._notify()
+        if self._save_later is not None:
+            self._save_later.kill()
+            self._save_later = None
+            self._save()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _user(self, user_id) -> ChatUser:
+        user = self.users.get(user_id)
+        if user is None:
+            raise Refused(404, "no such user")
+        return user
+
+    def _sender(self, user_id) -> ChatUser:
+        user = self._user(user_id)
+        if user.blocked:
+            raise Refused(409, "this user has blocked the bot; unblock first")
+        return user
+
+    def _next_name(self) -> str:
+        names = {user.name for user in self.users.values()}
+        number = len(self.users) + 1
+        while f"ユーザー{number}" in names:
+            number += 1
+        return f"ユーザー{number}"
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _bubble(self, user, sender, kind, **fields) -> dict:
+        self._next_message += 1
+        message = {"id": self._next_message, "user": user.id, "from": sender, "type": kind,
+                   "at": self.now_ms(), **fields}
+        if sender == "user":
+            message["status"] = "sending"
+        user.messages.append(message)
+        if len(user.messages) > self.max_messages:
+            del user.messages[:len(user.messages) - self.max_messages]
+        self._publish({"type": "message", "message": dict(message)})
+        return message
+
+    def _deliver(self, user, event, bubble=None) -> dict:
+        """POST one signed webhook to the bot; mark the bubble read (200) or failed."""
+        try:
+            status = self.platform.post_events([event])
+        except (RuntimeError, urllib3.exceptions.HTTPError, OSError) as exc:
+            log.warning("webhook to the bot failed: %s", type(exc).__name__)
+            status = None
+        if bubble is not None:
+            bubble["status"] = "read" if status == 200 else "failed"
+            self._publish({"type": "update", "message": dict(bubble)})
+        if status != 200:
+            why = "ボットに接続できません" if status is None else f"ボットが HTTP {status} を返しました"
+            self._bubble(user, "note", "text", text=f"{why}(届いていません)")
+        return {"status": status, "message": bubble}
+
+    def _publish(self, event: dict) -> None:
+        self._seq += 1
+        event["seq"] = self._seq
+        self._log.append(event)
+        if len(self._log) > MAX_LOGGED_EVENTS:
+            dropped = len(self._log) - MAX_LOGGED_EVENTS // 2
+            del self._log[:dropped]
+            self._floor = self._log[0]["seq"] - 1
+        self._notify()
+        self._schedule_save()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, gevent.event.Event()
+        changed.set()
+
+    def _schedule_save(self) -> None:
+        if self._history_path and self._save_later is None and not self.closed:
+            self._save_later = gevent.spawn_later(SAVE_DELAY_SECONDS, self._save)
+
+    def _save(self) -> None:
+        self._save_later = None
+        data = {"version": 1, "seq": self._seq, "next_message": self._next_message,
+                "users": [user.to_dict() for user in self.users.values()]}
+        directory = os.path.dirname(os.path.abspath(self._history_path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+            temporary = f"{self._history_path}.tmp"
+            with open(temporary, "w", encoding="utf-8") as out:
+                json.dump(data, out, ensure_ascii=False)
+            os.replace(temporary, self._history_path)
+        except OSError as exc:
+            log.warning("could not save the chat history to %s: %s", self._history_path, exc)
+
+    def _load(self) -> None:
+        try:
+            with open(self._history_path, encoding="utf-8") as source:
+                data = json.load(source)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable chat history %s: %s", self._history_path, exc)
+            return
+        for entry in data.get("users", ()):
+            if not _USER_ID.match(str(entry.get("id", ""))):
+                continue
+            messages = [m for m in entry.get("messages", ()) if isinstance(m, dict)]
+            for message in messages:
+                if message.get("status") == "sending":
+                    message["status"] = "failed"  # the process ended while it was posted
+            user = ChatUser(entry["id"], str(entry.get("name") or entry["id"][:8]),
+                            bool(entry.get("blocked")), messages[-self.max_messages:])
+            self.users[user.id] = user
+            if user.blocked:
+                self.platform.faults.blocked_users.add(user.id)
+        self._seq = self._floor = int(data.get("seq", 0))
+        self._next_message = int(data.get("next_message", 0))
+
+
+def _sse(seq: int, kind: str, payload: dict) -> bytes:
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {seq}\nevent: {kind}\ndata: {data}\n\n".encode("utf-8")
+
+
+# -- the page and its API ------------------------------------------------------------------
+
+def create_app(hub: ChatHub) -> Bottle:
+    """The chat page (``/``), its files (``/static/...``) and its JSON API (``/api/...``)."""
+    app = Bottle()
+
+    def guard(write=False):
+        """Loopback Host only (no DNS rebinding); writes must be JSON (a page on another site
+        cannot send that without a CORS preflight, which this app never grants)."""
+        host = urllib.parse.urlsplit("//" + (request.get_header("Host") or "")).hostname
+        if host not in LOOPBACK_HOSTS:
+            raise _json(403, {"error": "the simulator answers on 127.0.0.1 only"})
+        if write:
+            content_type = (request.content_type or "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise _json(415, {"error": "send application/json"})
+            try:
+                body = json.loads(request.body.read(64 * 1024) or b"{}")
+            except ValueError:
+                raise _json(400, {"error": "malformed JSON"})
+            if not isinstance(body, dict):
+                raise _json(400, {"error": "send a JSON object"})
+            return body
+        return None
+
+    def call(action, *args):
+        try:
+            return action(*args)
+        except Refused as refused:
+            raise _json(refused.status, {"error": str(refused)})
+
+    @app.get("/")
+    def page():
+        guard()
+        return _static("chat.html")
+
+    @app.get("/static/<name:path>")
+    def static(name):
+        guard()
+        return _static(name)
+
+    @app.get("/api/state")
+    def state():
+        guard()
+        return _json(200, hub.state())
+
+    @app.get("/api/clock")
+    def clock():
+        guard()
+        return _json(200, {"now": hub.now_ms(), "timezone": hub.info.get("timezone")})
+
+    @app.post("/api/users")
+    def add_user():
+        body = guard(write=True)
+        user = hub.add_user(body.get("name") if isinstance(body.get("name"), str) else None)
+        return _json(201, user.to_dict())
+
+    @app.post("/api/users/<user_id>/messages")
+    def send(user_id):
+        body = guard(write=True)
+        kind = body.get("type")
+        if kind == "text":
+            result = call(hub.send_text, user_id, body.get("text"))
+        elif kind == "sticker":
+            result = call(hub.send_sticker, user_id, str(body.get("packageId", "")),
+                          str(body.get("stickerId", "")))
+        elif kind == "postback":
+            result = call(hub.send_postback, user_id, body.get("data"), body.get("displayText"))
+        else:
+            raise _json(400, {"error": "type is text, sticker or postback"})
+        return _json(200, result)
+
+    @app.post("/api/users/<user_id>/block")
+    def block(user_id):
+        guard(write=True)
+        call(hub.block, user_id)
+        return _json(200, hub.users[user_id].summary())
+
+    @app.post("/api/users/<user_id>/unblock")
+    def unblock(user_id):
+        guard(write=True)
+        call(hub.unblock, user_id)
+        return _json(200, hub.users[user_id].summary())
+
+    @app.get("/api/events")
+    def events():
+        guard()
+        raw = request.get_header("Last-Event-ID") or request.query.get("since")
+        since = int(raw) if raw and raw.isdigit() else None
+        response.content_type = "text/event-stream; charset=utf-8"
+        response.set_header("Cache-Control", "no-cache")
+        response.set_header("X-Accel-Buffering", "no")
+        return hub.stream(since)
+
+    return app
+
+
+def _static(name):
+    answer = static_file(name, root=STATIC_ROOT)
+    answer.set_header("Cache-Control", "no-cache")
+    return answer
+
+
+def _json(status, payload):
+    return HTTPResponse(status=status, body=json.dumps(payload, ensure_ascii=False),
+                        headers={"Content-Type": "application/json; charset=utf-8",
+                                 "Cache-Control": "no-store"})

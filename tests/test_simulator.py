@@ -1,0 +1,400 @@
+"""The local LINE simulator's chat page and its API, simulator mode wiring, and /debug.
+
+The platform's own API contract (signatures, 409 on a repeated retry key, single-use reply
+tokens) is in tests/test_platform.py; this file covers what the chat page adds on top.
+"""
+
+import json
+import uuid
+
+import bottle
+import gevent
+import pytest
+import urllib3
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.messaging import (
+    ApiClient, ApiException, Configuration, MessagingApi, PostbackAction, PushMessageRequest,
+    QuickReply, QuickReplyItem, TextMessage,
+)
+from linebot.v3.webhook import WebhookParser
+from linebot.v3.webhooks import (
+    FollowEvent, MessageEvent, PostbackEvent, StickerMessageContent, TextMessageContent,
+    UnfollowEvent,
+)
+
+import debug_page
+import runtime as runtime_module
+from settings import SIMULATOR_SNOOZE_INTERVAL_SECONDS, Settings, from_environment
+from simulator.chat import ChatHub
+from simulator.local import LocalLine
+from simulator.platform import NoDelayWSGIServer
+from web import create_app, make_server
+
+SECRET = "0123456789abcdef0123456789abcdef"
+TOKEN = "simulator-test-token"
+INFO = {"name": "管理上手のうさちゃん", "timezone": "Asia/Tokyo", "snoozeIntervalSeconds": 60,
+        "maxReasks": 10}
+
+
+class WebhookReceiver:
+    """Stands in for the bot's /callback: verifies and parses with the SDK, keeps the events."""
+
+    def __init__(self, secret):
+        self.parser = WebhookParser(secret)
+        self.events = []
+        self.arrived = gevent.event.Event()
+        app = bottle.Bottle()
+        app.post("/callback", callback=self.callback)
+        self.server = NoDelayWSGIServer(("127.0.0.1", 0), app, log=None)
+        self.server.start()
+
+    def callback(self):
+        body = bottle.request.body.read().decode("utf-8")
+        try:
+            self.events.extend(self.parser.parse(body, bottle.request.get_header("X-Line-Signature")))
+        except InvalidSignatureError:
+            bottle.abort(400, "bad signature")
+        self.arrived.set()
+        return "OK"
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_port}/callback"
+
+
+@pytest.fixture
+def line(tmp_path):
+    local = LocalLine(SECRET, TOKEN, info=INFO, history_path=str(tmp_path / "chats.json")).start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def receiver(line):
+    bot = WebhookReceiver(SECRET)
+    line.connect_bot(bot.url)
+    yield bot
+    bot.server.stop(timeout=0)
+
+
+@pytest.fixture
+def http():
+    pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=5))
+    yield pool
+    pool.clear()
+
+
+@pytest.fixture
+def api(line):
+    client = ApiClient(Configuration(host=line.base_url, access_token=TOKEN))
+    yield MessagingApi(client)
+    client.close()
+
+
+def call(http, line, method, path, body=None, headers=None):
+    """The page's API as the page calls it: JSON in, JSON out."""
+    all_headers = {"Content-Type": "application/json"} if body is not None else {}
+    all_headers.update(headers or {})
+    response = http.request(method, line.base_url + path, headers=all_headers,
+                            body=None if body is None else json.dumps(body).encode())
+    return response.status, (json.loads(response.data) if response.data else None)
+
+
+def new_user(http, line):
+    status, user = call(http, line, "POST", "/api/users", {})
+    assert status == 201
+    return user["id"]
+
+
+def push(api, to, text, quick_reply=None):
+    message = TextMessage(text=text, quick_reply=quick_reply)
+    api.push_message(PushMessageRequest(to=to, messages=[message]), _request_timeout=5)
+
+
+def bubbles(line, user_id):
+    return line.hub.texts_for(user_id)
+
+
+# -- the page --------------------------------------------------------------------------------
+
+def test_chat_page_and_its_files_are_served(line, http):
+    page = http.request("GET", line.chat_url)
+    assert page.status == 200
+    html = page.data.decode()
+    assert "ローカル シミュレーター" in html and "Nothing is sent to LINE" in html
+    for name in ("chat.js", "chat.css"):
+        assert http.request("GET", f"{line.base_url}/static/{name}").status == 200
+    assert http.request("GET", f"{line.base_url}/static/../chat.py").status in (403, 404)
+    # The LINE API paths are still the API.
+    assert http.request("GET", f"{line.base_url}/v2/bot/message/push").status == 404
+
+
+def test_page_api_answers_loopback_json_only(line, http, receiver):
+    status, _ = call(http, line, "POST", "/api/users", None, {"Content-Type": "text/plain"})
+    assert status == 415  # what a form on another site could send without a preflight
+    status, _ = call(http, line, "GET", "/api/state", None, {"Host": "evil.example"})
+    assert status == 403  # DNS rebinding
+    assert call(http, line, "POST", "/api/users/Unobody/messages",
+                {"type": "text", "text": "hi"})[0] == 404
+    user_id = new_user(http, line)
+    assert call(http, line, "POST", f"/api/users/{user_id}/messages",
+                {"type": "text", "text": "  "})[0] == 400
+    assert call(http, line, "POST", f"/api/users/{user_id}/messages", {"type": "image"})[0] == 400
+
+
+# -- from the page to the bot: signed webhooks -------------------------------------------------
+
+def test_adding_a_user_follows_and_a_text_becomes_a_signed_webhook(line, http, receiver):
+    user_id = new_user(http, line)
+    [follow] = receiver.events
+    assert isinstance(follow, FollowEvent) and follow.source.user_id == user_id
+
+    status, result = call(http, line, "POST", f"/api/users/{user_id}/messages",
+                          {"type": "text", "text": "7時30分"})
+    assert status == 200 and result["status"] == 200
+    assert result["message"]["status"] == "read"  # the bot answered 200: LINE's 既読
+    event = receiver.events[-1]
+    assert isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent)
+    assert (event.source.user_id, event.message.text) == (user_id, "7時30分")
+    assert bubbles(line, user_id) == [("user", "7時30分")]
+
+
+def test_sticker_and_quick_reply_postback(line, http, receiver):
+    user_id = new_user(http, line)
+    call(http, line, "POST", f"/api/users/{user_id}/messages",
+         {"type": "sticker", "packageId": "446", "stickerId": "1988"})
+    sticker = receiver.events[-1]
+    assert isinstance(sticker.message, StickerMessageContent)
+    assert (sticker.message.package_id, sticker.message.sticker_id) == ("446", "1988")
+
+    call(http, line, "POST", f"/api/users/{user_id}/messages",
+         {"type": "postback", "data": "took", "displayText": "飲んだ!"})
+    postback = receiver.events[-1]
+    assert isinstance(postback, PostbackEvent) and postback.postback.data == "took"
+    # LINE shows a postback's displayText as the user's own message.
+    assert bubbles(line, user_id) == [("user", "[sticker]"), ("user", "飲んだ!")]
+
+
+def test_block_unfollows_refuses_pushes_and_unblock_follows_again(line, http, receiver, api):
+    user_id = new_user(http, line)
+    assert call(http, line, "POST", f"/api/users/{user_id}/block", {}) == (
+        200, {"id": user_id, "name": "ユーザー1", "blocked": True})
+    assert isinstance(receiver.events[-1], UnfollowEvent)
+    with pytest.raises(ApiException) as refused:
+        push(api, user_id, "飲んだ?")
+    assert refused.value.status == 400
+    assert call(http, line, "POST", f"/api/users/{user_id}/messages",
+                {"type": "text", "text": "hi"})[0] == 409  # a blocked chat has no input
+
+    assert call(http, line, "POST", f"/api/users/{user_id}/unblock", {})[0] == 200
+    again = receiver.events[-1]
+    assert isinstance(again, FollowEvent) and again.follow.is_unblocked
+    push(api, user_id, "飲んだ?")
+    assert bubbles(line, user_id) == [("bot", "飲んだ?")]
+
+
+def test_a_bot_that_cannot_be_reached_marks_the_message_unsent(line, http):
+    line.connect_bot("http://127.0.0.1:9/callback")  # discard port: nothing listens
+    user_id = new_user(http, line)
+    status, result = call(http, line, "POST", f"/api/users/{user_id}/messages",
+                          {"type": "text", "text": "7時"})
+    assert status == 200 and result["status"] is None
+    assert result["message"]["status"] == "failed"
+    assert bubbles(line, user_id)[-1] == ("note", "ボットに接続できません(届いていません)")
+
+
+# -- from the bot to the page: bubbles, live ----------------------------------------------------
+
+def test_pushes_become_bubbles_with_their_quick_reply_buttons(line, http, receiver, api):
+    user_id = new_user(http, line)
+    buttons = QuickReply(items=[
+        QuickReplyItem(action=PostbackAction(label="飲んだ!", data="took", display_text="飲んだ!")),
+        QuickReplyItem(action=PostbackAction(label="あとで", data="later", display_text="あとで"))])
+    push(api, user_id, "飲んだ?", buttons)
+    [user] = call(http, line, "GET", "/api/state")[1]["users"]
+    [ask] = user["messages"]
+    assert (ask["from"], ask["text"], ask["via"]) == ("bot", "飲んだ?", "push")
+    assert ask["quickReply"] == [
+        {"type": "postback", "label": "飲んだ!", "data": "took", "displayText": "飲んだ!"},
+        {"type": "postback", "label": "あとで", "data": "later", "displayText": "あとで"}]
+
+
+def read_events(response, until, limit=50):
+    """Parse server-sent events from a streaming response until ``until(events)``."""
+    events, buffer = [], b""
+    for chunk in response.read_chunked(decode_content=False):
+        buffer += chunk
+        while b"\n\n" in buffer:
+            block, buffer = buffer.split(b"\n\n", 1)
+            fields = dict(line.split(": ", 1) for line in block.decode().split("\n")
+                          if ": " in line and not line.startswith(":"))
+            if "data" in fields:
+                events.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
+        if until(events) or len(events) >= limit:
+            return events
+    return events
+
+
+def test_server_sent_events_deliver_a_push_live(line, http, receiver, api):
+    user_id = new_user(http, line)
+    stream = http.request("GET", f"{line.base_url}/api/events", preload_content=False)
+    try:
+        assert stream.status == 200
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        push(api, user_id, "飲んだ?")
+        events = read_events(stream, lambda events: events)
+    finally:
+        stream.release_conn()
+    [(seq, kind, payload)] = events
+    assert kind == "message" and payload["message"]["text"] == "飲んだ?"
+    assert seq == line.hub.seq
+
+
+def test_event_stream_resumes_from_last_event_id_and_resets_when_it_cannot(line, http, receiver,
+                                                                           api):
+    user_id = new_user(http, line)
+    since = line.hub.seq
+    push(api, user_id, "飲んだ?")
+    push(api, user_id, "飲んだ??")
+    stream = http.request("GET", f"{line.base_url}/api/events",
+                          headers={"Last-Event-ID": str(since)}, preload_content=False)
+    try:
+        events = read_events(stream, lambda events: len(events) >= 2)
+    finally:
+        stream.release_conn()
+    assert [payload["message"]["text"] for _, _, payload in events] == ["飲んだ?", "飲んだ??"]
+
+    stream = http.request("GET", f"{line.base_url}/api/events?since={line.hub.seq + 100}",
+                          preload_content=False)  # e.g. a page from before a restart
+    try:
+        [(_, kind, _)] = read_events(stream, lambda events: events)
+    finally:
+        stream.release_conn()
+    assert kind == "reset"
+
+
+def test_history_survives_a_reload_and_a_restart(line, http, receiver, api, tmp_path):
+    first = new_user(http, line)
+    second = new_user(http, line)
+    call(http, line, "POST", f"/api/users/{first}/messages", {"type": "text", "text": "7時"})
+    push(api, first, "飲んだ?")
+    call(http, line, "POST", f"/api/users/{second}/block", {})
+    before = call(http, line, "GET", "/api/state")[1]
+    assert [u["name"] for u in before["users"]] == ["ユーザー1", "ユーザー2"]
+
+    line.hub.close()  # writes the file now (as a stop does)
+    restarted = LocalLine(SECRET, TOKEN, info=INFO,
+                          history_path=str(tmp_path / "chats.json")).start()
+    try:
+        after = call(http, restarted, "GET", "/api/state")[1]
+        assert after["users"] == before["users"]
+        assert after["seq"] == before["seq"]
+        assert second in restarted.platform.faults.blocked_users
+    finally:
+        restarted.stop()
+
+
+def test_push_to_a_user_the_page_never_made_opens_a_chat(line, api):
+    stranger = "U" + uuid.uuid4().hex
+    push(api, stranger, "飲んだ?")
+    assert [u.id for u in line.hub.users.values()] == [stranger]
+    assert bubbles(line, stranger) == [("bot", "飲んだ?")]
+
+
+def test_hub_keeps_a_bounded_history(line, api):
+    hub = ChatHub(line.platform, max_messages=3)
+    stranger = "U" + uuid.uuid4().hex
+    for k in range(5):
+        push(api, stranger, f"m{k}")
+    assert hub.texts_for(stranger) == [("bot", "m2"), ("bot", "m3"), ("bot", "m4")]
+
+
+# -- simulator mode: `python web.py` without LINE credentials ----------------------------------
+
+@pytest.fixture
+def simulator_settings(redis_server, redis_client, tmp_path):
+    return from_environment({"HOST": "127.0.0.1", "PORT": "0", "REDIS_URL": redis_server.url,
+                             "DATA_DIR": str(tmp_path), "LINE_TIMEOUT_SECONDS": "2"})
+
+
+def test_simulator_mode_runs_the_production_path_in_process(simulator_settings, http, capsys):
+    runtime = runtime_module.build_runtime(simulator_settings)
+    server = None
+    try:
+        settings, local = runtime.settings, runtime.simulator
+        assert isinstance(local, LocalLine)
+        assert settings.line_api_base_url == local.base_url  # the real SDK client, over HTTP
+        assert runtime.channel_secret and runtime.debug_token
+        assert settings.snooze_interval_seconds == SIMULATOR_SNOOZE_INTERVAL_SECONDS
+        app = create_app(channel_secret=runtime.channel_secret, system=runtime.system,
+                         store=runtime.store, outbox=runtime.outbox,
+                         debug_token=runtime.debug_token)
+        server = make_server(app, "127.0.0.1", 0)
+        server.start()
+        runtime.serving("127.0.0.1", server.server_port)
+        runtime.system.restore()
+        banner = capsys.readouterr().out
+        assert local.chat_url in banner and f"/debug?token={runtime.debug_token}" in banner
+
+        user = local.hub.add_user()  # what the page does; the greeting is the bot's reply
+        local.hub.wait_for(lambda hub: len(hub.texts_for(user.id)) == 1)
+        assert local.hub.texts_for(user.id)[0][1].startswith("はじめまして")
+        assert local.hub.send_text(user.id, "7時30分")["status"] == 200
+        local.hub.wait_for(lambda hub: ("bot", "7時30分ですね。わかりました。")
+                           in hub.texts_for(user.id))
+
+        bot = f"http://127.0.0.1:{server.server_port}"
+        page = http.request("GET", f"{bot}/debug?token={runtime.debug_token}")
+        assert page.status == 200 and user.id in page.data.decode()
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert http.request("GET", f"{bot}/debug?token=wrong").status == 401
+        assert http.request("GET", f"{bot}/debug/actors?token={runtime.debug_token}").status == 401
+        actors = http.request("GET", f"{bot}/debug/actors",
+                              headers={"Authorization": f"Bearer {runtime.debug_token}"})
+        assert json.loads(actors.data)["users"][0]["time"] == "7:30"
+    finally:
+        if server is not None:
+            server.stop(timeout=1)
+        runtime.system.stop(timeout=2)
+        runtime.close()
+
+
+def test_simulator_mode_keeps_an_explicit_snooze_interval_and_debug_token(simulator_settings):
+    settings = Settings(**{**simulator_settings.__dict__, "snooze_interval_seconds": 5.0,
+                           "debug_token": "mine"})
+    runtime = runtime_module.build_runtime(settings)
+    try:
+        assert runtime.settings.snooze_interval_seconds == 5.0
+        assert runtime.debug_token == "mine"
+        assert runtime.simulator.hub.info["snoozeIntervalSeconds"] == 5.0
+    finally:
+        runtime.close()
+
+
+def test_half_of_the_credentials_is_an_error_not_simulator_mode(simulator_settings, capsys):
+    settings = Settings(**{**simulator_settings.__dict__, "channel_secret": "only-this"})
+    with pytest.raises(SystemExit) as exited:
+        runtime_module.build_runtime(settings)
+    assert exited.value.code == 2
+    assert "CHANNEL_ACCESS_TOKEN" in capsys.readouterr().err
+
+
+# -- the debug page ------------------------------------------------------------------------------
+
+def test_debug_page_shows_each_actor_and_the_dispatcher():
+    due = 1795818600.0  # 2026-11-28 07:30 in Tokyo
+    snapshot = {
+        "users": [{"user": "U<script>", "time": "7:30", "tz": "Asia/Tokyo", "day": "2026-11-27",
+                   "round": "asking", "asks": 3, "reasks_sent": 2, "answered_at": None,
+                   "next_due": due, "awake": True, "mailbox": 4}],
+        "user_count": 1, "awake_count": 1,
+        "dispatcher": {"queued": 1, "next": [{"due": due, "user": "U<script>"}]},
+        "outbox": {"quota_exhausted": True, "in_flight": 7},
+    }
+    html = debug_page.render(snapshot, now=due - 90, zone="Asia/Tokyo")
+    assert "<script>alert" not in html and "U&lt;script&gt;" in html
+    for shown in ("7:30", "asking", "11/28 07:30:00", "in 1 min 30 s", "awake",
+                  "<td class=num>2</td>", "<td class=num>4</td>", "pushes in flight",
+                  "<b>7</b>", "<b>yes</b><span>quota exhausted"):
+        assert shown in html, shown
+    assert 'id="snapshot"' in html and "setTimeout(refresh" in html  # refreshes itself
