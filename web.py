@@ -117,7 +117,8 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
         header when it opens a link). Both compared in constant time."""
         if not debug_token:
             return _plain(404, "not found")
-        given = request.headers.get("Authorization", "")
+        # Raw environ value: Bottle's headers decode as UTF-8 and fail on other bytes.
+        given = request.environ.get("HTTP_AUTHORIZATION", "")
         if hmac.compare_digest(given.encode(), f"Bearer {debug_token}".encode()):
             return None
         if allow_query_token and hmac.compare_digest(

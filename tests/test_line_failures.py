@@ -283,7 +283,6 @@ def test_quota_gone_first_asks_still_tried_flag_shown_then_cleared(bot, platform
 
 # -- the actor side (pending: the lead implements it) ----------------------------------------
 
-@pytest.mark.xfail(reason="actor side pending", strict=False)
 def test_quota_gone_re_asks_stop(bot, platform, user_id, monkeypatch):
     bot.say(user_id, "6時10分")
     calls = record_pushes(bot, monkeypatch)
@@ -292,7 +291,6 @@ def test_quota_gone_re_asks_stop(bot, platform, user_id, monkeypatch):
     assert calls == [(user_id, ASK, PushResult.QUOTA)]
 
 
-@pytest.mark.xfail(reason="actor side pending", strict=False)
 def test_a_blocked_user_is_marked_inactive_and_not_asked_again(bot, platform, user_id,
                                                                 monkeypatch):
     bot.say(user_id, "6時10分")
