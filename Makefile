@@ -16,5 +16,15 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m gevent.monkey --module pytest -q $(PYTEST_ARGS)
 
+# make bench                                  quick run of every scenario (a few minutes)
+# make bench SCENARIO=burst USERS=10000        one scenario: burst|reasks|idle|webhooks
+# make bench SCENARIO=reasks BENCH_ARGS="--spread 60 --profile"   (python -m bench --help)
+bench: $(STAMP)
+	$(PY) -m bench $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(USERS),--users $(USERS)) $(BENCH_ARGS)
+
+# make chaos                                  1,000 users, 20 SIGKILLs: asks lost / shown twice
+chaos: $(STAMP)
+	$(PY) -m bench.chaos $(CHAOS_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

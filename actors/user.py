@@ -221,6 +221,12 @@ class UserActor(Actor):
                 self.system.store.release_push(self.user_id, day, attempt)
                 self._pause(now)
                 return
+            elif result is PushResult.FAILED:
+                # LINE is having trouble: the user has not seen this ask, so it stays the next
+                # one (not "飲んだ??" for a "飲んだ?" nobody saw), until the next day's round.
+                self.system.store.release_push(self.user_id, day, attempt)
+                self._retry_later(self.timer.now())
+                return
             else:
                 self.system.store.release_push(self.user_id, day, attempt)
                 log.warning("ask %d for %s not shown: %s", attempt, short_id(self.user_id),
@@ -231,6 +237,17 @@ class UserActor(Actor):
             record.due = now + self.settings.snooze_interval_seconds
         else:
             record.due = next_occurrence(record.hour, record.minute, self.zone, now)
+        self._save()
+
+    def _retry_later(self, now):
+        record = self.record
+        retry_at = now + self.settings.snooze_interval_seconds
+        if retry_at >= next_occurrence(record.hour, record.minute, self.zone, now):
+            self._give_up_round(now)
+            return
+        log.warning("ask %d for %s not delivered; trying again later", record.asks,
+                    short_id(self.user_id))
+        record.due = retry_at
         self._save()
 
     # -- plumbing ------------------------------------------------------------------------

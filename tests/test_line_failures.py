@@ -281,7 +281,7 @@ def test_quota_gone_first_asks_still_tried_flag_shown_then_cleared(bot, platform
     assert len(quota_errors) == 1
 
 
-# -- the actor side (pending: the lead implements it) ----------------------------------------
+# -- how the user actor reacts ----------------------------------------------------------------
 
 def test_quota_gone_re_asks_stop(bot, platform, user_id, monkeypatch):
     bot.say(user_id, "6時10分")
@@ -300,3 +300,26 @@ def test_a_blocked_user_is_marked_inactive_and_not_asked_again(bot, platform, us
     bot.advance(hours=24)
     assert calls == [(user_id, ASK, PushResult.UNREACHABLE)]
     assert push_statuses(platform) == [400]
+
+
+def test_following_again_after_a_block_resumes_the_reminder(bot, platform, user_id):
+    bot.say(user_id, "6時10分")
+    platform.faults.blocked_users.add(user_id)
+    bot.advance(minutes=10)
+    platform.faults.blocked_users.discard(user_id)
+    assert platform.follow(user_id) == 200
+    bot.timer.settle()
+    bot.advance(hours=24)
+    assert bot.pushed_texts(user_id) == [ASK]
+
+
+def test_an_ask_line_could_not_take_is_asked_again_not_skipped(make_bot, platform, user_id):
+    bot = make_bot(snooze_interval_seconds=600)
+    bot.say(user_id, "6時10分")
+    platform.faults.fail_next(4)          # every attempt of the first ask: LINE is down
+    bot.advance(minutes=10)
+    assert bot.pushes(user_id) == []
+    bot.advance(minutes=10)               # LINE is back: the same question, not "飲んだ??"
+    assert bot.pushed_texts(user_id) == [ASK]
+    bot.advance(minutes=10)
+    assert bot.pushed_texts(user_id) == [ASK, "飲んだ??"]
