@@ -110,6 +110,9 @@ class Actor:
     def on_idle(self):
         pass
 
+    def on_dropped(self, message):
+        """A queued message was dropped unhandled (stop, or too many failures)."""
+
     # -- loop --------------------------------------------------------------------------
     def _enqueue(self, envelope):
         if self._stopped:
@@ -170,6 +173,8 @@ class Actor:
     def _drop_mailbox(self):
         while not self.mailbox.empty():
             item = self.mailbox.get_nowait()
-            if isinstance(item, Envelope) and item.reply_to is not None:
-                item.reply_to.set_exception(ActorStopped(type(self).__name__))
+            if isinstance(item, Envelope):
+                if item.reply_to is not None:
+                    item.reply_to.set_exception(ActorStopped(type(self).__name__))
+                self.on_dropped(item.message)
             self.activity.end()

@@ -21,7 +21,8 @@ class ActorSystem:
         self.activity = activity or Activity()
         self.records = {}   # user id -> UserRecord, for every known user
         self.awake = {}     # user id -> UserActor, only while it has work
-        self.dispatcher = SnoozeDispatcher(timer, self.activity, self.records, self.tell)
+        self.dispatcher = SnoozeDispatcher(timer, self.activity, self.records, self.tell,
+                                           max_waking=2 * settings.push_concurrency)
         self.ready = Event()
 
     def restore(self) -> int:

@@ -18,7 +18,7 @@ from actors.timer import DUE_TOLERANCE
 from chat import texts
 from logsafe import short_id
 from outbox.line import PushResult
-from storage.store import CLAIM_PENDING, CLAIM_WON, Conflict
+from storage.store import CLAIM_PENDING, CLAIM_SENT, CLAIM_WON, Conflict
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,17 @@ class UserActor(Actor):
 
     # -- actor hooks ---------------------------------------------------------------------
     def on_receive(self, message):
+        try:
+            return self._decide(message)
+        finally:
+            if type(message) is ReminderDue:
+                self.system.dispatcher.due_handled()
+
+    def on_dropped(self, message):
+        if type(message) is ReminderDue:
+            self.system.dispatcher.due_handled()
+
+    def _decide(self, message):
         handler = self._handlers[type(message)]
         for _ in range(3):
             try:
@@ -162,7 +173,8 @@ class UserActor(Actor):
 
     # -- the daily round -----------------------------------------------------------------
     def _reminder_due(self, message: ReminderDue):
-        self._reload()  # another process may have answered, rescheduled or asked already
+        # No reload first: if another process answered, rescheduled or asked meanwhile, the
+        # compare-and-set in _ask refuses and on_receive decides again on what it wrote.
         record, now = self.record, self.timer.now()
         if record.due is None or record.due > now + DUE_TOLERANCE:
             return  # a stale wake: the due time moved
@@ -174,7 +186,6 @@ class UserActor(Actor):
         if late > self.settings.missed_ask_grace_seconds:
             self._give_up_round(now)
             return
-        self._save()
         self._ask(now)
 
     def _pause(self, now):
@@ -205,30 +216,30 @@ class UserActor(Actor):
             log.info("re-asks for %s stopped: message quota used up", short_id(self.user_id))
             self._give_up_round(now)
             return
-        status, lease_left = self.system.store.claim_push(
-            self.user_id, day, attempt, self.settings.push_lease_seconds)
+        store = self.system.store
+        status, lease_left = store.save_and_claim(record, day, attempt,
+                                                  self.settings.push_lease_seconds)
         if status == CLAIM_PENDING:
             # Another sender holds this attempt (in flight, or it died): look again later.
             record.due = now + lease_left + 0.05
             self._save()
             return
+        shown = status == CLAIM_SENT  # another process showed it
         if status == CLAIM_WON:
             result = self.system.outbox.push(self.user_id, [texts.ask(attempt)],
                                              retry_key(self.user_id, day, attempt), ASK_BUTTONS)
-            if result.shown:
-                self.system.store.confirm_push(self.user_id, day, attempt)
-            elif result is PushResult.UNREACHABLE:
-                self.system.store.release_push(self.user_id, day, attempt)
+            if result is PushResult.UNREACHABLE:
+                store.release_push(self.user_id, day, attempt)
                 self._pause(now)
                 return
-            elif result is PushResult.FAILED:
+            if result is PushResult.FAILED:
                 # LINE is having trouble: the user has not seen this ask, so it stays the next
                 # one (not "飲んだ??" for a "飲んだ?" nobody saw), until the next day's round.
-                self.system.store.release_push(self.user_id, day, attempt)
+                store.release_push(self.user_id, day, attempt)
                 self._retry_later(self.timer.now())
                 return
-            else:
-                self.system.store.release_push(self.user_id, day, attempt)
+            shown = result.shown
+            if not shown:  # refused or no quota: this ask is spent, the day goes on
                 log.warning("ask %d for %s not shown: %s", attempt, short_id(self.user_id),
                             result.value)
         record.asks = attempt + 1
@@ -237,7 +248,10 @@ class UserActor(Actor):
             record.due = now + self.settings.snooze_interval_seconds
         else:
             record.due = next_occurrence(record.hour, record.minute, self.zone, now)
-        self._save()
+        if shown:
+            store.confirm_and_save(record, day, attempt)
+        else:
+            self._save()
 
     def _retry_later(self, now):
         record = self.record

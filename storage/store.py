@@ -1,5 +1,5 @@
 """Redis persistence. Knows Redis and key shapes; knows nothing about chat or LINE."""
-import json
+import orjson
 from typing import Iterator, List, Optional, Tuple
 
 import redis
@@ -15,7 +15,8 @@ PUSH_RECORD_TTL = 3 * 24 * 3600
 EVENT_DEDUPE_TTL = 24 * 3600
 
 # Compare-and-set on the version carried inside the stored JSON. Version 0 means "absent".
-_SAVE_IF_VERSION = """
+# KEYS[1] user key; ARGV[1] the version read, ARGV[2] the new JSON.
+_CHECK_AND_SET = """
 local current = redis.call('GET', KEYS[1])
 local expected = tonumber(ARGV[1])
 if current then
@@ -24,17 +25,25 @@ elseif expected ~= 0 then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2])
-return 1
 """
+_SAVE_IF_VERSION = _CHECK_AND_SET + "return 1"
 
 # Claim one push attempt: "won" (send it), "sent" (someone did), or "pending" + ms left on
 # another sender's lease (it may still be in flight, or it died: retry after the lease).
+# KEYS[2] claim key; ARGV[3] lease in ms.
 _CLAIM = """
-if redis.call('SET', KEYS[1], 'pending', 'NX', 'PX', ARGV[1]) then return {'won', 0} end
-local value = redis.call('GET', KEYS[1])
-if value == 'sent' then return {'sent', 0} end
-return {'pending', redis.call('PTTL', KEYS[1])}
+if redis.call('SET', KEYS[2], 'pending', 'NX', 'PX', ARGV[3]) then return {'won', 0} end
+if redis.call('GET', KEYS[2]) == 'sent' then return {'sent', 0} end
+return {'pending', redis.call('PTTL', KEYS[2])}
 """
+
+# The two steps of an ask, one round trip each. The record part refuses (0) when the record
+# changed since it was read, so a decision made on stale state is made again.
+_SAVE_AND_CLAIM = _CHECK_AND_SET + _CLAIM
+# KEYS[2] claim key; ARGV[3] how long to remember that the attempt was shown.
+_CONFIRM_AND_SAVE = """
+redis.call('SET', KEYS[2], 'sent', 'EX', ARGV[3])
+""" + _SAVE_IF_VERSION
 
 
 class Conflict(Exception):
@@ -57,20 +66,27 @@ class Store:
         self.redis = client
         self._save_if_version = client.register_script(_SAVE_IF_VERSION)
         self._claim = client.register_script(_CLAIM)
+        self._save_and_claim = client.register_script(_SAVE_AND_CLAIM)
+        self._confirm_and_save = client.register_script(_CONFIRM_AND_SAVE)
 
     # -- users ---------------------------------------------------------------------------
     def load(self, user_id: str) -> Optional[UserRecord]:
         raw = self.redis.get(keys.user(user_id))
-        return None if raw is None else UserRecord.from_dict(user_id, json.loads(raw))
+        return None if raw is None else UserRecord.from_dict(user_id, orjson.loads(raw))
 
     def save(self, record: UserRecord) -> None:
         """Write `record` if nobody changed it since it was read; bump its version."""
+        version, data = self._next_version(record)
+        if not self._save_if_version(keys=[keys.user(record.user_id)],
+                                     args=[record.version, data]):
+            raise Conflict(record.user_id)
+        record.version = version
+
+    @staticmethod
+    def _next_version(record: UserRecord):
         data = record.to_dict()
         data["v"] = record.version + 1
-        if not self._save_if_version(keys=[keys.user(record.user_id)],
-                                     args=[record.version, json.dumps(data)]):
-            raise Conflict(record.user_id)
-        record.version += 1
+        return data["v"], orjson.dumps(data)
 
     def delete(self, user_id: str) -> None:
         self.redis.delete(keys.user(user_id))
@@ -81,7 +97,7 @@ class Store:
         for key_batch in self._scan_batches(keys.USER_PATTERN, batch):
             for key, raw in zip(key_batch, self.redis.mget(key_batch)):
                 if raw is not None:
-                    yield UserRecord.from_dict(key[prefix_len:].decode(), json.loads(raw))
+                    yield UserRecord.from_dict(key[prefix_len:].decode(), orjson.loads(raw))
 
     def _scan_batches(self, pattern: str, batch: int) -> Iterator[List[bytes]]:
         cursor = 0
@@ -94,9 +110,33 @@ class Store:
 
     # -- push claims ---------------------------------------------------------------------
     def claim_push(self, user_id: str, day: str, attempt: int, lease_seconds: float) -> Tuple[str, float]:
-        status, ttl_ms = self._claim(keys=[keys.push_claim(user_id, day, attempt)],
-                                     args=[max(1, int(lease_seconds * 1000))])
+        status, ttl_ms = self._claim(keys=[keys.user(user_id),
+                                           keys.push_claim(user_id, day, attempt)],
+                                     args=[0, "", max(1, int(lease_seconds * 1000))])
         return status.decode(), ttl_ms / 1000.0
+
+    def save_and_claim(self, record: UserRecord, day: str, attempt: int,
+                       lease_seconds: float) -> Tuple[str, float]:
+        """`save(record)` and `claim_push(...)` in one round trip."""
+        version, data = self._next_version(record)
+        answer = self._save_and_claim(
+            keys=[keys.user(record.user_id), keys.push_claim(record.user_id, day, attempt)],
+            args=[record.version, data, max(1, int(lease_seconds * 1000))])
+        if answer == 0:
+            raise Conflict(record.user_id)
+        record.version = version
+        status, ttl_ms = answer
+        return status.decode(), ttl_ms / 1000.0
+
+    def confirm_and_save(self, record: UserRecord, day: str, attempt: int) -> None:
+        """Mark the attempt as shown (always) and `save(record)`, in one round trip."""
+        version, data = self._next_version(record)
+        saved = self._confirm_and_save(
+            keys=[keys.user(record.user_id), keys.push_claim(record.user_id, day, attempt)],
+            args=[record.version, data, PUSH_RECORD_TTL])
+        if not saved:
+            raise Conflict(record.user_id)
+        record.version = version
 
     def confirm_push(self, user_id: str, day: str, attempt: int) -> None:
         self.redis.set(keys.push_claim(user_id, day, attempt), CLAIM_SENT, ex=PUSH_RECORD_TTL)

@@ -111,16 +111,16 @@ def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkey
     other = user_id + "other"
     bot.say(user_id, "6時10分")
     bot.say(other, "6時10分")
-    real_save = bot.store.save
+    real_begin_ask = bot.store.save_and_claim
     crashes = []
 
-    def flaky_save(record):
+    def flaky_begin_ask(record, *args):
         if record.user_id == user_id and not crashes:
             crashes.append(record.user_id)
             raise ConnectionError("Redis went away")
-        return real_save(record)
+        return real_begin_ask(record, *args)
 
-    monkeypatch.setattr(bot.store, "save", flaky_save)
+    monkeypatch.setattr(bot.store, "save_and_claim", flaky_begin_ask)
     with caplog.at_level(logging.ERROR):
         bot.advance(minutes=10)                  # the first ask crashes this user's actor once
     assert crashes == [user_id]

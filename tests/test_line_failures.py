@@ -1,5 +1,6 @@
 """LINE misbehaving (the stand-in's `Faults`): each ask is still shown once, retries stay
 bounded, and the outbox says why a push was not shown."""
+import json
 import logging
 import uuid
 from collections import Counter
@@ -107,13 +108,13 @@ def test_retries_stop_at_the_deadline_and_the_last_timeout_is_cut(make_outbox, p
     outbox = make_outbox(attempts=1000, backoff=1.0, max_backoff=4.0, deadline=30.0,
                          clock=clock, sleep=clock.sleep)
     timeouts = []
-    real_push = outbox._api.push_message
+    real_call = outbox._client.call_api
 
     def spy(*args, **kwargs):
         timeouts.append(kwargs["_request_timeout"])
-        return real_push(*args, **kwargs)
+        return real_call(*args, **kwargs)
 
-    monkeypatch.setattr(outbox._api, "push_message", spy)
+    monkeypatch.setattr(outbox._client, "call_api", spy)
     platform.faults.fail_next(1000, 500)
     assert outbox.push(new_user(), [ASK], new_key()) is PushResult.FAILED
     assert clock.now <= 30.0
@@ -323,3 +324,22 @@ def test_an_ask_line_could_not_take_is_asked_again_not_skipped(make_bot, platfor
     assert bot.pushed_texts(user_id) == [ASK]
     bot.advance(minutes=10)
     assert bot.pushed_texts(user_id) == [ASK, "飲んだ??"]
+
+
+def test_the_push_body_is_what_the_sdk_itself_would_send(outbox, platform):
+    from linebot.v3.messaging import (
+        PostbackAction, PushMessageRequest, QuickReply, QuickReplyItem, TextMessage)
+    buttons = (("飲んだ!", "took"), ("あとで", "later"))
+    user = new_user()
+    bodies = []
+    real_call = outbox._client.call_api
+    outbox._client.call_api = lambda *args, **kwargs: bodies.append(kwargs["body"]) or real_call(
+        *args, **kwargs)
+    outbox.push(user, [ASK], new_key(), buttons)
+    sdk_request = PushMessageRequest(to=user, messages=[TextMessage(text=ASK, quick_reply=QuickReply(
+        items=[QuickReplyItem(action=PostbackAction(label=label, data=data, display_text=label))
+               for label, data in buttons]))])
+    sdk = outbox._client
+    assert json.dumps(sdk.sanitize_for_serialization(bodies[0])) == json.dumps(
+        sdk.sanitize_for_serialization(sdk_request))
+    assert platform.pushes[-1].quick_reply == ("飲んだ!", "あとで")

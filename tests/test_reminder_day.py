@@ -141,3 +141,26 @@ def test_a_new_time_later_today_before_any_ask_applies_today(bot, user_id):
     assert bot.last_reply(user_id) == ("6時30分ですね。わかりました。",)
     bot.advance(minutes=30)
     assert bot.pushed_texts(user_id) == ["飲んだ?"]
+
+
+def test_a_crowd_due_at_once_is_woken_a_few_at_a_time(make_bot, monkeypatch):
+    bot = make_bot(push_concurrency=2)           # at most 4 due users handled at once
+    users = [f"U{n:032x}" for n in range(30)]
+    for uid in users:
+        bot.say(uid, "6時30分")
+    busy, most = [0], [0]
+    real_push = bot.outbox.push
+
+    def push(*args, **kwargs):
+        busy[0] += 1
+        most[0] = max(most[0], busy[0])
+        try:
+            return real_push(*args, **kwargs)
+        finally:
+            busy[0] -= 1
+
+    monkeypatch.setattr(bot.outbox, "push", push)
+    bot.advance(minutes=30)
+    assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users)
+    assert 1 < most[0] <= 4
+    assert bot.system.dispatcher.waking == 4     # every slot was given back
