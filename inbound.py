@@ -13,7 +13,7 @@ from typing import List, Optional
 
 from linebot.v3.webhooks import (
     Event, FollowEvent, JoinEvent, MessageContent, MessageEvent, PostbackEvent,
-    StickerMessageContent, TextMessageContent, UnfollowEvent, UserSource,
+    TextMessageContent, UnfollowEvent, UserSource,
 )
 
 from actors import messages
@@ -112,9 +112,8 @@ def _message_for(event, reply_token):
         if isinstance(content, TextMessageContent):
             intent = chat.parse(content.text)
             return _INTENTS[type(intent)](intent, reply_token)
-        if isinstance(content, StickerMessageContent):
-            return messages.Acknowledge(reply_token)
-        return None
+        # A sticker, a photo of the pill box, anything: it answers an open reminder.
+        return messages.Acknowledge(reply_token)
     if isinstance(event, PostbackEvent):
         if event.postback.data == texts.POSTBACK_LATER:
             return messages.Postpone(reply_token)

@@ -176,9 +176,6 @@ ROWS = [
         body(event("message", message={"id": "1", "type": "hologram", "depth": 3})), 200),
     Row("many unknown events", body(*[event("somethingNew") for _ in range(2000)]), 200),
     Row("standby mode", body(text_event("7時", mode="standby")), 200),
-    Row("image message", body(event("message", message={
-        "id": "1", "type": "image", "quoteToken": "q", "contentProvider": {"type": "line"}})),
-        200),
     Row("video play complete", body(event("videoPlayComplete",
                                           videoPlayComplete={"trackingId": "t"})), 200),
     Row("unsend", body(event("unsend", unsend={"messageId": "1"})), 200),

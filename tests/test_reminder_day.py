@@ -164,3 +164,13 @@ def test_a_crowd_due_at_once_is_woken_a_few_at_a_time(make_bot, monkeypatch):
     assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users)
     assert 1 < most[0] <= 4
     assert bot.system.dispatcher.waking == 4     # every slot was given back
+
+
+def test_a_photo_answers_an_open_reminder_too(bot, user_id, platform):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=10)
+    photo = platform.make_event("message", user_id, message={
+        "id": "1", "type": "image", "quoteToken": "q", "contentProvider": {"type": "line"}})
+    assert platform.post_events([photo]) == 200
+    bot.timer.settle()
+    assert bot.last_reply(user_id) == (texts.WELL_DONE,)
