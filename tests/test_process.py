@@ -13,7 +13,7 @@ from bench.procs import SECRET, TOKEN, BotProcess
 from simulator.platform import LinePlatform
 
 INTERVAL = 0.5
-MAX_REASKS = 3
+MAX_REASKS = 4
 ASKS_PER_USER = 1 + MAX_REASKS
 
 
@@ -76,14 +76,20 @@ def redis_client(redis_server):
     client.close()
 
 
-def test_sigkill_mid_re_asks_then_restart(processes, line, redis_client):
+def test_sigkill_then_sigterm_mid_re_asks_each_ask_seen_once(processes, line, redis_client):
     user_ids = seed_users(redis_client, 20)
     bot = processes("kill")
     line.wait_for(lambda p: len(p.pushes) >= 20 * 2, timeout=20, what="two asks each")
     os.kill(bot.pid, signal.SIGKILL)
     bot.process.wait()
-    processes("after-kill")
-    line.wait_for(all_asks_sent(20), timeout=30, what="every ask after the restart")
+
+    bot = processes("after-kill")
+    line.wait_for(lambda p: len(p.pushes) >= 20 * 3, timeout=20, what="three asks each")
+    bot.process.send_signal(signal.SIGTERM)
+    assert bot.process.wait(timeout=10) == 0
+
+    processes("after-term")
+    line.wait_for(all_asks_sent(20), timeout=30, what="every ask after the restarts")
     assert_each_ask_once(line, user_ids)
     assert_spacing_kept(line, user_ids)
 
@@ -93,15 +99,4 @@ def test_two_processes_on_one_redis(processes, line, redis_client):
     processes("old-dyno")
     processes("new-dyno")
     line.wait_for(all_asks_sent(20), timeout=30, what="every ask")
-    assert_each_ask_once(line, user_ids)
-
-
-def test_sigterm_exits_promptly_and_loses_nothing(processes, line, redis_client):
-    user_ids = seed_users(redis_client, 20)
-    bot = processes("term")
-    line.wait_for(lambda p: len(p.pushes) >= 20 * 2, timeout=20, what="two asks each")
-    bot.process.send_signal(signal.SIGTERM)
-    assert bot.process.wait(timeout=10) == 0
-    processes("after-term")
-    line.wait_for(all_asks_sent(20), timeout=30, what="every ask after the restart")
     assert_each_ask_once(line, user_ids)
