@@ -1,0 +1,278 @@
+"""Where one ask's CPU goes, measured by parts (`python -m bench.breakdown [N]`).
+
+In this process (gevent-patched), on a private Redis and the lean stand-in (0 ms latency),
+each part runs N times in a row and prints its CPU time per call (time.process_time, this
+process only; the stand-in and Redis are other processes). Sequential calls include one
+gevent hub round trip per network wait, as in the bot. cProfile cannot attribute time
+across greenlet switches; subtracting measured parts can.
+
+An ask (actors/user.py `_reminder_due` -> `_ask`) is: Store.save_and_claim (one EVALSHA),
+LineOutbox.push (limiter, slot, SDK ApiClient.call_api), Store.confirm_and_save (one EVALSHA),
+plus the actor's own decisions. The rows after it time the alternatives: the lean-line variant
+(json + urllib3), the raw-http variant (a keep-alive socket), and a batched first ask (pipelined scripts for 500
+users and one multicast of 500 recipients with its retry key stored first).
+"""
+import json
+import shutil
+import sys
+import time
+import uuid
+
+BATCH = 500   # LINE: at most 500 recipients per multicast
+
+
+def cpu_per_call(function, n):
+    begin = time.process_time()
+    for i in range(n):
+        function(i)
+    return (time.process_time() - begin) / n
+
+
+def webhook_parts(row, n, ids, runtime):
+    """One signed single-text webhook: the edge's parts, then the whole app plus the reply."""
+    import io
+
+    import gevent
+
+    import inbound
+    from bench import procs
+    from bench.webhooks import text_event_body
+    from simulator.signing import sign
+    from web import create_app
+
+    bodies = [text_event_body(ids[i % len(ids)], "設定教えて", uuid.uuid4().hex)
+              for i in range(n)]
+    signatures = [sign(procs.SECRET, body) for body in bodies]
+    print("one webhook (設定教えて, needs a reply):")
+    row("  inbound.signature_ok", cpu_per_call(
+        lambda i: inbound.signature_ok(procs.SECRET, bodies[i], signatures[i]), n))
+    row("  inbound.parse_events (SDK models)", cpu_per_call(
+        lambda i: inbound.parse_events(bodies[i]), n))
+    row("  Store.first_delivery (Redis SET NX EX)", cpu_per_call(
+        lambda i: runtime.store.first_delivery(f"bench-{uuid.uuid4()}"), n))
+    system = runtime.system
+    system.awake.clear()   # the ask rows above left stopped actors behind
+    system.ready.set()
+    app = create_app(channel_secret=procs.SECRET, system=system, store=runtime.store,
+                     outbox=runtime.outbox)
+
+    def call(i):
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/callback", "SERVER_NAME": "x",
+                   "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+                   "CONTENT_TYPE": "application/json; charset=utf-8",
+                   "CONTENT_LENGTH": str(len(bodies[i])), "wsgi.input": io.BytesIO(bodies[i]),
+                   "HTTP_X_LINE_SIGNATURE": signatures[i]}
+        b"".join(app(environ, lambda status, headers, exc_info=None: None))
+        if i % 50 == 49:
+            system.wait_quiet(10)   # let the actors send their replies
+
+    begin = time.process_time()
+    for i in range(n):
+        call(i)
+    system.wait_quiet(10)
+    gevent.sleep(0.1)
+    row("  whole: WSGI app (bottle, edge, tell) + actor + SDK reply",
+        (time.process_time() - begin) / n)
+
+
+def restore_parts(row, store, batch=2000):
+    """Start-up restore (ActorSystem.restore over Store.load_all), per stored user."""
+    import heapq
+
+    import orjson
+
+    from actors.state import UserRecord
+    from storage import keys
+
+    print("restore, per stored user:")
+    begin = time.process_time()
+    found = [key for keys_ in store._scan_batches(keys.USER_PATTERN, batch) for key in keys_]
+    row("  SCAN (COUNT 2000)", (time.process_time() - begin) / len(found))
+    begin = time.process_time()
+    raws = [raw for i in range(0, len(found), batch)
+            for raw in store.redis.mget(found[i:i + batch])]
+    row("  MGET (2000 keys each)", (time.process_time() - begin) / len(found))
+    begin = time.process_time()
+    dicts = [orjson.loads(raw) for raw in raws]
+    row("  orjson.loads", (time.process_time() - begin) / len(found))
+    prefix = len(keys.user(""))
+    begin = time.process_time()
+    loaded = [UserRecord.from_dict(key[prefix:].decode(), data)
+              for key, data in zip(found, dicts)]
+    row("  UserRecord.from_dict (+ key decode)", (time.process_time() - begin) / len(found))
+    begin = time.process_time()
+    entries = [(record.due, record.user_id) for record in loaded if record.due is not None]
+    heapq.heapify(entries)
+    row("  due entries + heapify", (time.process_time() - begin) / len(found))
+    begin = time.process_time()
+    records = {}
+    for record in store.load_all():
+        records[record.user_id] = record
+    row("  whole Store.load_all + registry insert", (time.process_time() - begin) / len(found))
+
+
+def main(argv=None):
+    from gevent import monkey
+    monkey.patch_all()
+
+    import orjson
+    import urllib3
+
+    from actors.messages import ReminderDue
+    from actors.user import ASK_BUTTONS, retry_key
+    from bench import procs, records, variants
+    from bench.standin import MULTICAST_PATH
+    from chat import texts
+    from outbox import line
+    from runtime import build_runtime
+    from settings import Settings
+    from storage import keys
+
+    n = int((argv or sys.argv[1:] or ["1000"])[0])
+    n = max(n, BATCH)
+
+    def row(what, seconds):
+        print(f"{what:<62} {seconds * 1e6:7.0f} us")
+        sys.stdout.flush()
+        return seconds
+
+    server = procs.private_redis("breakdown")
+    standin = procs.StandInProcess()
+    try:
+        settings = Settings(channel_secret=procs.SECRET, channel_access_token=procs.TOKEN,
+                            redis_url=server.url, line_api_base_url=standin.base_url)
+        runtime = build_runtime(settings)
+        store, outbox, system = runtime.store, runtime.outbox, runtime.system
+        now = time.time()
+        ids = list(records.ids(n))
+        records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
+        for record in store.load_all():
+            system.records[record.user_id] = record
+        day = store.load(ids[0]).day
+        waking = system.dispatcher._waking
+
+        def ask(i):
+            waking.acquire()          # what the dispatcher takes before it tells the actor
+            actor = system._actor(ids[i])
+            actor.on_receive(ReminderDue(now - 1))
+            actor._stopped = True
+
+        print(f"one ask, {n} users, sequential (stand-in latency 0):")
+        whole = row("whole ask: UserActor.on_receive(ReminderDue)", cpu_per_call(ask, n))
+        standin.reset()
+        loaded = [store.load(uid) for uid in ids]
+        claim = row("  Redis EVALSHA Store.save_and_claim (CAS save + claim)",
+                    cpu_per_call(lambda i: store.save_and_claim(loaded[i], day, 5, 30), n))
+        push = row("  LineOutbox.push (limiter, slot, SDK call_api, HTTP)",
+                   cpu_per_call(lambda i: outbox.push(ids[i], [texts.ask(2)],
+                                                      str(uuid.uuid4()), ASK_BUTTONS), n))
+        confirm = row("  Redis EVALSHA Store.confirm_and_save (mark sent + CAS save)",
+                      cpu_per_call(lambda i: store.confirm_and_save(loaded[i], day, 5), n))
+        key = row("  uuid5 retry key", cpu_per_call(lambda i: retry_key(ids[i], day, 1), n))
+        row("  rest: actor, records, schedule (whole - parts above)",
+            whole - claim - push - confirm - key)
+        row("  (Redis GET Store.load, for comparison)",
+            cpu_per_call(lambda i: store.load(ids[i]), n))
+        row("  (Redis PING, the cheapest round trip)",
+            cpu_per_call(lambda i: store.redis.ping(), n))
+
+        print("one push, by parts:")
+        body = {"to": ids[0], "messages": line._messages((texts.ask(2),), ASK_BUTTONS),
+                "notificationDisabled": False}
+        headers = {**line._JSON_HEADERS}
+        client = outbox._client
+
+        def call_api(i):
+            outbox._post(line.PUSH_PATH, dict(body, to=ids[i]), 5,
+                         {"X-Line-Retry-Key": str(uuid.uuid4())})
+
+        api = row("  SDK ApiClient.call_api incl. HTTP (LineOutbox._post)",
+                  cpu_per_call(call_api, n))
+        row("    sanitize_for_serialization(body dict)",
+            cpu_per_call(lambda i: client.sanitize_for_serialization(body), n))
+        row("    sanitize + parameters_to_tuples(headers)",
+            cpu_per_call(lambda i: dict(client.parameters_to_tuples(
+                client.sanitize_for_serialization(dict(headers)), None)), n))
+        row("    json.dumps(body)", cpu_per_call(lambda i: json.dumps(body), n))
+        row("    orjson.dumps(body)", cpu_per_call(lambda i: orjson.dumps(body), n))
+        payload = json.dumps(body).encode()
+        pool = urllib3.PoolManager(maxsize=4, retries=False)
+        plain = {"Authorization": f"Bearer {procs.TOKEN}", "Content-Type": "application/json"}
+        url = standin.base_url + line.PUSH_PATH
+        row("    urllib3 POST of a ready body (HTTP only)",
+            cpu_per_call(lambda i: pool.request(
+                "POST", url, body=payload, headers=dict(plain, **{
+                    "X-Line-Retry-Key": str(uuid.uuid4())}), retries=False), n))
+        lean = variants.LeanPost(standin.base_url, procs.TOKEN, 4)
+        row("  lean-line variant _post (json + urllib3)", cpu_per_call(
+            lambda i: lean(line.PUSH_PATH, dict(body, to=ids[i]), 5,
+                           {"X-Line-Retry-Key": str(uuid.uuid4())}), n))
+        row("  outbox around the HTTP call (push - call_api)", push - api)
+
+        raw = variants.RawPost(standin.base_url, procs.TOKEN)
+        row("  raw-http variant _post (json + keep-alive gevent socket)", cpu_per_call(
+            lambda i: raw(line.PUSH_PATH, dict(body, to=ids[i]), 5,
+                          {"X-Line-Retry-Key": str(uuid.uuid4())}), n))
+        row("  LineOutbox.reply (SDK call_api) incl. HTTP",
+            cpu_per_call(lambda i: outbox.reply(uuid.uuid4().hex, ["x"]), n))
+
+        # -- a batched first ask: 500 users, one multicast ---------------------------------
+        print(f"a batched first ask ({BATCH} users, one multicast), per user:")
+        rounds = max(1, n // BATCH)
+        batch_records = [store.load(uid) for uid in ids]
+
+        def pipelined(script, args_of):
+            def run(r):
+                pipe = store.redis.pipeline(transaction=False)
+                for j in range(BATCH):
+                    record = batch_records[(r * BATCH + j) % n]
+                    script(keys=[keys.user(record.user_id),
+                                 keys.push_claim(record.user_id, day, 9)],
+                           args=args_of(record), client=pipe)
+                answers = pipe.execute()
+                for j in range(BATCH):   # the versions the scripts wrote
+                    batch_records[(r * BATCH + j) % n].version += 1
+                return answers
+            return run
+
+        def claim_args(record):
+            return [record.version, store._next_version(record)[1], 30000]
+
+        def confirm_args(record):
+            return [record.version, store._next_version(record)[1], 3 * 24 * 3600]
+
+        b_claim = row(f"  save_and_claim x {BATCH} in one pipeline",
+                      cpu_per_call(pipelined(store._save_and_claim, claim_args), rounds) / BATCH)
+        recipients = ids[:BATCH]
+        group = orjson.dumps({"to": recipients, "attempt": 0, "day": day})
+
+        def persist_group(i):
+            store.redis.set(f"bench:multicast:{day}:{i}", group, ex=3 * 24 * 3600)
+
+        b_key = row("  the group + its retry key: one SET of 500 ids",
+                    cpu_per_call(persist_group, rounds) / BATCH)
+        multicast = {"to": recipients, "messages": line._messages((texts.ask(0),), ASK_BUTTONS),
+                     "notificationDisabled": False}
+        b_send = row(f"  one multicast POST to {BATCH} (SDK call_api)", cpu_per_call(
+            lambda i: outbox._post(MULTICAST_PATH, multicast, 5,
+                                   {"X-Line-Retry-Key": str(uuid.uuid4())}), rounds) / BATCH)
+        b_confirm = row(f"  confirm_and_save x {BATCH} in one pipeline",
+                        cpu_per_call(pipelined(store._confirm_and_save, confirm_args),
+                                     rounds) / BATCH)
+        b_total = b_claim + b_key + b_send + b_confirm
+        row("  sum of the batched parts", b_total)
+        print(f"  (the stand-in saw {standin.stats()['pushes']} pushes incl. multicast "
+              "recipients)")
+        restore_parts(row, store)
+        standin.reset()
+        webhook_parts(row, n, ids, runtime)
+        print(f"  (the stand-in saw {standin.stats()['replies']} replies)")
+        runtime.close()
+    finally:
+        standin.stop()
+        server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

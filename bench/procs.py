@@ -1,0 +1,212 @@
+"""The processes a benchmark runs: a private Redis, the LINE stand-in, the real bot.
+Each is started by the bench and stopped by its own PID, in a `finally`."""
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from storage.redis_server import RedisServer, free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK_DIR = os.path.join(ROOT, ".bench")
+SECRET = "bench-channel-secret"
+TOKEN = "bench-channel-token"
+DEBUG_TOKEN = "bench-debug-token"
+
+
+def monotonic():
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def _stop(process, timeout=10.0):
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def http_json(port, method, path, body=None, headers=None, timeout=60.0):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=None if body is None else json.dumps(body),
+                     headers=headers or {})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()
+
+
+def private_redis(name="redis"):
+    data_dir = os.path.join(WORK_DIR, f"{name}-{os.getpid()}")
+    return RedisServer(data_dir, persistent=False).start()
+
+
+class StandInProcess:
+    """`python -m bench.standin` in its own process; `records()` fetches what it saw."""
+
+    def __init__(self, latency=0.0, rate_limit=None):
+        args = [sys.executable, "-m", "bench.standin", "--token", TOKEN,
+                "--latency", str(latency)]
+        if rate_limit is not None:
+            args += ["--rate-limit", str(rate_limit)]
+        self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        if not line.strip():
+            _stop(self.process)
+            raise RuntimeError("the LINE stand-in did not start")
+        self.port = int(line)
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def configure(self, **options):
+        return http_json(self.port, "POST", "/_bench/config", options)[1]
+
+    def reset(self):
+        http_json(self.port, "POST", "/_bench/reset", {})
+
+    def stats(self):
+        return http_json(self.port, "GET", "/_bench/stats")[1]
+
+    def records(self):
+        return http_json(self.port, "GET", "/_bench/records")[1]
+
+    def stop(self):
+        _stop(self.process)
+
+
+class BotProcess:
+    """The real server, `python web.py`, configured by environment variables only."""
+
+    def __init__(self, redis_url, line_base_url, log_name="bot", profile=False, variants=(),
+                 fresh_log=False, **env):
+        self.port = free_port()
+        self.env = dict(os.environ)
+        self.env.update({
+            "CHANNEL_SECRET": SECRET, "CHANNEL_ACCESS_TOKEN": TOKEN, "REDIS_URL": redis_url,
+            "LINE_API_BASE_URL": line_base_url, "PORT": str(self.port), "HOST": "127.0.0.1",
+            "DEBUG_TOKEN": DEBUG_TOKEN,
+        })
+        self.env.update({name: str(value) for name, value in env.items()})
+        os.makedirs(WORK_DIR, exist_ok=True)
+        self.log_path = os.path.join(WORK_DIR, f"{log_name}.log")
+        # With profile=True or variants the bot runs under bench.runner: profile_start() and
+        # profile_stop() switch cProfile on and off; the stats land in .bench/<name>.prof.
+        self.profile_path = os.path.join(WORK_DIR, f"{log_name}.prof") if profile else None
+        self.variants = tuple(variants)
+        self.log_mode = "wb" if fresh_log else "ab"   # append: a restarted bot keeps its history
+        self.process = None
+        self.started_at = None
+
+    def start(self):
+        self.started_at = monotonic()
+        with open(self.log_path, self.log_mode) as log:
+            command = [sys.executable, "web.py"]
+            if self.profile_path or self.variants:
+                command = [sys.executable, "-m", "bench.runner"]
+                for name in self.variants:
+                    command += ["--variant", name]
+            if self.profile_path:
+                if os.path.exists(self.profile_path):
+                    os.unlink(self.profile_path)
+                command += ["--profile", self.profile_path]
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def wait_healthy(self, timeout=120.0, interval=0.01):
+        """Poll /healthz; returns (seconds from start to first answer, to first 200)."""
+        first_answer = None
+        deadline = monotonic() + timeout
+        while monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the bot exited with {self.process.returncode}; "
+                                   f"see {self.log_path}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                status = conn.getresponse().status
+                conn.close()
+            except OSError:
+                status = None
+            if status is not None:
+                now = monotonic()
+                if first_answer is None:
+                    first_answer = now - self.started_at
+                if status == 200:
+                    return first_answer, now - self.started_at
+            time.sleep(interval)
+        raise RuntimeError(f"/healthz not 200 within {timeout} s")
+
+    def debug_actors(self):
+        return http_json(self.port, "GET", "/debug/actors",
+                         headers={"Authorization": f"Bearer {DEBUG_TOKEN}"})[1]
+
+    def memory(self):
+        """{"VmRSS": kB, "VmHWM": kB} of the server process."""
+        return read_memory(self.pid)
+
+    def reset_peak(self):
+        reset_peak(self.pid)
+
+    def profile_start(self):
+        if self.profile_path:
+            os.kill(self.pid, signal.SIGUSR1)
+
+    def profile_stop(self, timeout=30.0):
+        """Stop profiling; returns the stats file once written (None when not profiling)."""
+        if not self.profile_path:
+            return None
+        os.kill(self.pid, signal.SIGUSR2)
+        deadline = monotonic() + timeout
+        size = -1
+        while monotonic() < deadline:
+            if os.path.exists(self.profile_path):
+                current = os.path.getsize(self.profile_path)
+                if current == size and current > 0:
+                    return self.profile_path
+                size = current
+            time.sleep(0.2)
+        return None
+
+    def stop(self):
+        _stop(self.process, timeout=30)
+
+
+def read_memory(pid) -> dict:
+    figures = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                figures[name] = int(value.split()[0])
+    return figures
+
+
+def reset_peak(pid) -> None:
+    """Reset VmHWM to the current RSS (Linux: write 5 to clear_refs)."""
+    with open(f"/proc/{pid}/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def cpu_seconds(pid) -> float:
+    """User + system CPU time the process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,0 +1,283 @@
+"""The scenarios: each sets up its own Redis, stand-in and bot, runs, prints one line per
+figure, and stops everything it started (by PID) in a `finally`."""
+import contextlib
+import math
+import shutil
+import time
+
+import redis as redis_py
+
+from bench import procs, records, stats
+from bench.profiled import print_summary
+from bench.webhooks import WebhookFactory, closed_loop
+from chat import texts
+
+DEFAULT_PUSH_RATE = 1800.0   # the bot's PUSH_RATE_PER_SECOND default
+LINE_RATE = 2000             # LINE: push + reply requests per second per channel
+
+
+class Report:
+    """Collects figures; prints each as one line: what, measured, goal, verdict."""
+
+    def __init__(self, out=print):
+        self.out = out
+        self.rows = []
+
+    def figure(self, what, measured, goal="", ok=None):
+        verdict = "" if ok is None else ("ok" if ok else "MISSED")
+        self.rows.append((what, measured, goal, verdict))
+        self.out(f"{what:<44} {measured:<34} {('goal ' + goal) if goal else '':<22} {verdict}")
+
+    def note(self, text):
+        self.out(f"  # {text}")
+
+
+@contextlib.contextmanager
+def environment(latency=0.0, rate_limit=None):
+    """A private Redis (flushed, with a client) and the stand-in; both stopped afterwards."""
+    server = procs.private_redis()
+    standin = None
+    client = None
+    try:
+        client = redis_py.Redis.from_url(server.url)
+        standin = procs.StandInProcess(latency=latency, rate_limit=rate_limit)
+        yield server, client, standin
+    finally:
+        if client is not None:
+            client.close()
+        if standin is not None:
+            standin.stop()
+        server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_bot(server, standin, name, profile=False, variants=(), **env):
+    if variants:
+        name += "+" + "+".join(variants)
+    bot = procs.BotProcess(server.url, standin.base_url, log_name=name, profile=profile,
+                           variants=variants, fresh_log=True, **env)
+    try:
+        yield bot.start()
+    finally:
+        bot.stop()
+
+
+def wait_for_pushes(standin, expected, timeout):
+    """Poll the stand-in until `expected` pushes arrived (or `timeout`); returns the count."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pushed = standin.stats()["pushes"]
+        if pushed >= expected or time.monotonic() >= deadline:
+            return pushed
+        time.sleep(0.25)
+
+
+def _patience(n, rate):
+    return max(n / rate * 4, n / 150) + 60
+
+
+class CpuWindow:
+    """CPU seconds a process used between start() and stop(), and the cores it kept busy."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def start(self):
+        self.cpu, self.wall = procs.cpu_seconds(self.pid), time.monotonic()
+        return self
+
+    def stop(self):
+        self.cpu = procs.cpu_seconds(self.pid) - self.cpu
+        self.wall = time.monotonic() - self.wall
+        return self
+
+    @property
+    def busy(self):
+        return self.cpu / self.wall if self.wall else math.nan
+
+
+def _sleep_until(wall_clock):
+    delay = wall_clock - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+QUIET_SECONDS = 2.0   # after the last expected push, so that a duplicate would show
+
+
+def _push_figures(report, label, n, due_of, text, data, rate_goal):
+    """Exactly-once, lateness and peak rate from the stand-in's records."""
+    pushes = [(to, at) for to, pushed_text, at in data["pushes"] if pushed_text == text]
+    users = {to for to, _ in pushes}
+    dupes = stats.duplicates(to for to, _ in pushes)
+    late = stats.lateness(due_of, pushes)
+    report.figure(f"{label}: delivered exactly once", f"{len(users)}/{n} users, {dupes} dupl.",
+                  f"{n}/{n}, 0 dupl.", len(users) == n and dupes == 0)
+    peak = stats.peak_rate(data["attempts"])
+    refused = data["status"].get("429", 0)
+    report.figure(f"{label}: peak send rate (any 1 s)", f"{peak}/s, {refused}x 429",
+                  f"<= {rate_goal:.0f}/s", peak <= rate_goal)
+    return late
+
+
+def burst(report, n=10000, latency=0.05, rate_limit=LINE_RATE, push_rate=None, lead=None,
+          profile=False, variants=()):
+    """N users due the same instant; the stand-in refuses anything over `rate_limit`/s."""
+    rate = push_rate or DEFAULT_PUSH_RATE
+    with environment(latency, rate_limit) as (server, client, standin):
+        lead = lead if lead is not None else 6.0 + n * 6e-5
+        due = time.time() + lead
+        records.write(client, (records.first_ask_record(uid, due) for uid in records.ids(n)))
+        env = {"PUSH_RATE_PER_SECOND": rate} if push_rate else {}
+        with running_bot(server, standin, f"bot-burst-{n}", profile=profile,
+                         variants=variants, **env) as bot:
+            _, healthy = bot.wait_healthy()
+            if time.time() > due:
+                report.note(f"the bot became healthy {time.time() - due:.1f} s after the due time;"
+                            " raise --lead")
+            idle = bot.memory()["VmRSS"]
+            bot.reset_peak()
+            bot.profile_start()
+            _sleep_until(due)
+            window = CpuWindow(bot.pid).start()
+            wait_for_pushes(standin, n, _patience(n, rate))
+            window.stop()
+            time.sleep(QUIET_SECONDS)
+            peak = bot.memory()["VmHWM"]
+            profile = bot.profile_stop()
+            data = standin.records()
+    text = texts.ask(0)
+    due_of = {uid: due for uid in records.ids(n)}
+    late = _push_figures(report, f"burst {n}", n, due_of, text, data, rate)
+    goal = n / LINE_RATE + 1
+    last = max(late) if late else math.nan
+    report.figure(f"burst {n}: last first ask after due", f"{last:.2f} s (p50 "
+                  f"{stats.percentile(late, 50):.2f} s)", f"<= {goal:.1f} s", last <= goal)
+    sent = len(data["pushes"])
+    report.figure(f"burst {n}: bot CPU per push", f"{1000 * window.cpu / max(1, sent):.2f} ms "
+                  f"({sent / max(last, 1e-9):.0f}/s, {window.busy:.2f} cores busy)")
+    report.figure(f"burst {n}: memory peak / idle", f"{peak / 1024:.0f} / {idle / 1024:.0f} MiB"
+                  f" = {peak / idle:.2f}x", "<= 2x", peak <= 2 * idle)
+    if profile:
+        print_summary(profile, per=sent, unit="push")
+
+
+def reasks(report, n=10000, latency=0.05, spread=None, push_rate=None, profile=False,
+           variants=()):
+    """N users with an open round, first ask sent, re-ask k=1 due over `spread` seconds
+    (default: the shape a burst leaves behind, N / push rate)."""
+    rate = push_rate or DEFAULT_PUSH_RATE
+    spread = n / rate if spread is None else spread
+    with environment(latency, LINE_RATE) as (server, client, standin):
+        start = time.time() + 6.0 + n * 6e-5
+        due_of = {uid: start + spread * i / n for i, uid in enumerate(records.ids(n))}
+        records.write(client, (records.reask_record(uid, due) for uid, due in due_of.items()))
+        env = {"PUSH_RATE_PER_SECOND": rate} if push_rate else {}
+        with running_bot(server, standin, f"bot-reasks-{n}", profile=profile,
+                         variants=variants, **env) as bot:
+            bot.wait_healthy()
+            if time.time() > start:
+                report.note("the bot became healthy after the first re-ask was due")
+            bot.profile_start()
+            _sleep_until(start)
+            window = CpuWindow(bot.pid).start()
+            wait_for_pushes(standin, n, spread + _patience(n, rate))
+            window.stop()
+            time.sleep(QUIET_SECONDS)
+            profile = bot.profile_stop()
+            data = standin.records()
+    text = texts.ask(1)
+    late = _push_figures(report, f"reasks {n}", n, due_of, text, data, rate)
+    report.figure(f"reasks {n}: lateness p50 / p99 / max",
+                  f"{stats.percentile(late, 50):.2f} / {stats.percentile(late, 99):.2f} / "
+                  f"{max(late) if late else math.nan:.2f} s",
+                  "p99 <= 0.5 s", stats.percentile(late, 99) <= 0.5)
+    report.note(f"{n} re-asks due over {spread:.1f} s ({n / max(spread, 1e-9):.0f}/s offered); "
+                f"bot CPU {1000 * window.cpu / max(1, len(data['pushes'])):.2f} ms per push, "
+                f"{window.busy:.2f} cores busy")
+    if profile:
+        print_summary(profile, per=len(data["pushes"]), unit="push")
+
+
+def idle(report, n=100000, settle=1.0, variants=()):
+    """Memory per idle user and restart time: the same bot started on 0 and on N users."""
+    with environment() as (server, client, standin):
+        with running_bot(server, standin, "bot-idle-0", variants=variants) as bot:
+            empty_answer, empty_start = bot.wait_healthy()
+            time.sleep(settle)
+            baseline = bot.memory()
+        began = time.monotonic()
+        now = time.time()
+        records.write(client, (records.idle_record(uid, now) for uid in records.ids(n)))
+        wrote = time.monotonic() - began
+        with running_bot(server, standin, f"bot-idle-{n}", variants=variants) as bot:
+            answering, healthy = bot.wait_healthy(timeout=600)
+            time.sleep(settle)
+            loaded = bot.memory()
+            snapshot = bot.debug_actors()
+    per_user = (loaded["VmRSS"] - baseline["VmRSS"]) * 1024 / n
+    report.figure(f"memory: RSS per idle user ({n})", f"{per_user:.0f} B "
+                  f"({baseline['VmRSS'] / 1024:.0f} -> {loaded['VmRSS'] / 1024:.0f} MiB)",
+                  "<= 1024 B", per_user <= 1024)
+    report.figure(f"memory: peak RSS while restoring {n}", f"{loaded['VmHWM'] / 1024:.0f} MiB")
+    report.figure(f"restart: {n} users -> /healthz 200", f"{healthy:.2f} s from exec "
+                  f"(0 users: {empty_start:.2f} s)", "<= 1 s", healthy <= 1.0)
+    restore = healthy - answering
+    report.figure(f"restart: listening -> 200 ({n} users)", f"{restore:.2f} s "
+                  f"(0 users: {empty_start - empty_answer:.2f} s)", "<= 1 s", restore <= 1.0)
+    report.note(f"{n} records written in {wrote:.1f} s; bot reports "
+                f"{snapshot['user_count']} users, {snapshot['awake_count']} awake, "
+                f"{snapshot['dispatcher']['queued']} queued due times")
+
+
+def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
+             latencies=(0.0, 0.05), text="設定教えて", rate_limit=None, profile=False,
+             variants=()):
+    """Signed one-text-event webhooks on keep-alive connections; each needs a reply."""
+    with environment(0.0, rate_limit) as (server, client, standin):
+        now = time.time()
+        ids = list(records.ids(users))
+        records.write(client, (records.idle_record(uid, now) for uid in ids))
+        with running_bot(server, standin, "bot-webhooks", profile=profile,
+                         variants=variants) as bot:
+            bot.wait_healthy()
+            for latency in latencies:
+                standin.configure(latency=latency)
+                standin.reset()
+                factory = WebhookFactory(bot.port, procs.SECRET, ids, text)
+                pids = {"bot": bot.pid, "stand-in": standin.pid, "redis": server.process.pid}
+                cpu0 = {name: procs.cpu_seconds(pid) for name, pid in pids.items()}
+                driver0 = time.process_time()
+                began = time.monotonic()
+                bot.profile_start()
+                result = closed_loop(bot.port, factory, connections, duration, warmup)
+                wall = time.monotonic() - began
+                used = {name: procs.cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
+                used["driver"] = time.process_time() - driver0
+                cpu = used["bot"]
+                ok = result.statuses.get(200, 0)
+                deadline = time.monotonic() + 30
+                while standin.stats()["replies"] < ok and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                profile = bot.profile_stop()
+                data = standin.records()
+                lag = [at - result.sent[token] for token, _, at in data["replies"]
+                       if token in result.sent]
+                label = f"webhooks, reply {latency * 1000:.0f} ms"
+                p99 = stats.percentile(result.latencies, 99)
+                report.figure(f"{label}: throughput", f"{result.rate:.0f} req/s "
+                              f"({connections} conns)", ">= 2000 req/s", result.rate >= 2000)
+                report.figure(f"{label}: latency p50 / p99",
+                              f"{stats.fmt_ms(stats.percentile(result.latencies, 50))} / "
+                              f"{stats.fmt_ms(p99)}", "p99 <= 50 ms", p99 <= 0.05)
+                total = sum(result.statuses.values())
+                report.note(f"{ok}/{total} answered 200 ({result.statuses}), "
+                            f"{len(data['replies'])} replies sent, reply sent after p50/p99 "
+                            f"{stats.fmt_ms(stats.percentile(lag, 50))} / "
+                            f"{stats.fmt_ms(stats.percentile(lag, 99))}, bot CPU "
+                            f"{1000 * cpu / max(1, total):.2f} ms per webhook")
+                report.note("CPU (cores busy): " + ", ".join(
+                    f"{name} {seconds / wall:.2f}" for name, seconds in used.items()))
+                if profile:
+                    print_summary(profile, per=total, unit="webhook")

@@ -1,0 +1,344 @@
+"""The benchmark's own tools (bench/): exact and fast, no wall-clock assertions."""
+import json
+import math
+
+import pytest
+from linebot.v3.webhook import WebhookParser
+from linebot.v3.webhooks import MessageEvent, TextMessageContent
+
+from actors import state
+from actors.schedule import local_day, zone
+from bench import records, stats
+from bench.standin import (
+    MULTICAST_PATH, PUSH_PATH, REPLY_PATH, SlidingWindow, StandIn, response_bytes, serve,
+)
+from bench.webhooks import (
+    WebhookFactory, closed_loop, read_response, signed_request, text_event_body,
+)
+from outbox import line
+from outbox.line import LineOutbox, PushResult
+from storage import keys
+
+TOKEN = "bench-token"
+AUTH = {b"authorization": b"Bearer " + TOKEN.encode()}
+KEY = b"0b0e3a3c-5b7e-4a8e-9d7e-1f2a3b4c5d6e"
+
+
+# -- stats ------------------------------------------------------------------------------------
+def test_percentile_is_nearest_rank():
+    values = list(range(1, 101))
+    assert stats.percentile(values, 50) == 50
+    assert stats.percentile(values, 99) == 99
+    assert stats.percentile(values, 100) == 100
+    assert stats.percentile(reversed(values), 0) == 1
+    assert stats.percentile([0.3], 99) == 0.3
+    assert math.isnan(stats.percentile([], 99))
+    with pytest.raises(ValueError):
+        stats.percentile([1], 101)
+
+
+def test_peak_rate_counts_the_busiest_half_open_window():
+    assert stats.peak_rate([]) == 0
+    assert stats.peak_rate([0.0, 0.1, 0.5, 0.99, 1.0, 1.5]) == 4
+    assert stats.peak_rate([5.0, 0.0, 1.0, 2.0]) == 1          # exactly 1 s apart: one each
+    assert stats.peak_rate([0.0, 0.2, 0.4], window=0.3) == 2
+
+
+def test_duplicates_and_lateness():
+    assert stats.duplicates(["a", "b", "a", "a", "c"]) == 2
+    assert stats.duplicates([]) == 0
+    due = {"a": 10.0, "b": 20.0}
+    late = stats.lateness(due, [("a", 10.5), ("b", 21.0), ("a", 10.2), ("x", 0.0)])
+    assert sorted(late) == [pytest.approx(0.2), pytest.approx(1.0)]
+
+
+# -- user records in the bot's format -----------------------------------------------------------
+def test_written_records_load_back_through_the_bots_store(store):
+    due = 1_800_000_000.0
+    written = [records.first_ask_record(records.user_id(1), due),
+               records.reask_record(records.user_id(2), due + 1, asks=3),
+               records.idle_record(records.user_id(3), due)]
+    assert records.write(store.redis, written, batch=2) == 3
+    for expected in written:
+        loaded = store.load(expected.user_id)
+        assert loaded.to_dict() == expected.to_dict()
+    assert {r.user_id for r in store.load_all()} == {r.user_id for r in written}
+    first = store.load(records.user_id(1))
+    store.save(first)                      # the bot's compare-and-set accepts the record
+    assert store.load(records.user_id(1)).version == 2
+
+
+def test_record_shapes():
+    due = 1_800_000_000.0   # 2027-01-15 08:00:00 UTC = 17:00 in Tokyo
+    first = records.first_ask_record("U1", due)
+    assert (first.hour, first.minute, first.due, first.round, first.asks) == (17, 0, due, None, 0)
+    reask = records.reask_record("U2", due, asks=2)
+    assert reask.is_open and reask.asks == 2 and reask.due == due
+    assert reask.day == local_day(due, zone("Asia/Tokyo"))
+    idle = records.idle_record("U3", due)
+    assert idle.round == state.TAKEN and idle.due > due + 86000
+    assert records.user_id(255) == "U" + "0" * 30 + "ff"
+    assert json.loads(records.encode(first)) == first.to_dict()
+
+
+def test_written_records_are_byte_for_byte_what_the_store_writes(store):
+    record = records.first_ask_record(records.user_id(4), 1_800_000_000.0)
+    record.version = 0                     # absent: Store.save writes it as version 1
+    store.save(record)
+    assert record.version == 1
+    assert store.redis.get(keys.user(record.user_id)) == records.encode(record)
+
+
+# -- the stand-in -------------------------------------------------------------------------------
+def push_body(to="U1", text="飲んだ?"):
+    return json.dumps({"to": to, "messages": [{"type": "text", "text": text}]}).encode()
+
+
+def test_sliding_window_refuses_above_the_limit_within_any_second():
+    window = SlidingWindow(limit=2)
+    assert [window.admit(t) for t in (0.0, 0.1, 0.9)] == [True, True, False]
+    assert window.admit(1.0) is True       # 0.0 left the window
+    assert window.admit(1.05) is False     # 0.1 and 1.0 are in it
+    assert SlidingWindow(None).admit(0.0) is True
+
+
+def test_standin_push_contract():
+    standin = StandIn(TOKEN)
+    headers = {**AUTH, b"x-line-retry-key": KEY}
+    status, payload = standin.handle("POST", PUSH_PATH, headers, push_body(), arrived=5.0)
+    assert status == 200 and len(payload["sentMessages"]) == 1
+    again = standin.handle("POST", PUSH_PATH, headers, push_body(), arrived=6.0)
+    assert again == (409, {"message": "The retry key is already accepted",
+                           "sentMessages": payload["sentMessages"]})
+    assert standin.pushes == [("U1", "飲んだ?", 5.0)]
+    assert standin.handle("POST", PUSH_PATH, {}, push_body(), 7.0)[0] == 401
+    bad_key = {**AUTH, b"x-line-retry-key": b"nope"}
+    assert standin.handle("POST", PUSH_PATH, bad_key, push_body(), 7.0)[0] == 400
+    assert standin.handle("POST", PUSH_PATH, AUTH, b"{}", 7.0)[0] == 400
+    assert standin.attempts == [5.0, 6.0, 7.0, 7.0]
+
+
+def test_standin_refuses_over_its_rate_and_counts_replies_once():
+    clock = [100.0]
+    standin = StandIn(TOKEN, rate_limit=2, clock=lambda: clock[0])
+    reply = json.dumps({"replyToken": "t1", "messages": [{"type": "text", "text": "ok"}]}).encode()
+    statuses = [standin.handle("POST", REPLY_PATH, AUTH, reply, 1.0)[0],
+                standin.handle("POST", PUSH_PATH, AUTH, push_body(), 1.0)[0],
+                standin.handle("POST", PUSH_PATH, AUTH, push_body("U2"), 1.0)[0]]
+    assert statuses == [200, 200, 429]
+    clock[0] += 1.0
+    assert standin.handle("POST", REPLY_PATH, AUTH, reply, 2.0)[0] == 400   # token used
+    assert standin.stats()["status"] == {200: 2, 429: 1, 400: 1}
+    assert standin.replies == [("t1", "ok", 1.0)]
+    standin.reset()
+    assert standin.pushes == [] and standin.attempts == [] and standin.window.limit == 2
+
+
+def test_standin_multicast_records_each_recipient_once_per_retry_key():
+    standin = StandIn(TOKEN, rate_limit=10)
+    headers = {**AUTH, b"x-line-retry-key": KEY}
+    body = json.dumps({"to": ["U1", "U2", "U3"],
+                       "messages": [{"type": "text", "text": "飲んだ?"}]}).encode()
+    assert standin.handle("POST", MULTICAST_PATH, headers, body, 1.0) == (200, {})
+    assert standin.handle("POST", MULTICAST_PATH, headers, body, 2.0)[0] == 409
+    assert standin.pushes == [("U1", "飲んだ?", 1.0), ("U2", "飲んだ?", 1.0),
+                              ("U3", "飲んだ?", 1.0)]
+    assert standin.attempts == [1.0, 2.0]          # the rate limit counts requests
+    for bad in ([], "U1", ["U1", 2], ["U"] * 501):
+        bad_body = json.dumps({"to": bad, "messages": [{"type": "text", "text": "x"}]})
+        assert standin.handle("POST", MULTICAST_PATH, AUTH, bad_body.encode(), 3.0)[0] == 400
+
+
+def test_standin_control_endpoints():
+    standin = StandIn(TOKEN)
+    status, payload = standin.handle("POST", "/_bench/config", {},
+                                     b'{"latency": 0.05, "rate_limit": 7}', 0.0)
+    assert status == 200 and payload["latency"] == 0.05 and payload["rate_limit"] == 7
+    standin.handle("POST", PUSH_PATH, AUTH, push_body(), 3.0)
+    status, data = standin.handle("GET", "/_bench/records", {}, b"", 0.0)
+    assert json.loads(json.dumps(data))["pushes"] == [["U1", "飲んだ?", 3.0]]
+
+
+def test_the_bots_outbox_talks_to_the_standin_over_http():
+    standin = StandIn(TOKEN)
+    server = serve(standin)
+    try:
+        outbox = LineOutbox(f"http://127.0.0.1:{server.server_port}", TOKEN, timeout=2.0,
+                            backoff=0.01, max_backoff=0.05)
+        key = KEY.decode()
+        assert outbox.push("U9", ["飲んだ?"], key, (("飲んだ!", "took"),)) is PushResult.DELIVERED
+        assert outbox.push("U9", ["飲んだ?"], key) is PushResult.DUPLICATE
+        assert outbox.reply("token-1", ["よくできました"]) is True
+        assert outbox.reply("token-1", ["よくできました"]) is False
+        assert standin.pushes[0][:2] == ("U9", "飲んだ?")
+        assert standin.replies[0][:2] == ("token-1", "よくできました")
+    finally:
+        server.stop(timeout=0)
+
+
+def test_response_bytes_are_http_1_1_with_a_length():
+    raw = response_bytes(429, {"message": "Too Many Requests"})
+    head, body = raw.split(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
+    assert f"Content-Length: {len(body)}".encode() in head
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+def test_signed_webhook_parses_with_the_sdk():
+    body = text_event_body("U" + "a" * 32, "設定教えて", "reply-token-1")
+    request = signed_request(8080, body, "secret")
+    head, sent_body = request.split(b"\r\n\r\n", 1)
+    assert sent_body == body
+    signature = [line.split(b": ", 1)[1] for line in head.split(b"\r\n")
+                 if line.startswith(b"X-Line-Signature")][0].decode()
+    events = WebhookParser("secret").parse(body.decode(), signature)
+    assert len(events) == 1 and isinstance(events[0], MessageEvent)
+    assert isinstance(events[0].message, TextMessageContent)
+    assert events[0].message.text == "設定教えて"
+    assert events[0].reply_token == "reply-token-1"
+    assert len(events[0].webhook_event_id) == 26
+
+
+def test_factory_rotates_users_and_issues_fresh_tokens():
+    factory = WebhookFactory(80, "s", ["Ua", "Ub"], "hi")
+    (t1, r1), (t2, r2), (t3, r3) = factory(), factory(), factory()
+    assert len({t1, t2, t3}) == 3
+    assert b'"userId":"Ub"' in r1 and b'"userId":"Ua"' in r2 and b'"userId":"Ub"' in r3
+
+
+class ChunkedSocket:
+    def __init__(self, data, size):
+        self.chunks = [data[i:i + size] for i in range(0, len(data), size)]
+
+    def recv(self, _):
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+def test_read_response_handles_split_and_back_to_back_answers():
+    two = response_bytes(200, {"a": 1}) + b"HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad"
+    sock, buffer = ChunkedSocket(two, 7), bytearray()
+    first = read_response(sock, buffer)
+    second = read_response(sock, buffer)
+    assert (first.status, json.loads(first.body)) == (200, {"a": 1})
+    assert second == (400, b"bad")
+    with pytest.raises(ConnectionError):
+        read_response(sock, buffer)
+
+
+def test_closed_loop_drives_keep_alive_connections():
+    from gevent.server import StreamServer
+
+    def answer(sock, _):
+        buffer = bytearray()
+        try:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+                length = int([line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")][0])
+                while len(rest) < length:
+                    rest += sock.recv(65536)
+                buffer = bytearray(rest[length:])
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+        finally:
+            sock.close()
+
+    server = StreamServer(("127.0.0.1", 0), answer)
+    server.start()
+    try:
+        factory = WebhookFactory(server.server_port, "s", ["Ua"], "hi")
+        result = closed_loop(server.server_port, factory, connections=3, duration=0.15,
+                             warmup=0.05)
+    finally:
+        server.stop(timeout=0)
+    assert result.errors == 0
+    assert set(result.statuses) == {200}
+    assert len(result.sent) == sum(result.statuses.values())
+    assert result.completed == len(result.latencies)
+
+
+# -- profiles and what-if variants -------------------------------------------------------------
+def test_profile_components():
+    from bench.profiled import ROOT, component
+    assert component(("/x/site-packages/pydantic/v1/main.py", 1, "validate_model")) == "pydantic"
+    assert component(("~", 0, "<method 'send' of '_socket.socket' objects>")) == "socket syscalls"
+    assert component((ROOT + "/actors/user.py", 1, "_ask")) == "bot code"
+    assert component(("/usr/lib/python3.11/json/decoder.py", 1, "raw_decode")) == "json"
+    assert component(("~", 0, "<built-in method builtins.isinstance>")).startswith("other")
+
+
+class RecordingStandIn(StandIn):
+    """The stand-in, keeping every request's path, headers and body as it arrived."""
+
+    def reset(self):
+        super().reset()
+        self.seen = []
+
+    def handle(self, method, path, headers, body, arrived):
+        if not path.startswith("/_bench/"):
+            self.seen.append((path, headers, body))
+        return super().handle(method, path, headers, body, arrived)
+
+
+def test_variants_are_the_http_clients_only():
+    from bench import variants
+
+    # blocking-redis and paced-dispatch are in the core since de508d5
+    assert set(variants.VARIANTS) == {"lean-line", "raw-http"}
+    with pytest.raises(ValueError):
+        variants.RawPost("https://api.line.me", "t")
+
+
+@pytest.mark.parametrize("name", ["lean-line", "raw-http"])
+def test_http_variant_sends_what_the_sdk_sends(monkeypatch, name):
+    from actors.user import ASK_BUTTONS
+    from bench import variants
+
+    standin = RecordingStandIn(TOKEN)
+    server = serve(standin)
+    base = f"http://127.0.0.1:{server.server_port}"
+    keys_ = ["0b0e3a3c-5b7e-4a8e-9d7e-1f2a3b4c5d6" + c for c in "abcd"]
+    try:
+        sdk = LineOutbox(base, TOKEN, timeout=2.0)
+        assert sdk.push("U9", ["飲んだ?"], keys_[0], ASK_BUTTONS) is PushResult.DELIVERED
+        assert sdk.reply("token-1", ["よくできました"]) is True
+        original = line.LineOutbox._post
+        monkeypatch.setattr(line.LineOutbox, "_post", original)  # undone after the test
+        variants.apply([name])
+        assert line.LineOutbox._post is not original
+        lean = LineOutbox(base, TOKEN, timeout=2.0, backoff=0.01, max_backoff=0.02,
+                          deadline=0.2)
+        assert lean.push("U9", ["飲んだ?"], keys_[1], ASK_BUTTONS) is PushResult.DELIVERED
+        assert lean.reply("token-2", ["よくできました"]) is True
+        (sdk_push, sdk_reply, lean_push, lean_reply) = standin.seen
+        for ours, theirs in ((lean_push, sdk_push), (lean_reply, sdk_reply)):
+            assert ours[0] == theirs[0]
+            assert (dict(json.loads(ours[2]), replyToken=None)
+                    == dict(json.loads(theirs[2]), replyToken=None))
+            for name in (b"authorization", b"content-type", b"accept"):
+                assert ours[1][name] == theirs[1][name]
+        assert lean_push[1][b"x-line-retry-key"] == keys_[1].encode()
+        # The outbox still reads the answers right: 409, a used reply token, a bad token.
+        assert lean.push("U9", ["飲んだ?"], keys_[1]) is PushResult.DUPLICATE
+        assert lean.reply("token-2", ["x"]) is False
+        wrong = LineOutbox(base, "wrong-token", timeout=2.0)
+        assert wrong.push("U9", ["飲んだ?"], keys_[2]) is PushResult.REFUSED
+        assert wrong.auth_refused
+        standin.configure(rate_limit=0)
+        assert lean.push("U9", ["飲んだ?"], keys_[3]) is PushResult.FAILED   # 429 until deadline
+    finally:
+        server.stop(timeout=0)
+
+
+def test_cpu_window_reads_this_process():
+    import os
+
+    from bench.scenarios import CpuWindow
+    window = CpuWindow(os.getpid()).start()
+    sum(range(10000))
+    window.stop()
+    assert window.cpu >= 0 and window.wall >= 0
