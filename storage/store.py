@@ -65,7 +65,6 @@ class Store:
     def __init__(self, client: redis.Redis):
         self.redis = client
         self._save_if_version = client.register_script(_SAVE_IF_VERSION)
-        self._claim = client.register_script(_CLAIM)
         self._save_and_claim = client.register_script(_SAVE_AND_CLAIM)
         self._confirm_and_save = client.register_script(_CONFIRM_AND_SAVE)
 
@@ -109,15 +108,11 @@ class Store:
                 return
 
     # -- push claims ---------------------------------------------------------------------
-    def claim_push(self, user_id: str, day: str, attempt: int, lease_seconds: float) -> Tuple[str, float]:
-        status, ttl_ms = self._claim(keys=[keys.user(user_id),
-                                           keys.push_claim(user_id, day, attempt)],
-                                     args=[0, "", max(1, int(lease_seconds * 1000))])
-        return status.decode(), ttl_ms / 1000.0
-
     def save_and_claim(self, record: UserRecord, day: str, attempt: int,
                        lease_seconds: float) -> Tuple[str, float]:
-        """`save(record)` and `claim_push(...)` in one round trip."""
+        """`save(record)` and claim this push attempt, in one round trip: CLAIM_WON (send it),
+        CLAIM_SENT (another sender showed it) or CLAIM_PENDING with the seconds left on another
+        sender's lease. Raises Conflict when the record changed since it was read."""
         version, data = self._next_version(record)
         answer = self._save_and_claim(
             keys=[keys.user(record.user_id), keys.push_claim(record.user_id, day, attempt)],
@@ -137,9 +132,6 @@ class Store:
         if not saved:
             raise Conflict(record.user_id)
         record.version = version
-
-    def confirm_push(self, user_id: str, day: str, attempt: int) -> None:
-        self.redis.set(keys.push_claim(user_id, day, attempt), CLAIM_SENT, ex=PUSH_RECORD_TTL)
 
     def release_push(self, user_id: str, day: str, attempt: int) -> None:
         self.redis.delete(keys.push_claim(user_id, day, attempt))

@@ -3,7 +3,6 @@ import logging
 from collections import Counter
 
 from chat import texts
-from storage.store import Conflict
 
 
 def asks_seen_once(bot):
@@ -133,16 +132,3 @@ def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkey
     bot.say(user_id, "飲んだ")
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
     assert asks_seen_once(bot)
-
-
-def test_a_write_conflict_is_decided_again_on_the_stored_record(bot, user_id):
-    bot.say(user_id, "6時10分")
-    record = bot.store.load(user_id)
-    stale = bot.store.load(user_id)
-    bot.store.save(record)
-    try:
-        bot.store.save(stale)
-    except Conflict:
-        pass
-    else:
-        raise AssertionError("a stale write must be refused")
