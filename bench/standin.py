@@ -27,14 +27,17 @@ import socket
 import sys
 import time
 
-# The same paths and answers as the full stand-in (simulator/platform.py).
-from simulator.platform import (
-    AUTH_FAILED, INVALID_REPLY_TOKEN, LOADING_PATH, PUSH_PATH, RATE_LIMITED, REPLY_PATH,
-    RETRY_KEY_ACCEPTED, RETRY_KEY_INVALID,
-)
-
+PUSH_PATH = "/v2/bot/message/push"
+REPLY_PATH = "/v2/bot/message/reply"
 MULTICAST_PATH = "/v2/bot/message/multicast"
 MULTICAST_MAX = 500
+LOADING_PATH = "/v2/bot/chat/loading/start"
+
+RATE_LIMITED = "Too Many Requests"
+RETRY_KEY_ACCEPTED = "The retry key is already accepted"
+RETRY_KEY_INVALID = "The value for the 'X-Line-Retry-Key' header is invalid"
+INVALID_REPLY_TOKEN = "Invalid reply token"
+AUTH_FAILED = "Authentication failed."
 
 _UUID = re.compile(rb"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
