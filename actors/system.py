@@ -1,5 +1,6 @@
 """The actor system: a registry of compact user records, the user actors that are awake,
 and the snooze dispatcher. `tell(user_id, message)` wakes (or creates) the user's actor."""
+import itertools
 import logging
 
 from gevent.event import Event
@@ -76,7 +77,8 @@ class ActorSystem:
     def snapshot(self, limit: int = 1000) -> dict:
         """What /debug shows: every actor's state and the dispatcher's queue."""
         users = []
-        for user_id, record in list(self.records.items())[:limit]:
+        # No greenlet switch happens inside this loop, so the dict cannot change under it.
+        for user_id, record in itertools.islice(self.records.items(), limit):
             actor = self.awake.get(user_id)
             users.append({
                 "user": user_id, "time": (f"{record.hour}:{record.minute:02d}"
