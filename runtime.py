@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from actors.system import ActorSystem
@@ -55,19 +55,15 @@ class Runtime:
     embedded_redis: Optional[RedisServer] = None
     settings: Optional[Settings] = None   # as the bot runs (simulator mode fills in LINE)
     simulator: Optional[object] = None    # simulator.local.LocalLine in simulator mode
-    _bot_url: Optional[str] = field(default=None, init=False, repr=False)
 
     def serving(self, host: str, port: int) -> None:
-        """The bot listens on host:port: in simulator mode, send webhooks there (once)."""
+        """The bot listens on host:port: in simulator mode, send webhooks there."""
         if self.simulator is None:
             return
         dial = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
         if ":" in dial:
             dial = f"[{dial}]"
         bot_url = f"http://{dial}:{port}"
-        if bot_url == self._bot_url:
-            return
-        self._bot_url = bot_url
         debug_url = f"{bot_url}/debug?token={self.debug_token}"
         self.simulator.connect_bot(f"{bot_url}/callback", debug_url)
         sys.stdout.write(SIMULATOR_BANNER.format(
@@ -99,8 +95,6 @@ def build_runtime(settings, *, timer=None) -> Runtime:
             simulator.stop()
         raise
     runtime.simulator = simulator
-    if simulator is not None and settings.port:
-        runtime.serving(settings.host, settings.port)
     return runtime
 
 

@@ -89,10 +89,6 @@ class Actor:
         if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
             self._greenlet.kill(block=False)
 
-    @property
-    def running(self) -> bool:
-        return self._greenlet is not None
-
     # -- hooks -------------------------------------------------------------------------
     def on_receive(self, message):
         raise NotImplementedError

@@ -41,12 +41,6 @@ class UserActor(Actor):
         self.system = system
         self.settings = system.settings
         self._scheduled_due = record.due  # every stored due time is already in the dispatcher
-        self._handlers = {
-            Reschedule: self._reschedule, RejectTime: self._reject_time,
-            ShowSetting: self._show_setting, DeleteSetting: self._delete_setting,
-            Acknowledge: self._acknowledge, Postpone: self._postpone, Greet: self._greet,
-            Stop: self._stop, ReminderDue: self._reminder_due,
-        }
 
     @property
     def user_id(self):
@@ -69,10 +63,10 @@ class UserActor(Actor):
             self.system.dispatcher.due_handled()
 
     def _decide(self, message):
-        handler = self._handlers[type(message)]
+        handler = _HANDLERS[type(message)]
         for _ in range(3):
             try:
-                result = handler(message)
+                result = handler(self, message)
                 break
             except Conflict:
                 self._reload()  # someone else wrote first: decide again on what they wrote
@@ -188,7 +182,7 @@ class UserActor(Actor):
             return
         self._ask(now)
 
-    def _pause(self, now):
+    def _pause(self):
         """LINE cannot deliver to this user (they blocked the bot): stop asking every day.
         Their setting is kept; adding the bot again (follow) resumes it."""
         record = self.record
@@ -230,7 +224,7 @@ class UserActor(Actor):
                                              retry_key(self.user_id, day, attempt), ASK_BUTTONS)
             if result is PushResult.UNREACHABLE:
                 store.release_push(self.user_id, day, attempt)
-                self._pause(now)
+                self._pause()
                 return
             if result is PushResult.FAILED:
                 # LINE is having trouble: the user has not seen this ask, so it stays the next
@@ -281,3 +275,12 @@ class UserActor(Actor):
     def _reply(self, reply_token, *lines):
         if reply_token:
             self.system.outbox.reply(reply_token, lines)
+
+
+# Built once: a burst activates thousands of actors.
+_HANDLERS = {
+    Reschedule: UserActor._reschedule, RejectTime: UserActor._reject_time,
+    ShowSetting: UserActor._show_setting, DeleteSetting: UserActor._delete_setting,
+    Acknowledge: UserActor._acknowledge, Postpone: UserActor._postpone,
+    Greet: UserActor._greet, Stop: UserActor._stop, ReminderDue: UserActor._reminder_due,
+}

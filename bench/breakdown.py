@@ -86,7 +86,7 @@ def restore_parts(row, store, batch=2000):
 
     print("restore, per stored user:")
     begin = time.process_time()
-    found = [key for keys_ in store._scan_batches(keys.USER_PATTERN, batch) for key in keys_]
+    found = [key for keys_ in store.scan_batches(keys.USER_PATTERN, batch) for key in keys_]
     row("  SCAN (COUNT 2000)", (time.process_time() - begin) / len(found))
     begin = time.process_time()
     raws = [raw for i in range(0, len(found), batch)

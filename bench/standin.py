@@ -27,6 +27,8 @@ import socket
 import sys
 import time
 
+# The same paths and answers as simulator/platform.py, copied on purpose: importing that module
+# would pull urllib3 and ssl into this process before its monkey patching.
 PUSH_PATH = "/v2/bot/message/push"
 REPLY_PATH = "/v2/bot/message/reply"
 MULTICAST_PATH = "/v2/bot/message/multicast"

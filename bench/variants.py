@@ -31,6 +31,29 @@ def variant(name):
     return register
 
 
+def _raise_api_error(status, reason, body: bytes, headers):
+    """Fail the way the SDK's client does, so LineOutbox classifies the answer unchanged."""
+    from linebot.v3.messaging.exceptions import ApiException, ServiceException
+
+    exc = (ServiceException if status >= 500 else ApiException)(status=status, reason=reason)
+    exc.body = body.decode("utf-8", "replace")
+    exc.headers = headers
+    raise exc
+
+
+def _patch_post(make_post):
+    """LineOutbox._post, replaced by `make_post(configuration)`, built once per outbox."""
+    from outbox import line
+
+    def _post(self, path, body, timeout, headers=None):
+        post = self.__dict__.get("_variant_post")
+        if post is None:
+            post = self._variant_post = make_post(self._client.configuration)
+        post(path, body, timeout, headers)
+
+    line.LineOutbox._post = _post
+
+
 class LeanPost:
     """`LineOutbox._post(path, body, timeout, headers)` on one urllib3 pool of its own."""
 
@@ -44,33 +67,18 @@ class LeanPost:
         self._pool = urllib3.PoolManager(maxsize=maxsize, retries=False)
 
     def __call__(self, path, body, timeout, headers=None):
-        from linebot.v3.messaging.exceptions import ApiException, ServiceException
-
         response = self._pool.request(
             "POST", self._base + path, body=json.dumps(body).encode(),
             headers={**self._headers, **headers} if headers else self._headers,
             timeout=self._urllib3.Timeout(total=timeout) if timeout else None, retries=False)
         if response.status >= 300:
-            kind = ServiceException if response.status >= 500 else ApiException
-            exc = kind(status=response.status, reason=response.reason)
-            exc.body = response.data.decode("utf-8", "replace")
-            exc.headers = response.headers
-            raise exc
+            _raise_api_error(response.status, response.reason, response.data, response.headers)
 
 
 @variant("lean-line")
 def lean_line():
-    from outbox import line
-
-    def _post(self, path, body, timeout, headers=None):
-        post = self.__dict__.get("_lean_post")
-        if post is None:
-            config = self._client.configuration
-            post = self._lean_post = LeanPost(config.host, config.access_token,
-                                              config.connection_pool_maxsize)
-        post(path, body, timeout, headers)
-
-    line.LineOutbox._post = _post
+    _patch_post(lambda config: LeanPost(config.host, config.access_token,
+                                        config.connection_pool_maxsize))
 
 
 class RawPost:
@@ -95,8 +103,6 @@ class RawPost:
         return sock, bytearray()
 
     def __call__(self, path, body, timeout, headers=None):
-        from linebot.v3.messaging.exceptions import ApiException, ServiceException
-
         from bench.webhooks import read_response
 
         payload = json.dumps(body).encode()
@@ -113,25 +119,12 @@ class RawPost:
             raise
         self._idle.append((sock, buffer))
         if answer.status >= 300:
-            kind = ServiceException if answer.status >= 500 else ApiException
-            exc = kind(status=answer.status, reason="")
-            exc.body = answer.body.decode("utf-8", "replace")
-            exc.headers = {}
-            raise exc
+            _raise_api_error(answer.status, "", answer.body, {})
 
 
 @variant("raw-http")
 def raw_http():
-    from outbox import line
-
-    def _post(self, path, body, timeout, headers=None):
-        post = self.__dict__.get("_raw_post")
-        if post is None:
-            config = self._client.configuration
-            post = self._raw_post = RawPost(config.host, config.access_token)
-        post(path, body, timeout, headers)
-
-    line.LineOutbox._post = _post
+    _patch_post(lambda config: RawPost(config.host, config.access_token))
 
 
 def apply(names):

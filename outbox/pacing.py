@@ -61,11 +61,6 @@ class RateLimiter:
                     self.rate, self.nominal_rate)
         return True
 
-    def set_rate(self, rate: float) -> None:
-        """A new nominal rate (and the current one)."""
-        self.nominal_rate = float(rate)
-        self._apply(self.nominal_rate)
-
     def _recover(self, now: float) -> None:
         periods = int((now - self._calm_since) // self.recover_after)
         if periods <= 0:

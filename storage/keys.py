@@ -13,10 +13,6 @@ def user(user_id: str) -> str:
     return f"{PREFIX}:user:{user_id}"
 
 
-def user_id_of(key: str) -> str:
-    return key[len(f"{PREFIX}:user:"):]
-
-
 def push_claim(user_id: str, day: str, attempt: int) -> str:
     return f"{PREFIX}:push:{user_id}:{day}:{attempt}"
 

@@ -39,7 +39,7 @@ def import_go_users(store, timezone_name="Asia/Tokyo", now=None) -> int:
     now = time.time() if now is None else now
     tz = zone(timezone_name)
     imported = 0
-    for batch in store._scan_batches(keys.GO_USER_PATTERN, 1000):
+    for batch in store.scan_batches(keys.GO_USER_PATTERN, 1000):
         values = client.mget(batch)
         pipe = client.pipeline(transaction=False)
         for key, raw in zip(batch, values):

@@ -1,7 +1,7 @@
 """Redis persistence. Knows Redis and key shapes; knows nothing about chat or LINE."""
-import orjson
 from typing import Iterator, List, Optional, Tuple
 
+import orjson
 import redis
 
 from actors.state import UserRecord
@@ -93,12 +93,12 @@ class Store:
     def load_all(self, batch: int = 2000) -> Iterator[UserRecord]:
         """Every stored user: SCAN in batches, one MGET per batch."""
         prefix_len = len(keys.user(""))
-        for key_batch in self._scan_batches(keys.USER_PATTERN, batch):
+        for key_batch in self.scan_batches(keys.USER_PATTERN, batch):
             for key, raw in zip(key_batch, self.redis.mget(key_batch)):
                 if raw is not None:
                     yield UserRecord.from_dict(key[prefix_len:].decode(), orjson.loads(raw))
 
-    def _scan_batches(self, pattern: str, batch: int) -> Iterator[List[bytes]]:
+    def scan_batches(self, pattern: str, batch: int) -> Iterator[List[bytes]]:
         cursor = 0
         while True:
             cursor, found = self.redis.scan(cursor, match=pattern, count=batch)

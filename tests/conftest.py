@@ -1,7 +1,6 @@
 import os
 import tempfile
 import uuid
-from datetime import datetime
 
 import pytest
 from freezegun import freeze_time
@@ -123,6 +122,15 @@ class Bot:
 
     def pushed_texts(self, user_id):
         return [p.texts[0] for p in self.pushes(user_id)]
+
+    def gaps(self, user_id):
+        """Whole seconds between one push to the user and the next."""
+        times = [p.at for p in self.pushes(user_id)]
+        return [round(b - a) for a, b in zip(times, times[1:])]
+
+
+# Every ask of a day nobody answers, with the defaults: the first and ten re-asks.
+WHOLE_DAY = ["飲んだ?"] + ["飲んだ" + "?" * (k + 1) for k in range(1, 11)]
 
 
 @pytest.fixture
