@@ -23,6 +23,8 @@ from outbox.pacing import RateLimiter
 log = logging.getLogger(__name__)
 
 PUSH_PATH = "/v2/bot/message/push"
+MULTICAST_PATH = "/v2/bot/message/multicast"
+MULTICAST_MAX = 500                          # recipients per multicast, LINE's limit
 REPLY_PATH = "/v2/bot/message/reply"
 _JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
@@ -102,11 +104,23 @@ class LineOutbox:
         """Send `texts` to one user, retrying transient failures with the same retry key."""
         body = {"to": user_id, "messages": _messages(tuple(texts), tuple(quick_reply)),
                 "notificationDisabled": False}
+        return self._send(PUSH_PATH, body, retry_key, short_id(user_id))
+
+    def multicast(self, user_ids: Sequence[str], texts: Sequence[str], retry_key: str,
+                  quick_reply: Sequence[Tuple[str, str]] = ()) -> PushResult:
+        """Send the same `texts` to up to 500 users in one request (one rate-limit slot).
+        LINE skips recipients who blocked the bot, so UNREACHABLE never comes back from here."""
+        body = {"to": list(user_ids), "messages": _messages(tuple(texts), tuple(quick_reply)),
+                "notificationDisabled": False}
+        result = self._send(MULTICAST_PATH, body, retry_key, f"{len(user_ids)} users")
+        return PushResult.REFUSED if result is PushResult.UNREACHABLE else result
+
+    def _send(self, path, body, retry_key, recipients) -> PushResult:
         give_up_at = self._clock() + self._deadline
         failures = rate_limited = 0
         timeout = self._timeout
         while True:
-            result, retry = self._push_once(user_id, body, retry_key, timeout)
+            result, retry = self._send_once(path, body, retry_key, timeout, recipients)
             if result is not None:
                 return result
             if retry is _RATE_LIMITED:
@@ -115,36 +129,35 @@ class LineOutbox:
             else:
                 failures += 1
                 if failures >= self._attempts:
-                    log.warning("push to %s failed after %d attempts", short_id(user_id),
-                                failures)
+                    log.warning("push to %s failed after %d attempts", recipients, failures)
                     return PushResult.FAILED
                 delay = self._delay(failures - 1)
             left = give_up_at - self._clock() - delay
             if left <= 0:
                 log.warning("push to %s given up after %.1f s (%d failures, %d rate limited)",
-                            short_id(user_id), self._deadline, failures, rate_limited)
+                            recipients, self._deadline, failures, rate_limited)
                 return PushResult.FAILED
             self._sleep(delay)
             timeout = min(self._timeout, left)
 
-    def _push_once(self, user_id, body, retry_key, timeout):
+    def _send_once(self, path, body, retry_key, timeout, recipients):
         """(result, None) when final; (None, _TRANSIENT or _RATE_LIMITED) to try again."""
         self.limiter.take()
         with self._slots:
             self.in_flight += 1
             try:
-                self._post(PUSH_PATH, body, timeout, {"X-Line-Retry-Key": retry_key})
+                self._post(path, body, timeout, {"X-Line-Retry-Key": retry_key})
             except ApiException as exc:
-                return self._classify(user_id, exc)
+                return self._classify(recipients, exc)
             except (HTTPError, OSError) as exc:
-                log.warning("push to %s: %s", short_id(user_id), type(exc).__name__)
+                log.warning("push to %s: %s", recipients, type(exc).__name__)
                 return None, _TRANSIENT
             finally:
                 self.in_flight -= 1
         self._accepted()
         return PushResult.DELIVERED, None
 
-    def _classify(self, user_id, exc: ApiException):
+    def _classify(self, recipients, exc: ApiException):
         status = exc.status or 0
         if status == 409:
             self._accepted()
@@ -161,12 +174,12 @@ class LineOutbox:
             self.limiter.slow_down()
             return None, _RATE_LIMITED
         if status >= 500:
-            log.warning("push to %s: status %s (request %s)", short_id(user_id), status,
+            log.warning("push to %s: status %s (request %s)", recipients, status,
                         _request_id(exc))
             return None, _TRANSIENT
         if status == 400 and UNREACHABLE_MESSAGE in _error_message(exc):
             log.warning("push to %s: LINE cannot deliver to this user (request %s)",
-                        short_id(user_id), _request_id(exc))
+                        recipients, _request_id(exc))
             return PushResult.UNREACHABLE, None
         if status in (401, 403):
             if not self.auth_refused:
@@ -174,7 +187,7 @@ class LineOutbox:
                           "%s): no push goes out until it is fixed", status, _request_id(exc))
             self.auth_refused = True
         else:
-            log.warning("push to %s refused: status %s (request %s)", short_id(user_id), status,
+            log.warning("push to %s refused: status %s (request %s)", recipients, status,
                         _request_id(exc))
         return PushResult.REFUSED, None
 

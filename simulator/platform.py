@@ -32,6 +32,8 @@ from simulator.signing import sign
 log = logging.getLogger(__name__)
 
 PUSH_PATH = "/v2/bot/message/push"
+MULTICAST_PATH = "/v2/bot/message/multicast"
+MULTICAST_MAX = 500
 REPLY_PATH = "/v2/bot/message/reply"
 LOADING_PATH = "/v2/bot/chat/loading/start"
 
@@ -211,6 +213,7 @@ class LinePlatform:
         self.observers = []            # observer(kind, user_id, messages) per accepted push/reply
         self._routes = {
             PUSH_PATH: self._handle_push,
+            MULTICAST_PATH: self._handle_multicast,
             REPLY_PATH: self._handle_reply,
             LOADING_PATH: self._handle_loading,
         }
@@ -334,6 +337,14 @@ class LinePlatform:
                 for _ in range(count)]
 
     def _handle_push(self, environ):
+        return self._handle_send(environ, multicast=False)
+
+    def _handle_multicast(self, environ):
+        return self._handle_send(environ, multicast=True)
+
+    def _handle_send(self, environ, multicast):
+        """A push (`to`: one user id) or a multicast (`to`: 1-500 user ids, one retry key for
+        the request; recipients who blocked the bot are skipped, as LINE does)."""
         faults = self.faults
         if not self._rate_window.admit(faults.rate_limit):
             return _Answer(429, {"message": RATE_LIMITED}), 0.0
@@ -342,7 +353,13 @@ class LinePlatform:
         if failure is not None:
             return _Answer(failure, {"message": http.HTTPStatus(failure).phrase}), delay
         body = self._read_json(environ)
-        if body is None or not isinstance(body.get("to"), str):
+        to = body.get("to") if body is not None else None
+        if multicast:
+            valid = (isinstance(to, list) and 1 <= len(to) <= MULTICAST_MAX
+                     and all(isinstance(user_id, str) for user_id in to))
+        else:
+            valid = isinstance(to, str)
+        if not valid:
             return _Answer(400, {"message": "The request body has 1 error(s)"}), delay
         retry_key = environ.get("HTTP_X_LINE_RETRY_KEY")
         if retry_key is not None:
@@ -359,18 +376,23 @@ class LinePlatform:
             self._seen_retry_keys.add(retry_key)
         if faults.quota_exhausted:
             return _Answer(429, {"message": MONTHLY_LIMIT}), delay
-        to, messages = body["to"], body["messages"]
-        if to in faults.blocked_users:
+        messages = body["messages"]
+        if not multicast and to in faults.blocked_users:
             return _Answer(400, {"message": FAILED_TO_SEND}), delay
         texts = tuple(_describe_message(m) for m in messages)
         sent = self._sent_messages(len(messages))
         request_id = str(uuid.uuid4())
         if retry_key is not None:
             self._accepted_retry_keys[retry_key] = (request_id, sent)
-        self.pushes.append(Push(to, texts, retry_key, time.time(), _quick_reply_labels(messages)))
-        self._timeline.extend((to, "push", text) for text in texts)
-        self._tell_observers("push", to, messages)
-        return _Answer(200, {"sentMessages": sent}, (("x-line-request-id", request_id),)), delay
+        labels = _quick_reply_labels(messages)
+        for user_id in (to if multicast else [to]):
+            if user_id in faults.blocked_users:
+                continue
+            self.pushes.append(Push(user_id, texts, retry_key, time.time(), labels))
+            self._timeline.extend((user_id, "push", text) for text in texts)
+            self._tell_observers("push", user_id, messages)
+        answer = {} if multicast else {"sentMessages": sent}
+        return _Answer(200, answer, (("x-line-request-id", request_id),)), delay
 
     def _handle_reply(self, environ):
         if not self._rate_window.admit(self.faults.rate_limit):
