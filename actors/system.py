@@ -5,12 +5,15 @@ import logging
 
 from gevent.event import Event
 
+from actors.asks import AskBatcher
 from actors.base import Activity
 from actors.dispatcher import SnoozeDispatcher
 from actors.state import UserRecord
 from actors.user import UserActor
 
 log = logging.getLogger(__name__)
+
+MAX_WAKING = 2000
 
 
 class ActorSystem:
@@ -22,8 +25,10 @@ class ActorSystem:
         self.activity = activity or Activity()
         self.records = {}   # user id -> UserRecord, for every known user
         self.awake = {}     # user id -> UserActor, only while it has work
+        self.asks = AskBatcher(store, outbox, settings.push_lease_seconds)
+        # Enough users awake at once to fill several multicasts of 500 while others are sent.
         self.dispatcher = SnoozeDispatcher(timer, self.activity, self.records, self.tell,
-                                           max_waking=2 * settings.push_concurrency)
+                                           max_waking=MAX_WAKING)
         self.ready = Event()
 
     def restore(self) -> int:
@@ -95,5 +100,5 @@ class ActorSystem:
                            "next": [{"due": due, "user": user_id}
                                     for due, user_id in self.dispatcher.pending()]},
             "outbox": {"quota_exhausted": self.outbox.quota_exhausted,
-                       "in_flight": self.outbox.in_flight},
+                       "in_flight": self.outbox.in_flight, "asks_waiting": self.asks.waiting},
         }

@@ -4,7 +4,6 @@ Every change is written to Redis (compare-and-set) before the side effect it lea
 the in-memory record is only a cache: a crash, a restart or a second process reloads it.
 """
 import logging
-import uuid
 
 from actors import state
 from actors.base import Actor
@@ -18,18 +17,11 @@ from actors.timer import DUE_TOLERANCE
 from chat import texts
 from logsafe import short_id
 from outbox.line import PushResult
-from storage.store import CLAIM_PENDING, CLAIM_SENT, CLAIM_WON, Conflict
+from storage.store import Conflict
 
 log = logging.getLogger(__name__)
 
-RETRY_KEY_NAMESPACE = uuid.UUID("6f1d9a52-3c51-4f0e-9a57-7573612d7265")
 RESTART_DELAY_SECONDS = 1.0
-ASK_BUTTONS = ((texts.QUICK_TOOK, texts.POSTBACK_TOOK), (texts.QUICK_LATER, texts.POSTBACK_LATER))
-
-
-def retry_key(user_id: str, day: str, attempt: int) -> str:
-    """The same (user, local day, attempt) always gives the same X-Line-Retry-Key."""
-    return str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{user_id}/{day}/{attempt}"))
 
 
 class UserActor(Actor):
@@ -210,42 +202,31 @@ class UserActor(Actor):
             log.info("re-asks for %s stopped: message quota used up", short_id(self.user_id))
             self._give_up_round(now)
             return
-        store = self.system.store
-        status, lease_left = store.save_and_claim(record, day, attempt,
-                                                  self.settings.push_lease_seconds)
-        if status == CLAIM_PENDING:
+        outcome = self.system.asks.ask(record, day, attempt)  # saves the record first
+        result = outcome.result
+        if result is None:
             # Another sender holds this attempt (in flight, or it died): look again later.
-            record.due = now + lease_left + 0.05
+            record.due = now + outcome.wait + 0.05
             self._save()
             return
-        shown = status == CLAIM_SENT  # another process showed it
-        if status == CLAIM_WON:
-            result = self.system.outbox.push(self.user_id, [texts.ask(attempt)],
-                                             retry_key(self.user_id, day, attempt), ASK_BUTTONS)
-            if result is PushResult.UNREACHABLE:
-                store.release_push(self.user_id, day, attempt)
-                self._pause()
-                return
-            if result is PushResult.FAILED:
-                # LINE is having trouble: the user has not seen this ask, so it stays the next
-                # one (not "飲んだ??" for a "飲んだ?" nobody saw), until the next day's round.
-                store.release_push(self.user_id, day, attempt)
-                self._retry_later(self.timer.now())
-                return
-            shown = result.shown
-            if not shown:  # refused or no quota: this ask is spent, the day goes on
-                log.warning("ask %d for %s not shown: %s", attempt, short_id(self.user_id),
-                            result.value)
+        if result is PushResult.UNREACHABLE:
+            self._pause()
+            return
+        if result is PushResult.FAILED:
+            # LINE is having trouble: the user has not seen this ask, so it stays the next
+            # one (not "飲んだ??" for a "飲んだ?" nobody saw), until the next day's round.
+            self._retry_later(self.timer.now())
+            return
+        if not result.shown:  # refused or no quota: this ask is spent, the day goes on
+            log.warning("ask %d for %s not shown: %s", attempt, short_id(self.user_id),
+                        result.value)
         record.asks = attempt + 1
         now = self.timer.now()  # the next ask is spaced from this one's delivery
         if record.asks <= self.settings.max_reasks:
             record.due = now + self.settings.snooze_interval_seconds
         else:
             record.due = next_occurrence(record.hour, record.minute, self.zone, now)
-        if shown:
-            store.confirm_and_save(record, day, attempt)
-        else:
-            self._save()
+        self._save()
 
     def _retry_later(self, now):
         record = self.record

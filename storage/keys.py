@@ -17,5 +17,22 @@ def push_claim(user_id: str, day: str, attempt: int) -> str:
     return f"{PREFIX}:push:{user_id}:{day}:{attempt}"
 
 
+# One batched ask: its body (recipients and attempt), a sender's lease on it, and a mark once
+# LINE took it. The claim scripts build the lease and mark keys from BATCH_PREFIX + id.
+BATCH_PREFIX = f"{PREFIX}:batch:"
+
+
+def batch(batch_id: str) -> str:
+    return BATCH_PREFIX + batch_id
+
+
+def batch_lease(batch_id: str) -> str:
+    return BATCH_PREFIX + batch_id + ":lease"
+
+
+def batch_sent(batch_id: str) -> str:
+    return BATCH_PREFIX + batch_id + ":sent"
+
+
 def webhook_event(event_id: str) -> str:
     return f"{PREFIX}:event:{event_id}"

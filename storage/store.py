@@ -1,22 +1,29 @@
 """Redis persistence. Knows Redis and key shapes; knows nothing about chat or LINE."""
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import orjson
 import redis
 
 from actors.state import UserRecord
 from storage import keys
+from storage.pipelining import Pipeliner
 
-CLAIM_WON = "won"
-CLAIM_SENT = "sent"
-CLAIM_PENDING = "pending"
+# What a batch claim says about one user's ask (see _CLAIM_BATCH).
+CLAIM_WON = "won"            # claimed for this batch: send it
+CLAIM_SENT = "sent"          # LINE already took this ask (another sender, or before a restart)
+CLAIM_PENDING = "pending"    # another sender holds it: look again after its lease
+CLAIM_RESEND = "resend"      # an earlier batch holds it, unsent as far as we know: resend it
+CLAIM_CONFLICT = "conflict"  # the record changed since it was read: decide again
+# What taking an earlier batch back says (see _TAKE_BATCH); also CLAIM_SENT, CLAIM_PENDING.
+BATCH_TAKEN = "taken"
+BATCH_GONE = "gone"
 
 PUSH_RECORD_TTL = 3 * 24 * 3600
 EVENT_DEDUPE_TTL = 24 * 3600
 
 # Compare-and-set on the version carried inside the stored JSON. Version 0 means "absent".
 # KEYS[1] user key; ARGV[1] the version read, ARGV[2] the new JSON.
-_CHECK_AND_SET = """
+_SAVE_IF_VERSION = """
 local current = redis.call('GET', KEYS[1])
 local expected = tonumber(ARGV[1])
 if current then
@@ -25,25 +32,77 @@ elseif expected ~= 0 then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2])
-"""
-_SAVE_IF_VERSION = _CHECK_AND_SET + "return 1"
-
-# Claim one push attempt: "won" (send it), "sent" (someone did), or "pending" + ms left on
-# another sender's lease (it may still be in flight, or it died: retry after the lease).
-# KEYS[2] claim key; ARGV[3] lease in ms.
-_CLAIM = """
-if redis.call('SET', KEYS[2], 'pending', 'NX', 'PX', ARGV[3]) then return {'won', 0} end
-if redis.call('GET', KEYS[2]) == 'sent' then return {'sent', 0} end
-return {'pending', redis.call('PTTL', KEYS[2])}
+return 1
 """
 
-# The two steps of an ask, one round trip each. The record part refuses (0) when the record
-# changed since it was read, so a decision made on stale state is made again.
-_SAVE_AND_CLAIM = _CHECK_AND_SET + _CLAIM
-# KEYS[2] claim key; ARGV[3] how long to remember that the attempt was shown.
-_CONFIRM_AND_SAVE = """
-redis.call('SET', KEYS[2], 'sent', 'EX', ARGV[3])
-""" + _SAVE_IF_VERSION
+# Save each user's record (compare-and-set) and claim their ask for one batch, atomically.
+# A claim names the batch that holds the ask ("b:<id>"); the batch's body (recipients and
+# attempt) and lease are written in the same call, so whoever finds the claim later can
+# resend exactly the same request with the same retry key (the batch id): LINE answers 409
+# if it took it before. Keys of other batches are built from their id (single-node Redis).
+# KEYS[1] this batch's body, KEYS[2] its lease, then per user: user key, claim key.
+# ARGV[1] batch id, ARGV[2] lease ms, ARGV[3] ttl s, ARGV[4] batch key prefix, ARGV[5] attempt,
+# then per user: user id, version read, new JSON.
+_CLAIM_BATCH = """
+local prefix = ARGV[4]
+local recipients, answers = {}, {}
+for i = 1, (#KEYS - 2) / 2 do
+  local user_key, claim_key, a = KEYS[2 * i + 1], KEYS[2 * i + 2], 3 * i + 3
+  local current = redis.call('GET', user_key)
+  local expected = tonumber(ARGV[a + 1])
+  local fresh
+  if current then fresh = cjson.decode(current)['v'] == expected else fresh = expected == 0 end
+  if not fresh then
+    answers[i] = {'conflict', ''}
+  else
+    redis.call('SET', user_key, ARGV[a + 2])
+    local claim = redis.call('GET', claim_key)
+    local other = claim and string.match(claim, '^b:(.+)$')
+    if other and redis.call('EXISTS', prefix .. other) == 0 then claim, other = nil, nil end
+    if not claim then
+      redis.call('SET', claim_key, 'b:' .. ARGV[1], 'EX', ARGV[3])
+      recipients[#recipients + 1] = ARGV[a]
+      answers[i] = {'won', ''}
+    elseif claim == 'pending' then  -- a one-user claim from before batches
+      answers[i] = {'pending', tostring(redis.call('PTTL', claim_key))}
+    elseif not other then
+      answers[i] = {'sent', ''}
+    elseif redis.call('EXISTS', prefix .. other .. ':sent') == 1 then
+      answers[i] = {'sent', ''}
+    else
+      local left = redis.call('PTTL', prefix .. other .. ':lease')
+      if left > 0 then answers[i] = {'pending', tostring(left)}
+      else answers[i] = {'resend', other} end
+    end
+  end
+end
+if #recipients > 0 then
+  local body = cjson.encode({to = recipients, attempt = tonumber(ARGV[5])})
+  redis.call('SET', KEYS[1], body, 'EX', ARGV[3])
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+end
+return answers
+"""
+
+# Take the lease on an earlier batch to resend it.
+# KEYS[1] body, KEYS[2] lease, KEYS[3] sent mark; ARGV[1] lease ms.
+_TAKE_BATCH = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'sent', ''} end
+local body = redis.call('GET', KEYS[1])
+if not body then return {'gone', ''} end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {'taken', body} end
+return {'pending', tostring(redis.call('PTTL', KEYS[2]))}
+"""
+
+
+class BatchAnswer(NamedTuple):
+    status: str
+    lease_left: float = 0.0       # CLAIM_PENDING: seconds left on the other sender's lease
+    batch_id: Optional[str] = None  # CLAIM_RESEND: the batch that holds the ask
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
 
 
 class Conflict(Exception):
@@ -64,9 +123,10 @@ def connect(url: str, max_connections: int = 64) -> redis.Redis:
 class Store:
     def __init__(self, client: redis.Redis):
         self.redis = client
+        self._pipeliner = Pipeliner(client)
         self._save_if_version = client.register_script(_SAVE_IF_VERSION)
-        self._save_and_claim = client.register_script(_SAVE_AND_CLAIM)
-        self._confirm_and_save = client.register_script(_CONFIRM_AND_SAVE)
+        self._claim_batch = client.register_script(_CLAIM_BATCH)
+        self._take_batch = client.register_script(_TAKE_BATCH)
 
     # -- users ---------------------------------------------------------------------------
     def load(self, user_id: str) -> Optional[UserRecord]:
@@ -74,10 +134,11 @@ class Store:
         return None if raw is None else UserRecord.from_dict(user_id, orjson.loads(raw))
 
     def save(self, record: UserRecord) -> None:
-        """Write `record` if nobody changed it since it was read; bump its version."""
+        """Write `record` if nobody changed it since it was read; bump its version. Saves made
+        by many actors at the same moment share one round trip."""
         version, data = self._next_version(record)
-        if not self._save_if_version(keys=[keys.user(record.user_id)],
-                                     args=[record.version, data]):
+        if not self._pipeliner.call(self._save_if_version, [keys.user(record.user_id)],
+                                    [record.version, data]):
             raise Conflict(record.user_id)
         record.version = version
 
@@ -107,34 +168,54 @@ class Store:
             if cursor == 0:
                 return
 
-    # -- push claims ---------------------------------------------------------------------
-    def save_and_claim(self, record: UserRecord, day: str, attempt: int,
-                       lease_seconds: float) -> Tuple[str, float]:
-        """`save(record)` and claim this push attempt, in one round trip: CLAIM_WON (send it),
-        CLAIM_SENT (another sender showed it) or CLAIM_PENDING with the seconds left on another
-        sender's lease. Raises Conflict when the record changed since it was read."""
-        version, data = self._next_version(record)
-        answer = self._save_and_claim(
-            keys=[keys.user(record.user_id), keys.push_claim(record.user_id, day, attempt)],
-            args=[record.version, data, max(1, int(lease_seconds * 1000))])
-        if answer == 0:
-            raise Conflict(record.user_id)
-        record.version = version
-        status, ttl_ms = answer
-        return status.decode(), ttl_ms / 1000.0
+    # -- batched asks ----------------------------------------------------------------------
+    def claim_batch(self, batch_id: str, attempt: int, asks: Sequence[Tuple[UserRecord, str]],
+                    lease_seconds: float) -> List[BatchAnswer]:
+        """Save each (record, day) and claim that day's ask `attempt` for this batch, in one
+        atomic call. Records saved (every answer but CLAIM_CONFLICT) get their new version."""
+        user_keys, user_args, versions = [], [], []
+        for record, day in asks:
+            version, data = self._next_version(record)
+            versions.append(version)
+            user_keys += [keys.user(record.user_id), keys.push_claim(record.user_id, day, attempt)]
+            user_args += [record.user_id, record.version, data]
+        replies = self._claim_batch(
+            keys=[keys.batch(batch_id), keys.batch_lease(batch_id), *user_keys],
+            args=[batch_id, _ms(lease_seconds), PUSH_RECORD_TTL, keys.BATCH_PREFIX, attempt,
+                  *user_args])
+        answers = []
+        for (record, _), version, (status, detail) in zip(asks, versions, replies):
+            status, detail = status.decode(), detail.decode()
+            if status != CLAIM_CONFLICT:
+                record.version = version
+            if status == CLAIM_PENDING:
+                answers.append(BatchAnswer(status, lease_left=int(detail) / 1000.0))
+            elif status == CLAIM_RESEND:
+                answers.append(BatchAnswer(status, batch_id=detail))
+            else:
+                answers.append(BatchAnswer(status))
+        return answers
 
-    def confirm_and_save(self, record: UserRecord, day: str, attempt: int) -> None:
-        """Mark the attempt as shown (always) and `save(record)`, in one round trip."""
-        version, data = self._next_version(record)
-        saved = self._confirm_and_save(
-            keys=[keys.user(record.user_id), keys.push_claim(record.user_id, day, attempt)],
-            args=[record.version, data, PUSH_RECORD_TTL])
-        if not saved:
-            raise Conflict(record.user_id)
-        record.version = version
+    def take_batch(self, batch_id: str, lease_seconds: float) -> Tuple[str, Optional[dict]]:
+        """Take the lease on an earlier batch to resend it: (BATCH_TAKEN, its body),
+        (CLAIM_SENT, None), (CLAIM_PENDING, {"lease_left": s}) or (BATCH_GONE, None)."""
+        status, detail = self._take_batch(
+            keys=[keys.batch(batch_id), keys.batch_lease(batch_id), keys.batch_sent(batch_id)],
+            args=[_ms(lease_seconds)])
+        status = status.decode()
+        if status == BATCH_TAKEN:
+            return status, orjson.loads(detail)
+        if status == CLAIM_PENDING:
+            return status, {"lease_left": int(detail) / 1000.0}
+        return status, None
 
-    def release_push(self, user_id: str, day: str, attempt: int) -> None:
-        self.redis.delete(keys.push_claim(user_id, day, attempt))
+    def finish_batch(self, batch_id: str, shown: bool) -> None:
+        """Drop the sender's lease; if LINE took the batch, mark it so nobody sends it again."""
+        pipe = self.redis.pipeline(transaction=True)
+        if shown:
+            pipe.set(keys.batch_sent(batch_id), 1, ex=PUSH_RECORD_TTL)
+        pipe.delete(keys.batch_lease(batch_id))
+        pipe.execute()
 
     # -- webhook redelivery ----------------------------------------------------------------
     def first_delivery(self, event_id: str) -> bool:

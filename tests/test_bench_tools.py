@@ -295,7 +295,7 @@ def test_variants_are_the_http_clients_only():
 
 @pytest.mark.parametrize("name", ["lean-line", "raw-http"])
 def test_http_variant_sends_what_the_sdk_sends(monkeypatch, name):
-    from actors.user import ASK_BUTTONS
+    from actors.asks import ASK_BUTTONS
     from bench import variants
 
     standin = RecordingStandIn(TOKEN)

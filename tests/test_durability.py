@@ -115,16 +115,16 @@ def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkey
     other = user_id + "other"
     bot.say(user_id, "6時10分")
     bot.say(other, "6時10分")
-    real_begin_ask = bot.store.save_and_claim
+    real_ask = bot.system.asks.ask
     crashes = []
 
-    def flaky_begin_ask(record, *args):
+    def flaky_ask(record, *args):
         if record.user_id == user_id and not crashes:
             crashes.append(record.user_id)
             raise ConnectionError("Redis went away")
-        return real_begin_ask(record, *args)
+        return real_ask(record, *args)
 
-    monkeypatch.setattr(bot.store, "save_and_claim", flaky_begin_ask)
+    monkeypatch.setattr(bot.system.asks, "ask", flaky_ask)
     with caplog.at_level(logging.ERROR):
         bot.advance(minutes=10)                  # the first ask crashes this user's actor once
     assert crashes == [user_id]
@@ -136,4 +136,61 @@ def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkey
     assert bot.pushed_texts(user_id)[-1].startswith("飲んだ?")
     bot.say(user_id, "飲んだ")
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
+    assert asks_seen_once(bot)
+
+
+def crowd(bot, n=3):
+    users = [f"U{i:032x}" for i in range(n)]
+    for user in users:
+        bot.say(user, "6時10分")
+    return users
+
+
+def fail_once(monkeypatch, owner, name):
+    real, failed = getattr(owner, name), []
+
+    def flaky(*args, **kwargs):
+        if not failed:
+            failed.append(name)
+            raise ConnectionError("the process died here")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, flaky)
+
+
+def let_the_dead_senders_lease_run_out(bot):
+    bot.store.redis.delete(*bot.store.redis.keys("usa:batch:*:lease"))
+
+
+def message_statuses(bot):
+    return [r.status for r in bot.platform.requests if r.path.startswith("/v2/bot/message/")
+            and not r.path.endswith("/reply")]
+
+
+def test_a_batch_line_took_but_nobody_marked_is_resent_with_its_key(bot, monkeypatch):
+    users = crowd(bot)
+    fail_once(monkeypatch, bot.store, "finish_batch")  # LINE took the multicast, then a crash
+    bot.advance(minutes=10)
+    bot.restart()
+    bot.timer.settle()                                 # the claim is still leased: wait
+    let_the_dead_senders_lease_run_out(bot)
+    bot.advance(seconds=31)
+    assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
+    assert message_statuses(bot) == [200, 409]          # one resend of the same request
+    assert all(bot.store.load(user).asks == 1 for user in users)
+    bot.advance(minutes=10)
+    assert all(bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"] for user in users)
+    assert asks_seen_once(bot)
+
+
+def test_a_batch_claimed_but_never_sent_is_sent_after_a_restart(bot, monkeypatch):
+    users = crowd(bot)
+    fail_once(monkeypatch, bot.outbox, "multicast")    # claimed in Redis, then a crash
+    bot.advance(minutes=10)
+    assert bot.platform.pushes == []
+    bot.restart()
+    let_the_dead_senders_lease_run_out(bot)
+    bot.advance(seconds=31)
+    assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
+    assert message_statuses(bot) == [200]
     assert asks_seen_once(bot)

@@ -3,7 +3,6 @@ bounded, and the outbox says why a push was not shown."""
 import json
 import logging
 import uuid
-from collections import Counter
 
 import gevent
 import pytest
@@ -11,7 +10,7 @@ from gevent.event import Event
 from webtest import TestApp
 
 from outbox.line import LineOutbox, PushResult
-from simulator.platform import PUSH_PATH, ApiRequest
+from simulator.platform import MULTICAST_PATH, PUSH_PATH, ApiRequest
 from tests.conftest import SECRET, TOKEN
 from web import create_app
 
@@ -27,7 +26,8 @@ def new_user():
 
 
 def push_statuses(platform):
-    return [r.status for r in platform.requests if r.path == PUSH_PATH]
+    """Statuses of push and multicast requests, in order."""
+    return [r.status for r in platform.requests if r.path in (PUSH_PATH, MULTICAST_PATH)]
 
 
 class FakeClock:
@@ -204,16 +204,22 @@ def test_logs_carry_no_text_token_or_full_user_id(outbox, platform, caplog):
 # -- the whole bot ---------------------------------------------------------------------------
 
 def record_pushes(bot, monkeypatch):
-    """(user, text, result) for every push the actors ask the outbox for."""
+    """(user, text, result) for every push or multicast recipient the actors ask for."""
     calls = []
-    real_push = bot.outbox.push
+    real_push, real_multicast = bot.outbox.push, bot.outbox.multicast
 
     def push(user_id, texts, retry_key, quick_reply=()):
         result = real_push(user_id, texts, retry_key, quick_reply)
         calls.append((user_id, texts[0], result))
         return result
 
+    def multicast(user_ids, texts, retry_key, quick_reply=()):
+        result = real_multicast(user_ids, texts, retry_key, quick_reply)
+        calls.extend((user_id, texts[0], result) for user_id in user_ids)
+        return result
+
     monkeypatch.setattr(bot.outbox, "push", push)
+    monkeypatch.setattr(bot.outbox, "multicast", multicast)
     return calls
 
 
@@ -232,7 +238,7 @@ def test_first_attempt_of_every_push_fails_each_ask_seen_once(bot, platform):
     bot.advance(minutes=20)
     for user in users:
         assert bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"]
-    assert Counter(push_statuses(platform)) == {500: 6, 200: 6}
+    assert push_statuses(platform) == [500, 200, 500, 200]  # one multicast per attempt
 
 
 def test_a_hang_past_the_client_timeout_is_seen_once(make_bot, platform, user_id):
@@ -249,11 +255,11 @@ def test_a_429_storm_every_ask_seen_once(bot, platform):
     users = [new_user() for _ in range(8)]
     for user in users:
         bot.say(user, "6時10分")
-    platform.faults.rate_limit = 4  # per second; the bot paces at 1,800/s
+    platform.faults.fail_next(5, 429)  # "Too Many Requests": slow down, retry, same key
     bot.advance(minutes=10)
     for user in users:
         assert bot.pushed_texts(user) == [ASK]
-    assert 429 in push_statuses(platform)
+    assert push_statuses(platform) == [429] * 5 + [200]
     assert bot.outbox.limiter.slowed
 
 

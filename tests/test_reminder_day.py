@@ -2,7 +2,9 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from actors import system as system_module
 from chat import texts
+from simulator.platform import MULTICAST_PATH
 from tests.conftest import WHOLE_DAY
 
 
@@ -143,26 +145,35 @@ def test_a_new_time_later_today_before_any_ask_applies_today(bot, user_id):
     assert bot.pushed_texts(user_id) == ["飲んだ?"]
 
 
-def test_a_crowd_due_at_once_is_woken_a_few_at_a_time(make_bot, monkeypatch):
-    bot = make_bot(push_concurrency=2)           # at most 4 due users handled at once
+def test_a_crowd_due_at_once_is_asked_together(bot, monkeypatch):
     users = [f"U{n:032x}" for n in range(30)]
     for uid in users:
         bot.say(uid, "6時30分")
-    busy, most = [0], [0]
-    real_push = bot.outbox.push
-
-    def push(*args, **kwargs):
-        busy[0] += 1
-        most[0] = max(most[0], busy[0])
-        try:
-            return real_push(*args, **kwargs)
-        finally:
-            busy[0] -= 1
-
-    monkeypatch.setattr(bot.outbox, "push", push)
     bot.advance(minutes=30)
     assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users)
-    assert 1 < most[0] <= 4
+    assert [r.path for r in bot.platform.requests if "message/" in r.path
+            and "reply" not in r.path] == [MULTICAST_PATH]  # one request for all thirty
+    bot.advance(minutes=10)
+    assert all(bot.pushed_texts(uid) == ["飲んだ?", "飲んだ??"] for uid in users)
+
+
+def test_a_crowd_due_at_once_is_woken_a_few_at_a_time(make_bot, monkeypatch):
+    monkeypatch.setattr(system_module, "MAX_WAKING", 4)  # at most 4 due users handled at once
+    bot = make_bot()
+    users = [f"U{n:032x}" for n in range(30)]
+    for uid in users:
+        bot.say(uid, "6時30分")
+    batch_sizes = []
+    real_claim = bot.store.claim_batch
+
+    def claim_batch(batch_id, attempt, asks, lease_seconds):
+        batch_sizes.append(len(asks))
+        return real_claim(batch_id, attempt, asks, lease_seconds)
+
+    monkeypatch.setattr(bot.store, "claim_batch", claim_batch)
+    bot.advance(minutes=30)
+    assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users)
+    assert sum(batch_sizes) == 30 and max(batch_sizes) <= 4
     assert bot.system.dispatcher.waking == 4     # every slot was given back
 
 

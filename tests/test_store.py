@@ -1,8 +1,13 @@
+import gevent
+import orjson
 import pytest
 
 from actors.state import UserRecord
 from storage import keys
-from storage.store import CLAIM_PENDING, CLAIM_SENT, CLAIM_WON, Conflict, connect
+from storage.store import (
+    BATCH_GONE, BATCH_TAKEN, CLAIM_CONFLICT, CLAIM_PENDING, CLAIM_RESEND, CLAIM_SENT, CLAIM_WON,
+    BatchAnswer, Conflict, connect,
+)
 
 DAY = "2026-11-27"
 
@@ -19,31 +24,83 @@ def new_user(store):
     return record
 
 
-def test_a_push_attempt_is_claimed_once_and_remembered_once_shown(store, redis_client):
+def claim(store, batch_id, *records, attempt=0):
+    return store.claim_batch(batch_id, attempt, [(record, DAY) for record in records],
+                             lease_seconds=30)
+
+
+def test_an_ask_is_claimed_by_one_batch_and_remembered_once_shown(store, redis_client):
     record = new_user(store)
-    assert store.save_and_claim(record, DAY, 0, lease_seconds=30) == (CLAIM_WON, 0)
+    assert claim(store, "batch-1", record) == [BatchAnswer(CLAIM_WON)]
+    assert orjson.loads(redis_client.get(keys.batch("batch-1"))) == {"to": ["U1"], "attempt": 0}
     other_process = store.load("U1")
-    status, lease_left = store.save_and_claim(other_process, DAY, 0, lease_seconds=30)
-    assert status == CLAIM_PENDING and 29 < lease_left <= 30
-    store.confirm_and_save(other_process, DAY, 0)
-    assert redis_client.get(keys.push_claim("U1", DAY, 0)) == b"sent"
-    assert store.save_and_claim(other_process, DAY, 0, lease_seconds=30) == (CLAIM_SENT, 0)
-    assert store.save_and_claim(other_process, DAY, 1, lease_seconds=30) == (CLAIM_WON, 0)
+    [pending] = claim(store, "batch-2", other_process)
+    assert pending.status == CLAIM_PENDING and 29 < pending.lease_left <= 30
+    assert redis_client.get(keys.batch("batch-2")) is None  # nobody won: no batch stored
+    store.finish_batch("batch-1", shown=True)
+    assert claim(store, "batch-3", other_process) == [BatchAnswer(CLAIM_SENT)]
+    assert claim(store, "batch-4", other_process, attempt=1) == [BatchAnswer(CLAIM_WON)]
+
+
+def test_an_unconfirmed_batch_is_resent_whole_with_its_own_key(store, redis_client):
+    first, second = new_user(store), UserRecord("U2", hour=7, minute=30, due=1.0)
+    store.save(second)
+    assert claim(store, "batch-1", first, second) == [BatchAnswer(CLAIM_WON)] * 2
+    redis_client.delete(keys.batch_lease("batch-1"))  # the sender died; its lease ran out
+    again = store.load("U2")
+    assert claim(store, "batch-2", again) == [BatchAnswer(CLAIM_RESEND, batch_id="batch-1")]
+    status, body = store.take_batch("batch-1", lease_seconds=30)
+    assert (status, body) == (BATCH_TAKEN, {"to": ["U1", "U2"], "attempt": 0})
+    status, body = store.take_batch("batch-1", lease_seconds=30)
+    assert status == CLAIM_PENDING and 29 < body["lease_left"] <= 30
+    store.finish_batch("batch-1", shown=True)
+    assert store.take_batch("batch-1", lease_seconds=30) == (CLAIM_SENT, None)
+    assert claim(store, "batch-3", store.load("U1")) == [BatchAnswer(CLAIM_SENT)]
+
+
+def test_a_send_that_failed_leaves_the_batch_to_be_resent(store, redis_client):
+    record = new_user(store)
+    claim(store, "batch-1", record)
+    store.finish_batch("batch-1", shown=False)
+    assert claim(store, "batch-2", record) == [BatchAnswer(CLAIM_RESEND, batch_id="batch-1")]
+
+
+def test_a_claim_whose_batch_is_gone_is_claimed_afresh(store, redis_client):
+    record = new_user(store)
+    claim(store, "batch-1", record)
+    redis_client.delete(keys.batch("batch-1"), keys.batch_lease("batch-1"))
+    assert store.take_batch("batch-1", lease_seconds=30) == (BATCH_GONE, None)
+    assert claim(store, "batch-2", record) == [BatchAnswer(CLAIM_WON)]
 
 
 def test_a_decision_on_a_stale_record_is_refused_and_claims_nothing(store, redis_client):
-    record = new_user(store)
+    record, fresh = new_user(store), UserRecord("U2", hour=8, minute=0, due=1.0)
     stale = store.load("U1")
     store.save(record)
-    with pytest.raises(Conflict):
-        store.save_and_claim(stale, DAY, 0, lease_seconds=30)
+    answers = claim(store, "batch-1", stale, fresh)
+    assert answers == [BatchAnswer(CLAIM_CONFLICT), BatchAnswer(CLAIM_WON)]
     assert redis_client.get(keys.push_claim("U1", DAY, 0)) is None
+    assert orjson.loads(redis_client.get(keys.batch("batch-1")))["to"] == ["U2"]
+    assert store.load("U2").version == fresh.version == 1
     with pytest.raises(Conflict):
         store.save(stale)
-    # A push that went out is remembered even when the record moved on meanwhile.
-    with pytest.raises(Conflict):
-        store.confirm_and_save(stale, DAY, 3)
-    assert redis_client.get(keys.push_claim("U1", DAY, 3)) == b"sent"
+
+
+def test_saves_made_at_the_same_moment_each_get_their_own_answer(store):
+    records = [UserRecord(f"U{n}", hour=7, minute=n) for n in range(50)]
+    stale = UserRecord("U0", hour=9, minute=0)  # version 0, but U0 will exist by then
+
+    def save(record):
+        try:
+            store.save(record)
+            return "saved"
+        except Conflict:
+            return "conflict"
+
+    results = [job.value for job in gevent.joinall(
+        [gevent.spawn(save, record) for record in records] + [gevent.spawn(save, stale)])]
+    assert results == ["saved"] * 50 + ["conflict"]
+    assert [store.load(f"U{n}").minute for n in range(50)] == list(range(50))
 
 
 def test_webhook_events_are_first_delivered_once(store):

@@ -1,0 +1,49 @@
+"""Auto-pipelining: script calls that many greenlets make in the same moment go to Redis as
+one pipeline (one round trip), and each caller still gets its own answer or error.
+
+When 500 users are asked in one multicast, their 500 record saves that follow cost one round
+trip instead of 500 (each round trip is ~0.2 ms of redis-py and gevent CPU in this process)."""
+import gevent
+from gevent.event import AsyncResult
+
+
+class Pipeliner:
+    def __init__(self, client, max_batch: int = 1000):
+        self._client = client
+        self._max_batch = max_batch
+        self._queued = []
+        self._flushing = False
+
+    def call(self, script, keys, args):
+        """Run a registered script with the calls queued alongside it; blocks this greenlet."""
+        answer = AsyncResult()
+        self._queued.append((script, keys, args, answer))
+        if not self._flushing:
+            self._flushing = True
+            gevent.spawn(self._flush)  # runs after the greenlets already ready: they join in
+        return answer.get()
+
+    def _flush(self):
+        try:
+            while self._queued:
+                batch = self._queued[:self._max_batch]
+                del self._queued[:self._max_batch]
+                self._run(batch)
+        finally:
+            self._flushing = False
+
+    def _run(self, batch):
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for script, keys, args, _ in batch:
+                script(keys=keys, args=args, client=pipe)
+            replies = pipe.execute(raise_on_error=False)
+        except Exception as exc:  # the connection failed: every caller in the batch hears it
+            for *_, answer in batch:
+                answer.set_exception(exc)
+            return
+        for (*_, answer), reply in zip(batch, replies):
+            if isinstance(reply, Exception):
+                answer.set_exception(reply)
+            else:
+                answer.set(reply)
