@@ -6,11 +6,12 @@ process only; the stand-in and Redis are other processes). Sequential calls incl
 gevent hub round trip per network wait, as in the bot. cProfile cannot attribute time
 across greenlet switches; subtracting measured parts can.
 
-An ask (actors/user.py `_reminder_due` -> `_ask`) is: Store.save_and_claim (one EVALSHA),
-LineOutbox.push (limiter, slot, SDK ApiClient.call_api), Store.confirm_and_save (one EVALSHA),
-plus the actor's own decisions. The rows after it time the alternatives: the lean-line variant
-(json + urllib3), the raw-http variant (a keep-alive socket), and a batched first ask (pipelined scripts for 500
-users and one multicast of 500 recipients with its retry key stored first).
+An ask alone (actors/user.py `_reminder_due` -> `_ask` -> actors/asks.py) is: Store.claim_batch
+of one user (one EVALSHA), LineOutbox.push (limiter, slot, SDK ApiClient.call_api),
+Store.finish_batch, Store.save, plus the actor's own decisions. Asks due together are the same
+for 500 actors at once: one claim_batch, one multicast, 500 saves in one pipeline. The rows
+after them time one push by parts and the alternatives: the lean-line variant (json + urllib3)
+and the raw-http variant (a keep-alive socket).
 """
 import json
 import shutil
@@ -115,18 +116,17 @@ def main(argv=None):
     from gevent import monkey
     monkey.patch_all()
 
+    import gevent
     import orjson
     import urllib3
 
+    from actors.asks import ASK_BUTTONS
     from actors.messages import ReminderDue
-    from actors.user import ASK_BUTTONS, retry_key
     from bench import procs, records, variants
-    from bench.standin import MULTICAST_PATH
     from chat import texts
     from outbox import line
     from runtime import build_runtime
     from settings import Settings
-    from storage import keys
 
     n = int((argv or sys.argv[1:] or ["1000"])[0])
     n = max(n, BATCH)
@@ -157,24 +157,50 @@ def main(argv=None):
             actor.on_receive(ReminderDue(now - 1))
             actor._stopped = True
 
+        def asked_together(r):
+            gevent.joinall([gevent.spawn(ask, r * BATCH + j) for j in range(BATCH)])
+
         print(f"one ask, {n} users, sequential (stand-in latency 0):")
-        whole = row("whole ask: UserActor.on_receive(ReminderDue)", cpu_per_call(ask, n))
-        standin.reset()
+        whole = row("whole ask alone: UserActor.on_receive(ReminderDue)", cpu_per_call(ask, n))
         loaded = [store.load(uid) for uid in ids]
-        claim = row("  Redis EVALSHA Store.save_and_claim (CAS save + claim)",
-                    cpu_per_call(lambda i: store.save_and_claim(loaded[i], day, 5, 30), n))
+        claim = row("  Store.claim_batch of one (CAS save + claim + batch, one EVALSHA)",
+                    cpu_per_call(lambda i: store.claim_batch(
+                        str(uuid.uuid4()), 5, [(loaded[i], day)], 30), n))
         push = row("  LineOutbox.push (limiter, slot, SDK call_api, HTTP)",
                    cpu_per_call(lambda i: outbox.push(ids[i], [texts.ask(2)],
                                                       str(uuid.uuid4()), ASK_BUTTONS), n))
-        confirm = row("  Redis EVALSHA Store.confirm_and_save (mark sent + CAS save)",
-                      cpu_per_call(lambda i: store.confirm_and_save(loaded[i], day, 5), n))
-        key = row("  uuid5 retry key", cpu_per_call(lambda i: retry_key(ids[i], day, 1), n))
+        finish = row("  Store.finish_batch (mark sent, drop lease: one MULTI)",
+                     cpu_per_call(lambda i: store.finish_batch(str(uuid.uuid4()), True), n))
+        save = row("  Store.save alone (one EVALSHA through the pipeliner)",
+                   cpu_per_call(lambda i: store.save(loaded[i]), n))
         row("  rest: actor, records, schedule (whole - parts above)",
-            whole - claim - push - confirm - key)
+            whole - claim - push - finish - save)
         row("  (Redis GET Store.load, for comparison)",
             cpu_per_call(lambda i: store.load(ids[i]), n))
         row("  (Redis PING, the cheapest round trip)",
             cpu_per_call(lambda i: store.redis.ping(), n))
+
+        print(f"asks due together ({BATCH} users, one multicast), per user:")
+        rounds = n // BATCH
+        records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
+        for record in store.load_all():
+            system.records[record.user_id] = record
+        system.awake.clear()
+        row(f"  whole ask, {BATCH} actors at once", cpu_per_call(asked_together, rounds) / BATCH)
+        batch = [(record, day) for record in (store.load(uid) for uid in ids[:BATCH])]
+        row(f"  Store.claim_batch of {BATCH}", cpu_per_call(
+            lambda i: store.claim_batch(str(uuid.uuid4()), 6 + i, batch, 30), rounds) / BATCH)
+        recipients = ids[:BATCH]
+        row(f"  LineOutbox.multicast to {BATCH}", cpu_per_call(
+            lambda i: outbox.multicast(recipients, [texts.ask(0)], str(uuid.uuid4()),
+                                       ASK_BUTTONS), rounds) / BATCH)
+        saving = [record for record, _ in batch]
+        row(f"  Store.save x {BATCH} at once (pipelined)", cpu_per_call(
+            lambda i: gevent.joinall([gevent.spawn(store.save, record) for record in saving]),
+            rounds) / BATCH)
+        print(f"  (the stand-in saw {standin.stats()['pushes']} pushes incl. multicast "
+              "recipients)")
+        standin.reset()
 
         print("one push, by parts:")
         body = {"to": ids[0], "messages": line._messages((texts.ask(2),), ASK_BUTTONS),
@@ -216,53 +242,6 @@ def main(argv=None):
         row("  LineOutbox.reply (SDK call_api) incl. HTTP",
             cpu_per_call(lambda i: outbox.reply(uuid.uuid4().hex, ["x"]), n))
 
-        # -- a batched first ask: 500 users, one multicast ---------------------------------
-        print(f"a batched first ask ({BATCH} users, one multicast), per user:")
-        rounds = max(1, n // BATCH)
-        batch_records = [store.load(uid) for uid in ids]
-
-        def pipelined(script, args_of):
-            def run(r):
-                pipe = store.redis.pipeline(transaction=False)
-                for j in range(BATCH):
-                    record = batch_records[(r * BATCH + j) % n]
-                    script(keys=[keys.user(record.user_id),
-                                 keys.push_claim(record.user_id, day, 9)],
-                           args=args_of(record), client=pipe)
-                answers = pipe.execute()
-                for j in range(BATCH):   # the versions the scripts wrote
-                    batch_records[(r * BATCH + j) % n].version += 1
-                return answers
-            return run
-
-        def claim_args(record):
-            return [record.version, store._next_version(record)[1], 30000]
-
-        def confirm_args(record):
-            return [record.version, store._next_version(record)[1], 3 * 24 * 3600]
-
-        b_claim = row(f"  save_and_claim x {BATCH} in one pipeline",
-                      cpu_per_call(pipelined(store._save_and_claim, claim_args), rounds) / BATCH)
-        recipients = ids[:BATCH]
-        group = orjson.dumps({"to": recipients, "attempt": 0, "day": day})
-
-        def persist_group(i):
-            store.redis.set(f"bench:multicast:{day}:{i}", group, ex=3 * 24 * 3600)
-
-        b_key = row("  the group + its retry key: one SET of 500 ids",
-                    cpu_per_call(persist_group, rounds) / BATCH)
-        multicast = {"to": recipients, "messages": line._messages((texts.ask(0),), ASK_BUTTONS),
-                     "notificationDisabled": False}
-        b_send = row(f"  one multicast POST to {BATCH} (SDK call_api)", cpu_per_call(
-            lambda i: outbox._post(MULTICAST_PATH, multicast, 5,
-                                   {"X-Line-Retry-Key": str(uuid.uuid4())}), rounds) / BATCH)
-        b_confirm = row(f"  confirm_and_save x {BATCH} in one pipeline",
-                        cpu_per_call(pipelined(store._confirm_and_save, confirm_args),
-                                     rounds) / BATCH)
-        b_total = b_claim + b_key + b_send + b_confirm
-        row("  sum of the batched parts", b_total)
-        print(f"  (the stand-in saw {standin.stats()['pushes']} pushes incl. multicast "
-              "recipients)")
         restore_parts(row, store)
         standin.reset()
         webhook_parts(row, n, ids, runtime)
