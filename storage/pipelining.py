@@ -1,8 +1,9 @@
-"""Auto-pipelining: script calls that many greenlets make in the same moment go to Redis as
-one pipeline (one round trip), and each caller still gets its own answer or error.
+"""Auto-pipelining: commands that many greenlets send in the same moment go to Redis as one
+pipeline (one round trip), and each caller still gets its own answer or error.
 
 When 500 users are asked in one multicast, their 500 record saves that follow cost one round
-trip instead of 500 (each round trip is ~0.2 ms of redis-py and gevent CPU in this process)."""
+trip instead of 500 (each round trip is ~0.2 ms of redis-py and gevent CPU in this process);
+so do the dedupe checks of webhooks arriving together."""
 import gevent
 from gevent.event import AsyncResult
 
@@ -14,10 +15,11 @@ class Pipeliner:
         self._queued = []
         self._flushing = False
 
-    def call(self, script, keys, args):
-        """Run a registered script with the calls queued alongside it; blocks this greenlet."""
+    def call(self, add):
+        """`add(pipe)` queues one command on a pipeline; it runs with the commands queued
+        alongside it. Blocks this greenlet until the answer is back."""
         answer = AsyncResult()
-        self._queued.append((script, keys, args, answer))
+        self._queued.append((add, answer))
         if not self._flushing:
             self._flushing = True
             gevent.spawn(self._flush)  # runs after the greenlets already ready: they join in
@@ -35,14 +37,14 @@ class Pipeliner:
     def _run(self, batch):
         try:
             pipe = self._client.pipeline(transaction=False)
-            for script, keys, args, _ in batch:
-                script(keys=keys, args=args, client=pipe)
+            for add, _ in batch:
+                add(pipe)
             replies = pipe.execute(raise_on_error=False)
         except Exception as exc:  # the connection failed: every caller in the batch hears it
-            for *_, answer in batch:
+            for _, answer in batch:
                 answer.set_exception(exc)
             return
-        for (*_, answer), reply in zip(batch, replies):
+        for (_, answer), reply in zip(batch, replies):
             if isinstance(reply, Exception):
                 answer.set_exception(reply)
             else:

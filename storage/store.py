@@ -137,8 +137,8 @@ class Store:
         """Write `record` if nobody changed it since it was read; bump its version. Saves made
         by many actors at the same moment share one round trip."""
         version, data = self._next_version(record)
-        if not self._pipeliner.call(self._save_if_version, [keys.user(record.user_id)],
-                                    [record.version, data]):
+        if not self._pipeliner.call(lambda pipe: self._save_if_version(
+                keys=[keys.user(record.user_id)], args=[record.version, data], client=pipe)):
             raise Conflict(record.user_id)
         record.version = version
 
@@ -220,4 +220,5 @@ class Store:
     # -- webhook redelivery ----------------------------------------------------------------
     def first_delivery(self, event_id: str) -> bool:
         """True the first time an event id is seen (kept one day)."""
-        return bool(self.redis.set(keys.webhook_event(event_id), 1, nx=True, ex=EVENT_DEDUPE_TTL))
+        return bool(self._pipeliner.call(lambda pipe: pipe.set(
+            keys.webhook_event(event_id), 1, nx=True, ex=EVENT_DEDUPE_TTL)))
