@@ -43,9 +43,9 @@ class UserRecord:
 
     @classmethod
     def from_dict(cls, user_id, data):
-        return cls(user_id, hour=data.get("h"), minute=data.get("m"), tz=data.get("tz"),
-                   day=data.get("day"), round=data.get("round"), asks=data.get("asks", 0),
-                   answered_at=data.get("ans"), due=data.get("due"), version=data.get("v", 0))
+        get = data.get  # positional: a restart builds 100k of these
+        return cls(user_id, get("h"), get("m"), get("tz"), get("day"), get("round"),
+                   get("asks", 0), get("ans"), get("due"), get("v", 0))
 
     def __repr__(self):
         return f"UserRecord({self.user_id!r}, {self.to_dict()!r})"
