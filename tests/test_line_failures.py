@@ -349,3 +349,43 @@ def test_the_push_body_is_what_the_sdk_itself_would_send(outbox, platform):
     assert json.dumps(sdk.sanitize_for_serialization(bodies[0])) == json.dumps(
         sdk.sanitize_for_serialization(sdk_request))
     assert platform.pushes[-1].quick_reply == ("飲んだ!", "あとで")
+
+
+def test_a_crowd_line_could_not_take_is_asked_again_in_one_resend(bot, platform):
+    users = [new_user() for _ in range(3)]
+    for user in users:
+        bot.say(user, "6時10分")
+    platform.faults.fail_next(4)          # every attempt of the multicast: LINE is down
+    bot.advance(minutes=10)
+    assert platform.pushes == []
+    bot.advance(minutes=10)               # LINE is back: the same request, with the same key
+    assert all(bot.pushed_texts(user) == [ASK] for user in users)
+    multicasts = [r.status for r in platform.requests if r.path == MULTICAST_PATH]
+    assert multicasts == [500, 500, 500, 500, 200]
+    assert len({p.retry_key for p in platform.pushes}) == 1
+
+
+def test_a_user_who_blocked_the_bot_does_not_hold_up_a_crowd(bot, platform):
+    users = [new_user() for _ in range(3)]
+    for user in users:
+        bot.say(user, "6時10分")
+    platform.faults.blocked_users.add(users[0])  # LINE skips them in a multicast
+    bot.advance(minutes=20)
+    assert bot.pushes(users[0]) == []
+    assert all(bot.pushed_texts(user) == [ASK, "飲んだ??"] for user in users[1:])
+
+
+def test_the_multicast_body_is_what_the_sdk_itself_would_send(outbox, platform):
+    from linebot.v3.messaging import MulticastRequest, TextMessage
+    users = [new_user(), new_user()]
+    bodies = []
+    real_call = outbox._client.call_api
+    outbox._client.call_api = lambda *args, **kwargs: bodies.append(kwargs["body"]) or real_call(
+        *args, **kwargs)
+    assert outbox.multicast(users, [ASK], new_key()) is PushResult.DELIVERED
+    sdk = outbox._client
+    sdk_request = MulticastRequest(to=users, messages=[TextMessage(text=ASK)])
+    as_json = [json.dumps(sdk.sanitize_for_serialization(body), sort_keys=True)
+               for body in (bodies[0], sdk_request)]
+    assert as_json[0] == as_json[1]
+    assert [p.to for p in platform.pushes] == users

@@ -21,6 +21,7 @@ from linebot.v3.messaging import (
     FlexText,
     MessageAction,
     MessagingApi,
+    MulticastRequest,
     PostbackAction,
     PushMessageRequest,
     QuickReply,
@@ -160,6 +161,18 @@ def test_repeated_retry_key_is_409_with_the_original_and_records_once(platform, 
     assert raised.value.headers["x-line-accepted-request-id"]
     assert len(platform.pushes) == 1
     assert [r.status for r in platform.requests] == [200, 409]
+
+
+def test_multicast_records_each_recipient_once_per_retry_key_and_skips_blockers(platform, api):
+    users = ["U" + uuid.uuid4().hex for _ in range(3)]
+    platform.faults.blocked_users.add(users[1])
+    key = str(uuid.uuid4())
+    request = MulticastRequest(to=users, messages=[TextMessage(text="飲んだ?")])
+    api.multicast(request, x_line_retry_key=key, _request_timeout=TIMEOUT)
+    with pytest.raises(ApiException) as raised:
+        api.multicast(request, x_line_retry_key=key, _request_timeout=TIMEOUT)
+    assert raised.value.status == 409
+    assert [(p.to, p.retry_key) for p in platform.pushes] == [(users[0], key), (users[2], key)]
 
 
 def test_push_without_retry_key_is_fine(platform, api):
