@@ -73,7 +73,8 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 {_card(snapshot.get("user_count", len(users)), "users known")}
 {_card(snapshot.get("awake_count", 0), "awake (greenlet)")}
 {_card(dispatcher.get("queued", 0), "dispatcher queue (heap)")}
-{_card(outbox.get("in_flight", 0), "pushes in flight")}
+{_card(outbox.get("in_flight", 0), "requests in flight")}
+{_card(outbox.get("asks_waiting", 0), "asks waiting for a batch")}
 {_card("yes" if outbox.get("quota_exhausted") else "no", "quota exhausted",
        bad=bool(outbox.get("quota_exhausted")))}
 {_card(_clock(now, zone), f"snapshot ({zone})")}

@@ -102,23 +102,31 @@ class AskBatcher:
                 else:
                     assert answer.status == CLAIM_RESEND
                     waiting.outcome.set(answer)
-            if won:
-                outcome = AskOutcome(self._deliver(
-                    batch_id, [waiting.record.user_id for waiting in won], attempt))
-                for waiting in won:
-                    waiting.outcome.set(outcome)
+            if not won:
+                return
+            result = self._send(batch_id, [waiting.record.user_id for waiting in won], attempt)
+            for waiting in won:
+                waiting.outcome.set(AskOutcome(result))
         except Exception as exc:  # Redis failed: each asking actor crashes and restarts
             for waiting in batch:
                 if not waiting.outcome.ready():
                     waiting.outcome.set_exception(exc)
+            return
+        try:
+            # After the answers, so that their record saves share this round trip.
+            self._store.finish_batch(batch_id, shown=result.shown)
+        except Exception as exc:  # harmless: whoever finds it unconfirmed resends it (409)
+            log.warning("could not mark a batch of asks as sent: %s", type(exc).__name__)
 
-    def _deliver(self, batch_id, user_ids, attempt) -> PushResult:
+    def _send(self, batch_id, user_ids, attempt) -> PushResult:
         message = [texts.ask(attempt)]
         if len(user_ids) == 1:
             result = self._outbox.push(user_ids[0], message, batch_id, ASK_BUTTONS)
         else:
             result = self._outbox.multicast(user_ids, message, batch_id, ASK_BUTTONS)
-        self._store.finish_batch(batch_id, shown=result.shown)
+        if result in (PushResult.REFUSED, PushResult.QUOTA):
+            log.warning("ask %d not shown to %d users: %s; it counts as asked", attempt,
+                        len(user_ids), result.value)
         return result
 
     # -- batches found unconfirmed ---------------------------------------------------------
@@ -150,4 +158,6 @@ class AskBatcher:
             return AskOutcome(None, 0.0)
         log.info("resending an unconfirmed batch of %d (attempt %d) with its retry key",
                  len(body["to"]), body["attempt"])
-        return AskOutcome(self._deliver(batch_id, body["to"], body["attempt"]))
+        result = self._send(batch_id, body["to"], body["attempt"])
+        self._store.finish_batch(batch_id, shown=result.shown)
+        return AskOutcome(result)

@@ -14,6 +14,8 @@ from actors.user import UserActor
 
 log = logging.getLogger(__name__)
 
+# Due users handled at once: enough to fill several multicasts of 500 while others are sent,
+# few enough that a 100k burst does not park 100k greenlets (memory) at once.
 MAX_WAKING = 2000
 
 
@@ -27,7 +29,6 @@ class ActorSystem:
         self.records = {}   # user id -> UserRecord, for every known user
         self.awake = {}     # user id -> UserActor, only while it has work
         self.asks = AskBatcher(store, outbox, settings.push_lease_seconds)
-        # Enough users awake at once to fill several multicasts of 500 while others are sent.
         self.dispatcher = SnoozeDispatcher(timer, self.activity, self.records, self.tell,
                                            max_waking=MAX_WAKING)
         self.ready = Event()

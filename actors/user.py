@@ -217,9 +217,7 @@ class UserActor(Actor):
             # one (not "飲んだ??" for a "飲んだ?" nobody saw), until the next day's round.
             self._retry_later(self.timer.now())
             return
-        if not result.shown:  # refused or no quota: this ask is spent, the day goes on
-            log.warning("ask %d for %s not shown: %s", attempt, short_id(self.user_id),
-                        result.value)
+        # Shown, or refused / no quota (logged once per batch): this ask is spent either way.
         record.asks = attempt + 1
         now = self.timer.now()  # the next ask is spaced from this one's delivery
         if record.asks <= self.settings.max_reasks:

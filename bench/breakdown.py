@@ -7,8 +7,8 @@ gevent hub round trip per network wait, as in the bot. cProfile cannot attribute
 across greenlet switches; subtracting measured parts can.
 
 An ask alone (actors/user.py `_reminder_due` -> `_ask` -> actors/asks.py) is: Store.claim_batch
-of one user (one EVALSHA), LineOutbox.push (limiter, slot, SDK ApiClient.call_api),
-Store.finish_batch, Store.save, plus the actor's own decisions. Asks due together are the same
+of one user (one EVALSHA), LineOutbox.push (limiter, slot, SDK ApiClient.call_api), then
+Store.save and Store.finish_batch in one pipeline, plus the actor's own decisions. Asks due together are the same
 for 500 actors at once: one claim_batch, one multicast, 500 saves in one pipeline. The rows
 after them time one push by parts and the alternatives: the lean-line variant (json + urllib3)
 and the raw-http variant (a keep-alive socket).
@@ -169,12 +169,12 @@ def main(argv=None):
         push = row("  LineOutbox.push (limiter, slot, SDK call_api, HTTP)",
                    cpu_per_call(lambda i: outbox.push(ids[i], [texts.ask(2)],
                                                       str(uuid.uuid4()), ASK_BUTTONS), n))
-        finish = row("  Store.finish_batch (mark sent, drop lease: one MULTI)",
-                     cpu_per_call(lambda i: store.finish_batch(str(uuid.uuid4()), True), n))
         save = row("  Store.save alone (one EVALSHA through the pipeliner)",
                    cpu_per_call(lambda i: store.save(loaded[i]), n))
+        row("  (Store.finish_batch alone; in an ask it shares the save's round trip)",
+            cpu_per_call(lambda i: store.finish_batch(str(uuid.uuid4()), True), n))
         row("  rest: actor, records, schedule (whole - parts above)",
-            whole - claim - push - finish - save)
+            whole - claim - push - save)
         row("  (Redis GET Store.load, for comparison)",
             cpu_per_call(lambda i: store.load(ids[i]), n))
         row("  (Redis PING, the cheapest round trip)",

@@ -210,12 +210,14 @@ class Store:
         return status, None
 
     def finish_batch(self, batch_id: str, shown: bool) -> None:
-        """Drop the sender's lease; if LINE took the batch, mark it so nobody sends it again."""
-        pipe = self.redis.pipeline(transaction=True)
+        """LINE took the batch: mark it, so nobody sends it again (its lease just runs out).
+        LINE did not: drop the lease, so the next try resends it at once. Either way one
+        command, sharing a round trip with the saves made at the same moment."""
         if shown:
-            pipe.set(keys.batch_sent(batch_id), 1, ex=PUSH_RECORD_TTL)
-        pipe.delete(keys.batch_lease(batch_id))
-        pipe.execute()
+            self._pipeliner.call(lambda pipe: pipe.set(keys.batch_sent(batch_id), 1,
+                                                       ex=PUSH_RECORD_TTL))
+        else:
+            self._pipeliner.call(lambda pipe: pipe.delete(keys.batch_lease(batch_id)))
 
     # -- webhook redelivery ----------------------------------------------------------------
     def first_delivery(self, event_id: str) -> bool:

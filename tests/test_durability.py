@@ -146,14 +146,17 @@ def crowd(bot, n=3):
     return users
 
 
-def fail_once(monkeypatch, owner, name):
-    real, failed = getattr(owner, name), []
+def die_once(monkeypatch, owner, name, after=False):
+    """The first call to owner.name is where the process dies: before it, or just after."""
+    real, died = getattr(owner, name), []
 
     def flaky(*args, **kwargs):
-        if not failed:
-            failed.append(name)
-            raise ConnectionError("the process died here")
-        return real(*args, **kwargs)
+        if died:
+            return real(*args, **kwargs)
+        died.append(name)
+        if after:
+            real(*args, **kwargs)
+        raise ConnectionError("the process died here")
 
     monkeypatch.setattr(owner, name, flaky)
 
@@ -167,9 +170,9 @@ def message_statuses(bot):
             and not r.path.endswith("/reply")]
 
 
-def test_a_batch_line_took_but_nobody_marked_is_resent_with_its_key(bot, monkeypatch):
+def test_a_batch_line_took_before_a_crash_is_resent_with_its_key(bot, monkeypatch):
     users = crowd(bot)
-    fail_once(monkeypatch, bot.store, "finish_batch")  # LINE took the multicast, then a crash
+    die_once(monkeypatch, bot.outbox, "multicast", after=True)  # LINE took it, nothing else
     bot.advance(minutes=10)
     bot.restart()
     bot.timer.settle()                                 # the claim is still leased: wait
@@ -185,7 +188,7 @@ def test_a_batch_line_took_but_nobody_marked_is_resent_with_its_key(bot, monkeyp
 
 def test_a_batch_claimed_but_never_sent_is_sent_after_a_restart(bot, monkeypatch):
     users = crowd(bot)
-    fail_once(monkeypatch, bot.outbox, "multicast")    # claimed in Redis, then a crash
+    die_once(monkeypatch, bot.outbox, "multicast")     # claimed in Redis, then a crash
     bot.advance(minutes=10)
     assert bot.platform.pushes == []
     bot.restart()
@@ -193,4 +196,12 @@ def test_a_batch_claimed_but_never_sent_is_sent_after_a_restart(bot, monkeypatch
     bot.advance(seconds=31)
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
     assert message_statuses(bot) == [200]
+    assert asks_seen_once(bot)
+
+
+def test_a_batch_that_could_not_be_marked_sent_changes_nothing_for_the_users(bot, monkeypatch):
+    users = crowd(bot)
+    die_once(monkeypatch, bot.store, "finish_batch")   # Redis blinks after LINE took it
+    bot.advance(minutes=20)
+    assert all(bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"] for user in users)
     assert asks_seen_once(bot)

@@ -389,12 +389,13 @@ def test_debug_page_shows_each_actor_and_the_dispatcher():
                    "next_due": due, "awake": True, "mailbox": 4}],
         "user_count": 1, "awake_count": 1,
         "dispatcher": {"queued": 1, "next": [{"due": due, "user": "U<script>"}]},
-        "outbox": {"quota_exhausted": True, "in_flight": 7},
+        "outbox": {"quota_exhausted": True, "in_flight": 7, "asks_waiting": 350},
     }
     html = debug_page.render(snapshot, now=due - 90, zone="Asia/Tokyo")
     assert "<script>alert" not in html and "U&lt;script&gt;" in html
     for shown in ("7:30", "asking", "11/28 07:30:00", "in 1 min 30 s", "awake",
-                  "<td class=num>2</td>", "<td class=num>4</td>", "pushes in flight",
-                  "<b>7</b>", "<b>yes</b><span>quota exhausted"):
+                  "<td class=num>2</td>", "<td class=num>4</td>", "requests in flight",
+                  "<b>7</b>", "<b>350</b><span>asks waiting for a batch",
+                  "<b>yes</b><span>quota exhausted"):
         assert shown in html, shown
     assert 'id="snapshot"' in html and "setTimeout(refresh" in html  # refreshes itself
