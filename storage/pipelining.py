@@ -16,8 +16,9 @@ class Pipeliner:
         self._flushing = False
 
     def call(self, add):
-        """`add(pipe)` queues one command on a pipeline; it runs with the commands queued
-        alongside it. Blocks this greenlet until the answer is back."""
+        """`add(pipe)` queues one command on a pipeline (or, when it is alone, runs it on
+        the client); it runs with the commands queued alongside it. Blocks this greenlet
+        until the answer is back."""
         answer = AsyncResult()
         self._queued.append((add, answer))
         if not self._flushing:
@@ -35,6 +36,13 @@ class Pipeliner:
             self._flushing = False
 
     def _run(self, batch):
+        if len(batch) == 1:  # alone: no pipeline (redis-py checks a pipeline's scripts first)
+            add, answer = batch[0]
+            try:
+                answer.set(add(self._client))
+            except Exception as exc:
+                answer.set_exception(exc)
+            return
         try:
             pipe = self._client.pipeline(transaction=False)
             for add, _ in batch:
