@@ -1,9 +1,11 @@
 import gevent
 import orjson
 import pytest
+import redis as redis_py
 
 from actors.state import UserRecord
 from storage import keys
+from storage.pipelining import Pipeliner
 from storage.store import (
     BATCH_GONE, BATCH_TAKEN, CLAIM_CONFLICT, CLAIM_PENDING, CLAIM_RESEND, CLAIM_SENT, CLAIM_WON,
     BatchAnswer, Conflict, connect,
@@ -106,3 +108,16 @@ def test_saves_made_at_the_same_moment_each_get_their_own_answer(store):
 def test_webhook_events_are_first_delivered_once(store):
     assert store.first_delivery("01JEVENT")
     assert not store.first_delivery("01JEVENT")
+
+
+def test_an_error_in_one_pipelined_command_reaches_only_its_caller(redis_client):
+    pipeliner = Pipeliner(redis_client)
+    redis_client.set("text", "not a number")
+    bad = gevent.spawn(pipeliner.call, lambda pipe: pipe.incr("text"))
+    good = gevent.spawn(pipeliner.call, lambda pipe: pipe.incr("counter"))
+    gevent.joinall([bad, good])
+    assert isinstance(bad.exception, redis_py.ResponseError)
+    assert good.value == 1
+    alone = gevent.spawn(pipeliner.call, lambda pipe: pipe.incr("text"))
+    alone.join()
+    assert isinstance(alone.exception, redis_py.ResponseError)
