@@ -16,8 +16,7 @@ from gevent.event import AsyncResult
 from chat import texts
 from outbox.line import MULTICAST_MAX, PushResult
 from storage.store import (
-    BATCH_GONE, CLAIM_CONFLICT, CLAIM_PENDING, CLAIM_RESEND, CLAIM_SENT, CLAIM_WON,
-    BatchAnswer, Conflict,
+    BATCH_GONE, CLAIM_CONFLICT, CLAIM_PENDING, CLAIM_SENT, CLAIM_WON, BatchAnswer, Conflict,
 )
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ class AskBatcher:
             self._senders += 1
             gevent.spawn(self._send_waiting)  # starts after the greenlets already ready
         outcome = waiting.outcome.get()
-        if isinstance(outcome, BatchAnswer):  # CLAIM_RESEND: done in the asking greenlet
+        if isinstance(outcome, BatchAnswer):  # CLAIM_RESEND
             return self._resend(outcome.batch_id)
         return outcome
 
@@ -99,8 +98,7 @@ class AskBatcher:
                     waiting.outcome.set(AskOutcome(None, answer.lease_left))
                 elif answer.status == CLAIM_SENT:
                     waiting.outcome.set(SHOWN_BY_ANOTHER_SENDER)
-                else:
-                    assert answer.status == CLAIM_RESEND
+                else:  # CLAIM_RESEND: the asking greenlet resends that earlier batch
                     waiting.outcome.set(answer)
             if not won:
                 return
