@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 PUSH_PATH = "/v2/bot/message/push"
 MULTICAST_PATH = "/v2/bot/message/multicast"
 MULTICAST_MAX = 500                          # recipients per multicast, LINE's limit
+MULTICAST_RATE = 180.0                       # LINE allows 200 multicast requests/s per channel
 REPLY_PATH = "/v2/bot/message/reply"
 _JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
@@ -87,7 +88,9 @@ class LineOutbox:
         self._client = ApiClient(configuration)
         self._timeout = timeout
         self._slots = BoundedSemaphore(concurrency)
+        # LINE limits each endpoint on its own: 2,000 push requests/s, 200 multicasts/s.
         self.limiter = RateLimiter(rate)
+        self.multicast_limiter = RateLimiter(min(rate, MULTICAST_RATE), what="multicasts")
         self._attempts = attempts
         self._backoff = backoff
         self._max_backoff = max_backoff
@@ -104,7 +107,7 @@ class LineOutbox:
         """Send `texts` to one user, retrying transient failures with the same retry key."""
         body = {"to": user_id, "messages": _messages(tuple(texts), tuple(quick_reply)),
                 "notificationDisabled": False}
-        return self._send(PUSH_PATH, body, retry_key, short_id(user_id))
+        return self._send(PUSH_PATH, self.limiter, body, retry_key, short_id(user_id))
 
     def multicast(self, user_ids: Sequence[str], texts: Sequence[str], retry_key: str,
                   quick_reply: Sequence[Tuple[str, str]] = ()) -> PushResult:
@@ -112,15 +115,17 @@ class LineOutbox:
         LINE skips recipients who blocked the bot, so UNREACHABLE never comes back from here."""
         body = {"to": list(user_ids), "messages": _messages(tuple(texts), tuple(quick_reply)),
                 "notificationDisabled": False}
-        result = self._send(MULTICAST_PATH, body, retry_key, f"{len(user_ids)} users")
+        result = self._send(MULTICAST_PATH, self.multicast_limiter, body, retry_key,
+                            f"{len(user_ids)} users")
         return PushResult.REFUSED if result is PushResult.UNREACHABLE else result
 
-    def _send(self, path, body, retry_key, recipients) -> PushResult:
+    def _send(self, path, limiter, body, retry_key, recipients) -> PushResult:
         give_up_at = self._clock() + self._deadline
         failures = rate_limited = 0
         timeout = self._timeout
         while True:
-            result, retry = self._send_once(path, body, retry_key, timeout, recipients)
+            result, retry = self._send_once(path, limiter, body, retry_key, timeout,
+                                            recipients)
             if result is not None:
                 return result
             if retry is _RATE_LIMITED:
@@ -140,15 +145,15 @@ class LineOutbox:
             self._sleep(delay)
             timeout = min(self._timeout, left)
 
-    def _send_once(self, path, body, retry_key, timeout, recipients):
+    def _send_once(self, path, limiter, body, retry_key, timeout, recipients):
         """(result, None) when final; (None, _TRANSIENT or _RATE_LIMITED) to try again."""
-        self.limiter.take()
+        limiter.take()
         with self._slots:
             self.in_flight += 1
             try:
                 self._post(path, body, timeout, {"X-Line-Retry-Key": retry_key})
             except ApiException as exc:
-                return self._classify(recipients, exc)
+                return self._classify(recipients, limiter, exc)
             except (HTTPError, OSError) as exc:
                 log.warning("push to %s: %s", recipients, type(exc).__name__)
                 return None, _TRANSIENT
@@ -157,7 +162,7 @@ class LineOutbox:
         self._accepted()
         return PushResult.DELIVERED, None
 
-    def _classify(self, recipients, exc: ApiException):
+    def _classify(self, recipients, limiter, exc: ApiException):
         status = exc.status or 0
         if status == 409:
             self._accepted()
@@ -171,7 +176,7 @@ class LineOutbox:
                 return PushResult.QUOTA, None
             # One warning per slow-down comes from the limiter; not one per 429 in a storm.
             log.debug("push rate limited by LINE (request %s)", _request_id(exc))
-            self.limiter.slow_down()
+            limiter.slow_down()
             return None, _RATE_LIMITED
         if status >= 500:
             log.warning("push to %s: status %s (request %s)", recipients, status,

@@ -20,9 +20,11 @@ def _monotonic():
 
 
 class RateLimiter:
-    def __init__(self, rate: float, burst: int = None, *, min_rate: float = None,
+    def __init__(self, rate: float, burst: int = None, *, what: str = "pushes",
+                 min_rate: float = None,
                  cut_interval: float = 1.0, recover_after: float = 5.0,
                  recover_steps: int = 8):
+        self.what = what
         self.nominal_rate = float(rate)
         self.nominal_burst = burst if burst is not None else max(1, int(rate / 20))
         self.min_rate = float(min_rate) if min_rate is not None else min(1.0, self.nominal_rate)
@@ -57,7 +59,7 @@ class RateLimiter:
             return False
         self._last_cut = now
         self._apply(max(self.min_rate, self.rate / 2))
-        log.warning("LINE rate limit hit: pushes slowed to %.1f/s (nominal %.1f/s)",
+        log.warning("LINE rate limit hit: %s slowed to %.1f/s (nominal %.1f/s)", self.what,
                     self.rate, self.nominal_rate)
         return True
 
@@ -69,7 +71,7 @@ class RateLimiter:
         step = self.nominal_rate / self.recover_steps
         self._apply(min(self.nominal_rate, self.rate + periods * step))
         if not self.slowed:
-            log.info("no LINE rate limit for a while: pushes back at %.1f/s", self.rate)
+            log.info("no LINE rate limit for a while: %s back at %.1f/s", self.what, self.rate)
 
     def _apply(self, rate: float) -> None:
         self.rate = rate
