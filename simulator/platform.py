@@ -106,10 +106,10 @@ class Faults:
 
     def __init__(self):
         self.latency = 0.0              # seconds added to every API call
-        self.rate_limit = None          # push+reply requests accepted per second; None = unlimited
+        self.rate_limit = None          # push/multicast/reply requests per second; None = unlimited
         self.fail_first_attempt = False  # first request per distinct retry key answers 500
-        self.quota_exhausted = False    # push answers 429 "monthly limit"; reply still works
-        self.blocked_users = set()      # push to these users is refused
+        self.quota_exhausted = False    # pushes answer 429 "monthly limit"; reply still works
+        self.blocked_users = set()      # a push to them is refused; a multicast skips them
         self._failures = collections.deque()
         self._hangs = collections.deque()
 
