@@ -121,3 +121,13 @@ def test_an_error_in_one_pipelined_command_reaches_only_its_caller(redis_client)
     alone = gevent.spawn(pipeliner.call, lambda pipe: pipe.incr("text"))
     alone.join()
     assert isinstance(alone.exception, redis_py.ResponseError)
+
+
+def test_claims_written_by_the_one_push_per_user_version_are_respected(store, redis_client):
+    """During a deploy the old process may still hold or have sent a user's ask."""
+    record = new_user(store)
+    redis_client.set(keys.push_claim("U1", DAY, 0), "pending", px=20_000)
+    [held] = claim(store, "batch-1", record)
+    assert held.status == CLAIM_PENDING and 19 < held.lease_left <= 20
+    redis_client.set(keys.push_claim("U1", DAY, 0), "sent")
+    assert claim(store, "batch-2", record) == [BatchAnswer(CLAIM_SENT)]
