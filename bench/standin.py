@@ -27,21 +27,12 @@ import socket
 import sys
 import time
 
-# The same paths and answers as simulator/platform.py, copied on purpose: importing that module
-# would pull urllib3 and ssl into this process before its monkey patching.
-PUSH_PATH = "/v2/bot/message/push"
-REPLY_PATH = "/v2/bot/message/reply"
-MULTICAST_PATH = "/v2/bot/message/multicast"
-MULTICAST_MAX = 500
-LOADING_PATH = "/v2/bot/chat/loading/start"
+from simulator.line_api import (
+    AUTH_FAILED, INVALID_REPLY_TOKEN, LOADING_PATH, MULTICAST_MAX, MULTICAST_PATH, PUSH_PATH,
+    RATE_LIMITED, REPLY_PATH, RETRY_KEY_ACCEPTED, RETRY_KEY_INVALID, UUID_PATTERN,
+)
 
-RATE_LIMITED = "Too Many Requests"
-RETRY_KEY_ACCEPTED = "The retry key is already accepted"
-RETRY_KEY_INVALID = "The value for the 'X-Line-Retry-Key' header is invalid"
-INVALID_REPLY_TOKEN = "Invalid reply token"
-AUTH_FAILED = "Authentication failed."
-
-_UUID = re.compile(rb"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID = re.compile(UUID_PATTERN.encode())
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
             404: "Not Found", 409: "Conflict", 429: "Too Many Requests"}
 

@@ -27,30 +27,19 @@ import gevent.event
 import urllib3
 from gevent.pywsgi import WSGIServer
 
+from simulator.line_api import (
+    AUTH_FAILED, FAILED_TO_SEND, INVALID_REPLY_TOKEN, LOADING_PATH, MONTHLY_LIMIT, MULTICAST_MAX,
+    MULTICAST_PATH, PUSH_PATH, RATE_LIMITED, REPLY_PATH, RETRY_KEY_ACCEPTED, RETRY_KEY_INVALID,
+    UUID_PATTERN,
+)
 from simulator.signing import sign
 
 log = logging.getLogger(__name__)
 
-PUSH_PATH = "/v2/bot/message/push"
-MULTICAST_PATH = "/v2/bot/message/multicast"
-MULTICAST_MAX = 500
-REPLY_PATH = "/v2/bot/message/reply"
-LOADING_PATH = "/v2/bot/chat/loading/start"
-
 REPLY_TOKEN_TTL_SECONDS = 60.0
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
-AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
-RETRY_KEY_INVALID = "The value for the 'X-Line-Retry-Key' header is invalid"
-RETRY_KEY_ACCEPTED = "The retry key is already accepted"
-RATE_LIMITED = "Too Many Requests"
-MONTHLY_LIMIT = "You have reached your monthly limit."
-# What LINE documents for a push it could not deliver (e.g. an unknown user id); we use it for
-# users who blocked the bot, since LINE documents no specific answer for them.
-FAILED_TO_SEND = "Failed to send messages"
-INVALID_REPLY_TOKEN = "Invalid reply token"
-
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID = re.compile(UUID_PATTERN)
 _CROCKFORD_BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _STATUS_LINES = {}
 
