@@ -8,18 +8,15 @@ across greenlet switches; subtracting measured parts can.
 
 An ask alone (actors/user.py `_reminder_due` -> `_ask` -> actors/asks.py) is: Store.claim_batch
 of one user (one EVALSHA), LineOutbox.push (limiter, slot, SDK ApiClient.call_api), then
-Store.save and Store.finish_batch in one pipeline, plus the actor's own decisions. Asks due together are the same
-for 500 actors at once: one claim_batch, one multicast, 500 saves in one pipeline. The rows
-after them time one push by parts and the alternatives: the lean-line variant (json + urllib3)
-and the raw-http variant (a keep-alive socket).
+Store.save and Store.finish_batch in one pipeline, plus the actor's own decisions. Asks due
+together are the same for 500 actors at once: one claim_batch, one multicast, 500 saves in
+one pipeline. The rows after them time one push by parts and the alternatives: the lean-line
+variant (json + urllib3) and the raw-http variant (a keep-alive socket).
 """
 import json
-import shutil
 import sys
 import time
 import uuid
-
-BATCH = 500   # LINE: at most 500 recipients per multicast
 
 
 def cpu_per_call(function, n):
@@ -128,129 +125,129 @@ def main(argv=None):
     from runtime import build_runtime
     from settings import Settings
 
-    n = int((argv or sys.argv[1:] or ["1000"])[0])
-    n = max(n, BATCH)
+    together = line.MULTICAST_MAX  # users asked in one multicast
+    n = max(int((argv or sys.argv[1:] or ["1000"])[0]), together)
 
     def row(what, seconds):
         print(f"{what:<62} {seconds * 1e6:7.0f} us")
         sys.stdout.flush()
         return seconds
 
-    server = procs.private_redis("breakdown")
-    standin = procs.StandInProcess()
-    try:
-        settings = Settings(channel_secret=procs.SECRET, channel_access_token=procs.TOKEN,
-                            redis_url=server.url, line_api_base_url=standin.base_url)
-        runtime = build_runtime(settings)
-        store, outbox, system = runtime.store, runtime.outbox, runtime.system
-        now = time.time()
-        ids = list(records.ids(n))
-        records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
-        for record in store.load_all():
-            system.records[record.user_id] = record
-        day = store.load(ids[0]).day
-        waking = system.dispatcher._waking
+    with procs.private_redis("breakdown") as server:
+        standin = procs.StandInProcess()
+        try:
+            settings = Settings(channel_secret=procs.SECRET, channel_access_token=procs.TOKEN,
+                                redis_url=server.url, line_api_base_url=standin.base_url)
+            runtime = build_runtime(settings)
+            store, outbox, system = runtime.store, runtime.outbox, runtime.system
+            now = time.time()
+            ids = list(records.ids(n))
+            records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
+            for record in store.load_all():
+                system.records[record.user_id] = record
+            day = store.load(ids[0]).day
+            waking = system.dispatcher._waking
 
-        def ask(i):
-            waking.acquire()          # what the dispatcher takes before it tells the actor
-            actor = system._actor(ids[i])
-            actor.on_receive(ReminderDue(now - 1))
-            actor._stopped = True
+            def ask(i):
+                waking.acquire()          # what the dispatcher takes before it tells the actor
+                actor = system._actor(ids[i])
+                actor.on_receive(ReminderDue(now - 1))
+                actor._stopped = True
 
-        def asked_together(r):
-            gevent.joinall([gevent.spawn(ask, r * BATCH + j) for j in range(BATCH)])
+            def asked_together(r):
+                gevent.joinall([gevent.spawn(ask, r * together + j) for j in range(together)])
 
-        print(f"one ask, {n} users, sequential (stand-in latency 0):")
-        whole = row("whole ask alone: UserActor.on_receive(ReminderDue)", cpu_per_call(ask, n))
-        loaded = [store.load(uid) for uid in ids]
-        claim = row("  Store.claim_batch of one (CAS save + claim + batch, one EVALSHA)",
-                    cpu_per_call(lambda i: store.claim_batch(
-                        str(uuid.uuid4()), 5, [(loaded[i], day)], 30), n))
-        push = row("  LineOutbox.push (limiter, slot, SDK call_api, HTTP)",
-                   cpu_per_call(lambda i: outbox.push(ids[i], [texts.ask(2)],
-                                                      str(uuid.uuid4()), ASK_BUTTONS), n))
-        save = row("  Store.save alone (one EVALSHA through the pipeliner)",
-                   cpu_per_call(lambda i: store.save(loaded[i]), n))
-        row("  (Store.finish_batch alone; in an ask it shares the save's round trip)",
-            cpu_per_call(lambda i: store.finish_batch(str(uuid.uuid4()), True), n))
-        row("  rest: actor, records, schedule (whole - parts above)",
-            whole - claim - push - save)
-        row("  (Redis GET Store.load, for comparison)",
-            cpu_per_call(lambda i: store.load(ids[i]), n))
-        row("  (Redis PING, the cheapest round trip)",
-            cpu_per_call(lambda i: store.redis.ping(), n))
+            print(f"one ask, {n} users, sequential (stand-in latency 0):")
+            whole = row("whole ask alone: UserActor.on_receive(ReminderDue)", cpu_per_call(ask, n))
+            loaded = [store.load(uid) for uid in ids]
+            claim = row("  Store.claim_batch of one (CAS save + claim + batch, one EVALSHA)",
+                        cpu_per_call(lambda i: store.claim_batch(
+                            str(uuid.uuid4()), 5, [(loaded[i], day)], 30), n))
+            push = row("  LineOutbox.push (limiter, slot, SDK call_api, HTTP)",
+                       cpu_per_call(lambda i: outbox.push(ids[i], [texts.ask(2)],
+                                                          str(uuid.uuid4()), ASK_BUTTONS), n))
+            save = row("  Store.save alone (one EVALSHA through the pipeliner)",
+                       cpu_per_call(lambda i: store.save(loaded[i]), n))
+            row("  (Store.finish_batch alone; in an ask it shares the save's round trip)",
+                cpu_per_call(lambda i: store.finish_batch(str(uuid.uuid4()), True), n))
+            row("  rest: actor, records, schedule (whole - parts above)",
+                whole - claim - push - save)
+            row("  (Redis GET Store.load, for comparison)",
+                cpu_per_call(lambda i: store.load(ids[i]), n))
+            row("  (Redis PING, the cheapest round trip)",
+                cpu_per_call(lambda i: store.redis.ping(), n))
 
-        print(f"asks due together ({BATCH} users, one multicast), per user:")
-        rounds = n // BATCH
-        records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
-        for record in store.load_all():
-            system.records[record.user_id] = record
-        system.awake.clear()
-        row(f"  whole ask, {BATCH} actors at once", cpu_per_call(asked_together, rounds) / BATCH)
-        batch = [(record, day) for record in (store.load(uid) for uid in ids[:BATCH])]
-        row(f"  Store.claim_batch of {BATCH}", cpu_per_call(
-            lambda i: store.claim_batch(str(uuid.uuid4()), 6 + i, batch, 30), rounds) / BATCH)
-        recipients = ids[:BATCH]
-        row(f"  LineOutbox.multicast to {BATCH}", cpu_per_call(
-            lambda i: outbox.multicast(recipients, [texts.ask(0)], str(uuid.uuid4()),
-                                       ASK_BUTTONS), rounds) / BATCH)
-        saving = [record for record, _ in batch]
-        row(f"  Store.save x {BATCH} at once (pipelined)", cpu_per_call(
-            lambda i: gevent.joinall([gevent.spawn(store.save, record) for record in saving]),
-            rounds) / BATCH)
-        print(f"  (the stand-in saw {standin.stats()['pushes']} pushes incl. multicast "
-              "recipients)")
-        standin.reset()
+            print(f"asks due together ({together} users, one multicast), per user:")
+            rounds = n // together
+            records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
+            for record in store.load_all():
+                system.records[record.user_id] = record
+            system.awake.clear()
+            row(f"  whole ask, {together} actors at once",
+                cpu_per_call(asked_together, rounds) / together)
+            batch = [(record, day) for record in (store.load(uid) for uid in ids[:together])]
+            row(f"  Store.claim_batch of {together}", cpu_per_call(
+                lambda i: store.claim_batch(str(uuid.uuid4()), 6 + i, batch, 30),
+                rounds) / together)
+            recipients = ids[:together]
+            row(f"  LineOutbox.multicast to {together}", cpu_per_call(
+                lambda i: outbox.multicast(recipients, [texts.ask(0)], str(uuid.uuid4()),
+                                           ASK_BUTTONS), rounds) / together)
+            saving = [record for record, _ in batch]
+            row(f"  Store.save x {together} at once (pipelined)", cpu_per_call(
+                lambda i: gevent.joinall([gevent.spawn(store.save, record) for record in saving]),
+                rounds) / together)
+            print(f"  (the stand-in saw {standin.stats()['pushes']} pushes incl. multicast "
+                  "recipients)")
+            standin.reset()
 
-        print("one push, by parts:")
-        body = {"to": ids[0], "messages": line._messages((texts.ask(2),), ASK_BUTTONS),
-                "notificationDisabled": False}
-        headers = {**line._JSON_HEADERS}
-        client = outbox._client
+            print("one push, by parts:")
+            body = {"to": ids[0], "messages": line._messages((texts.ask(2),), ASK_BUTTONS),
+                    "notificationDisabled": False}
+            headers = {**line._JSON_HEADERS}
+            client = outbox._client
 
-        def call_api(i):
-            outbox._post(line.PUSH_PATH, dict(body, to=ids[i]), 5,
-                         {"X-Line-Retry-Key": str(uuid.uuid4())})
+            def call_api(i):
+                outbox._post(line.PUSH_PATH, dict(body, to=ids[i]), 5,
+                             {"X-Line-Retry-Key": str(uuid.uuid4())})
 
-        api = row("  SDK ApiClient.call_api incl. HTTP (LineOutbox._post)",
-                  cpu_per_call(call_api, n))
-        row("    sanitize_for_serialization(body dict)",
-            cpu_per_call(lambda i: client.sanitize_for_serialization(body), n))
-        row("    sanitize + parameters_to_tuples(headers)",
-            cpu_per_call(lambda i: dict(client.parameters_to_tuples(
-                client.sanitize_for_serialization(dict(headers)), None)), n))
-        row("    json.dumps(body)", cpu_per_call(lambda i: json.dumps(body), n))
-        row("    orjson.dumps(body)", cpu_per_call(lambda i: orjson.dumps(body), n))
-        payload = json.dumps(body).encode()
-        pool = urllib3.PoolManager(maxsize=4, retries=False)
-        plain = {"Authorization": f"Bearer {procs.TOKEN}", "Content-Type": "application/json"}
-        url = standin.base_url + line.PUSH_PATH
-        row("    urllib3 POST of a ready body (HTTP only)",
-            cpu_per_call(lambda i: pool.request(
-                "POST", url, body=payload, headers=dict(plain, **{
-                    "X-Line-Retry-Key": str(uuid.uuid4())}), retries=False), n))
-        lean = variants.LeanPost(standin.base_url, procs.TOKEN, 4)
-        row("  lean-line variant _post (json + urllib3)", cpu_per_call(
-            lambda i: lean(line.PUSH_PATH, dict(body, to=ids[i]), 5,
-                           {"X-Line-Retry-Key": str(uuid.uuid4())}), n))
-        row("  outbox around the HTTP call (push - call_api)", push - api)
+            api = row("  SDK ApiClient.call_api incl. HTTP (LineOutbox._post)",
+                      cpu_per_call(call_api, n))
+            row("    sanitize_for_serialization(body dict)",
+                cpu_per_call(lambda i: client.sanitize_for_serialization(body), n))
+            row("    sanitize + parameters_to_tuples(headers)",
+                cpu_per_call(lambda i: dict(client.parameters_to_tuples(
+                    client.sanitize_for_serialization(dict(headers)), None)), n))
+            row("    json.dumps(body)", cpu_per_call(lambda i: json.dumps(body), n))
+            row("    orjson.dumps(body)", cpu_per_call(lambda i: orjson.dumps(body), n))
+            payload = json.dumps(body).encode()
+            pool = urllib3.PoolManager(maxsize=4, retries=False)
+            plain = {"Authorization": f"Bearer {procs.TOKEN}", "Content-Type": "application/json"}
+            url = standin.base_url + line.PUSH_PATH
+            row("    urllib3 POST of a ready body (HTTP only)",
+                cpu_per_call(lambda i: pool.request(
+                    "POST", url, body=payload, headers=dict(plain, **{
+                        "X-Line-Retry-Key": str(uuid.uuid4())}), retries=False), n))
+            lean = variants.LeanPost(standin.base_url, procs.TOKEN, 4)
+            row("  lean-line variant _post (json + urllib3)", cpu_per_call(
+                lambda i: lean(line.PUSH_PATH, dict(body, to=ids[i]), 5,
+                               {"X-Line-Retry-Key": str(uuid.uuid4())}), n))
+            row("  outbox around the HTTP call (push - call_api)", push - api)
 
-        raw = variants.RawPost(standin.base_url, procs.TOKEN)
-        row("  raw-http variant _post (json + keep-alive gevent socket)", cpu_per_call(
-            lambda i: raw(line.PUSH_PATH, dict(body, to=ids[i]), 5,
-                          {"X-Line-Retry-Key": str(uuid.uuid4())}), n))
-        row("  LineOutbox.reply (SDK call_api) incl. HTTP",
-            cpu_per_call(lambda i: outbox.reply(uuid.uuid4().hex, ["x"]), n))
+            raw = variants.RawPost(standin.base_url, procs.TOKEN)
+            row("  raw-http variant _post (json + keep-alive gevent socket)", cpu_per_call(
+                lambda i: raw(line.PUSH_PATH, dict(body, to=ids[i]), 5,
+                              {"X-Line-Retry-Key": str(uuid.uuid4())}), n))
+            row("  LineOutbox.reply (SDK call_api) incl. HTTP",
+                cpu_per_call(lambda i: outbox.reply(uuid.uuid4().hex, ["x"]), n))
 
-        restore_parts(row, store)
-        standin.reset()
-        webhook_parts(row, n, ids, runtime)
-        print(f"  (the stand-in saw {standin.stats()['replies']} replies)")
-        runtime.close()
-    finally:
-        standin.stop()
-        server.stop()
-        shutil.rmtree(server.data_dir, ignore_errors=True)
+            restore_parts(row, store)
+            standin.reset()
+            webhook_parts(row, n, ids, runtime)
+            print(f"  (the stand-in saw {standin.stats()['replies']} replies)")
+            runtime.close()
+        finally:
+            standin.stop()
 
 
 if __name__ == "__main__":

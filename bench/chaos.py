@@ -9,9 +9,9 @@ import argparse
 import random
 import signal
 import time
-from collections import Counter
+import redis
 
-from bench import records
+from bench import records, stats
 from bench.procs import BotProcess, StandInProcess, monotonic, private_redis
 from chat import texts
 
@@ -26,27 +26,35 @@ def seed(client, users, first_due_within):
 
 
 def tally(pushes, ids, asks_per_user):
-    seen = Counter((to, text) for to, text, _ in pushes)
+    seen = {(to, text) for to, text, _ in pushes}
     expected = {(uid, texts.ask(k)) for uid in ids for k in range(asks_per_user)}
-    lost = len(expected - set(seen))
-    twice = sum(count - 1 for key, count in seen.items() if count > 1)
-    unexpected = len(set(seen) - expected)
+    lost = len(expected - seen)
+    twice = stats.duplicates((to, text) for to, text, _ in pushes)
+    unexpected = len(seen - expected)
     return lost, twice, unexpected
 
 
 def run(users, kills, interval, reasks, seed_value, settle_timeout):
     random.seed(seed_value)
-    asks_per_user = 1 + reasks
-    redis_server = private_redis("chaos-redis")
-    standin = StandInProcess(latency=0.02)
-    bot = None
-    try:
-        import redis
+    with private_redis("chaos-redis") as redis_server:
         client = redis.Redis.from_url(redis_server.url)
-        ids = seed(client, users, first_due_within=interval * 3)
-        env = dict(SNOOZE_INTERVAL_SECONDS=interval, MAX_REASKS=reasks, PUSH_LEASE_SECONDS=2)
-        started = monotonic()
-        bot = BotProcess(redis_server.url, standin.base_url, log_name="chaos", **env).start()
+        standin = StandInProcess(latency=0.02)
+        try:
+            ids = seed(client, users, first_due_within=interval * 3)
+            return _kill_and_count(redis_server, standin, ids, kills, interval, reasks,
+                                   seed_value, settle_timeout)
+        finally:
+            client.close()
+            standin.stop()
+
+
+def _kill_and_count(redis_server, standin, ids, kills, interval, reasks, seed_value,
+                    settle_timeout):
+    users, asks_per_user = len(ids), 1 + reasks
+    env = dict(SNOOZE_INTERVAL_SECONDS=interval, MAX_REASKS=reasks, PUSH_LEASE_SECONDS=2)
+    started = monotonic()
+    bot = BotProcess(redis_server.url, standin.base_url, log_name="chaos", **env).start()
+    try:
         bot.wait_healthy()
         for kill in range(kills):
             time.sleep(random.uniform(0.2, interval))
@@ -60,19 +68,16 @@ def run(users, kills, interval, reasks, seed_value, settle_timeout):
             time.sleep(0.5)
         elapsed = monotonic() - started
         result = standin.records()
-        lost, twice, unexpected = tally(result["pushes"], ids, asks_per_user)
-        print(f"users: {users}, kills: {kills}, snooze interval: {interval} s, "
-              f"re-asks: {reasks}, seed: {seed_value}")
-        print(f"pushes accepted: {len(result['pushes'])} of {expected_pushes} expected; "
-              f"answers by status: {result['status']}; {elapsed:.1f} s")
-        print(f"asks lost: {lost}, asks shown twice: {twice}"
-              + (f", unexpected asks: {unexpected}" if unexpected else ""))
-        return lost == 0 and twice == 0 and unexpected == 0
     finally:
-        if bot is not None:
-            bot.stop()
-        standin.stop()
-        redis_server.stop()
+        bot.stop()
+    lost, twice, unexpected = tally(result["pushes"], ids, asks_per_user)
+    print(f"users: {users}, kills: {kills}, snooze interval: {interval} s, "
+          f"re-asks: {reasks}, seed: {seed_value}")
+    print(f"pushes accepted: {len(result['pushes'])} of {expected_pushes} expected; "
+          f"answers by status: {result['status']}; {elapsed:.1f} s")
+    print(f"asks lost: {lost}, asks shown twice: {twice}"
+          + (f", unexpected asks: {unexpected}" if unexpected else ""))
+    return lost == 0 and twice == 0 and unexpected == 0
 
 
 def main(argv=None):

@@ -1,8 +1,10 @@
 """The processes a benchmark runs: a private Redis, the LINE stand-in, the real bot.
 Each is started by the bench and stopped by its own PID, in a `finally`."""
+import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,9 +45,16 @@ def http_json(port, method, path, body=None, headers=None, timeout=60.0):
         conn.close()
 
 
+@contextlib.contextmanager
 def private_redis(name="redis"):
-    data_dir = os.path.join(WORK_DIR, f"{name}-{os.getpid()}")
-    return RedisServer(data_dir, persistent=False).start()
+    """A throwaway redis-server under .bench/, stopped and its directory removed afterwards."""
+    server = RedisServer(os.path.join(WORK_DIR, f"{name}-{os.getpid()}"), persistent=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 class StandInProcess:

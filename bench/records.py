@@ -8,9 +8,10 @@ import orjson
 from actors import state
 from actors.schedule import local_day, zone
 from actors.state import UserRecord
+from settings import Settings
 from storage import keys
 
-DEFAULT_TZ = "Asia/Tokyo"
+BOT_ZONE = zone(Settings.timezone)  # records carry no zone of their own: the bot's default
 
 
 def user_id(i: int) -> str:
@@ -23,28 +24,28 @@ def encode(record: UserRecord) -> bytes:
     return orjson.dumps(record.to_dict())
 
 
-def wall_time(at: float, tz: str = DEFAULT_TZ):
-    local = datetime.fromtimestamp(at, zone(tz))
+def wall_time(at: float):
+    local = datetime.fromtimestamp(at, BOT_ZONE)
     return local.hour, local.minute
 
 
-def first_ask_record(uid: str, due: float, tz: str = DEFAULT_TZ) -> UserRecord:
+def first_ask_record(uid: str, due: float) -> UserRecord:
     """A user whose daily first ask falls due at `due` (nothing asked today)."""
-    hour, minute = wall_time(due, tz)
+    hour, minute = wall_time(due)
     return UserRecord(uid, hour=hour, minute=minute, due=due, version=1)
 
 
-def reask_record(uid: str, due: float, asks: int = 1, tz: str = DEFAULT_TZ) -> UserRecord:
+def reask_record(uid: str, due: float, asks: int = 1) -> UserRecord:
     """A user asked `asks` times today, not answered yet, next re-ask due at `due`."""
-    hour, minute = wall_time(due - 600, tz)
-    return UserRecord(uid, hour=hour, minute=minute, day=local_day(due, zone(tz)),
+    hour, minute = wall_time(due - 600)
+    return UserRecord(uid, hour=hour, minute=minute, day=local_day(due, BOT_ZONE),
                       round=state.ASKING, asks=asks, due=due, version=1)
 
 
-def idle_record(uid: str, now: float, tz: str = DEFAULT_TZ) -> UserRecord:
+def idle_record(uid: str, now: float) -> UserRecord:
     """A user who took today's dose and waits for tomorrow (due in ~24 h)."""
-    hour, minute = wall_time(now, tz)
-    return UserRecord(uid, hour=hour, minute=minute, day=local_day(now, zone(tz)),
+    hour, minute = wall_time(now)
+    return UserRecord(uid, hour=hour, minute=minute, day=local_day(now, BOT_ZONE),
                       round=state.TAKEN, asks=1, answered_at=now - 60, due=now + 86400 - 60,
                       version=1)
 

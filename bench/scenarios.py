@@ -2,7 +2,6 @@
 figure, and stops everything it started (by PID) in a `finally`."""
 import contextlib
 import math
-import shutil
 import time
 
 import redis as redis_py
@@ -11,44 +10,40 @@ from bench import procs, records, stats
 from bench.profiled import print_summary
 from bench.webhooks import WebhookFactory, closed_loop
 from chat import texts
+from settings import Settings
 
-DEFAULT_PUSH_RATE = 1800.0   # the bot's PUSH_RATE_PER_SECOND default
 LINE_RATE = 2000             # LINE: push + reply requests per second per channel
+WEBHOOK_TEXT = "設定教えて"    # "show my setting": every one needs a reply
 
 
 class Report:
     """Collects figures; prints each as one line: what, measured, goal, verdict."""
 
-    def __init__(self, out=print):
-        self.out = out
+    def __init__(self):
         self.rows = []
 
     def figure(self, what, measured, goal="", ok=None):
         verdict = "" if ok is None else ("ok" if ok else "MISSED")
         self.rows.append((what, measured, goal, verdict))
-        self.out(f"{what:<44} {measured:<34} {('goal ' + goal) if goal else '':<22} {verdict}")
+        print(f"{what:<44} {measured:<34} {('goal ' + goal) if goal else '':<22} {verdict}")
 
     def note(self, text):
-        self.out(f"  # {text}")
+        print(f"  # {text}")
 
 
 @contextlib.contextmanager
 def environment(latency=0.0, rate_limit=None):
     """A private Redis (flushed, with a client) and the stand-in; both stopped afterwards."""
-    server = procs.private_redis()
-    standin = None
-    client = None
-    try:
+    with procs.private_redis() as server:
         client = redis_py.Redis.from_url(server.url)
-        standin = procs.StandInProcess(latency=latency, rate_limit=rate_limit)
-        yield server, client, standin
-    finally:
-        if client is not None:
+        standin = None
+        try:
+            standin = procs.StandInProcess(latency=latency, rate_limit=rate_limit)
+            yield server, client, standin
+        finally:
             client.close()
-        if standin is not None:
-            standin.stop()
-        server.stop()
-        shutil.rmtree(server.data_dir, ignore_errors=True)
+            if standin is not None:
+                standin.stop()
 
 
 @contextlib.contextmanager
@@ -124,7 +119,7 @@ def _push_figures(report, label, n, due_of, text, data, rate_goal):
 def burst(report, n=10000, latency=0.05, rate_limit=LINE_RATE, push_rate=None, lead=None,
           profile=False, variants=()):
     """N users due the same instant; the stand-in refuses anything over `rate_limit`/s."""
-    rate = push_rate or DEFAULT_PUSH_RATE
+    rate = push_rate or Settings.push_rate_per_second
     with environment(latency, rate_limit) as (server, client, standin):
         lead = lead if lead is not None else 6.0 + n * 6e-5
         due = time.time() + lead
@@ -167,7 +162,7 @@ def reasks(report, n=10000, latency=0.05, spread=None, push_rate=None, profile=F
            variants=()):
     """N users with an open round, first ask sent, re-ask k=1 due over `spread` seconds
     (default: the shape a burst leaves behind, N / push rate)."""
-    rate = push_rate or DEFAULT_PUSH_RATE
+    rate = push_rate or Settings.push_rate_per_second
     spread = n / rate if spread is None else spread
     with environment(latency, LINE_RATE) as (server, client, standin):
         start = time.time() + 6.0 + n * 6e-5
@@ -232,10 +227,9 @@ def idle(report, n=100000, settle=1.0, variants=()):
 
 
 def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
-             latencies=(0.0, 0.05), text="設定教えて", rate_limit=None, profile=False,
-             variants=()):
+             latencies=(0.0, 0.05), profile=False, variants=()):
     """Signed one-text-event webhooks on keep-alive connections; each needs a reply."""
-    with environment(0.0, rate_limit) as (server, client, standin):
+    with environment() as (server, client, standin):
         now = time.time()
         ids = list(records.ids(users))
         records.write(client, (records.idle_record(uid, now) for uid in ids))
@@ -245,7 +239,7 @@ def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
             for latency in latencies:
                 standin.configure(latency=latency)
                 standin.reset()
-                factory = WebhookFactory(bot.port, procs.SECRET, ids, text)
+                factory = WebhookFactory(bot.port, procs.SECRET, ids, WEBHOOK_TEXT)
                 pids = {"bot": bot.pid, "stand-in": standin.pid, "redis": server.process.pid}
                 cpu0 = {name: procs.cpu_seconds(pid) for name, pid in pids.items()}
                 driver0 = time.process_time()
@@ -273,6 +267,7 @@ def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
                               f"{stats.fmt_ms(p99)}", "p99 <= 50 ms", p99 <= 0.05)
                 total = sum(result.statuses.values())
                 report.note(f"{ok}/{total} answered 200 ({result.statuses}), "
+                            f"{result.errors} connections lost, "
                             f"{len(data['replies'])} replies sent, reply sent after p50/p99 "
                             f"{stats.fmt_ms(stats.percentile(lag, 50))} / "
                             f"{stats.fmt_ms(stats.percentile(lag, 99))}, bot CPU "

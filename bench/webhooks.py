@@ -6,7 +6,7 @@ import secrets
 import time
 from typing import Callable, NamedTuple
 
-from simulator.platform import new_webhook_event_id
+from simulator.line_api import new_webhook_event_id
 from simulator.signing import sign
 
 
@@ -14,8 +14,7 @@ def monotonic():
     return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
-def text_event_body(user_id: str, text: str, reply_token: str, destination: str = "Ubench",
-                    message_id: int = 1) -> bytes:
+def text_event_body(user_id: str, text: str, reply_token: str, message_id: int = 1) -> bytes:
     """A one-event webhook body, shaped like LINE's (compact JSON, UTF-8)."""
     event = {
         "type": "message", "mode": "active", "timestamp": int(time.time() * 1000),
@@ -25,13 +24,13 @@ def text_event_body(user_id: str, text: str, reply_token: str, destination: str 
         "replyToken": reply_token,
         "message": {"id": str(message_id), "type": "text", "quoteToken": "q", "text": text},
     }
-    payload = {"destination": destination, "events": [event]}
+    payload = {"destination": "Ubench", "events": [event]}
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def signed_request(port: int, body: bytes, secret: str, path: str = "/callback") -> bytes:
-    """The whole HTTP/1.1 request, keep-alive, with X-Line-Signature over the body."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+def signed_request(port: int, body: bytes, secret: str) -> bytes:
+    """The whole HTTP/1.1 request to /callback, keep-alive, with X-Line-Signature over the body."""
+    head = (f"POST /callback HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Content-Type: application/json; charset=utf-8\r\nUser-Agent: LineBotWebhook/2.0\r\n"
             f"X-Line-Signature: {sign(secret, body)}\r\nContent-Length: {len(body)}\r\n\r\n")
     return head.encode("ascii") + body

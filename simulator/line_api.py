@@ -1,6 +1,9 @@
-"""What the LINE Messaging API answers, spelled once for both stand-ins: the simulator's
-(`simulator.platform`) and the benchmark's (`bench.standin`). Constants only, so that the
-benchmark's stand-in can import it before its monkey patching without pulling in ssl."""
+"""What the LINE platform says, spelled once for both stand-ins and the benchmark's driver:
+its API paths and answers, and its webhook event ids. Nothing here imports more than the
+standard library, so benchmark processes can import it before their monkey patching."""
+import os
+import time
+
 PUSH_PATH = "/v2/bot/message/push"
 MULTICAST_PATH = "/v2/bot/message/multicast"
 MULTICAST_MAX = 500
@@ -18,4 +21,15 @@ MONTHLY_LIMIT = "You have reached your monthly limit."
 FAILED_TO_SEND = "Failed to send messages"
 INVALID_REPLY_TOKEN = "Invalid reply token"
 
+_CROCKFORD_BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+def new_webhook_event_id() -> str:
+    """A ULID-shaped id: 26 Crockford base32 characters, 48-bit ms time + 80 random bits."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD_BASE32[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))

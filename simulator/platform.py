@@ -14,7 +14,6 @@ import http
 import itertools
 import json
 import logging
-import os
 import re
 import secrets
 import socket
@@ -30,7 +29,7 @@ from gevent.pywsgi import WSGIServer
 from simulator.line_api import (
     AUTH_FAILED, FAILED_TO_SEND, INVALID_REPLY_TOKEN, LOADING_PATH, MONTHLY_LIMIT, MULTICAST_MAX,
     MULTICAST_PATH, PUSH_PATH, RATE_LIMITED, REPLY_PATH, RETRY_KEY_ACCEPTED, RETRY_KEY_INVALID,
-    UUID_PATTERN,
+    UUID_PATTERN, new_webhook_event_id,
 )
 from simulator.signing import sign
 
@@ -40,7 +39,6 @@ REPLY_TOKEN_TTL_SECONDS = 60.0
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 _UUID = re.compile(UUID_PATTERN)
-_CROCKFORD_BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _STATUS_LINES = {}
 
 
@@ -54,16 +52,6 @@ def _status_line(status: int) -> str:
     if line is None:
         line = _STATUS_LINES[status] = f"{status} {http.HTTPStatus(status).phrase}"
     return line
-
-
-def new_webhook_event_id() -> str:
-    """A ULID-shaped id: 26 Crockford base32 characters, 48-bit ms time + 80 random bits."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD_BASE32[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
 
 
 class Push(NamedTuple):
