@@ -47,13 +47,11 @@ SIMULATOR_BANNER = """
 
 @dataclass
 class Runtime:
+    settings: Settings                    # as the bot runs (simulator mode fills in LINE)
     system: ActorSystem
     store: Store
     outbox: LineOutbox
-    channel_secret: str
-    debug_token: Optional[str]
     embedded_redis: Optional[RedisServer] = None
-    settings: Optional[Settings] = None   # as the bot runs (simulator mode fills in LINE)
     simulator: Optional[object] = None    # simulator.local.LocalLine in simulator mode
 
     def serving(self, host: str, port: int) -> None:
@@ -64,7 +62,7 @@ class Runtime:
         if ":" in dial:
             dial = f"[{dial}]"
         bot_url = f"http://{dial}:{port}"
-        debug_url = f"{bot_url}/debug?token={self.debug_token}"
+        debug_url = f"{bot_url}/debug?token={self.settings.debug_token}"
         self.simulator.connect_bot(f"{bot_url}/callback", debug_url)
         sys.stdout.write(SIMULATOR_BANNER.format(
             chat_url=self.simulator.chat_url, debug_url=debug_url,
@@ -135,6 +133,5 @@ def _build(settings, timer) -> Runtime:
                         rate=settings.push_rate_per_second,
                         concurrency=settings.push_concurrency)
     system = ActorSystem(settings, store, outbox, timer)
-    return Runtime(system=system, store=store, outbox=outbox,
-                   channel_secret=settings.channel_secret, debug_token=settings.debug_token,
-                   embedded_redis=embedded, settings=settings)
+    return Runtime(settings=settings, system=system, store=store, outbox=outbox,
+                   embedded_redis=embedded)

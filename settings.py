@@ -47,16 +47,16 @@ def _number(env, name, default, kind=float):
 
 
 def from_environment(env: Mapping[str, str] = os.environ) -> Settings:
-    has_credentials = bool(env.get("CHANNEL_SECRET") or env.get("CHANNEL_ACCESS_TOKEN")
-                           or env.get("CHANNEL_TOKEN"))
+    secret = env.get("CHANNEL_SECRET") or None
+    token = env.get("CHANNEL_ACCESS_TOKEN") or env.get("CHANNEL_TOKEN") or None
     # Without LINE credentials the bot runs against the local simulator, where waiting ten
     # minutes for a re-ask would make trying it tedious.
-    default_snooze = 600.0 if has_credentials else SIMULATOR_SNOOZE_INTERVAL_SECONDS
+    default_snooze = 600.0 if secret or token else SIMULATOR_SNOOZE_INTERVAL_SECONDS
     return Settings(
         host=env.get("HOST") or "0.0.0.0",
         port=_number(env, "PORT", 8080, int),
-        channel_secret=env.get("CHANNEL_SECRET") or None,
-        channel_access_token=(env.get("CHANNEL_ACCESS_TOKEN") or env.get("CHANNEL_TOKEN") or None),
+        channel_secret=secret,
+        channel_access_token=token,
         redis_url=env.get("REDIS_URL") or None,
         line_api_base_url=(env.get("LINE_API_BASE_URL") or "https://api.line.me").rstrip("/"),
         timezone=env.get("BOT_TIMEZONE") or "Asia/Tokyo",

@@ -179,11 +179,11 @@ def main():
     from runtime import build_runtime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = settings_module.from_environment()
-    runtime = build_runtime(settings)
-    app = create_app(channel_secret=runtime.channel_secret, system=runtime.system,
+    runtime = build_runtime(settings_module.from_environment())
+    settings = runtime.settings  # as the bot runs: simulator mode fills in LINE
+    app = create_app(channel_secret=settings.channel_secret, system=runtime.system,
                      store=runtime.store, outbox=runtime.outbox,
-                     debug_token=runtime.debug_token)
+                     debug_token=settings.debug_token)
     server = make_server(app, settings.host, settings.port)
     server.start()
     log.info("listening on http://%s:%d", settings.host, server.server_port)

@@ -76,8 +76,8 @@ def bot(redis_server, redis_client, tmp_path):
                                  "LINE_TIMEOUT_SECONDS": "2"})
     timer = ShiftedTimer(MORNING - 30)
     runtime = build_runtime(settings, timer=timer)
-    app = create_app(channel_secret=runtime.channel_secret, system=runtime.system,
-                     store=runtime.store, outbox=runtime.outbox, debug_token=runtime.debug_token)
+    app = create_app(channel_secret=runtime.settings.channel_secret, system=runtime.system,
+                     store=runtime.store, outbox=runtime.outbox, debug_token=runtime.settings.debug_token)
     server = make_server(app, "127.0.0.1", 0)
     server.start()
     runtime.serving("127.0.0.1", server.server_port)
@@ -85,7 +85,7 @@ def bot(redis_server, redis_client, tmp_path):
     try:
         yield SimpleNamespace(timer=timer, chat_url=runtime.simulator.chat_url,
                               debug_url=f"http://127.0.0.1:{server.server_port}/debug"
-                                        f"?token={runtime.debug_token}")
+                                        f"?token={runtime.settings.debug_token}")
     finally:
         server.stop(timeout=1)
         runtime.system.stop(timeout=2)
