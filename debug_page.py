@@ -80,9 +80,9 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 {_card(_clock(now, zone), f"snapshot ({zone})")}
 </div>
 <h2>User actors</h2>
-{_users_table(users, now)}
+{_users_table(users, now, zone)}
 <h2>Dispatcher: next due times</h2>
-{_dispatcher_table(dispatcher.get("next", []), users, now)}
+{_dispatcher_table(dispatcher.get("next", []), users, now, zone)}
 </main>
 <script>{_SCRIPT}</script>
 </body></html>
@@ -94,12 +94,12 @@ def _card(value, label, bad=False):
             f'<span>{escape(label)}</span></div>')
 
 
-def _users_table(users, now):
+def _users_table(users, now, zone):
     if not users:
         return '<p class="empty">No users yet: say a time to the bot.</p>'
     rows = []
     for user in users:
-        tz = user.get("tz") or "UTC"
+        tz = user.get("tz") or zone
         state = user.get("round") or "no round yet"
         day = f' <span class="rel">{escape(user["day"])}</span>' if user.get("day") else ""
         awake = user.get("awake")
@@ -123,12 +123,13 @@ def _users_table(users, now):
             + "".join(rows) + "</tbody></table>")
 
 
-def _dispatcher_table(entries, users, now):
+def _dispatcher_table(entries, users, now, zone):
+    """Due times in each user's zone where the snapshot lists the user, else the bot's."""
     if not entries:
         return '<p class="empty">Nothing queued.</p>'
-    zones = {user.get("user"): user.get("tz") or "UTC" for user in users}
+    zones = {user.get("user"): user.get("tz") or zone for user in users}
     rows = "".join(
-        f"<tr><td>{_moment(entry.get('due'), zones.get(entry.get('user'), 'UTC'), now)}</td>"
+        f"<tr><td>{_moment(entry.get('due'), zones.get(entry.get('user'), zone), now)}</td>"
         f"<td>{_user(entry.get('user'))}</td></tr>" for entry in entries)
     return ("<table><thead><tr><th>due (local)</th><th>user</th></tr></thead><tbody>"
             + rows + "</tbody></table>")

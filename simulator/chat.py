@@ -18,9 +18,11 @@ import urllib.parse
 from typing import Optional
 
 import gevent
-import gevent.event
 import urllib3
 from bottle import Bottle, HTTPResponse, request, response, static_file
+
+from simulator.changes import Changes
+from simulator.platform import LOOPBACK_HOSTS, describe_message
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,6 @@ MAX_TEXT_CHARS = 5000        # LINE's limit for a text message
 MAX_NAME_CHARS = 20
 HEARTBEAT_SECONDS = 15.0
 SAVE_DELAY_SECONDS = 0.2
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 
 
@@ -84,7 +85,7 @@ class ChatHub:
         self._floor = 0                   # every event after this one is in the log
         self._log = []                    # events, oldest first
         self._next_message = 0
-        self._changed = gevent.event.Event()
+        self._changes = Changes()
         self._history_path = history_path
         self._save_later = None
         if history_path:
@@ -156,12 +157,9 @@ class ChatHub:
             user = self.users[user_id] = ChatUser(user_id, self._next_name())
             self._publish({"type": "user", "user": user.summary()})
         for message in messages:
-            if message.get("type") == "text":
-                self._bubble(user, "bot", "text", text=str(message.get("text", "")), via=kind,
-                             quickReply=_quick_reply(message))
-            else:
-                self._bubble(user, "bot", "other", text=f"[{message.get('type', 'unknown')}]",
-                             via=kind, quickReply=_quick_reply(message))
+            bubble = "text" if message.get("type") == "text" else "other"
+            self._bubble(user, "bot", bubble, text=str(describe_message(message)), via=kind,
+                         quickReply=_quick_reply(message))
 
     # -- the event stream --------------------------------------------------------------------
 
@@ -184,7 +182,7 @@ class ChatHub:
             since = self._seq
         yield b"retry: 1000\n\n"
         while not self.closed:
-            changed = self._changed
+            changed = self._changes.event
             events = self.events_after(since)
             if events is None:  # the page must reload the state
                 since = self._seq
@@ -198,17 +196,10 @@ class ChatHub:
 
     def wait_for(self, predicate, timeout: float = 5.0):
         """Block until ``predicate(self)`` is truthy and return it; AssertionError on timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            changed = self._changed
-            value = predicate(self)
-            if value:
-                return value
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out after {timeout}s waiting for "
-                                     f"{getattr(predicate, '__name__', predicate)}")
-            changed.wait(remaining)
+        return self._changes.wait_for(
+            lambda: predicate(self), timeout,
+            lambda: f"timed out after {timeout}s waiting for "
+                    f"{getattr(predicate, '__name__', predicate)}")
 
     def state(self) -> dict:
         return {"bot": self.info, "now": self.now_ms(), "seq": self._seq,
@@ -221,7 +212,7 @@ class ChatHub:
     def close(self) -> None:
         """End every stream and write the history now."""
         self.closed = True
-        self._notify()
+        self._changes.notify()
         if self._save_later is not None:
             self._save_later.kill()
             self._save_later = None
@@ -286,12 +277,8 @@ class ChatHub:
             dropped = len(self._log) - MAX_LOGGED_EVENTS // 2
             del self._log[:dropped]
             self._floor = self._log[0]["seq"] - 1
-        self._notify()
+        self._changes.notify()
         self._schedule_save()
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, gevent.event.Event()
-        changed.set()
 
     def _schedule_save(self) -> None:
         if self._history_path and self._save_later is None and not self.closed:

@@ -22,10 +22,10 @@ import uuid
 from typing import NamedTuple, Optional
 
 import gevent
-import gevent.event
 import urllib3
 from gevent.pywsgi import WSGIServer
 
+from simulator.changes import Changes, real_monotonic
 from simulator.line_api import (
     AUTH_FAILED, FAILED_TO_SEND, INVALID_REPLY_TOKEN, LOADING_PATH, MONTHLY_LIMIT, MULTICAST_MAX,
     MULTICAST_PATH, PUSH_PATH, RATE_LIMITED, REPLY_PATH, RETRY_KEY_ACCEPTED, RETRY_KEY_INVALID,
@@ -40,11 +40,6 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 _UUID = re.compile(UUID_PATTERN)
 _STATUS_LINES = {}
-
-
-def _real_monotonic() -> float:
-    """Seconds on a clock freezegun does not patch."""
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
 def _status_line(status: int) -> str:
@@ -116,7 +111,7 @@ class _IssuedReplyToken:
 
     def __init__(self, user_id):
         self.user_id = user_id
-        self.issued_at = _real_monotonic()
+        self.issued_at = real_monotonic()
         self.used = False
 
 
@@ -130,7 +125,7 @@ class _RateWindow:
     def admit(self, limit: Optional[int]) -> bool:
         if limit is None:
             return True
-        now = _real_monotonic()
+        now = real_monotonic()
         if now - self.started_at >= 1.0:
             self.started_at, self.count = now, 0
         if self.count >= limit:
@@ -147,7 +142,7 @@ class NoDelayWSGIServer(WSGIServer):
         super().handle(sock, address)
 
 
-def _describe_message(message: dict) -> str:
+def describe_message(message: dict) -> str:
     """The text of a text message, else its type in brackets, e.g. "[flex]"."""
     if message.get("type") == "text":
         return message.get("text", "")
@@ -183,7 +178,7 @@ class LinePlatform:
         self._seen_retry_keys = set()
         self._rate_window = _RateWindow()
         self._message_ids = itertools.count(500000000000000000)
-        self._changed = gevent.event.Event()
+        self._changes = Changes()
         self._server = None
         self._http = None
         self._site = None              # WSGI app for every path outside the API (the chat page)
@@ -249,16 +244,8 @@ class LinePlatform:
 
         The predicate is re-evaluated every time a request is recorded.
         """
-        deadline = _real_monotonic() + timeout
-        while True:
-            changed = self._changed
-            value = predicate(self)
-            if value:
-                return value
-            remaining = deadline - _real_monotonic()
-            if remaining <= 0:
-                raise AssertionError(self._timeout_report(predicate, timeout, what))
-            changed.wait(remaining)
+        return self._changes.wait_for(lambda: predicate(self), timeout,
+                                      lambda: self._timeout_report(predicate, timeout, what))
 
     def _timeout_report(self, predicate, timeout, what) -> str:
         description = what or getattr(predicate, "__name__", repr(predicate))
@@ -266,10 +253,6 @@ class LinePlatform:
                 f"{len(self.pushes)} pushes (last: {self.pushes[-3:]}), "
                 f"{len(self.replies)} replies (last: {self.replies[-3:]}), "
                 f"last requests: {self.requests[-5:]}")
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, gevent.event.Event()
-        changed.set()
 
     # -- the API -----------------------------------------------------------------------------
 
@@ -289,7 +272,7 @@ class LinePlatform:
             else:
                 answer, delay = handler(environ)
         self.requests.append(ApiRequest(path, answer.status))
-        self._notify()
+        self._changes.notify()
         if delay:
             gevent.sleep(delay)
         body = json.dumps(answer.payload).encode("utf-8")
@@ -356,7 +339,7 @@ class LinePlatform:
         messages = body["messages"]
         if not multicast and to in faults.blocked_users:
             return _Answer(400, {"message": FAILED_TO_SEND}), delay
-        texts = tuple(_describe_message(m) for m in messages)
+        texts = tuple(describe_message(m) for m in messages)
         sent = self._sent_messages(len(messages))
         request_id = str(uuid.uuid4())
         if retry_key is not None:
@@ -380,11 +363,11 @@ class LinePlatform:
         token = body.get("replyToken")
         issued = self._reply_tokens.get(token) if isinstance(token, str) else None
         if (issued is None or issued.used
-                or _real_monotonic() - issued.issued_at > self.reply_token_ttl):
+                or real_monotonic() - issued.issued_at > self.reply_token_ttl):
             return _Answer(400, {"message": INVALID_REPLY_TOKEN}), 0.0
         issued.used = True
         messages = body["messages"]
-        texts = tuple(_describe_message(m) for m in messages)
+        texts = tuple(describe_message(m) for m in messages)
         self.replies.append(Reply(issued.user_id, texts, token, time.time(),
                                   _quick_reply_labels(messages)))
         self._timeline.extend((issued.user_id, "reply", text) for text in texts)

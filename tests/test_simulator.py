@@ -324,17 +324,17 @@ def test_simulator_mode_runs_the_production_path_in_process(simulator_settings, 
         settings, local = runtime.settings, runtime.simulator
         assert isinstance(local, LocalLine)
         assert settings.line_api_base_url == local.base_url  # the real SDK client, over HTTP
-        assert runtime.channel_secret and runtime.debug_token
+        assert runtime.settings.channel_secret and runtime.settings.debug_token
         assert settings.snooze_interval_seconds == SIMULATOR_SNOOZE_INTERVAL_SECONDS
-        app = create_app(channel_secret=runtime.channel_secret, system=runtime.system,
+        app = create_app(channel_secret=runtime.settings.channel_secret, system=runtime.system,
                          store=runtime.store, outbox=runtime.outbox,
-                         debug_token=runtime.debug_token)
+                         debug_token=runtime.settings.debug_token)
         server = make_server(app, "127.0.0.1", 0)
         server.start()
         runtime.serving("127.0.0.1", server.server_port)
         runtime.system.restore()
         banner = capsys.readouterr().out
-        assert local.chat_url in banner and f"/debug?token={runtime.debug_token}" in banner
+        assert local.chat_url in banner and f"/debug?token={runtime.settings.debug_token}" in banner
 
         user = local.hub.add_user()  # what the page does; the greeting is the bot's reply
         local.hub.wait_for(lambda hub: len(hub.texts_for(user.id)) == 1)
@@ -344,13 +344,13 @@ def test_simulator_mode_runs_the_production_path_in_process(simulator_settings, 
                            in hub.texts_for(user.id))
 
         bot = f"http://127.0.0.1:{server.server_port}"
-        page = http.request("GET", f"{bot}/debug?token={runtime.debug_token}")
+        page = http.request("GET", f"{bot}/debug?token={runtime.settings.debug_token}")
         assert page.status == 200 and user.id in page.data.decode()
         assert page.headers["Referrer-Policy"] == "no-referrer"
         assert http.request("GET", f"{bot}/debug?token=wrong").status == 401
-        assert http.request("GET", f"{bot}/debug/actors?token={runtime.debug_token}").status == 401
+        assert http.request("GET", f"{bot}/debug/actors?token={runtime.settings.debug_token}").status == 401
         actors = http.request("GET", f"{bot}/debug/actors",
-                              headers={"Authorization": f"Bearer {runtime.debug_token}"})
+                              headers={"Authorization": f"Bearer {runtime.settings.debug_token}"})
         assert json.loads(actors.data)["users"][0]["time"] == "7:30"
     finally:
         if server is not None:
@@ -365,7 +365,7 @@ def test_simulator_mode_keeps_an_explicit_snooze_interval_and_debug_token(simula
     runtime = runtime_module.build_runtime(settings)
     try:
         assert runtime.settings.snooze_interval_seconds == 5.0
-        assert runtime.debug_token == "mine"
+        assert runtime.settings.debug_token == "mine"
         assert runtime.simulator.hub.info["snoozeIntervalSeconds"] == 5.0
     finally:
         runtime.close()
@@ -399,3 +399,10 @@ def test_debug_page_shows_each_actor_and_the_dispatcher():
                   "<b>yes</b><span>quota exhausted"):
         assert shown in html, shown
     assert 'id="snapshot"' in html and "setTimeout(refresh" in html  # refreshes itself
+
+
+def test_debug_page_shows_queued_users_beyond_the_listed_ones_in_the_bots_zone():
+    due = 1795818600.0  # 2026-11-28 07:30 in Tokyo, 2026-11-27 22:30 UTC
+    snapshot = {"users": [], "dispatcher": {"queued": 1, "next": [{"due": due, "user": "U9"}]}}
+    html = debug_page.render(snapshot, now=due - 90, zone="Asia/Tokyo")
+    assert "11/28 07:30:00" in html

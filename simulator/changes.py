@@ -1,0 +1,33 @@
+"""Wakes whoever waits when a stand-in records something new; `wait_for` re-checks a
+condition on each change. Deadlines use the real monotonic clock: tests freeze the other."""
+import time
+
+import gevent.event
+
+
+def real_monotonic() -> float:
+    # CLOCK_MONOTONIC directly: freezegun patches time.monotonic.
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+class Changes:
+    def __init__(self):
+        self.event = gevent.event.Event()  # set (and replaced) at the next change
+
+    def notify(self) -> None:
+        changed, self.event = self.event, gevent.event.Event()
+        changed.set()
+
+    def wait_for(self, check, timeout: float, describe):
+        """Block until `check()` is truthy and return it; AssertionError(describe()) after
+        `timeout` seconds."""
+        deadline = real_monotonic() + timeout
+        while True:
+            changed = self.event
+            value = check()
+            if value:
+                return value
+            remaining = deadline - real_monotonic()
+            if remaining <= 0:
+                raise AssertionError(describe())
+            changed.wait(remaining)
