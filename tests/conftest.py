@@ -1,6 +1,5 @@
 import os
 import tempfile
-import uuid
 
 import pytest
 from freezegun import freeze_time
@@ -13,7 +12,7 @@ from settings import Settings
 from simulator.platform import LinePlatform
 from storage.redis_server import RedisServer
 from storage.store import Store, connect
-from tests.support import ManualTimer
+from tests.support import ManualTimer, new_user_id
 from web import create_app
 
 SECRET = "test-channel-secret"
@@ -160,4 +159,4 @@ def bot(make_bot):
 
 @pytest.fixture
 def user_id():
-    return "U" + uuid.uuid4().hex
+    return new_user_id()

@@ -1,10 +1,22 @@
-"""Test doubles for time, and a harness that runs the whole bot in-process."""
+"""Test doubles for time, and small helpers shared by the test files."""
+import uuid
 from datetime import datetime, timezone
 
 import gevent
 from gevent.queue import Empty
 
 from actors.timer import DUE_TOLERANCE, TIMED_OUT
+from simulator.line_api import MULTICAST_PATH, PUSH_PATH
+
+
+def new_user_id() -> str:
+    """A LINE-shaped user id nobody else in the test run has."""
+    return "U" + uuid.uuid4().hex
+
+
+def send_statuses(platform) -> list:
+    """The statuses of the push and multicast requests the stand-in answered, in order."""
+    return [r.status for r in platform.requests if r.path in (PUSH_PATH, MULTICAST_PATH)]
 
 
 class _Wake:
@@ -58,24 +70,19 @@ class ManualTimer:
         gevent.idle()
 
     def advance(self, seconds: float) -> None:
-        target = self.now() + seconds
-        while True:
-            self.settle()
-            due = [deadline for deadline, _ in self._waiters.values() if deadline <= target]
-            if not due:
-                break
-            self._move_to(min(due))
-            now = self.now() + DUE_TOLERANCE
-            for token, (deadline, mailbox) in list(self._waiters.items()):
-                if deadline <= now:
-                    del self._waiters[token]
-                    self.activity.begin()
-                    mailbox.put(_Wake(token))
-        self._move_to(target)
-        self.settle()
+        advance_together([self], seconds)
 
-    def advance_to(self, when: datetime) -> None:
-        self.advance(when.timestamp() - self.now())
+    def _first_due(self, target: float):
+        return min((deadline for deadline, _ in self._waiters.values() if deadline <= target),
+                   default=None)
+
+    def _wake_due(self) -> None:
+        now = self.now() + DUE_TOLERANCE
+        for token, (deadline, mailbox) in list(self._waiters.items()):
+            if deadline <= now:
+                del self._waiters[token]
+                self.activity.begin()
+                mailbox.put(_Wake(token))
 
     def _move_to(self, epoch: float) -> None:
         if epoch <= self.now():
@@ -84,3 +91,22 @@ class ManualTimer:
         moment = datetime.fromtimestamp(micros // 1_000_000, timezone.utc).replace(
             microsecond=micros % 1_000_000, tzinfo=None)
         self.frozen.move_to(moment)
+
+
+def advance_together(timers, seconds: float) -> None:
+    """Advance the shared frozen clock for several bots (processes) at once: at each due
+    time every bot's due waiters wake together, as two processes' timers would."""
+    clock = timers[0]
+    target = clock.now() + seconds
+    while True:
+        for timer in timers:
+            timer.settle()
+        due = [when for when in (timer._first_due(target) for timer in timers) if when is not None]
+        if not due:
+            break
+        clock._move_to(min(due))
+        for timer in timers:
+            timer._wake_due()
+    clock._move_to(target)
+    for timer in timers:
+        timer.settle()

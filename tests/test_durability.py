@@ -3,7 +3,9 @@ import logging
 from collections import Counter
 
 from chat import texts
+from outbox.line import PushResult
 from tests.conftest import WHOLE_DAY
+from tests.support import advance_together, send_statuses
 
 
 def asks_seen_once(bot):
@@ -79,20 +81,29 @@ def test_overdue_re_asks_are_not_fired_in_a_burst(bot, user_id):
     assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ???"]
 
 
-def test_two_processes_on_one_redis_show_each_ask_once(make_bot, user_id):
+def test_two_processes_on_one_redis_show_each_ask_once(make_bot, user_id, monkeypatch):
     first = make_bot()
     first.say(user_id, "6時10分")
     first.say(user_id + "b", "6時20分")
     second = make_bot()                          # the new dyno starts while the old one runs
-    first.advance(minutes=45)
-    second.advance(0)
+    both = [first.timer, second.timer]           # their timers fire at the same moments
+    outcomes = []                                # what the second process's asks came to
+    real_ask = second.system.asks.ask
+
+    def ask(record, day, attempt):
+        outcome = real_ask(record, day, attempt)
+        outcomes.append((record.user_id, outcome.result))
+        return outcome
+
+    monkeypatch.setattr(second.system.asks, "ask", ask)
+    advance_together(both, 45 * 60)
     assert asks_seen_once(first)
     assert first.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ???", "飲んだ????"]
+    # They collided, and the claims told one process that the other held or showed the ask.
+    assert (user_id, PushResult.DUPLICATE) in outcomes or (user_id, None) in outcomes
     # The answer reaches one process; the other one must stop asking too.
-    first.platform.webhook_url = second.platform.webhook_url
     second.say(user_id, "飲んだ")
-    first.advance(hours=2)
-    second.advance(0)
+    advance_together(both, 2 * 3600)
     assert first.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ???", "飲んだ????"]
     assert asks_seen_once(first)
     # The claims kept the second process from even sending: LINE's 409 was never needed.
@@ -131,9 +142,11 @@ def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkey
     assert "restarting from Redis" in caplog.text
     assert user_id not in caplog.text            # logs carry no full user ids
     assert bot.pushed_texts(other) == ["飲んだ?"]
-    bot.advance(minutes=10)                      # restarted from Redis, the day goes on
+    bot.advance(seconds=1)                       # restarted from Redis, asked a second late
+    assert bot.pushed_texts(user_id) == ["飲んだ?"]
+    bot.advance(minutes=10)                      # and the day goes on for both
     assert bot.pushed_texts(other) == ["飲んだ?", "飲んだ??"]
-    assert bot.pushed_texts(user_id)[-1].startswith("飲んだ?")
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
     bot.say(user_id, "飲んだ")
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
     assert asks_seen_once(bot)
@@ -165,11 +178,6 @@ def let_the_dead_senders_lease_run_out(bot):
     bot.store.redis.delete(*bot.store.redis.keys("usa:batch:*:lease"))
 
 
-def message_statuses(bot):
-    return [r.status for r in bot.platform.requests if r.path.startswith("/v2/bot/message/")
-            and not r.path.endswith("/reply")]
-
-
 def test_a_batch_line_took_before_a_crash_is_resent_with_its_key(bot, monkeypatch):
     users = crowd(bot)
     die_once(monkeypatch, bot.outbox, "multicast", after=True)  # LINE took it, nothing else
@@ -179,7 +187,7 @@ def test_a_batch_line_took_before_a_crash_is_resent_with_its_key(bot, monkeypatc
     let_the_dead_senders_lease_run_out(bot)
     bot.advance(seconds=31)
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
-    assert message_statuses(bot) == [200, 409]          # one resend of the same request
+    assert send_statuses(bot.platform) == [200, 409]          # one resend of the same request
     assert all(bot.store.load(user).asks == 1 for user in users)
     bot.advance(minutes=10)
     assert all(bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"] for user in users)
@@ -195,7 +203,7 @@ def test_a_batch_claimed_but_never_sent_is_sent_after_a_restart(bot, monkeypatch
     let_the_dead_senders_lease_run_out(bot)
     bot.advance(seconds=31)
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
-    assert message_statuses(bot) == [200]
+    assert send_statuses(bot.platform) == [200]
     assert asks_seen_once(bot)
 
 

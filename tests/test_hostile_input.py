@@ -21,6 +21,7 @@ from webtest import TestApp, TestRequest
 from chat import texts
 from simulator.signing import sign
 from tests.conftest import SECRET
+from tests.support import new_user_id
 from web import MAX_BODY_BYTES, create_app
 
 DEBUG_TOKEN = "debug-token-for-tests"
@@ -29,14 +30,10 @@ EVENT_KEYS = b"usa:event:"
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def new_user():
-    return "U" + uuid.uuid4().hex
-
-
 def event(type_="message", user=None, **overrides):
     data = {
         "type": type_, "mode": "active", "timestamp": 1795725600000,
-        "source": {"type": "user", "userId": user or new_user()},
+        "source": {"type": "user", "userId": user or new_user_id()},
         "webhookEventId": uuid.uuid4().hex.upper()[:26],
         "deliveryContext": {"isRedelivery": False},
         "replyToken": uuid.uuid4().hex,
@@ -83,7 +80,7 @@ def post(app, raw: bytes, *, signature: Optional[str] = "sign", status="*", lint
 
 def assert_still_serves(app, bot):
     """A good webhook after the bad one is handled as usual."""
-    user = new_user()
+    user = new_user_id()
     assert post(app, body(text_event("7時", user=user))).status_int == 200
     bot.timer.settle()
     assert bot.store.load(user).hour == 7
@@ -342,11 +339,14 @@ def test_an_absurd_time_changes_nothing_once_a_time_is_set(bot, platform, user_i
     assert without_event_keys(snapshot(redis_client)) == before
 
 
-def test_a_lone_surrogate_in_the_text_is_ordinary_text(app, bot, caplog):
-    user = new_user()
+def test_a_lone_surrogate_in_the_text_is_ordinary_text(app, bot, caplog, monkeypatch):
+    user = new_user_id()
+    replies = []  # this file's reply tokens are not the stand-in's: record what the bot says
+    monkeypatch.setattr(bot.outbox, "reply", lambda token, lines: replies.append(tuple(lines)))
     raw = body(text_event("PLACEHOLDER", user=user)).replace(b"PLACEHOLDER", b"\\ud800")
     assert post(app, raw).status_int == 200
     bot.timer.settle()
+    assert replies == [(texts.PLEASE_SET_TIME,)]  # answered like any text that is no time
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert_still_serves(app, bot)
 

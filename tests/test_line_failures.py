@@ -12,6 +12,7 @@ from webtest import TestApp
 from outbox.line import LineOutbox, PushResult
 from simulator.platform import MULTICAST_PATH, PUSH_PATH, ApiRequest
 from tests.conftest import SECRET, TOKEN
+from tests.support import new_user_id, send_statuses
 from web import create_app
 
 ASK = "飲んだ?"
@@ -19,15 +20,6 @@ ASK = "飲んだ?"
 
 def new_key():
     return str(uuid.uuid4())
-
-
-def new_user():
-    return "U" + uuid.uuid4().hex
-
-
-def push_statuses(platform):
-    """Statuses of push and multicast requests, in order."""
-    return [r.status for r in platform.requests if r.path in (PUSH_PATH, MULTICAST_PATH)]
 
 
 class FakeClock:
@@ -60,7 +52,7 @@ def outbox(make_outbox):
 # -- the outbox on its own -------------------------------------------------------------------
 
 def test_a_blocked_user_is_unreachable_and_not_retried(outbox, platform):
-    user = new_user()
+    user = new_user_id()
     platform.faults.blocked_users.add(user)
     result = outbox.push(user, [ASK], new_key())
     assert result is PushResult.UNREACHABLE
@@ -72,34 +64,34 @@ def test_a_blocked_user_is_unreachable_and_not_retried(outbox, platform):
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
 def test_other_client_errors_are_refused_without_retry(outbox, platform, status):
     platform.faults.fail_next(1, status)
-    assert outbox.push(new_user(), [ASK], new_key()) is PushResult.REFUSED
-    assert push_statuses(platform) == [status]
+    assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.REFUSED
+    assert send_statuses(platform) == [status]
 
 
 def test_a_refused_token_is_one_clear_error_until_a_push_goes_through(outbox, platform, caplog):
     caplog.set_level(logging.WARNING, logger="outbox.line")
     platform.faults.fail_next(3, 401)
     for _ in range(3):
-        assert outbox.push(new_user(), [ASK], new_key()) is PushResult.REFUSED
+        assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.REFUSED
     assert outbox.auth_refused
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
-    assert outbox.push(new_user(), [ASK], new_key()) is PushResult.DELIVERED
+    assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.DELIVERED
     assert not outbox.auth_refused
 
 
 def test_server_errors_are_retried_with_the_same_key(outbox, platform):
     platform.faults.fail_next(2, 500)
     key = new_key()
-    assert outbox.push(new_user(), [ASK], key) is PushResult.DELIVERED
-    assert push_statuses(platform) == [500, 500, 200]
+    assert outbox.push(new_user_id(), [ASK], key) is PushResult.DELIVERED
+    assert send_statuses(platform) == [500, 500, 200]
     assert [p.retry_key for p in platform.pushes] == [key]
 
 
 def test_server_errors_give_up_after_the_attempts(make_outbox, platform):
     outbox = make_outbox(attempts=3)
     platform.faults.fail_next(10, 503)
-    assert outbox.push(new_user(), [ASK], new_key()) is PushResult.FAILED
-    assert push_statuses(platform) == [503] * 3
+    assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.FAILED
+    assert send_statuses(platform) == [503] * 3
 
 
 def test_retries_stop_at_the_deadline_and_the_last_timeout_is_cut(make_outbox, platform,
@@ -116,9 +108,9 @@ def test_retries_stop_at_the_deadline_and_the_last_timeout_is_cut(make_outbox, p
 
     monkeypatch.setattr(outbox._client, "call_api", spy)
     platform.faults.fail_next(1000, 500)
-    assert outbox.push(new_user(), [ASK], new_key()) is PushResult.FAILED
+    assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.FAILED
     assert clock.now <= 30.0
-    assert 3 < len(push_statuses(platform)) < 1000
+    assert 3 < len(send_statuses(platform)) < 1000
     assert timeouts[0] == 2.0 and all(0 < t <= 2.0 for t in timeouts)
 
 
@@ -126,18 +118,18 @@ def test_rate_limit_retries_are_bounded_by_the_deadline_not_the_attempts(make_ou
     clock = FakeClock()
     outbox = make_outbox(attempts=2, deadline=5.0, clock=clock, sleep=clock.sleep)
     platform.faults.fail_next(20, 429)  # "Too Many Requests": a rate limit, not the quota
-    assert outbox.push(new_user(), [ASK], new_key()) is PushResult.DELIVERED
-    assert push_statuses(platform) == [429] * 20 + [200]
+    assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.DELIVERED
+    assert send_statuses(platform) == [429] * 20 + [200]
 
     platform.faults.fail_next(100000, 429)
-    assert outbox.push(new_user(), [ASK], new_key()) is PushResult.FAILED
+    assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.FAILED
     assert clock.now <= 5.0 + 5.0
 
 
 def test_a_rate_limit_slows_everyone_down_once_per_storm(outbox, platform):
     nominal = outbox.limiter.rate
     platform.faults.fail_next(5, 429)
-    assert outbox.push(new_user(), [ASK], new_key()) is PushResult.DELIVERED
+    assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.DELIVERED
     # Five 429s in well under a second are one storm: the rate is halved once.
     assert outbox.limiter.rate == nominal / 2
     assert outbox.limiter.slowed
@@ -151,7 +143,7 @@ def test_backing_off_does_not_hold_a_send_slot(make_outbox, platform):
         gate.wait()
 
     outbox = make_outbox(concurrency=1, sleep=park)
-    first, second = new_user(), new_user()
+    first, second = new_user_id(), new_user_id()
     platform.faults.fail_next(1, 500)
     retrying = gevent.spawn(outbox.push, first, [ASK], new_key())
     with gevent.Timeout(5):
@@ -173,23 +165,23 @@ def test_quota_one_warning_per_episode_and_the_flag_follows_line(outbox, platfor
 
     platform.faults.quota_exhausted = True
     for _ in range(3):
-        assert outbox.push(new_user(), [ASK], new_key()) is PushResult.QUOTA
-    assert push_statuses(platform) == [429] * 3  # no retries: it will not get better today
+        assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.QUOTA
+    assert send_statuses(platform) == [429] * 3  # no retries: it will not get better today
     assert outbox.quota_exhausted
     assert len(quota_errors()) == 1
 
     platform.faults.quota_exhausted = False
-    assert outbox.push(new_user(), [ASK], new_key()) is PushResult.DELIVERED
+    assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.DELIVERED
     assert not outbox.quota_exhausted
 
     platform.faults.quota_exhausted = True
-    assert outbox.push(new_user(), [ASK], new_key()) is PushResult.QUOTA
+    assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.QUOTA
     assert len(quota_errors()) == 2  # a new episode, a new warning
 
 
 def test_logs_carry_no_text_token_or_full_user_id(outbox, platform, caplog):
     caplog.set_level(logging.DEBUG)
-    user = new_user()
+    user = new_user_id()
     platform.faults.blocked_users.add(user)
     platform.faults.fail_next(1, 500)
     outbox.push(user, ["秘密のお薬"], new_key())
@@ -231,14 +223,14 @@ def debug_outbox(bot):
 
 
 def test_first_attempt_of_every_push_fails_each_ask_seen_once(bot, platform):
-    users = [new_user() for _ in range(3)]
+    users = [new_user_id() for _ in range(3)]
     for user in users:
         bot.say(user, "6時10分")
     platform.faults.fail_first_attempt = True
     bot.advance(minutes=20)
     for user in users:
         assert bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"]
-    assert push_statuses(platform) == [500, 200, 500, 200]  # one multicast per attempt
+    assert send_statuses(platform) == [500, 200, 500, 200]  # one multicast per attempt
 
 
 def test_a_hang_past_the_client_timeout_is_seen_once(make_bot, platform, user_id):
@@ -247,19 +239,19 @@ def test_a_hang_past_the_client_timeout_is_seen_once(make_bot, platform, user_id
     platform.faults.hang_next(1, 1.0)  # LINE takes it, but answers too late
     bot.advance(minutes=10)
     assert bot.pushed_texts(user_id) == [ASK]
-    assert push_statuses(platform) == [200, 409]  # the retry's key was already accepted
+    assert send_statuses(platform) == [200, 409]  # the retry's key was already accepted
     assert bot.store.load(user_id).asks == 1
 
 
 def test_a_429_storm_every_ask_seen_once(bot, platform):
-    users = [new_user() for _ in range(8)]
+    users = [new_user_id() for _ in range(8)]
     for user in users:
         bot.say(user, "6時10分")
     platform.faults.fail_next(5, 429)  # "Too Many Requests": slow down, retry, same key
     bot.advance(minutes=10)
     for user in users:
         assert bot.pushed_texts(user) == [ASK]
-    assert push_statuses(platform) == [429] * 5 + [200]
+    assert send_statuses(platform) == [429] * 5 + [200]
     assert bot.outbox.multicast_limiter.slowed      # LINE limits each endpoint on its own
     assert not bot.outbox.limiter.slowed
 
@@ -267,7 +259,7 @@ def test_a_429_storm_every_ask_seen_once(bot, platform):
 def test_quota_gone_first_asks_still_tried_flag_shown_then_cleared(bot, platform, monkeypatch,
                                                                    caplog):
     caplog.set_level(logging.WARNING)
-    early, late = new_user(), new_user()
+    early, late = new_user_id(), new_user_id()
     bot.say(early, "6時10分")
     bot.say(late, "6時20分")
     calls = record_pushes(bot, monkeypatch)
@@ -307,7 +299,7 @@ def test_a_blocked_user_is_marked_inactive_and_not_asked_again(bot, platform, us
     bot.advance(hours=3)
     bot.advance(hours=24)
     assert calls == [(user_id, ASK, PushResult.UNREACHABLE)]
-    assert push_statuses(platform) == [400]
+    assert send_statuses(platform) == [400]
 
 
 def test_following_again_after_a_block_resumes_the_reminder(bot, platform, user_id):
@@ -337,7 +329,7 @@ def test_the_push_body_is_what_the_sdk_itself_would_send(outbox, platform):
     from linebot.v3.messaging import (
         PostbackAction, PushMessageRequest, QuickReply, QuickReplyItem, TextMessage)
     buttons = (("飲んだ!", "took"), ("あとで", "later"))
-    user = new_user()
+    user = new_user_id()
     bodies = []
     real_call = outbox._client.call_api
     outbox._client.call_api = lambda *args, **kwargs: bodies.append(kwargs["body"]) or real_call(
@@ -353,7 +345,7 @@ def test_the_push_body_is_what_the_sdk_itself_would_send(outbox, platform):
 
 
 def test_a_crowd_line_could_not_take_is_asked_again_in_one_resend(bot, platform):
-    users = [new_user() for _ in range(3)]
+    users = [new_user_id() for _ in range(3)]
     for user in users:
         bot.say(user, "6時10分")
     platform.faults.fail_next(4)          # every attempt of the multicast: LINE is down
@@ -367,7 +359,7 @@ def test_a_crowd_line_could_not_take_is_asked_again_in_one_resend(bot, platform)
 
 
 def test_a_user_who_blocked_the_bot_does_not_hold_up_a_crowd(bot, platform):
-    users = [new_user() for _ in range(3)]
+    users = [new_user_id() for _ in range(3)]
     for user in users:
         bot.say(user, "6時10分")
     platform.faults.blocked_users.add(users[0])  # LINE skips them in a multicast
@@ -378,7 +370,7 @@ def test_a_user_who_blocked_the_bot_does_not_hold_up_a_crowd(bot, platform):
 
 def test_the_multicast_body_is_what_the_sdk_itself_would_send(outbox, platform):
     from linebot.v3.messaging import MulticastRequest, TextMessage
-    users = [new_user(), new_user()]
+    users = [new_user_id(), new_user_id()]
     bodies = []
     real_call = outbox._client.call_api
     outbox._client.call_api = lambda *args, **kwargs: bodies.append(kwargs["body"]) or real_call(

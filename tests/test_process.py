@@ -6,7 +6,6 @@ import time
 from collections import Counter
 
 import pytest
-import redis as redis_py
 
 from bench import records
 from bench.procs import SECRET, TOKEN, BotProcess
@@ -65,15 +64,6 @@ def assert_spacing_kept(line, user_ids):
 
 def all_asks_sent(count):
     return lambda platform: len(platform.pushes) >= count * ASKS_PER_USER
-
-
-@pytest.fixture
-def redis_client(redis_server):
-    client = redis_py.Redis.from_url(redis_server.url)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
 
 
 def test_sigkill_then_sigterm_mid_re_asks_each_ask_seen_once(processes, line, redis_client):

@@ -145,7 +145,7 @@ def test_a_new_time_later_today_before_any_ask_applies_today(bot, user_id):
     assert bot.pushed_texts(user_id) == ["飲んだ?"]
 
 
-def test_a_crowd_due_at_once_is_asked_together(bot, monkeypatch):
+def test_a_crowd_due_at_once_is_asked_together(bot):
     users = [f"U{n:032x}" for n in range(30)]
     for uid in users:
         bot.say(uid, "6時30分")
