@@ -22,6 +22,8 @@ from storage.store import Conflict
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_SECONDS = 1.0
+# How often an actor looks again at an ask that another sender (process) holds.
+PENDING_RECHECK_SECONDS = 1.0
 
 
 class UserActor(Actor):
@@ -202,12 +204,13 @@ class UserActor(Actor):
             log.info("re-asks for %s stopped: message quota used up", short_id(self.user_id))
             self._give_up_round(now)
             return
-        outcome = self.system.asks.ask(record, day, attempt)  # saves the record first
+        outcome = self.system.asks.ask(record, day, attempt)  # saves the record if won
         result = outcome.result
         if result is None:
-            # Another sender holds this attempt (in flight, or it died): look again later.
-            record.due = now + outcome.wait + 0.05
-            self._save()
+            # Another sender holds this attempt (in flight, or it died). Until it is done the
+            # record is theirs: write nothing, look again soon (in memory only). By then they
+            # have saved the next due time, or their lease has run out and this one resends.
+            record.due = now + min(outcome.wait, PENDING_RECHECK_SECONDS) + 0.05
             return
         if result is PushResult.UNREACHABLE:
             self._pause()

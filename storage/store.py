@@ -35,11 +35,15 @@ redis.call('SET', KEYS[1], ARGV[2])
 return 1
 """
 
-# Save each user's record (compare-and-set) and claim their ask for one batch, atomically.
-# A claim names the batch that holds the ask ("b:<id>"); the batch's body (recipients and
-# attempt) and lease are written in the same call, so whoever finds the claim later can
-# resend exactly the same request with the same retry key (the batch id): LINE answers 409
-# if it took it before. Keys of other batches are built from their id (single-node Redis).
+# Claim each user's ask for one batch and save their record with it (compare-and-set),
+# atomically. A claim names the batch that holds the ask ("b:<id>"); the batch's body
+# (recipients and attempt) and lease are written in the same call, so whoever finds the claim
+# later can resend exactly the same request with the same retry key (the batch id): LINE
+# answers 409 if it took it before. Keys of other batches are built from their id
+# (single-node Redis).
+# Only a won claim writes the record: while another sender holds the ask, the record is
+# theirs (they save its progress after LINE answers), and a write here would make them drop
+# the progress of an ask they delivered.
 # KEYS[1] this batch's body, KEYS[2] its lease, then per user: user key, claim key.
 # ARGV[1] batch id, ARGV[2] lease ms, ARGV[3] ttl s, ARGV[4] batch key prefix, ARGV[5] attempt,
 # then per user: user id, version read, new JSON.
@@ -55,11 +59,11 @@ for i = 1, (#KEYS - 2) / 2 do
   if not fresh then
     answers[i] = {'conflict', ''}
   else
-    redis.call('SET', user_key, ARGV[a + 2])
     local claim = redis.call('GET', claim_key)
     local other = claim and string.match(claim, '^b:(.+)$')
     if other and redis.call('EXISTS', prefix .. other) == 0 then claim, other = nil, nil end
     if not claim then
+      redis.call('SET', user_key, ARGV[a + 2])
       redis.call('SET', claim_key, 'b:' .. ARGV[1], 'EX', ARGV[3])
       recipients[#recipients + 1] = ARGV[a]
       answers[i] = {'won', ''}
@@ -171,8 +175,8 @@ class Store:
     # -- batched asks ----------------------------------------------------------------------
     def claim_batch(self, batch_id: str, attempt: int, asks: Sequence[Tuple[UserRecord, str]],
                     lease_seconds: float) -> List[BatchAnswer]:
-        """Save each (record, day) and claim that day's ask `attempt` for this batch, in one
-        atomic call. Records saved (every answer but CLAIM_CONFLICT) get their new version."""
+        """Claim each (record, day)'s ask `attempt` for this batch and save the record, in
+        one atomic call. Only records whose claim is won are saved (and get a new version)."""
         user_keys, user_args, versions = [], [], []
         for record, day in asks:
             version, data = self._next_version(record)
@@ -186,7 +190,7 @@ class Store:
         answers = []
         for (record, _), version, (status, detail) in zip(asks, versions, replies):
             status, detail = status.decode(), detail.decode()
-            if status != CLAIM_CONFLICT:
+            if status == CLAIM_WON:
                 record.version = version
             if status == CLAIM_PENDING:
                 answers.append(BatchAnswer(status, lease_left=int(detail) / 1000.0))

@@ -82,7 +82,8 @@ class Bot:
                          outbox=self.outbox, debug_token="debug-token")
         self.server = WSGIServer(("127.0.0.1", 0), app, log=None)
         self.server.start()
-        self.platform.webhook_url = f"http://127.0.0.1:{self.server.server_port}/callback"
+        self.url = f"http://127.0.0.1:{self.server.server_port}/callback"
+        self.platform.webhook_url = self.url
         self.system.restore()
         return self
 
@@ -99,12 +100,22 @@ class Bot:
         if self.system is not None:
             self.system.stop(timeout=5)
 
-    # -- driving it like a user ------------------------------------------------------------
+    def kill(self):
+        """Stop dead, as SIGKILL would: nothing is finished, nothing written after this."""
+        self.server.stop(timeout=0)
+        self.system.dispatcher.stop()
+        for actor in list(self.system.awake.values()):
+            actor.stop()
+        self.server = self.system = None
+
+    # -- driving it like a user (the webhook goes to this bot) -----------------------------
     def say(self, user_id, text):
+        self.platform.webhook_url = self.url
         assert self.platform.send_text(user_id, text) == 200
         self.timer.settle()
 
     def tap(self, user_id, data):
+        self.platform.webhook_url = self.url
         assert self.platform.send_postback(user_id, data) == 200
         self.timer.settle()
 
@@ -139,17 +150,25 @@ def frozen():
 
 
 @pytest.fixture
-def make_bot(store, platform, frozen):
-    bots = []
+def make_bot(store, redis_server, platform, frozen):
+    """The first bot uses the `store` fixture; each further one (another process on the same
+    Redis) has a connection and a Store of its own."""
+    bots, clients = [], []
 
     def make(**overrides):
-        bot = Bot(store, platform, frozen, make_settings(**overrides)).start()
+        bot_store = store
+        if bots:
+            clients.append(connect(redis_server.url))
+            bot_store = Store(clients[-1])
+        bot = Bot(bot_store, platform, frozen, make_settings(**overrides)).start()
         bots.append(bot)
         return bot
 
     yield make
     for bot in bots:
         bot.stop()
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Test doubles for time, and small helpers shared by the test files."""
 import uuid
+from collections import Counter
 from datetime import datetime, timezone
 
 import gevent
@@ -12,6 +13,17 @@ from simulator.line_api import MULTICAST_PATH, PUSH_PATH
 def new_user_id() -> str:
     """A LINE-shaped user id nobody else in the test run has."""
     return "U" + uuid.uuid4().hex
+
+
+def asks_seen_once(bot) -> bool:
+    """No user was shown the same ask text twice."""
+    counts = Counter((p.to, p.texts) for p in bot.platform.pushes)
+    return all(count == 1 for count in counts.values())
+
+
+def let_the_dead_senders_lease_run_out(bot) -> None:
+    """Leases expire on Redis's real clock, which the manual timer does not move."""
+    bot.store.redis.delete(*bot.store.redis.keys("usa:batch:*:lease"))
 
 
 def send_statuses(platform) -> list:
@@ -110,3 +122,4 @@ def advance_together(timers, seconds: float) -> None:
     clock._move_to(target)
     for timer in timers:
         timer.settle()
+

@@ -1,15 +1,11 @@
 """Restarts, crashes and a second process: each ask is shown once, at its time."""
 import logging
-from collections import Counter
 
 from chat import texts
 from tests.conftest import WHOLE_DAY
-from tests.support import advance_together, send_statuses
-
-
-def asks_seen_once(bot):
-    counts = Counter((p.to, p.texts) for p in bot.platform.pushes)
-    return all(count == 1 for count in counts.values())
+from tests.support import (
+    advance_together, asks_seen_once, let_the_dead_senders_lease_run_out, send_statuses,
+)
 
 
 def test_restart_before_the_first_ask(bot, user_id):
@@ -170,10 +166,6 @@ def die_once(monkeypatch, owner, name, after=False):
         raise ConnectionError("the process died here")
 
     monkeypatch.setattr(owner, name, flaky)
-
-
-def let_the_dead_senders_lease_run_out(bot):
-    bot.store.redis.delete(*bot.store.redis.keys("usa:batch:*:lease"))
 
 
 def test_a_batch_line_took_before_a_crash_is_resent_with_its_key(bot, monkeypatch):
