@@ -27,13 +27,15 @@ def line():
 def processes(redis_server, line):
     started = []
 
-    def start(name="bot"):
-        bot = BotProcess(redis_server.url, line.base_url, log_name=f"test-{name}",
-                         SNOOZE_INTERVAL_SECONDS=INTERVAL, MAX_REASKS=MAX_REASKS,
-                         PUSH_LEASE_SECONDS=2).start()
-        started.append(bot)
-        bot.wait_healthy(timeout=30, interval=0.05)
-        return bot
+    def start(*names, lease=2):
+        """Start one bot per name at once; returns them once every one is healthy."""
+        bots = [BotProcess(redis_server.url, line.base_url, log_name=f"test-{name}",
+                           SNOOZE_INTERVAL_SECONDS=INTERVAL, MAX_REASKS=MAX_REASKS,
+                           PUSH_LEASE_SECONDS=lease).start() for name in names or ("bot",)]
+        started.extend(bots)
+        for bot in bots:
+            bot.wait_healthy(timeout=30, interval=0.05)
+        return bots[0] if len(bots) == 1 else bots
 
     yield start
     for bot in started:
@@ -84,9 +86,26 @@ def test_sigkill_then_sigterm_mid_re_asks_each_ask_seen_once(processes, line, re
     assert_spacing_kept(line, user_ids)
 
 
-def test_two_processes_on_one_redis(processes, line, redis_client):
-    user_ids = seed_users(redis_client, 20, due_in=2.0)
-    processes("old-dyno")
-    processes("new-dyno")
-    line.wait_for(all_asks_sent(20), timeout=30, what="every ask")
+@pytest.mark.parametrize("going, how", [("old", signal.SIGTERM), ("new", signal.SIGKILL)])
+def test_two_processes_ask_on_time_and_either_can_go(processes, line, redis_client, going,
+                                                     how):
+    line.faults.latency = 0.05                   # as LINE's: asks are in flight a while
+    lease = 2.0
+    due = time.time() + 3.0
+    user_ids = seed_users(redis_client, 20, due_in=3.0)
+    old, new = processes("old-dyno", "new-dyno", lease=lease)
+    both_up = time.time()
+    line.wait_for(lambda p: len(p.pushes) >= 20 * 2, timeout=20, what="two asks each")
+    gone = old if going == "old" else new
+    went_at = time.time()
+    os.kill(gone.pid, how)
+    gone.process.wait(timeout=10)
+    line.wait_for(all_asks_sent(20), timeout=30, what="every ask after one went")
     assert_each_ask_once(line, user_ids)
+    for uid in user_ids:
+        times = sorted(push.at for push in line.pushes if push.to == uid)
+        assert times[0] - max(due, both_up) <= 1.0, "the first ask came late"
+        for before, after in zip(times, times[1:]):
+            # Only an ask that a SIGKILL cut off in flight waits for the dead one's lease.
+            cut_off = how == signal.SIGKILL and before <= went_at <= after
+            assert INTERVAL * 0.9 <= after - before <= INTERVAL + 1.0 + (lease if cut_off else 0)
