@@ -17,6 +17,7 @@ from bottle import Bottle, HTTPResponse, request, response
 
 from chat import texts
 from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_events, signature_ok, translate
+from storage.store import StorageUnavailable
 
 log = logging.getLogger("usa_reminder.web")
 
@@ -89,8 +90,13 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
             return _plain(400, "malformed webhook body")
         if events and not system.ready.wait(READY_WAIT_SECONDS):
             return _plain(503, "starting up")  # LINE redelivers
-        for event in events:
-            _dispatch(event)
+        try:
+            for event in events:
+                _dispatch(event)
+        except StorageUnavailable:
+            # Events told before this one are deduplicated when LINE redelivers the body.
+            log.warning("webhook refused with 503: Redis unavailable")
+            return _plain(503, "storage unavailable")
         return _plain(200, "OK")
 
     def _dispatch(event):

@@ -17,7 +17,7 @@ from actors.timer import DUE_TOLERANCE
 from chat import texts
 from logsafe import short_id
 from outbox.line import PushResult
-from storage.store import Conflict
+from storage.store import Conflict, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +70,18 @@ class UserActor(Actor):
         return result
 
     def on_failure(self, exc, message):
-        log.error("user actor %s crashed on %s (%s); restarting from Redis",
-                  short_id(self.user_id), type(message).__name__, type(exc).__name__,
-                  exc_info=exc)
+        if isinstance(exc, StorageUnavailable):  # the store logs the outage, once
+            log.debug("user actor %s: Redis unavailable on %s; trying again",
+                      short_id(self.user_id), type(message).__name__)
+        else:
+            log.error("user actor %s crashed on %s (%s); restarting from Redis",
+                      short_id(self.user_id), type(message).__name__, type(exc).__name__,
+                      exc_info=exc)
         try:
             self._reload()
-        except Exception as reload_exc:  # Redis down too: the retry below tries again
+        except StorageUnavailable:
+            pass  # the retry below tries again
+        except Exception as reload_exc:
             log.error("user actor %s could not reload: %s", short_id(self.user_id),
                       type(reload_exc).__name__)
         if self.record.due is not None:

@@ -1,4 +1,6 @@
 """Redis persistence. Knows Redis and key shapes; knows nothing about chat or LINE."""
+import functools
+import logging
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import orjson
@@ -17,6 +19,8 @@ CLAIM_CONFLICT = "conflict"  # the record changed since it was read: decide agai
 # What taking an earlier batch back says (see _TAKE_BATCH); also CLAIM_SENT, CLAIM_PENDING.
 BATCH_TAKEN = "taken"
 BATCH_GONE = "gone"
+
+log = logging.getLogger(__name__)
 
 PUSH_RECORD_TTL = 3 * 24 * 3600
 EVENT_DEDUPE_TTL = 24 * 3600
@@ -113,10 +117,38 @@ class Conflict(Exception):
     """The stored record changed since it was loaded (another process, or a lost write)."""
 
 
+class StorageUnavailable(Exception):
+    """Redis cannot be reached right now (a restart, a failover, the network): nothing was
+    decided on it; try again later. The store logs the outage once, not every caller."""
+
+
+# LOADING (a restarting Redis reading its data back) is a ConnectionError too.
+_OUTAGE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def _outage_aware(method):
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            result = method(self, *args, **kwargs)
+        except _OUTAGE_ERRORS as exc:
+            if not self.unavailable:
+                self.unavailable = True
+                log.warning("Redis unavailable (%s); retrying until it is back",
+                            type(exc).__name__)
+            raise StorageUnavailable(type(exc).__name__) from exc
+        if self.unavailable:
+            self.unavailable = False
+            log.warning("Redis available again")
+        return result
+    return call
+
+
 def connect(url: str, max_connections: int = 64) -> redis.Redis:
     """A client whose pool makes callers wait for a free connection instead of failing:
     a burst wakes thousands of actors at once, and the default pool raises past 100."""
     options = {"health_check_interval": 30, "socket_keepalive": True,
+               "socket_connect_timeout": 5, "socket_timeout": 10,
                "max_connections": max_connections, "timeout": 20}
     if url.startswith("rediss://"):
         # Heroku Redis presents a self-signed certificate.
@@ -131,12 +163,15 @@ class Store:
         self._save_if_version = client.register_script(_SAVE_IF_VERSION)
         self._claim_batch = client.register_script(_CLAIM_BATCH)
         self._take_batch = client.register_script(_TAKE_BATCH)
+        self.unavailable = False  # the last call found Redis unreachable
 
     # -- users ---------------------------------------------------------------------------
+    @_outage_aware
     def load(self, user_id: str) -> Optional[UserRecord]:
         raw = self.redis.get(keys.user(user_id))
         return None if raw is None else UserRecord.from_dict(user_id, orjson.loads(raw))
 
+    @_outage_aware
     def save(self, record: UserRecord) -> None:
         """Write `record` if nobody changed it since it was read; bump its version. Saves made
         by many actors at the same moment share one round trip."""
@@ -152,6 +187,7 @@ class Store:
         data["v"] = record.version + 1
         return data["v"], orjson.dumps(data)
 
+    @_outage_aware
     def delete(self, user_id: str) -> None:
         self.redis.delete(keys.user(user_id))
 
@@ -173,6 +209,7 @@ class Store:
                 return
 
     # -- batched asks ----------------------------------------------------------------------
+    @_outage_aware
     def claim_batch(self, batch_id: str, attempt: int, asks: Sequence[Tuple[UserRecord, str]],
                     lease_seconds: float) -> List[BatchAnswer]:
         """Claim each (record, day)'s ask `attempt` for this batch and save the record, in
@@ -200,6 +237,7 @@ class Store:
                 answers.append(BatchAnswer(status))
         return answers
 
+    @_outage_aware
     def take_batch(self, batch_id: str, lease_seconds: float) -> Tuple[str, Optional[dict]]:
         """Take the lease on an earlier batch to resend it: (BATCH_TAKEN, its body),
         (CLAIM_SENT, None), (CLAIM_PENDING, {"lease_left": s}) or (BATCH_GONE, None)."""
@@ -213,6 +251,7 @@ class Store:
             return status, {"lease_left": int(detail) / 1000.0}
         return status, None
 
+    @_outage_aware
     def finish_batch(self, batch_id: str, shown: bool) -> None:
         """LINE took the batch: mark it, so nobody sends it again (its lease just runs out).
         LINE did not: drop the lease, so the next try resends it at once. Either way one
@@ -224,6 +263,7 @@ class Store:
             self._pipeliner.call(lambda pipe: pipe.delete(keys.batch_lease(batch_id)))
 
     # -- webhook redelivery ----------------------------------------------------------------
+    @_outage_aware
     def first_delivery(self, event_id: str) -> bool:
         """True the first time an event id is seen (kept one day)."""
         return bool(self._pipeliner.call(lambda pipe: pipe.set(

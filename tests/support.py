@@ -1,10 +1,12 @@
 """Test doubles for time, and small helpers shared by the test files."""
+import socket
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
 
 import gevent
 from gevent.queue import Empty
+from gevent.server import StreamServer
 
 from actors.timer import DUE_TOLERANCE, TIMED_OUT
 from simulator.line_api import MULTICAST_PATH, PUSH_PATH
@@ -123,3 +125,59 @@ def advance_together(timers, seconds: float) -> None:
     for timer in timers:
         timer.settle()
 
+
+class RedisLink:
+    """A TCP relay in front of Redis that can be cut, as a Redis restart or failover cuts a
+    client off: live connections drop and new ones are closed at once until `restore()`."""
+
+    def __init__(self, redis_port: int):
+        self._target = ("127.0.0.1", redis_port)
+        self._sockets = set()
+        self.cut_off = False
+        self._server = StreamServer(("127.0.0.1", 0), self._relay)
+
+    def start(self) -> "RedisLink":
+        self._server.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self._server.server_port}/0"
+
+    def cut(self) -> None:
+        self.cut_off = True
+        for sock in list(self._sockets):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def restore(self) -> None:
+        self.cut_off = False
+
+    def stop(self) -> None:
+        self.cut()
+        self._server.stop(timeout=1)
+
+    def _relay(self, client, _address):
+        if self.cut_off:
+            client.close()
+            return
+        upstream = socket.create_connection(self._target)
+        pair = (client, upstream)
+        self._sockets.update(pair)
+        try:
+            gevent.joinall([gevent.spawn(_pipe, client, upstream),
+                            gevent.spawn(_pipe, upstream, client)], count=1)
+        finally:
+            for sock in pair:
+                self._sockets.discard(sock)
+                sock.close()
+
+
+def _pipe(source, sink):
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass

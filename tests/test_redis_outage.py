@@ -1,0 +1,54 @@
+"""Redis goes away for a few seconds mid-round (a restart, a failover) and comes back."""
+import logging
+
+import pytest
+
+from chat import texts
+from storage.store import Store, connect
+from tests.conftest import Bot, make_settings
+from tests.support import RedisLink
+
+
+@pytest.fixture
+def link(redis_server):
+    relay = RedisLink(redis_server.port).start()
+    yield relay
+    relay.stop()
+
+
+@pytest.fixture
+def bot_behind_link(link, redis_client, platform, frozen):
+    client = connect(link.url)
+    bot = Bot(Store(client), platform, frozen, make_settings()).start()
+    yield bot
+    bot.stop()
+    client.close()
+
+
+def test_the_round_resumes_when_redis_is_back(bot_behind_link, link, platform, user_id,
+                                              caplog):
+    bot = bot_behind_link
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=10)                           # the first ask
+    with caplog.at_level(logging.INFO):
+        link.cut()
+        bot.advance(minutes=10, seconds=5)            # re-ask 1 falls due while Redis is away
+        assert bot.pushed_texts(user_id) == ["飲んだ?"]
+        answer = platform.make_text_event(user_id, "飲んだ")
+        assert platform.post_events([answer]) == 503  # deliberate: LINE may redeliver
+        bot.timer.settle()
+        link.restore()
+        bot.advance(seconds=2)
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]  # resumed, once
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["Redis unavailable (ConnectionError); retrying until it is back",
+                        "webhook refused with 503: Redis unavailable",
+                        "Redis available again"]
+    assert "Traceback" not in caplog.text
+
+    redelivered = dict(answer, deliveryContext={"isRedelivery": True})
+    assert platform.post_events([redelivered]) == 200
+    bot.timer.settle()
+    assert bot.last_reply(user_id) == (texts.WELL_DONE,)
+    bot.advance(hours=2)
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
