@@ -9,7 +9,7 @@ from linebot.v3.webhooks import MessageEvent, TextMessageContent
 
 from actors import state
 from actors.schedule import local_day, zone
-from bench import records, stats
+from bench import chaos, records, stats
 from bench.standin import (
     MULTICAST_PATH, PUSH_PATH, REPLY_PATH, SlidingWindow, StandIn, response_bytes, serve,
 )
@@ -51,6 +51,12 @@ def test_duplicates_and_lateness():
     due = {"a": 10.0, "b": 20.0}
     late = stats.lateness(due, [("a", 10.5), ("b", 21.0), ("a", 10.2), ("x", 0.0)])
     assert sorted(late) == [pytest.approx(0.2), pytest.approx(1.0)]
+
+
+def test_chaos_lateness_spaces_each_re_ask_from_the_previous_arrival():
+    pushes = [("a", "飲んだ??", 13.5), ("a", "飲んだ?", 10.1), ("b", "飲んだ?", 22.0)]
+    late = chaos.lateness(pushes, {"a": 10.0, "b": 20.0}, interval=3.0)
+    assert sorted(late) == [pytest.approx(0.1), pytest.approx(0.4), pytest.approx(2.0)]
 
 
 # -- user records in the bot's format -----------------------------------------------------------
