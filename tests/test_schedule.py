@@ -4,7 +4,7 @@ from datetime import datetime
 import pytest
 from freezegun import freeze_time
 
-from actors.schedule import local_day, next_occurrence, zone
+from domain.wallclock import local_day, next_occurrence, zone
 from actors.timer import Timer
 
 TOKYO = zone("Asia/Tokyo")

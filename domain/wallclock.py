@@ -1,5 +1,5 @@
 """Wall-clock arithmetic for daily reminders: "the next 07:30 in Tokyo", never "+24 h"."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -34,3 +34,9 @@ def start_of_next_day(tz: ZoneInfo, at: float) -> float:
 
 def local_day(at: float, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(at, tz).date().isoformat()
+
+
+def wall_time_on(day: str, hour: int, minute: int, tz: ZoneInfo) -> float:
+    """Epoch seconds of hour:minute on the local date `day` ("YYYY-MM-DD") in `tz`."""
+    local = datetime.combine(date.fromisoformat(day), time(hour, minute), tzinfo=tz)
+    return local.astimezone(timezone.utc).timestamp()

@@ -1,0 +1,47 @@
+"""A user's persisted state: their zone and their daily times, each with its round.
+
+Kept compact (slots, a tuple of frozen rounds, no greenlet) because every known user has one
+in memory. The rounds are what make a restart resume exactly where it stopped."""
+from typing import Optional, Tuple
+
+from domain.rounds import Round
+
+
+class UserRecord:
+    __slots__ = ("user_id", "tz", "rounds", "version")
+
+    def __init__(self, user_id: str, rounds: Tuple[Round, ...] = (), tz: Optional[str] = None,
+                 version: int = 0):
+        self.user_id = user_id
+        self.tz = tz                  # None: the bot's default zone
+        self.rounds = rounds          # sorted by time of day
+        self.version = version        # compare-and-set counter in Redis (0: not stored)
+
+    @property
+    def has_time(self) -> bool:
+        return bool(self.rounds)
+
+    @property
+    def times(self) -> Tuple[Tuple[int, int], ...]:
+        return tuple(round.time for round in self.rounds)
+
+    @property
+    def due(self) -> Optional[float]:
+        """The earliest moment any of the user's rounds needs attention."""
+        return min((round.due for round in self.rounds if round.due is not None), default=None)
+
+    @property
+    def is_open(self) -> bool:
+        return any(round.is_open for round in self.rounds)
+
+    def replace_round(self, old: Round, new: Round) -> None:
+        self.rounds = tuple(new if round is old else round for round in self.rounds)
+
+    def assign(self, other: "UserRecord") -> None:
+        """Take over another record's fields in place (the registry keeps this object)."""
+        for name in self.__slots__:
+            setattr(self, name, getattr(other, name))
+
+    def __repr__(self):
+        return (f"UserRecord({self.user_id!r}, tz={self.tz!r}, v={self.version}, "
+                f"rounds={self.rounds!r})")
