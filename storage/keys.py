@@ -13,8 +13,20 @@ def user(user_id: str) -> str:
     return f"{PREFIX}:user:{user_id}"
 
 
+def ask_claim(user_id: str, round_at: float, attempt: int) -> str:
+    """Who holds ask `attempt` of the user's round that starts at `round_at` (epoch s)."""
+    return f"{PREFIX}:ask:{user_id}:{int(round_at)}:{attempt}"
+
+
 def push_claim(user_id: str, day: str, attempt: int) -> str:
+    """The claim of the version that knew one time per user (one round per day). Still
+    written and honoured for users with one time, while such a process may run (a deploy)."""
     return f"{PREFIX}:push:{user_id}:{day}:{attempt}"
+
+
+def history(user_id: str) -> str:
+    """The user's record (記録): how each day's rounds ended (storage/history.py)."""
+    return f"{PREFIX}:log:{user_id}"
 
 
 # One batched ask: its body (recipients and attempt), a sender's lease on it, and a mark once

@@ -8,9 +8,10 @@ import json
 import logging
 import time
 
-from actors.schedule import next_occurrence, zone
-from actors.state import UserRecord
-from storage import keys
+from domain.rounds import Round
+from domain.user import UserRecord
+from domain.wallclock import next_occurrence, zone
+from storage import keys, records
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,10 @@ def import_go_users(store, timezone_name="Asia/Tokyo", now=None) -> int:
                 continue
             user_id = key.decode()[len(keys.GO_USER_PREFIX):]
             hour, minute = parsed
-            record = UserRecord(user_id, hour=hour, minute=minute,
-                                due=next_occurrence(hour, minute, tz, now), version=1)
-            pipe.set(keys.user(user_id), json.dumps(record.to_dict()), nx=True)
+            record = UserRecord(user_id, (Round(hour, minute, next_occurrence(hour, minute, tz,
+                                                                              now)),),
+                                version=1)
+            pipe.set(keys.user(user_id), records.encode(record), nx=True)
         imported += sum(1 for created in pipe.execute() if created)
     client.set(keys.MIGRATION_DONE, int(now))
     return imported

@@ -1,33 +1,28 @@
 """Redis persistence. Knows Redis and key shapes; knows nothing about chat or LINE."""
+import enum
 import functools
 import logging
-from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from datetime import date
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence
 
 import orjson
 import redis
 
-from actors.state import UserRecord
-from storage import keys
+from domain.history import DayTally, TallyChange, outcome_index
+from domain.user import UserRecord
+from storage import history, keys, records
 from storage.pipelining import Pipeliner
-
-# What a batch claim says about one user's ask (see _CLAIM_BATCH).
-CLAIM_WON = "won"            # claimed for this batch: send it
-CLAIM_SENT = "sent"          # LINE already took this ask (another sender, or before a restart)
-CLAIM_PENDING = "pending"    # another sender holds it: look again after its lease
-CLAIM_RESEND = "resend"      # an earlier batch holds it, unsent as far as we know: resend it
-CLAIM_CONFLICT = "conflict"  # the record changed since it was read: decide again
-# What taking an earlier batch back says (see _TAKE_BATCH); also CLAIM_SENT, CLAIM_PENDING.
-BATCH_TAKEN = "taken"
-BATCH_GONE = "gone"
 
 log = logging.getLogger(__name__)
 
 PUSH_RECORD_TTL = 3 * 24 * 3600
 EVENT_DEDUPE_TTL = 24 * 3600
 
-# Compare-and-set on the version carried inside the stored JSON. Version 0 means "absent".
-# KEYS[1] user key; ARGV[1] the version read, ARGV[2] the new JSON.
-_SAVE_IF_VERSION = """
+# Compare-and-set on the version carried inside the stored JSON (0: absent), and the changes
+# to the record (記録) that the new state brings, in one atomic call.
+# KEYS[1] user key, KEYS[2] history key; ARGV[1] the version read, ARGV[2] the new JSON, then
+# (day number, outcome index, delta) triples.
+_SAVE_IF_VERSION = history.APPLY_CHANGES_LUA + """
 local current = redis.call('GET', KEYS[1])
 local expected = tonumber(ARGV[1])
 if current then
@@ -36,26 +31,46 @@ elseif expected ~= 0 then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2])
+apply_changes(KEYS[2], 3)
 return 1
 """
 
-# Claim each user's ask for one batch and save their record with it (compare-and-set),
-# atomically. A claim names the batch that holds the ask ("b:<id>"); the batch's body
-# (recipients and attempt) and lease are written in the same call, so whoever finds the claim
-# later can resend exactly the same request with the same retry key (the batch id): LINE
-# answers 409 if it took it before. Keys of other batches are built from their id
-# (single-node Redis).
-# Only a won claim writes the record: while another sender holds the ask, the record is
-# theirs (they save its progress after LINE answers), and a write here would make them drop
-# the progress of an ask they delivered.
-# KEYS[1] this batch's body, KEYS[2] its lease, then per user: user key, claim key.
-# ARGV[1] batch id, ARGV[2] lease ms, ARGV[3] ttl s, ARGV[4] batch key prefix, ARGV[5] attempt,
-# then per user: user id, version read, new JSON.
+# Claim ask ARGV[5] of each user's round that starts at ARGV[6] for one batch, atomically, if
+# the user's record is still the version the caller decided on (the claim writes no record:
+# the actor saves its user's progress once LINE has answered). A claim names the batch that
+# holds the ask ("b:<id>"); the batch's body (recipients, attempt, round) and lease are
+# written in the same call, so whoever finds the claim later can resend exactly the same
+# request with the same retry key (the batch id): LINE answers 409 if it took it before.
+# For a user with one time the day's claim of the version that knew one time per user
+# (keys.push_claim) is honoured and written too, so that the two never both ask during a
+# deploy. Keys of other batches are built from their id (single-node Redis).
+# KEYS[1] this batch's body, KEYS[2] its lease, then per user: user key, round claim key,
+# day claim key. ARGV[1] batch id, ARGV[2] lease ms, ARGV[3] ttl s, ARGV[4] batch key prefix,
+# ARGV[5] attempt, ARGV[6] round start; then per user: user id, version read, "1" if the day
+# claim applies.
 _CLAIM_BATCH = """
-local prefix = ARGV[4]
+local prefix, round_at = ARGV[4], tonumber(ARGV[6])
 local recipients, answers = {}, {}
-for i = 1, (#KEYS - 2) / 2 do
-  local user_key, claim_key, a = KEYS[2 * i + 1], KEYS[2 * i + 2], 3 * i + 3
+
+local function live_batch(claim)
+  local id = claim and string.match(claim, '^b:(.+)$')
+  if id and redis.call('EXISTS', prefix .. id) == 1 then return id end
+  return nil
+end
+
+local function day_claim(claim)
+  -- A day claim counts for this round if it was made for it, or by the one-time version
+  -- (its batches name no round; 'pending' and 'sent' come from the one-push-per-ask one).
+  if claim == 'pending' or claim == 'sent' then return claim end
+  local id = live_batch(claim)
+  if not id then return nil end
+  local body = cjson.decode(redis.call('GET', prefix .. id))
+  if body['round'] == nil or body['round'] == round_at then return claim end
+  return nil
+end
+
+for i = 1, (#KEYS - 2) / 3 do
+  local user_key, claim_key, day_key, a = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2], 4 + 3 * i
   local current = redis.call('GET', user_key)
   local expected = tonumber(ARGV[a + 1])
   local fresh
@@ -63,29 +78,33 @@ for i = 1, (#KEYS - 2) / 2 do
   if not fresh then
     answers[i] = {'conflict', ''}
   else
+    local with_day = ARGV[a + 2] == '1'
     local claim = redis.call('GET', claim_key)
-    local other = claim and string.match(claim, '^b:(.+)$')
-    if other and redis.call('EXISTS', prefix .. other) == 0 then claim, other = nil, nil end
+    if claim and not live_batch(claim) then claim = nil end
+    if not claim and with_day then claim = day_claim(redis.call('GET', day_key)) end
     if not claim then
-      redis.call('SET', user_key, ARGV[a + 2])
       redis.call('SET', claim_key, 'b:' .. ARGV[1], 'EX', ARGV[3])
+      if with_day then redis.call('SET', day_key, 'b:' .. ARGV[1], 'EX', ARGV[3]) end
       recipients[#recipients + 1] = ARGV[a]
       answers[i] = {'won', ''}
-    elseif claim == 'pending' then  -- a one-user claim from before batches
-      answers[i] = {'pending', tostring(redis.call('PTTL', claim_key))}
-    elseif not other then
-      answers[i] = {'sent', ''}
-    elseif redis.call('EXISTS', prefix .. other .. ':sent') == 1 then
+    elseif claim == 'pending' then
+      answers[i] = {'held', tostring(redis.call('PTTL', day_key))}
+    elseif claim == 'sent' then
       answers[i] = {'sent', ''}
     else
-      local left = redis.call('PTTL', prefix .. other .. ':lease')
-      if left > 0 then answers[i] = {'pending', tostring(left)}
-      else answers[i] = {'resend', other} end
+      local other = string.match(claim, '^b:(.+)$')
+      if redis.call('EXISTS', prefix .. other .. ':sent') == 1 then
+        answers[i] = {'sent', ''}
+      else
+        local left = redis.call('PTTL', prefix .. other .. ':lease')
+        if left > 0 then answers[i] = {'held', tostring(left)}
+        else answers[i] = {'resend', other} end
+      end
     end
   end
 end
 if #recipients > 0 then
-  local body = cjson.encode({to = recipients, attempt = tonumber(ARGV[5])})
+  local body = cjson.encode({to = recipients, attempt = tonumber(ARGV[5]), round = round_at})
   redis.call('SET', KEYS[1], body, 'EX', ARGV[3])
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 end
@@ -99,14 +118,44 @@ if redis.call('EXISTS', KEYS[3]) == 1 then return {'sent', ''} end
 local body = redis.call('GET', KEYS[1])
 if not body then return {'gone', ''} end
 if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {'taken', body} end
-return {'pending', tostring(redis.call('PTTL', KEYS[2]))}
+return {'held', tostring(redis.call('PTTL', KEYS[2]))}
 """
 
 
-class BatchAnswer(NamedTuple):
-    status: str
-    lease_left: float = 0.0       # CLAIM_PENDING: seconds left on the other sender's lease
-    batch_id: Optional[str] = None  # CLAIM_RESEND: the batch that holds the ask
+class ClaimStatus(enum.Enum):
+    """What a batch claim says about one user's ask."""
+    WON = "won"            # claimed for this batch: send it
+    SENT = "sent"          # LINE already took this ask (another sender, or before a restart)
+    HELD = "held"          # another sender holds it: look again after its lease
+    RESEND = "resend"      # an earlier batch holds it, unsent as far as we know: resend it
+    CONFLICT = "conflict"  # the record changed since it was read: decide again
+
+
+class Claim(NamedTuple):
+    status: ClaimStatus
+    lease_left: float = 0.0         # HELD: seconds left on the other sender's lease
+    batch_id: Optional[str] = None  # RESEND: the batch that holds the ask
+
+
+class TakeStatus(enum.Enum):
+    """What taking an earlier batch back (to resend it) says."""
+    TAKEN = "taken"  # this process holds it now: resend its body
+    SENT = "sent"    # LINE took it meanwhile
+    HELD = "held"    # another sender is resending it
+    GONE = "gone"    # it expired with its claims: the next try claims afresh
+
+
+class Taken(NamedTuple):
+    status: TakeStatus
+    body: Optional[dict] = None     # TAKEN: {"to": [...], "attempt": k, "round": at}
+    lease_left: float = 0.0         # HELD
+
+
+class Ask(NamedTuple):
+    """One user's part in a batch claim: the record decided on, and whether the user's day
+    claim applies (one time: keys.push_claim of this `day`)."""
+    record: UserRecord
+    day: Optional[str] = None
 
 
 def _ms(seconds: float) -> int:
@@ -169,27 +218,37 @@ class Store:
     @_outage_aware
     def load(self, user_id: str) -> Optional[UserRecord]:
         raw = self.redis.get(keys.user(user_id))
-        return None if raw is None else UserRecord.from_dict(user_id, orjson.loads(raw))
+        return None if raw is None else records.decode(user_id, raw)
 
     @_outage_aware
-    def save(self, record: UserRecord) -> None:
-        """Write `record` if nobody changed it since it was read; bump its version. Saves made
-        by many actors at the same moment share one round trip."""
-        version, data = self._next_version(record)
+    def save(self, record: UserRecord, changes: Iterable[TallyChange] = ()) -> None:
+        """Write `record` if nobody changed it since it was read, with the changes to the
+        user's record (記録) its new state brings; bump its version. Saves made by many actors
+        at the same moment share one round trip."""
+        version = record.version + 1
+        args = [record.version, records.encode(record, version)]
+        for change in changes:
+            args += [history.day_number(change.day), outcome_index(change.outcome),
+                     change.delta]
+        user_keys = [keys.user(record.user_id), keys.history(record.user_id)]
         if not self._pipeliner.call(lambda pipe: self._save_if_version(
-                keys=[keys.user(record.user_id)], args=[record.version, data], client=pipe)):
+                keys=user_keys, args=args, client=pipe)):
             raise Conflict(record.user_id)
         record.version = version
 
-    @staticmethod
-    def _next_version(record: UserRecord):
-        data = record.to_dict()
-        data["v"] = record.version + 1
-        return data["v"], orjson.dumps(data)
-
     @_outage_aware
     def delete(self, user_id: str) -> None:
+        """The user's times and rounds; their record (記録) stays."""
         self.redis.delete(keys.user(user_id))
+
+    @_outage_aware
+    def forget(self, user_id: str) -> None:
+        """Everything stored about the user."""
+        self.redis.delete(keys.user(user_id), keys.history(user_id))
+
+    @_outage_aware
+    def history(self, user_id: str) -> Dict[date, DayTally]:
+        return history.decode(self.redis.get(keys.history(user_id)) or b"")
 
     def load_all(self, batch: int = 2000) -> Iterator[UserRecord]:
         """Every stored user: SCAN in batches, one MGET per batch."""
@@ -197,7 +256,7 @@ class Store:
         for key_batch in self.scan_batches(keys.USER_PATTERN, batch):
             for key, raw in zip(key_batch, self.redis.mget(key_batch)):
                 if raw is not None:
-                    yield UserRecord.from_dict(key[prefix_len:].decode(), orjson.loads(raw))
+                    yield records.decode(key[prefix_len:].decode(), raw)
 
     def scan_batches(self, pattern: str, batch: int) -> Iterator[List[bytes]]:
         cursor = 0
@@ -210,46 +269,43 @@ class Store:
 
     # -- batched asks ----------------------------------------------------------------------
     @_outage_aware
-    def claim_batch(self, batch_id: str, attempt: int, asks: Sequence[Tuple[UserRecord, str]],
-                    lease_seconds: float) -> List[BatchAnswer]:
-        """Claim each (record, day)'s ask `attempt` for this batch and save the record, in
-        one atomic call. Only records whose claim is won are saved (and get a new version)."""
-        user_keys, user_args, versions = [], [], []
-        for record, day in asks:
-            version, data = self._next_version(record)
-            versions.append(version)
-            user_keys += [keys.user(record.user_id), keys.push_claim(record.user_id, day, attempt)]
-            user_args += [record.user_id, record.version, data]
+    def claim_batch(self, batch_id: str, attempt: int, round_at: float, asks: Sequence[Ask],
+                    lease_seconds: float) -> List[Claim]:
+        """Claim ask `attempt` of each user's round starting at `round_at` for this batch,
+        in one atomic call, where the user's record is still the version decided on."""
+        user_keys, user_args = [], []
+        for ask in asks:
+            user_id = ask.record.user_id
+            user_keys += [keys.user(user_id), keys.ask_claim(user_id, round_at, attempt),
+                          keys.push_claim(user_id, ask.day or "-", attempt)]
+            user_args += [user_id, ask.record.version, "1" if ask.day else "0"]
         replies = self._claim_batch(
             keys=[keys.batch(batch_id), keys.batch_lease(batch_id), *user_keys],
             args=[batch_id, _ms(lease_seconds), PUSH_RECORD_TTL, keys.BATCH_PREFIX, attempt,
-                  *user_args])
-        answers = []
-        for (record, _), version, (status, detail) in zip(asks, versions, replies):
-            status, detail = status.decode(), detail.decode()
-            if status == CLAIM_WON:
-                record.version = version
-            if status == CLAIM_PENDING:
-                answers.append(BatchAnswer(status, lease_left=int(detail) / 1000.0))
-            elif status == CLAIM_RESEND:
-                answers.append(BatchAnswer(status, batch_id=detail))
+                  int(round_at), *user_args])
+        claims = []
+        for status, detail in replies:
+            status, detail = ClaimStatus(status.decode()), detail.decode()
+            if status is ClaimStatus.HELD:
+                claims.append(Claim(status, lease_left=int(detail) / 1000.0))
+            elif status is ClaimStatus.RESEND:
+                claims.append(Claim(status, batch_id=detail))
             else:
-                answers.append(BatchAnswer(status))
-        return answers
+                claims.append(Claim(status))
+        return claims
 
     @_outage_aware
-    def take_batch(self, batch_id: str, lease_seconds: float) -> Tuple[str, Optional[dict]]:
-        """Take the lease on an earlier batch to resend it: (BATCH_TAKEN, its body),
-        (CLAIM_SENT, None), (CLAIM_PENDING, {"lease_left": s}) or (BATCH_GONE, None)."""
+    def take_batch(self, batch_id: str, lease_seconds: float) -> Taken:
+        """Take the lease on an earlier batch to resend it."""
         status, detail = self._take_batch(
             keys=[keys.batch(batch_id), keys.batch_lease(batch_id), keys.batch_sent(batch_id)],
             args=[_ms(lease_seconds)])
-        status = status.decode()
-        if status == BATCH_TAKEN:
-            return status, orjson.loads(detail)
-        if status == CLAIM_PENDING:
-            return status, {"lease_left": int(detail) / 1000.0}
-        return status, None
+        status = TakeStatus(status.decode())
+        if status is TakeStatus.TAKEN:
+            return Taken(status, body=orjson.loads(detail))
+        if status is TakeStatus.HELD:
+            return Taken(status, lease_left=int(detail) / 1000.0)
+        return Taken(status)
 
     @_outage_aware
     def finish_batch(self, batch_id: str, shown: bool) -> None:

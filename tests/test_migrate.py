@@ -19,8 +19,8 @@ def test_both_go_formats_are_imported_once_without_touching_the_old_keys(store, 
     assert migrate.import_go_users(store, now=NOW) == 2
 
     plain, json_user = store.load("Uplain"), store.load("Ujson")
-    assert (plain.hour, plain.minute) == (7, 30)
-    assert (json_user.hour, json_user.minute) == (21, 5)
+    assert plain.times == ((7, 30),)
+    assert json_user.times == ((21, 5),)
     assert plain.due == datetime(2026, 11, 27, 7, 30, tzinfo=ZoneInfo("Asia/Tokyo")).timestamp()
     assert store.load("Ubroken") is None and store.load("Ulate") is None
     assert redis_client.get("user_Uplain") == b"7:30"  # the Go bot's data is left as it was
@@ -31,7 +31,7 @@ def test_the_import_never_overwrites_and_never_runs_twice(store, redis_client):
     redis_client.set("user_Ukept", "7:30")
     redis_client.set(keys.user("Ukept"), json.dumps({"h": 9, "m": 0, "due": NOW + 60, "v": 3}))
     assert migrate.import_go_users(store, now=NOW) == 0
-    assert store.load("Ukept").hour == 9
+    assert store.load("Ukept").times == ((9, 0),)
 
     # A user who deletes their setting here is not brought back by the next start.
     redis_client.set("user_Ugone", "8:00")

@@ -1,17 +1,22 @@
+from datetime import date
+
 import gevent
 import orjson
 import pytest
 import redis as redis_py
 
-from actors.state import UserRecord
-from storage import keys
+from domain.history import DayTally, TallyChange
+from domain.rounds import Round, RoundState
+from domain.user import UserRecord
+from storage import keys, records
 from storage.pipelining import Pipeliner
 from storage.store import (
-    BATCH_GONE, BATCH_TAKEN, CLAIM_CONFLICT, CLAIM_PENDING, CLAIM_RESEND, CLAIM_SENT, CLAIM_WON,
-    BatchAnswer, Conflict, connect,
+    Ask, Claim, ClaimStatus, Conflict, Taken, TakeStatus, connect,
 )
 
 DAY = "2026-11-27"
+AT = 1795734000.0   # 2026-11-27 08:00 in Tokyo: the round's id
+WON, SENT, HELD = Claim(ClaimStatus.WON), Claim(ClaimStatus.SENT), ClaimStatus.HELD
 
 
 def test_heroku_rediss_urls_accept_a_self_signed_certificate():
@@ -20,77 +25,87 @@ def test_heroku_rediss_urls_accept_a_self_signed_certificate():
     assert pool.connection_kwargs["ssl_cert_reqs"] is None
 
 
-def new_user(store):
-    record = UserRecord("U1", hour=7, minute=30, due=1.0)
+def one_time(user_id="U1", **round_fields):
+    return UserRecord(user_id, (Round(8, 0, due=AT, **round_fields),))
+
+
+def new_user(store, user_id="U1"):
+    record = one_time(user_id)
     store.save(record)
     return record
 
 
-def claim(store, batch_id, *records, attempt=0):
-    return store.claim_batch(batch_id, attempt, [(record, DAY) for record in records],
+def claim(store, batch_id, *records_, attempt=0, day=DAY):
+    return store.claim_batch(batch_id, attempt, AT, [Ask(record, day) for record in records_],
                              lease_seconds=30)
 
 
 def test_an_ask_is_claimed_by_one_batch_and_remembered_once_shown(store, redis_client):
     record = new_user(store)
-    assert claim(store, "batch-1", record) == [BatchAnswer(CLAIM_WON)]
-    assert orjson.loads(redis_client.get(keys.batch("batch-1"))) == {"to": ["U1"], "attempt": 0}
+    assert claim(store, "batch-1", record) == [WON]
+    assert orjson.loads(redis_client.get(keys.batch("batch-1"))) == {
+        "to": ["U1"], "attempt": 0, "round": int(AT)}
+    assert store.load("U1").version == 1   # a claim writes no record: the actor does
     other_process = store.load("U1")
-    [pending] = claim(store, "batch-2", other_process)
-    assert pending.status == CLAIM_PENDING and 29 < pending.lease_left <= 30
+    [held] = claim(store, "batch-2", other_process)
+    assert held.status is HELD and 29 < held.lease_left <= 30
     assert redis_client.get(keys.batch("batch-2")) is None  # nobody won: no batch stored
     store.finish_batch("batch-1", shown=True)
-    assert claim(store, "batch-3", other_process) == [BatchAnswer(CLAIM_SENT)]
-    assert claim(store, "batch-4", other_process, attempt=1) == [BatchAnswer(CLAIM_WON)]
+    assert claim(store, "batch-3", other_process) == [SENT]
+    assert claim(store, "batch-4", other_process, attempt=1) == [WON]
 
 
 def test_an_unconfirmed_batch_is_resent_whole_with_its_own_key(store, redis_client):
-    first, second = new_user(store), UserRecord("U2", hour=7, minute=30, due=1.0)
-    store.save(second)
-    assert claim(store, "batch-1", first, second) == [BatchAnswer(CLAIM_WON)] * 2
+    first, second = new_user(store), new_user(store, "U2")
+    assert claim(store, "batch-1", first, second) == [WON] * 2
     redis_client.delete(keys.batch_lease("batch-1"))  # the sender died; its lease ran out
-    again = store.load("U2")
-    assert claim(store, "batch-2", again) == [BatchAnswer(CLAIM_RESEND, batch_id="batch-1")]
-    status, body = store.take_batch("batch-1", lease_seconds=30)
-    assert (status, body) == (BATCH_TAKEN, {"to": ["U1", "U2"], "attempt": 0})
-    status, body = store.take_batch("batch-1", lease_seconds=30)
-    assert status == CLAIM_PENDING and 29 < body["lease_left"] <= 30
+    assert claim(store, "batch-2", store.load("U2")) == [
+        Claim(ClaimStatus.RESEND, batch_id="batch-1")]
+    assert store.take_batch("batch-1", lease_seconds=30) == Taken(
+        TakeStatus.TAKEN, body={"to": ["U1", "U2"], "attempt": 0, "round": int(AT)})
+    taken = store.take_batch("batch-1", lease_seconds=30)
+    assert taken.status is TakeStatus.HELD and 29 < taken.lease_left <= 30
     store.finish_batch("batch-1", shown=True)
-    assert store.take_batch("batch-1", lease_seconds=30) == (CLAIM_SENT, None)
-    assert claim(store, "batch-3", store.load("U1")) == [BatchAnswer(CLAIM_SENT)]
+    assert store.take_batch("batch-1", lease_seconds=30) == Taken(TakeStatus.SENT)
+    assert claim(store, "batch-3", store.load("U1")) == [SENT]
 
 
-def test_a_send_that_failed_leaves_the_batch_to_be_resent(store, redis_client):
+def test_a_send_that_failed_leaves_the_batch_to_be_resent(store):
     record = new_user(store)
     claim(store, "batch-1", record)
     store.finish_batch("batch-1", shown=False)
-    assert claim(store, "batch-2", record) == [BatchAnswer(CLAIM_RESEND, batch_id="batch-1")]
+    assert claim(store, "batch-2", record) == [Claim(ClaimStatus.RESEND, batch_id="batch-1")]
 
 
 def test_a_claim_whose_batch_is_gone_is_claimed_afresh(store, redis_client):
     record = new_user(store)
     claim(store, "batch-1", record)
     redis_client.delete(keys.batch("batch-1"), keys.batch_lease("batch-1"))
-    assert store.take_batch("batch-1", lease_seconds=30) == (BATCH_GONE, None)
-    assert claim(store, "batch-2", record) == [BatchAnswer(CLAIM_WON)]
+    assert store.take_batch("batch-1", lease_seconds=30) == Taken(TakeStatus.GONE)
+    assert claim(store, "batch-2", record) == [WON]
 
 
 def test_a_decision_on_a_stale_record_is_refused_and_claims_nothing(store, redis_client):
-    record, fresh = new_user(store), UserRecord("U2", hour=8, minute=0, due=1.0)
+    record, fresh = new_user(store), one_time("U2")
     stale = store.load("U1")
     store.save(record)
-    answers = claim(store, "batch-1", stale, fresh)
-    assert answers == [BatchAnswer(CLAIM_CONFLICT), BatchAnswer(CLAIM_WON)]
-    assert redis_client.get(keys.push_claim("U1", DAY, 0)) is None
+    assert claim(store, "batch-1", stale, fresh) == [Claim(ClaimStatus.CONFLICT), WON]
+    assert redis_client.get(keys.ask_claim("U1", AT, 0)) is None
     assert orjson.loads(redis_client.get(keys.batch("batch-1")))["to"] == ["U2"]
-    assert store.load("U2").version == fresh.version == 1
     with pytest.raises(Conflict):
         store.save(stale)
 
 
+def test_each_round_of_a_user_has_its_own_claims(store):
+    record = new_user(store)
+    assert claim(store, "batch-1", record) == [WON]
+    other_round = store.claim_batch("batch-2", 0, AT + 12 * 3600, [Ask(record)], 30)
+    assert other_round == [WON]
+
+
 def test_saves_made_at_the_same_moment_each_get_their_own_answer(store):
-    records = [UserRecord(f"U{n}", hour=7, minute=n) for n in range(50)]
-    stale = UserRecord("U0", hour=9, minute=0)  # version 0, but U0 will exist by then
+    users = [UserRecord(f"U{n}", (Round(7, n),)) for n in range(50)]
+    stale = UserRecord("U0", (Round(9, 0),))  # version 0, but U0 will exist by then
 
     def save(record):
         try:
@@ -100,9 +115,9 @@ def test_saves_made_at_the_same_moment_each_get_their_own_answer(store):
             return "conflict"
 
     results = [job.value for job in gevent.joinall(
-        [gevent.spawn(save, record) for record in records] + [gevent.spawn(save, stale)])]
+        [gevent.spawn(save, record) for record in users] + [gevent.spawn(save, stale)])]
     assert results == ["saved"] * 50 + ["conflict"]
-    assert [store.load(f"U{n}").minute for n in range(50)] == list(range(50))
+    assert [store.load(f"U{n}").rounds[0].minute for n in range(50)] == list(range(50))
 
 
 def test_webhook_events_are_first_delivered_once(store):
@@ -123,11 +138,110 @@ def test_an_error_in_one_pipelined_command_reaches_only_its_caller(redis_client)
     assert isinstance(alone.exception, redis_py.ResponseError)
 
 
-def test_claims_written_by_the_one_push_per_user_version_are_respected(store, redis_client):
-    """During a deploy the old process may still hold or have sent a user's ask."""
+# -- a deploy: a process of the version that knew one time per user, on the same Redis ------
+def test_claims_of_the_one_time_version_are_respected(store, redis_client):
     record = new_user(store)
-    redis_client.set(keys.push_claim("U1", DAY, 0), "pending", px=20_000)
+    redis_client.set(keys.push_claim("U1", DAY, 0), "pending", px=20_000)  # one push per ask
     [held] = claim(store, "batch-1", record)
-    assert held.status == CLAIM_PENDING and 19 < held.lease_left <= 20
+    assert held.status is HELD and 19 < held.lease_left <= 20
     redis_client.set(keys.push_claim("U1", DAY, 0), "sent")
-    assert claim(store, "batch-2", record) == [BatchAnswer(CLAIM_SENT)]
+    assert claim(store, "batch-2", record) == [SENT]
+    # Its batches name no round: they hold the one time's ask of that day.
+    redis_client.set(keys.batch("old"), orjson.dumps({"to": ["U1"], "attempt": 1}))
+    redis_client.set(keys.batch_lease("old"), 1, px=20_000)
+    redis_client.set(keys.push_claim("U1", DAY, 1), "b:old")
+    [held] = claim(store, "batch-3", record, attempt=1)
+    assert held.status is HELD
+
+
+def test_a_one_time_users_claims_are_visible_to_the_one_time_version(store, redis_client):
+    record = new_user(store)
+    claim(store, "batch-1", record)
+    assert redis_client.get(keys.push_claim("U1", DAY, 0)) == b"b:batch-1"
+
+
+def test_a_day_claim_made_for_another_round_does_not_hold_this_one(store, redis_client):
+    # The user had 8:00 (asked today), replaced it with 20:00: 20:00 is asked today too.
+    record = new_user(store)
+    assert claim(store, "batch-1", record) == [WON]
+    store.finish_batch("batch-1", shown=True)
+    evening = store.claim_batch("batch-2", 0, AT + 12 * 3600, [Ask(record, DAY)], 30)
+    assert evening == [WON]
+    # A user with several times has no day claims at all.
+    assert store.claim_batch("batch-3", 1, AT, [Ask(record)], 30) == [WON]
+    assert redis_client.get(keys.push_claim("U1", DAY, 1)) is None
+
+
+# -- the stored shape ---------------------------------------------------------------------------
+def test_a_user_with_one_time_is_stored_as_the_one_time_version_wrote_it(store, redis_client):
+    record = one_time(at=AT, day=DAY, state=RoundState.ASKING, asks=2)
+    store.save(record)
+    assert orjson.loads(redis_client.get(keys.user("U1"))) == {
+        "h": 8, "m": 0, "tz": None, "day": DAY, "round": "asking", "asks": 2, "ans": None,
+        "due": AT, "at": AT, "v": 1}
+    assert store.load("U1").rounds == record.rounds
+
+
+def test_records_of_the_one_time_version_load(redis_client, store):
+    redis_client.set(keys.user("Uold"), orjson.dumps(
+        {"h": 7, "m": 30, "tz": None, "day": DAY, "round": "missed", "asks": 0, "ans": None,
+         "due": AT + 86400, "v": 4}))
+    [round] = store.load("Uold").rounds
+    assert round == Round(7, 30, due=AT + 86400, day=DAY, state=RoundState.NOT_ASKED)
+    assert store.load("Uold").version == 4
+
+
+def test_several_times_round_trip(store, redis_client):
+    record = UserRecord("U1", (Round(8, 0, due=AT), Round(20, 0, due=AT + 43200, at=AT - 43200,
+                                                           day="2026-11-26",
+                                                           state=RoundState.MISSED, asks=11)),
+                        tz="Europe/London")
+    store.save(record)
+    stored = orjson.loads(redis_client.get(keys.user("U1")))
+    assert "h" not in stored   # the one-time version sees no time and leaves the user alone
+    assert store.load("U1").rounds == record.rounds
+    assert store.load("U1").tz == "Europe/London"
+
+
+# -- the record (記録) ------------------------------------------------------------------------
+def test_outcomes_are_counted_with_the_save_that_ends_the_round(store):
+    record = new_user(store)
+    store.save(record, [TallyChange(DAY, RoundState.MISSED, +1)])
+    store.save(record, [TallyChange(DAY, RoundState.MISSED, -1),
+                        TallyChange(DAY, RoundState.LATE, +1),
+                        TallyChange("2026-11-28", RoundState.TAKEN, +1)])
+    assert store.history("U1") == {date(2026, 11, 27): DayTally(late=1),
+                                   date(2026, 11, 28): DayTally(taken=1)}
+    stale = store.load("U1")
+    store.save(record)
+    with pytest.raises(Conflict):   # a refused save counts nothing
+        store.save(stale, [TallyChange(DAY, RoundState.TAKEN, +1)])
+    assert store.history("U1")[date(2026, 11, 27)] == DayTally(late=1)
+
+
+def test_the_record_keeps_96_days_in_384_bytes(store, redis_client):
+    record = new_user(store)
+    for offset in range(200):
+        day = date.fromordinal(date(2026, 1, 1).toordinal() + offset).isoformat()
+        store.save(record, [TallyChange(day, RoundState.TAKEN, +1)])
+    kept = store.history("U1")
+    assert len(kept) == 96 and min(kept) == date(2026, 4, 15) and max(kept) == date(2026, 7, 19)
+    assert len(redis_client.get(keys.history("U1"))) == 384
+
+
+def test_deleting_times_keeps_the_record_forgetting_drops_it(store):
+    record = new_user(store)
+    store.save(record, [TallyChange(DAY, RoundState.TAKEN, +1)])
+    store.delete("U1")
+    assert store.load("U1") is None and store.history("U1")
+    store.forget("U1")
+    assert store.history("U1") == {}
+
+
+def test_encode_decode_is_the_identity_for_any_round_state():
+    for state in list(RoundState) + [None]:
+        record = UserRecord("U1", (Round(8, 0, 1.0, 2.0, DAY, state, 3, 4.0),
+                                   Round(9, 5, None, None, None, None, 0, None)), tz="UTC",
+                            version=7)
+        decoded = records.decode("U1", records.encode(record))
+        assert (decoded.rounds, decoded.tz, decoded.version) == (record.rounds, "UTC", 7)
