@@ -28,7 +28,8 @@ th,td{padding:6px 10px;text-align:left;border-bottom:1px solid #e6eaee;white-spa
 th{background:#eef2f5;font-size:12px;color:#41515d}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pill{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;background:#e6eaee}
-.asking{background:#fff2c2}.taken{background:#d9f7e4}.missed{background:#ffe0e0}
+.asking,.exhausted{background:#fff2c2}.taken{background:#d9f7e4}.late{background:#ffefd6}
+.missed{background:#ffe0e0}.time{white-space:nowrap;margin:1px 0}
 .awake{background:#d6ecff}.rel{color:#5b6b77;font-size:12px}
 .empty{color:#5b6b77;padding:8px 0}
 """
@@ -100,27 +101,37 @@ def _users_table(users, now, zone):
     rows = []
     for user in users:
         tz = user.get("tz") or zone
-        state = user.get("round") or "no round yet"
-        day = f' <span class="rel">{escape(user["day"])}</span>' if user.get("day") else ""
         awake = user.get("awake")
         rows.append(
             "<tr>"
-            f"<td>{_user(user.get('user'))}</td>"
-            f"<td>{escape(user.get('time') or '—')} <span class=\"rel\">{escape(tz)}</span></td>"
-            f'<td><span class="pill {escape(user.get("round") or "")}">{escape(state)}</span>'
-            f"{day}</td>"
-            f"<td class=num>{int(user.get('asks') or 0)}</td>"
-            f"<td class=num>{int(user.get('reasks_sent') or 0)}</td>"
+            f"<td>{_user(user.get('user'))}<br><span class=\"rel\">{escape(tz)}</span></td>"
+            f"<td>{_times(user.get('times') or [], tz, now)}</td>"
             f"<td>{_moment(user.get('next_due'), tz, now)}</td>"
-            f"<td>{_moment(user.get('answered_at'), tz, now)}</td>"
             f'<td><span class="pill{" awake" if awake else ""}">'
             f"{'awake' if awake else 'hibernating'}</span></td>"
             f"<td class=num>{int(user.get('mailbox') or 0)}</td>"
             "</tr>")
-    return ("<table><thead><tr><th>user</th><th>time (zone)</th><th>state (round, day)</th>"
-            "<th>asks</th><th>re-asks sent</th><th>next due (local)</th>"
-            "<th>answered</th><th>actor</th><th>mailbox</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+    return ("<table><thead><tr><th>user (zone)</th><th>each time: its round (day), asks, "
+            "re-asks sent, next due, answered</th><th>next due (local)</th><th>actor</th>"
+            "<th>mailbox</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _times(times, tz, now):
+    if not times:
+        return "—"
+    lines = []
+    for entry in times:
+        state = entry.get("round") or "no round yet"
+        day = f' <span class="rel">{escape(entry["day"])}</span>' if entry.get("day") else ""
+        answered = (f" · answered {_moment(entry['answered_at'], tz, now)}"
+                    if entry.get("answered_at") else "")
+        lines.append(
+            f'<div class="time"><b>{escape(entry.get("time") or "?")}</b> '
+            f'<span class="pill {escape(entry.get("round") or "")}">{escape(state)}</span>'
+            f"{day} · asks {int(entry.get('asks') or 0)}"
+            f" · re-asks sent {int(entry.get('reasks_sent') or 0)}"
+            f" · next {_moment(entry.get('next_due'), tz, now)}{answered}</div>")
+    return "".join(lines)
 
 
 def _dispatcher_table(entries, users, now, zone):

@@ -82,13 +82,15 @@ class NotOneToOne:
 
 
 _INTENTS = {
-    chat.SetTime: lambda intent, token: messages.Reschedule(intent.hour, intent.minute, token),
+    chat.Times: lambda intent, token: messages.SetTimes(intent.times, intent.add, token),
+    chat.Removal: lambda intent, token: messages.RemoveTimes(intent.times, token),
     chat.BadTime: lambda intent, token: messages.RejectTime(token),
-    chat.ShowSetting: lambda intent, token: messages.ShowSetting(token),
-    chat.DeleteSetting: lambda intent, token: messages.DeleteSetting(token),
-    chat.Took: lambda intent, token: messages.Acknowledge(token),
+    chat.SettingQuery: lambda intent, token: messages.ShowSetting(token),
+    chat.RecordQuery: lambda intent, token: messages.ShowRecord(token),
+    chat.HelpQuery: lambda intent, token: messages.ShowHelp(token),
+    chat.Took: lambda intent, token: messages.MessageReceived(took=True, reply_token=token),
     chat.Later: lambda intent, token: messages.Postpone(token),
-    chat.Other: lambda intent, token: messages.Acknowledge(token),
+    chat.Other: lambda intent, token: messages.MessageReceived(reply_token=token),
 }
 
 
@@ -113,13 +115,16 @@ def _message_for(event, reply_token):
             intent = chat.parse(content.text)
             return _INTENTS[type(intent)](intent, reply_token)
         # A sticker, a photo of the pill box, anything: it answers an open reminder.
-        return messages.Acknowledge(reply_token)
+        return messages.MessageReceived(reply_token=reply_token)
     if isinstance(event, PostbackEvent):
-        if event.postback.data == texts.POSTBACK_LATER:
+        word, round_at = texts.read_postback(event.postback.data)
+        if word == texts.POSTBACK_LATER:
             return messages.Postpone(reply_token)
-        return messages.Acknowledge(reply_token)
+        if round_at is not None:
+            return messages.TookTapped(round_at, reply_token)
+        return messages.MessageReceived(took=True, reply_token=reply_token)
     if isinstance(event, FollowEvent):
         return messages.Greet(reply_token)
     if isinstance(event, UnfollowEvent):
-        return messages.Stop()
+        return messages.Forget()
     return None

@@ -1,11 +1,15 @@
 """Asks that fall due together go to LINE together: one multicast for up to 500 users asked
-the same attempt ("飲んだ?", "飲んだ??", ...), a push for a user asked alone.
+the same ask of rounds that started at the same moment ("飲んだ?", "飲んだ??", ... with that
+round's buttons), a push for a user asked alone.
 
-A batch is claimed in Redis before it is sent (`Store.claim_batch`): each user's record is
-saved, their ask is tied to the batch, and the batch's recipients are stored. The batch id is
-the X-Line-Retry-Key, so whoever later finds an ask whose batch was never confirmed (after a
-restart, or a send that gave up) resends that very request, and LINE answers 409 if it took
-it the first time. A user is never asked the same attempt under two different keys."""
+A batch is claimed in Redis before it is sent (`Store.claim_batch`): each user's ask is tied
+to the batch, provided their record is still the version the actor decided on, and the
+batch's recipients are stored. The batch id is the X-Line-Retry-Key, so whoever later finds
+an ask whose batch was never confirmed (after a restart, or a send that gave up) resends that
+very request, and LINE answers 409 if it took it the first time. A user is never asked the
+same ask under two different keys. The actor saves its user's progress once it has the
+outcome: it is the only writer of its user's record."""
+import enum
 import logging
 import uuid
 from typing import NamedTuple, Optional
@@ -15,27 +19,43 @@ from gevent.event import AsyncResult
 
 from chat import texts
 from outbox.line import MULTICAST_MAX, PushResult
-from storage.store import (
-    BATCH_GONE, CLAIM_CONFLICT, CLAIM_PENDING, CLAIM_SENT, CLAIM_WON, BatchAnswer, Conflict,
-)
+from storage.store import Ask, ClaimStatus, Conflict, TakeStatus
 
 log = logging.getLogger(__name__)
 
-ASK_BUTTONS = ((texts.QUICK_TOOK, texts.POSTBACK_TOOK), (texts.QUICK_LATER, texts.POSTBACK_LATER))
+# Under asks sent before rounds had ids (a batch claimed by that version, resent now).
+UNNAMED_ROUND_BUTTONS = ((texts.QUICK_TOOK, texts.POSTBACK_TOOK),
+                         (texts.QUICK_LATER, texts.POSTBACK_LATER))
+
+
+class AskResult(enum.Enum):
+    SHOWN = "shown"                  # LINE showed it, now or before (409, another sender)
+    REFUSED = "refused"              # LINE refused it for good (4xx, quota): spent anyway
+    NOT_DELIVERED = "not delivered"  # 5xx, timeouts: the user has not seen it
+    UNREACHABLE = "unreachable"      # this user cannot receive pushes (blocked the bot)
+    HELD = "held"                    # another sender holds this ask: look again after `wait`
 
 
 class AskOutcome(NamedTuple):
-    result: Optional[PushResult]  # None: another sender holds this ask; look again after `wait`
+    result: AskResult
     wait: float = 0.0
 
 
-SHOWN_BY_ANOTHER_SENDER = AskOutcome(PushResult.DUPLICATE)  # LINE took it once; that counts
+SHOWN = AskOutcome(AskResult.SHOWN)
+
+_BY_PUSH_RESULT = {
+    PushResult.DELIVERED: SHOWN,
+    PushResult.DUPLICATE: SHOWN,
+    PushResult.REFUSED: AskOutcome(AskResult.REFUSED),
+    PushResult.QUOTA: AskOutcome(AskResult.REFUSED),
+    PushResult.FAILED: AskOutcome(AskResult.NOT_DELIVERED),
+    PushResult.UNREACHABLE: AskOutcome(AskResult.UNREACHABLE),
+}
 
 
 class _Waiting(NamedTuple):
-    record: object
-    day: str
-    outcome: AsyncResult
+    ask: Ask
+    outcome: AsyncResult  # an AskOutcome, or the exception that stopped the ask
 
 
 class AskBatcher:
@@ -46,23 +66,22 @@ class AskBatcher:
         self._lease = lease_seconds
         self._batch_size = batch_size
         self._max_senders = senders
-        self._waiting = {}     # attempt -> [_Waiting], the attempt waiting longest first
+        self._waiting = {}     # (attempt, round start) -> [_Waiting], waiting longest first
         self._senders = 0
         self._resending = {}   # batch id -> AsyncResult of its resend by this process
 
-    def ask(self, record, day: str, attempt: int) -> AskOutcome:
-        """Save `record` and ask its user (attempt `attempt` of `day`) together with everyone
-        else being asked that attempt now. Blocks this greenlet until LINE answered. Raises
-        Conflict when the stored record changed since it was read."""
-        waiting = _Waiting(record, day, AsyncResult())
-        self._waiting.setdefault(attempt, []).append(waiting)
+    def ask(self, record, round, attempt: int) -> AskOutcome:
+        """Ask `record`'s user ask `attempt` of `round`, together with everyone else asked
+        that ask of a round starting at the same moment. Blocks this greenlet until LINE has
+        answered. Raises Conflict when the stored record changed since it was read."""
+        # A user with one time: the day's claim of the one-time version applies too.
+        day = round.day if len(record.rounds) == 1 else None
+        waiting = _Waiting(Ask(record, day), AsyncResult())
+        self._waiting.setdefault((attempt, round.at), []).append(waiting)
         if self._senders < self._max_senders:
             self._senders += 1
             gevent.spawn(self._send_waiting)  # starts after the greenlets already ready
-        outcome = waiting.outcome.get()
-        if isinstance(outcome, BatchAnswer):  # CLAIM_RESEND
-            return self._resend(outcome.batch_id)
-        return outcome
+        return waiting.outcome.get()
 
     @property
     def waiting(self) -> int:
@@ -72,65 +91,79 @@ class AskBatcher:
     def _send_waiting(self):
         try:
             while self._waiting:
-                attempt = next(iter(self._waiting))
-                group = self._waiting[attempt]
+                key = next(iter(self._waiting))
+                group = self._waiting[key]
                 batch = group[:self._batch_size]
                 del group[:self._batch_size]
                 if not group:
-                    del self._waiting[attempt]
-                self._send_batch(attempt, batch)
+                    del self._waiting[key]
+                self._send_batch(*key, batch)
         finally:
             self._senders -= 1
 
-    def _send_batch(self, attempt, batch):
+    def _send_batch(self, attempt, round_at, batch):
         batch_id = str(uuid.uuid4())
         try:
-            answers = self._store.claim_batch(
-                batch_id, attempt, [(waiting.record, waiting.day) for waiting in batch],
-                self._lease)
-            won = []
-            for waiting, answer in zip(batch, answers):
-                if answer.status == CLAIM_WON:
-                    won.append(waiting)
-                elif answer.status == CLAIM_CONFLICT:
-                    waiting.outcome.set_exception(Conflict(waiting.record.user_id))
-                elif answer.status == CLAIM_PENDING:
-                    waiting.outcome.set(AskOutcome(None, answer.lease_left))
-                elif answer.status == CLAIM_SENT:
-                    waiting.outcome.set(SHOWN_BY_ANOTHER_SENDER)
-                else:  # CLAIM_RESEND: the asking greenlet resends that earlier batch
-                    waiting.outcome.set(answer)
-            if not won:
-                return
-            result = self._send(batch_id, [waiting.record.user_id for waiting in won], attempt)
-            for waiting in won:
-                waiting.outcome.set(AskOutcome(result))
-        except Exception as exc:  # Redis failed: each asking actor crashes and restarts
-            for waiting in batch:
-                if not waiting.outcome.ready():
-                    waiting.outcome.set_exception(exc)
+            claims = self._store.claim_batch(batch_id, attempt, round_at,
+                                             [waiting.ask for waiting in batch], self._lease)
+        except Exception as exc:  # Redis failed: each asking actor hears it
+            _fail(batch, exc)
+            return
+        won, resends = [], {}
+        for waiting, claim in zip(batch, claims):
+            if claim.status is ClaimStatus.WON:
+                won.append(waiting)
+            elif claim.status is ClaimStatus.CONFLICT:
+                waiting.outcome.set_exception(Conflict(waiting.ask.record.user_id))
+            elif claim.status is ClaimStatus.HELD:
+                waiting.outcome.set(AskOutcome(AskResult.HELD, claim.lease_left))
+            elif claim.status is ClaimStatus.SENT:
+                waiting.outcome.set(SHOWN)
+            else:  # RESEND: an earlier batch holds the ask, never confirmed
+                resends.setdefault(claim.batch_id, []).append(waiting)
+        for earlier, waitings in resends.items():
+            gevent.spawn(self._resend_for, earlier, waitings)
+        if not won:
             return
         try:
-            # After the answers, so that their record saves share this round trip.
+            result = self._send(batch_id, [w.ask.record.user_id for w in won], attempt,
+                                round_at)
+        except Exception as exc:
+            _fail(won, exc)
+            return
+        for waiting in won:
+            waiting.outcome.set(_BY_PUSH_RESULT[result])
+        try:
+            # After the answers, so that the actors' saves share this round trip.
             self._store.finish_batch(batch_id, shown=result.shown)
         except Exception as exc:  # harmless: whoever finds it unconfirmed resends it (409)
             log.warning("could not mark a batch of asks as sent: %s", type(exc).__name__)
 
-    def _send(self, batch_id, user_ids, attempt) -> PushResult:
+    def _send(self, batch_id, user_ids, attempt, round_at: Optional[float]) -> PushResult:
         message = [texts.ask(attempt)]
+        buttons = UNNAMED_ROUND_BUTTONS if round_at is None else texts.ask_buttons(round_at)
         if len(user_ids) == 1:
-            result = self._outbox.push(user_ids[0], message, batch_id, ASK_BUTTONS)
+            result = self._outbox.push(user_ids[0], message, batch_id, buttons)
         else:
-            result = self._outbox.multicast(user_ids, message, batch_id, ASK_BUTTONS)
+            result = self._outbox.multicast(user_ids, message, batch_id, buttons)
         if result in (PushResult.REFUSED, PushResult.QUOTA):
             log.warning("ask %d not shown to %d users: %s; it counts as asked", attempt,
                         len(user_ids), result.value)
         return result
 
     # -- batches found unconfirmed ---------------------------------------------------------
+    def _resend_for(self, batch_id, waitings):
+        try:
+            outcome = self._resend(batch_id)
+        except Exception as exc:
+            _fail(waitings, exc)
+        else:
+            for waiting in waitings:
+                waiting.outcome.set(outcome)
+
     def _resend(self, batch_id) -> AskOutcome:
-        """Resend an earlier batch with its own recipients and retry key. The batch's other
-        users asking in this process meanwhile wait for the same answer."""
+        """Resend an earlier batch with its own recipients and retry key. Its other users
+        asking in this process meanwhile wait for the same answer."""
         running = self._resending.get(batch_id)
         if running is not None:
             return running.get()
@@ -147,15 +180,22 @@ class AskBatcher:
             del self._resending[batch_id]
 
     def _take_and_resend(self, batch_id) -> AskOutcome:
-        status, body = self._store.take_batch(batch_id, self._lease)
-        if status == CLAIM_SENT:
-            return SHOWN_BY_ANOTHER_SENDER
-        if status == CLAIM_PENDING:
-            return AskOutcome(None, body["lease_left"])
-        if status == BATCH_GONE:  # expired with its claims: the next try claims afresh
-            return AskOutcome(None, 0.0)
+        taken = self._store.take_batch(batch_id, self._lease)
+        if taken.status is TakeStatus.SENT:
+            return SHOWN
+        if taken.status is TakeStatus.HELD:
+            return AskOutcome(AskResult.HELD, taken.lease_left)
+        if taken.status is TakeStatus.GONE:  # expired with its claims: claim afresh
+            return AskOutcome(AskResult.HELD, 0.0)
+        body = taken.body
         log.info("resending an unconfirmed batch of %d (attempt %d) with its retry key",
                  len(body["to"]), body["attempt"])
-        result = self._send(batch_id, body["to"], body["attempt"])
+        result = self._send(batch_id, body["to"], body["attempt"], body.get("round"))
         self._store.finish_batch(batch_id, shown=result.shown)
-        return AskOutcome(result)
+        return _BY_PUSH_RESULT[result]
+
+
+def _fail(batch, exc):
+    for waiting in batch:
+        if not waiting.outcome.ready():
+            waiting.outcome.set_exception(exc)

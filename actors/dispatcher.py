@@ -10,7 +10,7 @@ from gevent.lock import BoundedSemaphore
 
 from actors.base import Actor
 from actors.messages import ReminderDue, ScheduleDue
-from actors.timer import DUE_TOLERANCE
+from domain.rounds import DUE_TOLERANCE
 
 
 class SnoozeDispatcher(Actor):

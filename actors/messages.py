@@ -1,14 +1,24 @@
 """The closed set of messages the actors understand. Commands are imperative, events past
 tense. `reply_token` is None when there is nobody to answer (e.g. a test or a redelivery)."""
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
+
+Time = Tuple[int, int]
 
 
 # -- UserActor: from the chat ---------------------------------------------------------------
 @dataclass(frozen=True)
-class Reschedule:
-    hour: int
-    minute: int
+class SetTimes:
+    """Make `times` the whole schedule, or (`add`) add them to it."""
+    times: Tuple[Time, ...]
+    add: bool = False
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RemoveTimes:
+    """Remove these times; every time when none is named."""
+    times: Tuple[Time, ...] = ()
     reply_token: Optional[str] = None
 
 
@@ -24,19 +34,33 @@ class ShowSetting:
 
 
 @dataclass(frozen=True)
-class DeleteSetting:
+class ShowRecord:
     reply_token: Optional[str] = None
 
 
 @dataclass(frozen=True)
-class Acknowledge:
-    """Anything that is not a command: the answer to an open reminder, else a help request."""
+class ShowHelp:
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    """Anything that is not a command (text, sticker, photo): it answers every open round;
+    with none open, `took` (飲んだ) answers the missed ones late. Else: the help."""
+    took: bool = False
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class TookTapped:
+    """The 飲んだ! button under an ask of the round that starts at `round_at`."""
+    round_at: int
     reply_token: Optional[str] = None
 
 
 @dataclass(frozen=True)
 class Postpone:
-    """あとで / まだ: keep asking."""
+    """あとで / まだ, or the あとで button: keep asking."""
     reply_token: Optional[str] = None
 
 
@@ -47,7 +71,7 @@ class Greet:
 
 
 @dataclass(frozen=True)
-class Stop:
+class Forget:
     """The user blocked the bot: forget them."""
 
 

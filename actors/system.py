@@ -9,8 +9,9 @@ from gevent.event import Event
 from actors.asks import AskBatcher
 from actors.base import Activity
 from actors.dispatcher import SnoozeDispatcher
-from actors.state import UserRecord
 from actors.user import UserActor
+from domain.rounds import Rules
+from domain.user import UserRecord
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ class ActorSystem:
         self.outbox = outbox
         self.timer = timer
         self.activity = activity or Activity()
+        self.rules = Rules(snooze_interval=settings.snooze_interval_seconds,
+                           max_reasks=settings.max_reasks,
+                           grace=settings.missed_ask_grace_seconds)
         self.records = {}   # user id -> UserRecord, for every known user
         self.awake = {}     # user id -> UserActor, only while it has work
         self.asks = AskBatcher(store, outbox, settings.push_lease_seconds)
@@ -42,8 +46,9 @@ class ActorSystem:
         try:
             for record in self.store.load_all():
                 self.records[record.user_id] = record
-                if record.due is not None:
-                    entries.append((record.due, record.user_id))
+                due = record.due
+                if due is not None:
+                    entries.append((due, record.user_id))
             self.dispatcher.load(entries)
         finally:
             gc.enable()
@@ -89,17 +94,15 @@ class ActorSystem:
         return quiet
 
     def snapshot(self, limit: int = 1000) -> dict:
-        """What /debug shows: every actor's state and the dispatcher's queue."""
+        """What /debug shows: every actor's state (each time and its round) and the
+        dispatcher's queue."""
         users = []
         # No greenlet switch happens inside this loop, so the dict cannot change under it.
         for user_id, record in itertools.islice(self.records.items(), limit):
             actor = self.awake.get(user_id)
             users.append({
-                "user": user_id, "time": (f"{record.hour}:{record.minute:02d}"
-                                          if record.has_time else None),
-                "tz": record.tz or self.settings.timezone, "day": record.day,
-                "round": record.round, "asks": record.asks,
-                "reasks_sent": max(0, record.asks - 1), "answered_at": record.answered_at,
+                "user": user_id, "tz": record.tz or self.settings.timezone,
+                "times": [_round_snapshot(round) for round in record.rounds],
                 "next_due": record.due, "awake": actor is not None,
                 "mailbox": len(actor.mailbox) if actor is not None else 0,
             })
@@ -111,3 +114,10 @@ class ActorSystem:
             "outbox": {"quota_exhausted": self.outbox.quota_exhausted,
                        "in_flight": self.outbox.in_flight, "asks_waiting": self.asks.waiting},
         }
+
+
+def _round_snapshot(round) -> dict:
+    return {"time": f"{round.hour}:{round.minute:02d}", "day": round.day,
+            "round": None if round.state is None else round.state.value, "asks": round.asks,
+            "reasks_sent": max(0, round.asks - 1), "answered_at": round.answered_at,
+            "next_due": round.due}

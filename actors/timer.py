@@ -5,9 +5,6 @@ from gevent.queue import Empty
 
 TIMED_OUT = object()
 
-# Something due within this much of "now" counts as due (timers may fire a hair early).
-DUE_TOLERANCE = 0.001
-
 
 class Timer:
     """Production timer: the wall clock and a mailbox get with a timeout."""

@@ -1,29 +1,42 @@
-"""One actor per user: owns that user's schedule and today's reminder round.
+"""One actor per user: owns that user's times and the round of each.
 
-Every change is written to Redis (compare-and-set) before the side effect it leads to, so
-the in-memory record is only a cache: a crash, a restart or a second process reloads it.
+The decisions are the domain's (`domain.rounds.decide`, `domain.schedule`); the actor is the
+shell around them. For each message it applies the domain to its record, saves the result
+(compare-and-set, together with the record's tally changes) and then carries out the effects:
+the ask, the reply, the next wake-up. Its in-memory record is only a cache of Redis: when
+another process wrote first (Conflict) it reloads and decides again, and a crash or a restart
+reloads it too.
 """
 import logging
+from datetime import date
 
-from actors import state
 from actors.base import Actor
+from actors.asks import AskResult
 from actors.messages import (
-    Acknowledge, DeleteSetting, Greet, Postpone, RejectTime, ReminderDue, Reschedule,
-    ScheduleDue, ShowSetting, Stop,
+    Forget, Greet, MessageReceived, Postpone, RejectTime, ReminderDue, RemoveTimes, ScheduleDue,
+    SetTimes, ShowHelp, ShowRecord, ShowSetting, TookTapped,
 )
-from actors.schedule import local_day, next_occurrence, start_of_next_day, zone
-from actors.state import UserRecord
-from actors.timer import DUE_TOLERANCE
-from chat import texts
+from chat import record_card, texts
+from domain import history, schedule
+from domain.rounds import (
+    DUE_TOLERANCE, Answered, Ask, Cancel, Delivered, Due, Ended, HeldElsewhere, LookAgain,
+    NotDelivered, Resume, RoundState, decide,
+)
+from domain.user import UserRecord
+from domain.wallclock import local_day, zone
 from logsafe import short_id
-from outbox.line import PushResult
 from storage.store import Conflict, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_SECONDS = 1.0
-# How often an actor looks again at an ask that another sender (process) holds.
-PENDING_RECHECK_SECONDS = 1.0
+
+# What each outcome of an ask means for its round (UNREACHABLE pauses the whole user).
+_ROUND_EVENT = {
+    AskResult.SHOWN: Delivered(),
+    AskResult.REFUSED: Delivered(),   # spent: logged once per batch by the batcher
+    AskResult.NOT_DELIVERED: NotDelivered(),
+}
 
 
 class UserActor(Actor):
@@ -34,6 +47,7 @@ class UserActor(Actor):
         self.record = record
         self.system = system
         self.settings = system.settings
+        self.rules = system.rules
         self._scheduled_due = record.due  # every stored due time is already in the dispatcher
 
     @property
@@ -84,63 +98,110 @@ class UserActor(Actor):
         except Exception as reload_exc:
             log.error("user actor %s could not reload: %s", short_id(self.user_id),
                       type(reload_exc).__name__)
-        if self.record.due is not None:
+        due = self.record.due
+        if due is not None:
             # The wake-up that crashed is spent: ask the dispatcher for another, a little later.
-            retry_at = max(self.record.due, self.timer.now() + RESTART_DELAY_SECONDS)
+            retry_at = max(due, self.timer.now() + RESTART_DELAY_SECONDS)
             self.system.dispatcher.tell(ScheduleDue(self.user_id, retry_at))
-        self._scheduled_due = self.record.due
+        self._scheduled_due = due
 
     def on_idle(self):
         self.system.actor_idle(self)
 
-    # -- chat ----------------------------------------------------------------------------
-    def _reschedule(self, message: Reschedule):
+    # -- the schedule ----------------------------------------------------------------------
+    def _set_times(self, message: SetTimes):
         record, now = self.record, self.timer.now()
-        asked_today = record.day == local_day(now, self.zone) and record.asks > 0
-        if record.is_open:
-            record.round = state.CANCELLED
-        record.hour, record.minute = message.hour, message.minute
-        soonest = next_occurrence(message.hour, message.minute, self.zone, now)
-        if asked_today:
-            # One round a day: a new time never asks about today's dose a second time.
-            record.due = next_occurrence(message.hour, message.minute, self.zone,
-                                         start_of_next_day(self.zone, now) - 1e-3)
-        else:
-            record.due = soonest
+        try:
+            if message.add:
+                record.rounds = schedule.add(record.rounds, message.times, now, self.zone)
+            else:
+                replaced = schedule.replace(record.rounds, message.times, now, self.zone)
+                record.rounds = replaced.rounds
+        except schedule.TooManyTimes:
+            self._reply(message.reply_token, texts.TOO_MANY_TIMES)
+            return
         self._save()
-        replies = [texts.time_set(message.hour, message.minute)]
-        if record.due != soonest:
-            replies.append(texts.TIME_SET_FROM_TOMORROW)
-        self._reply(message.reply_token, *replies)
+        if message.add:
+            self._reply(message.reply_token, texts.times_added(message.times, record.times))
+        elif replaced.from_tomorrow:
+            self._reply(message.reply_token, texts.times_set(record.times),
+                        texts.TIME_SET_FROM_TOMORROW)
+        else:
+            self._reply(message.reply_token, texts.times_set(record.times))
+
+    def _remove_times(self, message: RemoveTimes):
+        record = self.record
+        if not message.times:
+            if not record.has_time:
+                self._reply(message.reply_token, texts.NOT_SET)
+                return
+            self._forget_times()
+            self._reply(message.reply_token, texts.DELETED)
+            return
+        removal = schedule.remove(record.rounds, message.times)
+        if removal.not_set:
+            self._reply(message.reply_token, texts.times_not_set(removal.not_set))
+            return
+        if removal.rounds:
+            record.rounds = removal.rounds
+            self._save()
+        else:
+            self._forget_times()
+        self._reply(message.reply_token, texts.times_removed(removal.removed, record.times))
 
     def _reject_time(self, message: RejectTime):
         self._reply(message.reply_token, texts.BAD_TIME)
 
     def _show_setting(self, message: ShowSetting):
         record = self.record
-        if record.has_time:
-            self._reply(message.reply_token, texts.current_setting(record.hour, record.minute))
-        else:
-            self._reply(message.reply_token, texts.NOT_SET)
-
-    def _delete_setting(self, message: DeleteSetting):
-        if not self.record.has_time:
+        if not record.has_time:
             self._reply(message.reply_token, texts.NOT_SET)
             return
-        self._forget()
-        self._reply(message.reply_token, texts.DELETED)
+        own_zone = record.tz if record.tz and record.tz != self.settings.timezone else None
+        self._reply(message.reply_token, texts.current_setting(record.times, own_zone))
 
-    def _acknowledge(self, message: Acknowledge):
-        record = self.record
-        if record.is_open:
-            now = self.timer.now()
-            record.round = state.TAKEN
-            record.answered_at = now
-            record.due = next_occurrence(record.hour, record.minute, self.zone, now)
-            self._save()
+    def _show_record(self, message: ShowRecord):
+        now, tz = self.timer.now(), self.zone
+        calendar = history.calendar(date.fromisoformat(local_day(now, tz)),
+                                    self.system.store.history(self.user_id),
+                                    self.record.rounds, now, tz)
+        self._reply(message.reply_token, record_card.record_message(calendar))
+
+    def _show_help(self, message: ShowHelp):
+        self._reply(message.reply_token, texts.HELP)
+
+    # -- answers -------------------------------------------------------------------------
+    def _message_received(self, message: MessageReceived):
+        # Whatever is said answers the open rounds; with none open, 飲んだ answers the missed
+        # ones late.
+        answered = [round for round in self.record.rounds if round.is_open]
+        if not answered and message.took:
+            answered = [round for round in self.record.rounds
+                        if round.state is RoundState.MISSED]
+        if not answered:
+            self._reply_nothing_open(message.reply_token)
+            return
+        self._answer(answered)
+        self._reply(message.reply_token, texts.WELL_DONE)
+
+    def _took_tapped(self, message: TookTapped):
+        tapped = next((round for round in self.record.rounds
+                       if round.at is not None and int(round.at) == message.round_at), None)
+        if tapped is not None and tapped.answerable:
+            self._answer([tapped])
             self._reply(message.reply_token, texts.WELL_DONE)
+        elif tapped is not None and tapped.state in (RoundState.TAKEN, RoundState.LATE):
+            self._reply(message.reply_token, texts.WELL_DONE)  # tapped twice
         else:
             self._reply_nothing_open(message.reply_token)
+
+    def _answer(self, rounds):
+        now, changes = self.timer.now(), []
+        for round in rounds:
+            answered, effects = decide(round, Answered(), now, self.rules, self.zone)
+            self.record.replace_round(round, answered)
+            changes += effects
+        self._save(changes)
 
     def _postpone(self, message: Postpone):
         if self.record.is_open:
@@ -151,104 +212,85 @@ class UserActor(Actor):
     def _reply_nothing_open(self, reply_token):
         self._reply(reply_token, texts.HELP if self.record.has_time else texts.PLEASE_SET_TIME)
 
+    # -- following ---------------------------------------------------------------------------
     def _greet(self, message: Greet):
-        record = self.record
-        if record.has_time and record.due is None:  # back after a block: resume
-            record.due = next_occurrence(record.hour, record.minute, self.zone, self.timer.now())
+        if self._apply_to_all(Resume()):  # back after a block: resume
             self._save()
         self._reply(message.reply_token, texts.greeting(self.settings.snooze_interval_seconds))
 
-    def _stop(self, message: Stop):
-        self._forget()
+    def _forget(self, message: Forget):
+        self.system.store.forget(self.user_id)
+        self.record.assign(UserRecord(self.user_id))
 
-    def _forget(self):
+    def _forget_times(self):
         self.system.store.delete(self.user_id)
         self.record.assign(UserRecord(self.user_id))
 
-    # -- the daily round -----------------------------------------------------------------
-    def _reminder_due(self, message: ReminderDue):
-        # No reload first: if another process answered, rescheduled or asked meanwhile, the
-        # compare-and-set in _ask refuses and on_receive decides again on what it wrote.
-        record, now = self.record, self.timer.now()
-        if record.due is None or record.due > now + DUE_TOLERANCE:
-            return  # a stale wake: the due time moved
-        max_reasks = self.settings.max_reasks
-        if not record.is_open or record.asks > max_reasks:
-            record.day = local_day(record.due, self.zone)
-            record.round, record.asks, record.answered_at = state.ASKING, 0, None
-        late = now - record.due
-        if late > self.settings.missed_ask_grace_seconds:
-            self._give_up_round(now)
-            return
-        self._ask(now)
-
     def _pause(self):
         """LINE cannot deliver to this user (they blocked the bot): stop asking every day.
-        Their setting is kept; adding the bot again (follow) resumes it."""
-        record = self.record
-        record.round = state.CANCELLED if record.is_open else record.round
-        record.due = None
+        Their times are kept; adding the bot again (follow) resumes them."""
+        self._apply_to_all(Cancel())
         self._save()
         log.warning("%s cannot receive pushes; reminders paused", short_id(self.user_id))
 
-    def _give_up_round(self, now):
-        """Too late to ask (the process was down): record it and wait for the next day."""
-        record = self.record
-        if record.asks == 0:
-            record.round = state.MISSED
-            log.warning("first ask for %s missed while down; not sent", short_id(self.user_id))
-        else:
-            record.asks = self.settings.max_reasks + 1  # stays open: a late answer still counts
-        record.due = next_occurrence(record.hour, record.minute, self.zone, now)
-        self._save()
+    def _apply_to_all(self, event) -> bool:
+        now, changed = self.timer.now(), False
+        for round in self.record.rounds:
+            new, _ = decide(round, event, now, self.rules, self.zone)
+            if new != round:
+                self.record.replace_round(round, new)
+                changed = True
+        return changed
 
-    def _ask(self, now):
-        record = self.record
-        day, attempt = record.day, record.asks
-        if attempt > 0 and self.system.outbox.quota_exhausted:
-            # No messages left this month: keep what is left for tomorrow's first asks.
-            log.info("re-asks for %s stopped: message quota used up", short_id(self.user_id))
-            self._give_up_round(now)
+    # -- the daily rounds ----------------------------------------------------------------
+    def _reminder_due(self, message: ReminderDue):
+        # No reload first: if another process answered, rescheduled or asked meanwhile, the
+        # claim or the compare-and-set refuses, and on_receive decides again on what it wrote.
+        now = self.timer.now()
+        due_times = [round.time for round in sorted(self.record.rounds, key=_due_order)
+                     if round.due is not None and round.due <= now + DUE_TOLERANCE]
+        for time in due_times:
+            round = next((r for r in self.record.rounds if r.time == time), None)
+            if round is not None:
+                self._run_round(round, now)
+
+    def _run_round(self, round, now):
+        due = Due(reasks_allowed=not self.system.outbox.quota_exhausted)
+        started, effects = decide(round, due, now, self.rules, self.zone)
+        self.record.replace_round(round, started)
+        ask = next((effect for effect in effects if isinstance(effect, Ask)), None)
+        if ask is None:
+            if started != round:
+                self._save(effects)
             return
-        outcome = self.system.asks.ask(record, day, attempt)  # saves the record if won
-        result = outcome.result
-        if result is None:
-            # Another sender holds this attempt (in flight, or it died). Until it is done the
-            # record is theirs: write nothing, look again soon (in memory only). By then they
-            # have saved the next due time, or their lease has run out and this one resends.
-            record.due = now + min(outcome.wait, PENDING_RECHECK_SECONDS) + 0.05
-            return
-        if result is PushResult.UNREACHABLE:
+        # The claim checks that the record is still the one this decision was made on; the
+        # round's progress is saved once LINE has answered.
+        outcome = self.system.asks.ask(self.record, started, ask.attempt)
+        if outcome.result is AskResult.UNREACHABLE:
             self._pause()
             return
-        if result is PushResult.FAILED:
-            # LINE is having trouble: the user has not seen this ask, so it stays the next
-            # one (not "飲んだ??" for a "飲んだ?" nobody saw), until the next day's round.
-            self._retry_later(self.timer.now())
+        event = _ROUND_EVENT.get(outcome.result) or HeldElsewhere(outcome.wait)
+        if outcome.result is AskResult.NOT_DELIVERED:
+            log.warning("ask %d for %s not delivered; trying again later", ask.attempt,
+                        short_id(self.user_id))
+        # The next ask is spaced from this one's delivery.
+        asked, effects = decide(started, event, self.timer.now(), self.rules, self.zone)
+        look_again = next((e for e in effects if isinstance(e, LookAgain)), None)
+        if look_again is not None:
+            # The ask belongs to another sender until then: nothing is written (in memory).
+            self.record.replace_round(started, asked._replace(due=look_again.at))
             return
-        # Shown, or refused / no quota (logged once per batch): this ask is spent either way.
-        record.asks = attempt + 1
-        now = self.timer.now()  # the next ask is spaced from this one's delivery
-        if record.asks <= self.settings.max_reasks:
-            record.due = now + self.settings.snooze_interval_seconds
-        else:
-            record.due = next_occurrence(record.hour, record.minute, self.zone, now)
-        self._save()
-
-    def _retry_later(self, now):
-        record = self.record
-        retry_at = now + self.settings.snooze_interval_seconds
-        if retry_at >= next_occurrence(record.hour, record.minute, self.zone, now):
-            self._give_up_round(now)
-            return
-        log.warning("ask %d for %s not delivered; trying again later", record.asks,
-                    short_id(self.user_id))
-        record.due = retry_at
-        self._save()
+        self.record.replace_round(started, asked)
+        self._save(effects)
 
     # -- plumbing ------------------------------------------------------------------------
-    def _save(self):
-        self.system.store.save(self.record)
+    def _save(self, effects=()):
+        ended = [effect for effect in effects if isinstance(effect, Ended)]
+        for effect in ended:
+            if effect.outcome is RoundState.NOT_ASKED:
+                log.warning("an ask for %s fell due while the bot was down; not sent",
+                            short_id(self.user_id))
+        self.system.store.save(self.record, history.changes(ended))
 
     def _reload(self):
         stored = self.system.store.load(self.user_id)
@@ -260,15 +302,21 @@ class UserActor(Actor):
             self.system.dispatcher.tell(ScheduleDue(self.user_id, due))
         self._scheduled_due = due
 
-    def _reply(self, reply_token, *lines):
+    def _reply(self, reply_token, *messages):
         if reply_token:
-            self.system.outbox.reply(reply_token, lines)
+            self.system.outbox.reply(reply_token, messages)
+
+
+def _due_order(round):
+    return round.due if round.due is not None else float("inf")
 
 
 # Built once: a burst activates thousands of actors.
 _HANDLERS = {
-    Reschedule: UserActor._reschedule, RejectTime: UserActor._reject_time,
-    ShowSetting: UserActor._show_setting, DeleteSetting: UserActor._delete_setting,
-    Acknowledge: UserActor._acknowledge, Postpone: UserActor._postpone,
-    Greet: UserActor._greet, Stop: UserActor._stop, ReminderDue: UserActor._reminder_due,
+    SetTimes: UserActor._set_times, RemoveTimes: UserActor._remove_times,
+    RejectTime: UserActor._reject_time, ShowSetting: UserActor._show_setting,
+    ShowRecord: UserActor._show_record, ShowHelp: UserActor._show_help,
+    MessageReceived: UserActor._message_received, TookTapped: UserActor._took_tapped,
+    Postpone: UserActor._postpone, Greet: UserActor._greet, Forget: UserActor._forget,
+    ReminderDue: UserActor._reminder_due,
 }

@@ -79,8 +79,7 @@ def restore_parts(row, store, batch=2000):
 
     import orjson
 
-    from actors.state import UserRecord
-    from storage import keys
+    from storage import keys, records
 
     print("restore, per stored user:")
     begin = time.process_time()
@@ -91,21 +90,21 @@ def restore_parts(row, store, batch=2000):
             for raw in store.redis.mget(found[i:i + batch])]
     row("  MGET (2000 keys each)", (time.process_time() - begin) / len(found))
     begin = time.process_time()
-    dicts = [orjson.loads(raw) for raw in raws]
+    [orjson.loads(raw) for raw in raws]
     row("  orjson.loads", (time.process_time() - begin) / len(found))
     prefix = len(keys.user(""))
     begin = time.process_time()
-    loaded = [UserRecord.from_dict(key[prefix:].decode(), data)
-              for key, data in zip(found, dicts)]
-    row("  UserRecord.from_dict (+ key decode)", (time.process_time() - begin) / len(found))
+    loaded = [records.decode(key[prefix:].decode(), raw) for key, raw in zip(found, raws)]
+    row("  records.decode (orjson + rounds + key decode)",
+        (time.process_time() - begin) / len(found))
     begin = time.process_time()
     entries = [(record.due, record.user_id) for record in loaded if record.due is not None]
     heapq.heapify(entries)
     row("  due entries + heapify", (time.process_time() - begin) / len(found))
     begin = time.process_time()
-    records = {}
+    registry = {}
     for record in store.load_all():
-        records[record.user_id] = record
+        registry[record.user_id] = record
     row("  whole Store.load_all + registry insert", (time.process_time() - begin) / len(found))
 
 
@@ -117,8 +116,8 @@ def main(argv=None):
     import orjson
     import urllib3
 
-    from actors.asks import ASK_BUTTONS
     from actors.messages import ReminderDue
+    from storage.store import Ask
     from bench import procs, records, variants
     from chat import texts
     from outbox import line
@@ -145,7 +144,9 @@ def main(argv=None):
             records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
             for record in store.load_all():
                 system.records[record.user_id] = record
-            day = store.load(ids[0]).day
+            first = store.load(ids[0]).rounds[0]
+            day, round_at = first.day, first.at
+            buttons = texts.ask_buttons(round_at)
             waking = system.dispatcher._waking
 
             def ask(i):
@@ -160,12 +161,12 @@ def main(argv=None):
             print(f"one ask, {n} users, sequential (stand-in latency 0):")
             whole = row("whole ask alone: UserActor.on_receive(ReminderDue)", cpu_per_call(ask, n))
             loaded = [store.load(uid) for uid in ids]
-            claim = row("  Store.claim_batch of one (CAS save + claim + batch, one EVALSHA)",
+            claim = row("  Store.claim_batch of one (version check + claim + batch, one EVALSHA)",
                         cpu_per_call(lambda i: store.claim_batch(
-                            str(uuid.uuid4()), 5, [(loaded[i], day)], 30), n))
+                            str(uuid.uuid4()), 5, round_at, [Ask(loaded[i], day)], 30), n))
             push = row("  LineOutbox.push (limiter, slot, SDK call_api, HTTP)",
                        cpu_per_call(lambda i: outbox.push(ids[i], [texts.ask(2)],
-                                                          str(uuid.uuid4()), ASK_BUTTONS), n))
+                                                          str(uuid.uuid4()), buttons), n))
             save = row("  Store.save alone (one EVALSHA through the pipeliner)",
                        cpu_per_call(lambda i: store.save(loaded[i]), n))
             row("  (Store.finish_batch alone; in an ask it shares the save's round trip)",
@@ -185,15 +186,15 @@ def main(argv=None):
             system.awake.clear()
             row(f"  whole ask, {together} actors at once",
                 cpu_per_call(asked_together, rounds) / together)
-            batch = [(record, day) for record in (store.load(uid) for uid in ids[:together])]
+            batch = [Ask(record, day) for record in (store.load(uid) for uid in ids[:together])]
             row(f"  Store.claim_batch of {together}", cpu_per_call(
-                lambda i: store.claim_batch(str(uuid.uuid4()), 6 + i, batch, 30),
+                lambda i: store.claim_batch(str(uuid.uuid4()), 6 + i, round_at, batch, 30),
                 rounds) / together)
             recipients = ids[:together]
             row(f"  LineOutbox.multicast to {together}", cpu_per_call(
                 lambda i: outbox.multicast(recipients, [texts.ask(0)], str(uuid.uuid4()),
-                                           ASK_BUTTONS), rounds) / together)
-            saving = [record for record, _ in batch]
+                                           buttons), rounds) / together)
+            saving = [ask.record for ask in batch]
             row(f"  Store.save x {together} at once (pipelined)", cpu_per_call(
                 lambda i: gevent.joinall([gevent.spawn(store.save, record) for record in saving]),
                 rounds) / together)
@@ -202,7 +203,7 @@ def main(argv=None):
             standin.reset()
 
             print("one push, by parts:")
-            body = {"to": ids[0], "messages": line._messages((texts.ask(2),), ASK_BUTTONS),
+            body = {"to": ids[0], "messages": line._messages((texts.ask(2),), buttons),
                     "notificationDisabled": False}
             headers = {**line._JSON_HEADERS}
             client = outbox._client

@@ -1,15 +1,13 @@
-"""Users written straight into Redis in the bot's own format (storage/keys.py,
-actors/state.py), with a pipeline: the fast way to have N users before the server starts."""
+"""Users written straight into Redis in the bot's own format (storage/records.py), with a
+pipeline: the fast way to have N users before the server starts."""
 from datetime import datetime
 from typing import Iterable, Iterator
 
-import orjson
-
-from actors import state
-from actors.schedule import local_day, zone
-from actors.state import UserRecord
+from domain.rounds import Round, RoundState
+from domain.user import UserRecord
+from domain.wallclock import local_day, zone
 from settings import Settings
-from storage import keys
+from storage import keys, records
 
 BOT_ZONE = zone(Settings.timezone)  # records carry no zone of their own: the bot's default
 
@@ -20,8 +18,8 @@ def user_id(i: int) -> str:
 
 
 def encode(record: UserRecord) -> bytes:
-    """Exactly what storage.store.Store.save writes (orjson.dumps of to_dict)."""
-    return orjson.dumps(record.to_dict())
+    """Exactly what storage.store.Store.save writes."""
+    return records.encode(record)
 
 
 def wall_time(at: float):
@@ -29,32 +27,41 @@ def wall_time(at: float):
     return local.hour, local.minute
 
 
-def first_ask_record(uid: str, due: float) -> UserRecord:
-    """A user whose daily first ask falls due at `due` (nothing asked today)."""
+def first_ask_record(uid: str, due: float, times: int = 1) -> UserRecord:
+    """A user whose daily first ask falls due at `due` (nothing asked today); with
+    `times` > 1, further times every two hours after it."""
     hour, minute = wall_time(due)
-    return UserRecord(uid, hour=hour, minute=minute, due=due, version=1)
+    rounds = [Round(hour, minute, due=due)]
+    for extra in range(1, times):
+        later = due + extra * 7200
+        rounds.append(Round(*wall_time(later), due=later))
+    return UserRecord(uid, tuple(sorted(rounds)), version=1)
 
 
 def reask_record(uid: str, due: float, asks: int = 1) -> UserRecord:
     """A user asked `asks` times today, not answered yet, next re-ask due at `due`."""
-    hour, minute = wall_time(due - 600)
-    return UserRecord(uid, hour=hour, minute=minute, day=local_day(due, BOT_ZONE),
-                      round=state.ASKING, asks=asks, due=due, version=1)
+    first = due - 600 * asks
+    hour, minute = wall_time(first)
+    return UserRecord(uid, (Round(hour, minute, due=due, at=first, day=local_day(due, BOT_ZONE),
+                                  state=RoundState.ASKING, asks=asks),), version=1)
 
 
-def idle_record(uid: str, now: float) -> UserRecord:
-    """A user who took today's dose and waits for tomorrow (due in ~24 h)."""
-    hour, minute = wall_time(now)
-    return UserRecord(uid, hour=hour, minute=minute, day=local_day(now, BOT_ZONE),
-                      round=state.TAKEN, asks=1, answered_at=now - 60, due=now + 86400 - 60,
-                      version=1)
+def idle_record(uid: str, now: float, times: int = 1) -> UserRecord:
+    """A user who took today's doses and waits for tomorrow (due in ~24 h)."""
+    rounds = []
+    for extra in range(times):
+        at = now - 60 - extra * 7200
+        hour, minute = wall_time(at)
+        rounds.append(Round(hour, minute, due=at + 86400, at=at, day=local_day(at, BOT_ZONE),
+                            state=RoundState.TAKEN, asks=1, answered_at=at + 30))
+    return UserRecord(uid, tuple(sorted(rounds)), version=1)
 
 
-def write(client, records: Iterable[UserRecord], batch: int = 5000) -> int:
+def write(client, records_: Iterable[UserRecord], batch: int = 5000) -> int:
     """SET every record under its key with a non-transactional pipeline; returns the count."""
     written = 0
     pipe = client.pipeline(transaction=False)
-    for record in records:
+    for record in records_:
         pipe.set(keys.user(record.user_id), encode(record))
         written += 1
         if written % batch == 0:

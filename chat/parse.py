@@ -1,25 +1,41 @@
-"""Turn what a user typed into one typed intent (DESIGN.md §1).
+"""Turn what a user typed into one typed intent (DESIGN.md §1, §7.1).
 
-    parse("明日から7時半にお願い") == SetTime(7, 30)
+    parse("朝8時と夜9時にお願い") == Times(((8, 0), (21, 0)))
+    parse("20時も") == Times(((20, 0),), add=True)
+    parse("20時を削除") == Removal(((20, 0),))
 
-Rules, first match wins: show setting, delete, took (unless a later word is there too),
-a time (valid or not), later, other.
+Rules, first match wins: asking for the setting, the record or the help; a delete word (with
+times: remove those; alone: remove all); took (unless a later word is there too); times
+(valid or not); later; anything else.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Tuple
+
+Time = Tuple[int, int]
 
 
 @dataclass(frozen=True)
-class SetTime:
-    hour: int
-    minute: int
+class Times:
+    """One or more times of day: the whole schedule, or (`add`) times to add to it."""
+    times: Tuple[Time, ...]
+    add: bool = False
 
     def __post_init__(self) -> None:
-        if not (0 <= self.hour <= 23 and 0 <= self.minute <= 59):
-            raise ValueError(f"not a time of day: {self.hour}:{self.minute}")
+        if not self.times:
+            raise ValueError("no times")
+        for hour, minute in self.times:
+            if not (0 <= hour <= 23 and 0 <= minute <= 59):
+                raise ValueError(f"not a time of day: {hour}:{minute}")
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A delete word: remove these times, or every time when none is named."""
+    times: Tuple[Time, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -28,18 +44,18 @@ class BadTime:
 
 
 @dataclass(frozen=True)
-class ShowSetting:
-    pass
+class SettingQuery:
+    """設定教えて."""
 
 
 @dataclass(frozen=True)
-class DeleteSetting:
-    pass
+class RecordQuery:
+    """記録: how the last four weeks went."""
 
 
 @dataclass(frozen=True)
-class Later:
-    pass
+class HelpQuery:
+    """使い方."""
 
 
 @dataclass(frozen=True)
@@ -48,16 +64,25 @@ class Took:
 
 
 @dataclass(frozen=True)
+class Later:
+    pass
+
+
+@dataclass(frozen=True)
 class Other:
     pass
 
 
-Intent = SetTime | BadTime | ShowSetting | DeleteSetting | Took | Later | Other
+Intent = (Times | Removal | BadTime | SettingQuery | RecordQuery | HelpQuery | Took | Later
+          | Other)
 
 SHOW_WORDS = ("設定教えて", "設定おしえて")
+RECORD_WORDS = ("記録", "きろく")
+HELP_WORDS = ("使い方", "つかいかた", "ヘルプ")
 DELETE_WORDS = ("ばいばい", "バイバイ", "削除", "解除", "設定削除", "設定解除")
 LATER_WORDS = ("あとで", "後で", "まだ", "飲んでない", "のんでない")
 TOOK_WORDS = ("飲んだ", "のんだ", "飲みました", "のみました")
+ADD_WORD = "追加"
 
 _KANJI = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 # A delete word counts only when no kanji is glued to either side, so compounds such as
@@ -70,41 +95,62 @@ _DELETE = re.compile(
 # keeps the search linear) and their length is checked before int().
 # 時間 is a duration (3時間後), not a time of day.
 _TIME = re.compile(
-    r"(?:(?P<ampm>午前|午後)\s*)?"
+    r"(?:(?P<part>午前|午後|朝|夜|晩)\s*)?"
     r"(?<![0-9])(?P<hour>[0-9]+)"
     r"(?:時(?!間)(?:(?P<half>半)|(?P<minute>[0-9]+)分?)?"
     r"|:(?P<colon_minute>[0-9]+))"
 )
 _MAX_DIGITS = 2
+_MORNING = ("午前", "朝")
+_EVENING = ("午後", "夜", "晩")
 
 
 def parse(text: str) -> Intent:
     text = unicodedata.normalize("NFKC", text).strip()
     if any(word in text for word in SHOW_WORDS):
-        return ShowSetting()
+        return SettingQuery()
+    if any(word in text for word in RECORD_WORDS):
+        return RecordQuery()
+    if any(word in text for word in HELP_WORDS):
+        return HelpQuery()
+    matches = list(_TIME.finditer(text))
+    times = [_to_time(match) for match in matches]
     if _DELETE.search(text):
-        return DeleteSetting()
+        return BadTime() if None in times else Removal(tuple(times))
     later = any(word in text for word in LATER_WORDS)
     if not later and any(word in text for word in TOOK_WORDS):
         return Took()
-    if match := _TIME.search(text):
-        return _to_time(match)
+    if times:
+        if None in times:
+            return BadTime()
+        add = ADD_WORD in text or any(text.startswith("も", match.end()) for match in matches)
+        return Times(tuple(times), add=add)
     if later:
         return Later()
     return Other()
 
 
-def _to_time(match: re.Match[str]) -> SetTime | BadTime:
+def _to_time(match: re.Match[str]):
+    """(hour, minute), or None when the time cannot exist."""
     hour_text = match["hour"]
     minute_text = match["minute"] or match["colon_minute"] or ("30" if match["half"] else "0")
     if len(hour_text) > _MAX_DIGITS or len(minute_text) > _MAX_DIGITS:
-        return BadTime()
+        return None
     hour, minute = int(hour_text), int(minute_text)
-    if match["ampm"]:
+    part = match["part"]
+    if part in _MORNING:
         if hour > 12:
-            return BadTime()
-        # 午前12時 = 0:00, 午後0時 = 午後12時 = 12:00
-        hour = hour % 12 + (12 if match["ampm"] == "午後" else 0)
+            return None
+        hour %= 12                       # 午前12時 = 0:00
+    elif part == "午後":
+        if hour > 12:
+            return None
+        hour = hour % 12 + 12            # 午後0時 = 午後12時 = 12:00
+    elif part in _EVENING:               # 夜/晩: 夜9時 = 21:00, 夜12時 = 0:00, 夜21時 = 21:00
+        if hour < 12:
+            hour += 12
+        elif hour == 12:
+            hour = 0
     if hour > 23 or minute > 59:
-        return BadTime()
-    return SetTime(hour, minute)
+        return None
+    return hour, minute

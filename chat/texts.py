@@ -1,12 +1,52 @@
-"""Every text the bot sends. The exact strings are a contract (DESIGN.md §1)."""
+"""Every text the bot sends. The exact strings are a contract (DESIGN.md §1, §7)."""
+from typing import Iterable, Optional, Tuple
+
+Time = Tuple[int, int]
+
+
+def time_text(hour: int, minute: int) -> str:
+    """7時5分: plain integers."""
+    return f"{hour:d}時{minute:d}分"
+
+
+def times_text(times: Iterable[Time]) -> str:
+    """Ascending, joined with と: 8時0分と20時0分."""
+    return "と".join(time_text(hour, minute) for hour, minute in sorted(times))
 
 
 def time_set(hour: int, minute: int) -> str:
-    return f"{hour:d}時{minute:d}分ですね。わかりました。"
+    return times_set([(hour, minute)])
 
 
-def current_setting(hour: int, minute: int) -> str:
-    return f"{hour:d}時{minute:d}分に設定されています"
+def times_set(times: Iterable[Time]) -> str:
+    return f"{times_text(times)}ですね。わかりました。"
+
+
+def times_added(added: Iterable[Time], now: Iterable[Time]) -> str:
+    return f"{times_text(added)}を追加しました。いまの設定: {times_text(now)}"
+
+
+def times_removed(removed: Iterable[Time], now: Iterable[Time]) -> str:
+    now = list(now)
+    if not now:
+        return f"{times_text(removed)}を削除しました。設定がなくなりました"
+    return f"{times_text(removed)}を削除しました。いまの設定: {times_text(now)}"
+
+
+def times_not_set(times: Iterable[Time]) -> str:
+    return f"{times_text(times)}は設定されてないですよ"
+
+
+def current_setting(times: Iterable[Time], zone: Optional[str] = None,
+                    watchers: Iterable[str] = ()) -> str:
+    """The schedule; the zone when it is not the bot's, and who watches, each on a line."""
+    lines = [f"{times_text(times)}に設定されています"]
+    if zone:
+        lines.append(f"タイムゾーン: {zone}")
+    watchers = list(watchers)
+    if watchers:
+        lines.append("見守り: " + "、".join(f"{name}さん" for name in watchers))
+    return "\n".join(lines)
 
 
 def ask(attempt: int) -> str:
@@ -17,6 +57,7 @@ def ask(attempt: int) -> str:
 
 
 TIME_SET_FROM_TOMORROW = "今日はもう聞いたので、明日から聞きますね。"
+TOO_MANY_TIMES = "設定できるのは5つまでです"
 BAD_TIME = "時間がおかしいよ。0時0分から23時59分の間で教えてね。"
 NOT_SET = "設定されてないですよ"
 DELETED = "設定を削除しました。 ばいばい"
@@ -26,10 +67,18 @@ PLEASE_SET_TIME = "時間を設定してください"
 
 HELP = (
     "使い方\n"
-    "・時間を送ると、毎日その時間に「飲んだ?」と聞きます(例: 7時30分 / 21:00)\n"
+    "・時間を送ると、毎日その時間に「飲んだ?」と聞きます(例: 7時30分 / 21:00 / 8時と20時)\n"
+    "・「20時も」で時間を追加、「20時を削除」でその時間だけ削除(5つまで)\n"
     "・「設定教えて」で今の設定を確認\n"
+    "・「記録」で直近4週間の記録\n"
     "・「ばいばい」で設定を削除"
 )
+
+
+def record_summary(taken_days: int, late_days: int, missed_days: int) -> str:
+    """The record's altText (and what a client without Flex shows)."""
+    return f"記録(直近28日): ○{taken_days}日 △{late_days}日 ×{missed_days}日"
+
 
 def greeting(snooze_interval_seconds: float) -> str:
     return (
@@ -52,5 +101,20 @@ ONE_TO_ONE_ONLY = (
 
 QUICK_TOOK = "飲んだ!"
 QUICK_LATER = "あとで"
+# Postback data of the ask buttons: "took:<round>" / "later:<round>", where <round> is the
+# epoch second the round's first ask was due (every user asked at that moment shares it, so
+# asks still go out as one multicast). Asks sent before rounds had ids carry the bare words.
 POSTBACK_TOOK = "took"
 POSTBACK_LATER = "later"
+
+
+def ask_buttons(round_at: float) -> Tuple[Tuple[str, str], ...]:
+    """(label, postback data) of the quick-reply buttons under an ask of that round."""
+    return ((QUICK_TOOK, f"{POSTBACK_TOOK}:{int(round_at)}"),
+            (QUICK_LATER, f"{POSTBACK_LATER}:{int(round_at)}"))
+
+
+def read_postback(data: str) -> Tuple[str, Optional[int]]:
+    """(POSTBACK_TOOK or POSTBACK_LATER or the data itself, the round or None)."""
+    word, _, round_at = (data or "").partition(":")
+    return word, int(round_at) if round_at.isdigit() else None

@@ -7,12 +7,12 @@ import json
 import logging
 import random
 import time
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import gevent
 from gevent.lock import BoundedSemaphore
 from linebot.v3.messaging import (
-    ApiClient, ApiException, Configuration, PostbackAction, QuickReply, QuickReplyItem,
+    ApiClient, ApiException, Configuration, Message, PostbackAction, QuickReply, QuickReplyItem,
     TextMessage,
 )
 from urllib3.exceptions import HTTPError
@@ -208,11 +208,12 @@ class LineOutbox:
         return random.uniform(0, min(self._max_backoff, self._backoff * 2 ** attempt))
 
     # -- replies ---------------------------------------------------------------------------
-    def reply(self, reply_token: Optional[str], texts: Sequence[str]) -> bool:
-        """Answer a webhook event. Free of quota; a reply token is good for one use."""
+    def reply(self, reply_token: Optional[str], messages: Sequence[Union[str, dict]]) -> bool:
+        """Answer a webhook event with texts, or LINE message objects (a Flex message).
+        Free of quota; a reply token is good for one use."""
         if not reply_token:
             return False
-        body = {"replyToken": reply_token, "messages": _messages(tuple(texts), ()),
+        body = {"replyToken": reply_token, "messages": _reply_messages(messages),
                 "notificationDisabled": False}
         try:
             self._post(REPLY_PATH, body, self._timeout)
@@ -224,9 +225,9 @@ class LineOutbox:
             return False
         return True
 
-    def reply_soon(self, reply_token: Optional[str], texts: Sequence[str]) -> None:
+    def reply_soon(self, reply_token: Optional[str], messages: Sequence[Union[str, dict]]):
         """Reply from a greenlet of its own, for callers that must not wait (the web edge)."""
-        gevent.spawn(self.reply, reply_token, texts)
+        gevent.spawn(self.reply, reply_token, messages)
 
     def _post(self, path, body, timeout, headers=None):
         """POST through the SDK's own HTTP client (auth, errors as ApiException). The
@@ -235,6 +236,21 @@ class LineOutbox:
         self._client.call_api(path, "POST", header_params={**_JSON_HEADERS, **(headers or {})},
                               body=body, auth_settings=["Bearer"], response_types_map={},
                               _return_http_data_only=True, _request_timeout=timeout)
+
+
+def _reply_messages(messages) -> list:
+    texts = tuple(message for message in messages if isinstance(message, str))
+    if len(texts) == len(messages):
+        return list(_messages(texts, ()))
+    return [_message(message) for message in messages]
+
+
+def _message(message: Union[str, dict]) -> dict:
+    """A text, or a message object checked against the SDK's models (a Flex message that
+    LINE would refuse fails here, with the SDK's reason)."""
+    if isinstance(message, str):
+        return _messages((message,), ())[0]
+    return Message.from_dict(message).to_dict()
 
 
 @functools.lru_cache(maxsize=4096)

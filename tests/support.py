@@ -8,7 +8,8 @@ import gevent
 from gevent.queue import Empty
 from gevent.server import StreamServer
 
-from actors.timer import DUE_TOLERANCE, TIMED_OUT
+from actors.timer import TIMED_OUT
+from domain.rounds import DUE_TOLERANCE
 from simulator.line_api import MULTICAST_PATH, PUSH_PATH
 
 

@@ -7,8 +7,8 @@ import pytest
 from linebot.v3.webhook import WebhookParser
 from linebot.v3.webhooks import MessageEvent, TextMessageContent
 
-from actors import state
-from actors.schedule import local_day, zone
+from domain.rounds import RoundState
+from domain.wallclock import local_day, zone
 from bench import chaos, records, stats
 from bench.standin import (
     MULTICAST_PATH, PUSH_PATH, REPLY_PATH, SlidingWindow, StandIn, response_bytes, serve,
@@ -68,7 +68,7 @@ def test_written_records_load_back_through_the_bots_store(store):
     assert records.write(store.redis, written, batch=2) == 3
     for expected in written:
         loaded = store.load(expected.user_id)
-        assert loaded.to_dict() == expected.to_dict()
+        assert (loaded.rounds, loaded.version) == (expected.rounds, expected.version)
     assert {r.user_id for r in store.load_all()} == {r.user_id for r in written}
     first = store.load(records.user_id(1))
     store.save(first)                      # the bot's compare-and-set accepts the record
@@ -77,15 +77,17 @@ def test_written_records_load_back_through_the_bots_store(store):
 
 def test_record_shapes():
     due = 1_800_000_000.0   # 2027-01-15 08:00:00 UTC = 17:00 in Tokyo
-    first = records.first_ask_record("U1", due)
-    assert (first.hour, first.minute, first.due, first.round, first.asks) == (17, 0, due, None, 0)
-    reask = records.reask_record("U2", due, asks=2)
+    [first] = records.first_ask_record("U1", due).rounds
+    assert (first.hour, first.minute, first.due, first.state, first.asks) == (17, 0, due, None, 0)
+    assert records.first_ask_record("U1", due, times=3).times == ((17, 0), (19, 0), (21, 0))
+    [reask] = records.reask_record("U2", due, asks=2).rounds
     assert reask.is_open and reask.asks == 2 and reask.due == due
     assert reask.day == local_day(due, zone("Asia/Tokyo"))
-    idle = records.idle_record("U3", due)
-    assert idle.round == state.TAKEN and idle.due > due + 86000
+    [idle] = records.idle_record("U3", due).rounds
+    assert idle.state is RoundState.TAKEN and idle.due > due + 86000
+    assert len(records.idle_record("U3", due, times=3).rounds) == 3
     assert records.user_id(255) == "U" + "0" * 30 + "ff"
-    assert json.loads(records.encode(first)) == first.to_dict()
+    assert json.loads(records.encode(records.first_ask_record("U1", due)))["h"] == 17
 
 
 def test_written_records_are_byte_for_byte_what_the_store_writes(store):
@@ -302,7 +304,9 @@ def test_variants_are_the_http_clients_only():
 
 @pytest.mark.parametrize("name", ["lean-line", "raw-http"])
 def test_http_variant_sends_what_the_sdk_sends(monkeypatch, name):
-    from actors.asks import ASK_BUTTONS
+    from chat.texts import ask_buttons
+
+    buttons = ask_buttons(1795734000)
     from bench import variants
 
     standin = RecordingStandIn(TOKEN)
@@ -311,7 +315,7 @@ def test_http_variant_sends_what_the_sdk_sends(monkeypatch, name):
     keys_ = ["0b0e3a3c-5b7e-4a8e-9d7e-1f2a3b4c5d6" + c for c in "abcd"]
     try:
         sdk = LineOutbox(base, TOKEN, timeout=2.0)
-        assert sdk.push("U9", ["飲んだ?"], keys_[0], ASK_BUTTONS) is PushResult.DELIVERED
+        assert sdk.push("U9", ["飲んだ?"], keys_[0], buttons) is PushResult.DELIVERED
         assert sdk.reply("token-1", ["よくできました"]) is True
         original = line.LineOutbox._post
         monkeypatch.setattr(line.LineOutbox, "_post", original)  # undone after the test
@@ -319,7 +323,7 @@ def test_http_variant_sends_what_the_sdk_sends(monkeypatch, name):
         assert line.LineOutbox._post is not original
         lean = LineOutbox(base, TOKEN, timeout=2.0, backoff=0.01, max_backoff=0.02,
                           deadline=0.2)
-        assert lean.push("U9", ["飲んだ?"], keys_[1], ASK_BUTTONS) is PushResult.DELIVERED
+        assert lean.push("U9", ["飲んだ?"], keys_[1], buttons) is PushResult.DELIVERED
         assert lean.reply("token-2", ["よくできました"]) is True
         (sdk_push, sdk_reply, lean_push, lean_reply) = standin.seen
         for ours, theirs in ((lean_push, sdk_push), (lean_reply, sdk_reply)):

@@ -56,8 +56,8 @@ def test_first_ask_missed_beyond_the_grace_is_recorded_not_sent(bot, user_id):
     bot.start()
     bot.timer.advance(0)
     assert bot.pushes(user_id) == []
-    record = bot.store.load(user_id)
-    assert (record.round, record.day) == ("missed", "2026-11-27")
+    [round] = bot.store.load(user_id).rounds
+    assert (round.state, round.day) == ("not_asked", "2026-11-27")
     bot.advance(hours=24)                        # tomorrow is normal again
     assert bot.pushed_texts(user_id)[:1] == ["飲んだ?"]
 
@@ -178,7 +178,7 @@ def test_a_batch_line_took_before_a_crash_is_resent_with_its_key(bot, monkeypatc
     bot.advance(seconds=31)
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
     assert send_statuses(bot.platform) == [200, 409]          # one resend of the same request
-    assert all(bot.store.load(user).asks == 1 for user in users)
+    assert all(bot.store.load(user).rounds[0].asks == 1 for user in users)
     bot.advance(minutes=10)
     assert all(bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"] for user in users)
     assert asks_seen_once(bot)

@@ -6,7 +6,7 @@ from gevent.event import Event
 
 from chat import texts
 from tests.conftest import WHOLE_DAY
-from actors.user import PENDING_RECHECK_SECONDS
+from domain.rounds import LOOK_AGAIN_SECONDS as PENDING_RECHECK_SECONDS
 from tests.support import (
     advance_together, asks_seen_once, let_the_dead_senders_lease_run_out, send_statuses,
 )

@@ -4,14 +4,20 @@ from hypothesis import given, strategies as st
 
 from chat.parse import (
     BadTime,
-    DeleteSetting,
+    HelpQuery,
     Later,
     Other,
-    SetTime,
-    ShowSetting,
+    RecordQuery,
+    Removal,
+    SettingQuery,
+    Times,
     Took,
     parse,
 )
+
+
+def one(hour, minute):
+    return Times(((hour, minute),))
 
 
 @pytest.mark.parametrize(
@@ -37,7 +43,6 @@ from chat.parse import (
         ("じゃあ21:30で", 21, 30),
         ("3時間後じゃなくて9時にして", 9, 0),  # 3時間 is a duration
         ("2024/5/1 7:30", 7, 30),
-        ("7時と8時", 7, 0),  # first time wins
         ("午前7時", 7, 0),
         ("午前0時", 0, 0),
         ("午前12時", 0, 0),
@@ -55,7 +60,7 @@ from chat.parse import (
     ],
 )
 def test_time(text, hour, minute):
-    assert parse(text) == SetTime(hour, minute)
+    assert parse(text) == one(hour, minute)
 
 
 TEN_K = "あ" * 5000 + "💊" * 5000
@@ -86,21 +91,20 @@ TEN_K = "あ" * 5000 + "💊" * 5000
         ("7:", Other),
         (":30", Other),
         # show
-        ("設定教えて", ShowSetting),
-        ("今の設定教えてください", ShowSetting),
-        ("設定おしえて", ShowSetting),
-        ("7時の設定教えて", ShowSetting),
+        ("設定教えて", SettingQuery),
+        ("今の設定教えてください", SettingQuery),
+        ("設定おしえて", SettingQuery),
+        ("7時の設定教えて", SettingQuery),
         # delete: whole words only
-        ("ばいばい", DeleteSetting),
-        ("バイバイ", DeleteSetting),
-        ("ﾊﾞｲﾊﾞｲ", DeleteSetting),
-        ("削除", DeleteSetting),
-        ("解除", DeleteSetting),
-        ("解除！", DeleteSetting),
-        ("設定を削除して", DeleteSetting),
-        ("設定削除", DeleteSetting),
-        ("設定解除して", DeleteSetting),
-        ("7時の設定を削除", DeleteSetting),
+        ("ばいばい", Removal),
+        ("バイバイ", Removal),
+        ("ﾊﾞｲﾊﾞｲ", Removal),
+        ("削除", Removal),
+        ("解除", Removal),
+        ("解除！", Removal),
+        ("設定を削除して", Removal),
+        ("設定削除", Removal),
+        ("設定解除して", Removal),
         ("掃除した", Other),
         ("除", Other),
         ("除外", Other),
@@ -133,6 +137,41 @@ def test_intent(text, intent):
     assert parse(text) == intent()
 
 
+@pytest.mark.parametrize("text, intent", [
+    # several times at once, ascending whatever the order said (DESIGN.md §7.1)
+    ("8時と20時", Times(((8, 0), (20, 0)))),
+    ("朝8時、夜9時", Times(((8, 0), (21, 0)))),
+    ("8:00 20:00", Times(((8, 0), (20, 0)))),
+    ("晩7時半と朝7時", Times(((19, 30), (7, 0)))),
+    ("夜12時", one(0, 0)),
+    ("夜21時", one(21, 0)),
+    ("朝12時", one(0, 0)),
+    ("7時と8時", Times(((7, 0), (8, 0)))),
+    ("8時と25時", BadTime()),
+    ("朝13時", BadTime()),
+    # adding
+    ("20時も", Times(((20, 0),), add=True)),
+    ("8時と20時も", Times(((8, 0), (20, 0)), add=True)),
+    ("追加 13時", Times(((13, 0),), add=True)),
+    ("13時半を追加して", Times(((13, 30),), add=True)),
+    ("今日もよろしく 7時", one(7, 0)),              # も not right after a time
+    # removing some, or all
+    ("20時を削除", Removal(((20, 0),))),
+    ("解除 8時", Removal(((8, 0),))),
+    ("7時の設定を削除", Removal(((7, 0),))),
+    ("8時と20時を削除", Removal(((8, 0), (20, 0)))),
+    ("25時を削除", BadTime()),
+    ("削除", Removal()),
+    # other commands are never answers
+    ("記録", RecordQuery()),
+    ("きろく見せて", RecordQuery()),
+    ("使い方", HelpQuery()),
+    ("ヘルプ", HelpQuery()),
+])
+def test_several_times_and_commands(text, intent):
+    assert parse(text) == intent
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -150,16 +189,18 @@ def test_intent(text, intent):
 )
 def test_long_adversarial_input_gets_an_ordinary_answer(text):
     # The time regex is linear (no nested quantifiers); a backtracking bug would hang here.
-    assert type(parse(text)) in (SetTime, BadTime, Other, Later, DeleteSetting)
+    assert type(parse(text)) in (Times, BadTime, Other, Later, Removal)
 
 
 def test_intents_are_frozen_values():
-    assert SetTime(7, 30) == SetTime(7, 30)
+    assert one(7, 30) == one(7, 30)
     assert hash(Later()) == hash(Later())
     with pytest.raises(AttributeError):
-        SetTime(7, 30).hour = 8  # type: ignore[misc]
+        one(7, 30).times = ()  # type: ignore[misc]
     with pytest.raises(ValueError):
-        SetTime(24, 0)
+        one(24, 0)
+    with pytest.raises(ValueError):
+        Times(())
 
 
 # --- property: every way to write a valid time parses back to it -------------------------
@@ -182,13 +223,14 @@ def spellings(h: int, m: int) -> list[str]:
     return forms + [form.translate(FULL_WIDTH) for form in forms]
 
 
-# Surrounding text without digits, time words (時 分 半 午前 午後 間 :) or higher-priority
-# words: no kanji at all, no ば/バ so ばいばい cannot appear by chance, no の so のんだ
-# (an answer) cannot either.
+# Surrounding text without digits, time words (時 分 半 午前 午後 朝 夜 間 :) or
+# higher-priority words: no kanji at all, no ば/バ so ばいばい cannot appear by chance, no の
+# so のんだ (an answer) cannot either, no き/つ/ヘ (きろく, つかいかた, ヘルプ), no も (which
+# after a time means "add it").
 FILLER = st.text(
     alphabet=st.sampled_from(
-        [chr(c) for c in range(ord("ぁ"), ord("ゖ") + 1) if chr(c) not in "ばの"]
-        + [chr(c) for c in range(ord("ァ"), ord("ヺ") + 1) if chr(c) != "バ"]
+        [chr(c) for c in range(ord("ぁ"), ord("ゖ") + 1) if chr(c) not in "ばのきつも"]
+        + [chr(c) for c in range(ord("ァ"), ord("ヺ") + 1) if chr(c) not in "バヘ"]
         + list("abcXYZ 、。!?ー〜💊🐰\n")
     ),
     max_size=20,
@@ -204,9 +246,10 @@ FILLER = st.text(
 )
 def test_every_spelling_of_a_valid_time_parses_back(h, m, data, before, after):
     spelling = data.draw(st.sampled_from(spellings(h, m)))
-    assert parse(before + spelling + after) == SetTime(h, m)
+    assert parse(before + spelling + after) == one(h, m)
 
 
 @given(st.text(max_size=200))
 def test_parse_never_raises(text):
-    assert type(parse(text)) in (SetTime, BadTime, ShowSetting, DeleteSetting, Took, Later, Other)
+    assert type(parse(text)) in (Times, Removal, BadTime, SettingQuery, RecordQuery, HelpQuery,
+                                  Took, Later, Other)

@@ -72,7 +72,16 @@ def test_answer_after_the_last_re_ask_still_counts(bot, user_id):
     assert len(bot.pushes(user_id)) == 11
     bot.say(user_id, "ごめん今飲んだ")
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
-    assert bot.store.load(user_id).round == "taken"
+    assert bot.store.load(user_id).rounds[0].state == "late"   # DESIGN.md §7.2
+
+
+def test_an_answer_within_the_interval_after_the_last_re_ask_is_in_time(bot, user_id):
+    bot.say(user_id, "6時10分")
+    bot.advance(hours=1, minutes=55)             # the last re-ask came at 7:50
+    assert len(bot.pushes(user_id)) == 11
+    bot.say(user_id, "こんにちは")               # any message still answers it
+    assert bot.last_reply(user_id) == (texts.WELL_DONE,)
+    assert bot.store.load(user_id).rounds[0].state == "taken"
 
 
 def test_reschedule_during_re_asks_stops_them_and_starts_tomorrow(bot, user_id):
@@ -110,7 +119,7 @@ def test_show_delete_and_help_replies(bot, user_id):
     bot.say(user_id, "こんにちは")
     assert bot.last_reply(user_id) == (texts.HELP,)
     bot.say(user_id, "部屋を掃除した")  # 除 alone never deletes
-    assert bot.store.load(user_id).hour == 21
+    assert bot.store.load(user_id).times == ((21, 5),)
     bot.say(user_id, "ばいばい")
     assert bot.last_reply(user_id) == (texts.DELETED,)
     assert bot.store.load(user_id) is None
@@ -166,9 +175,9 @@ def test_a_crowd_due_at_once_is_woken_a_few_at_a_time(make_bot, monkeypatch):
     batch_sizes = []
     real_claim = bot.store.claim_batch
 
-    def claim_batch(batch_id, attempt, asks, lease_seconds):
+    def claim_batch(batch_id, attempt, round_at, asks, lease_seconds):
         batch_sizes.append(len(asks))
-        return real_claim(batch_id, attempt, asks, lease_seconds)
+        return real_claim(batch_id, attempt, round_at, asks, lease_seconds)
 
     monkeypatch.setattr(bot.store, "claim_batch", claim_batch)
     bot.advance(minutes=30)

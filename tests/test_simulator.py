@@ -351,7 +351,7 @@ def test_simulator_mode_runs_the_production_path_in_process(simulator_settings, 
         assert http.request("GET", f"{bot}/debug/actors?token={runtime.settings.debug_token}").status == 401
         actors = http.request("GET", f"{bot}/debug/actors",
                               headers={"Authorization": f"Bearer {runtime.settings.debug_token}"})
-        assert json.loads(actors.data)["users"][0]["time"] == "7:30"
+        assert json.loads(actors.data)["users"][0]["times"][0]["time"] == "7:30"
     finally:
         if server is not None:
             server.stop(timeout=1)
@@ -384,17 +384,22 @@ def test_half_of_the_credentials_is_an_error_not_simulator_mode(simulator_settin
 def test_debug_page_shows_each_actor_and_the_dispatcher():
     due = 1795818600.0  # 2026-11-28 07:30 in Tokyo
     snapshot = {
-        "users": [{"user": "U<script>", "time": "7:30", "tz": "Asia/Tokyo", "day": "2026-11-27",
-                   "round": "asking", "asks": 3, "reasks_sent": 2, "answered_at": None,
-                   "next_due": due, "awake": True, "mailbox": 4}],
+        "users": [{"user": "U<script>", "tz": "Asia/Tokyo", "next_due": due, "awake": True,
+                   "mailbox": 4,
+                   "times": [{"time": "7:30", "day": "2026-11-27", "round": "asking", "asks": 3,
+                              "reasks_sent": 2, "answered_at": None, "next_due": due},
+                             {"time": "20:00", "day": "2026-11-26", "round": "late",
+                              "asks": 11, "reasks_sent": 10, "answered_at": due - 3600,
+                              "next_due": due + 45000}]}],
         "user_count": 1, "awake_count": 1,
         "dispatcher": {"queued": 1, "next": [{"due": due, "user": "U<script>"}]},
         "outbox": {"quota_exhausted": True, "in_flight": 7, "asks_waiting": 350},
     }
     html = debug_page.render(snapshot, now=due - 90, zone="Asia/Tokyo")
     assert "<script>alert" not in html and "U&lt;script&gt;" in html
-    for shown in ("7:30", "asking", "11/28 07:30:00", "in 1 min 30 s", "awake",
-                  "<td class=num>2</td>", "<td class=num>4</td>", "requests in flight",
+    for shown in ("<b>7:30</b>", "asking", "11/28 07:30:00", "in 1 min 30 s", "awake",
+                  "re-asks sent 2", "<b>20:00</b>", "late", "re-asks sent 10",
+                  "answered 11/28 06:30:00", "<td class=num>4</td>", "requests in flight",
                   "<b>7</b>", "<b>350</b><span>asks waiting for a batch",
                   "<b>yes</b><span>quota exhausted"):
         assert shown in html, shown

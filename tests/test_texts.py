@@ -10,8 +10,30 @@ def test_time_set_uses_plain_integers():
 
 
 def test_current_setting():
-    assert texts.current_setting(7, 5) == "7時5分に設定されています"
-    assert texts.current_setting(21, 30) == "21時30分に設定されています"
+    assert texts.current_setting([(7, 5)]) == "7時5分に設定されています"
+    assert texts.current_setting([(21, 30)]) == "21時30分に設定されています"
+    assert texts.current_setting([(20, 0), (8, 0)]) == "8時0分と20時0分に設定されています"
+    assert texts.current_setting([(8, 0)], zone="Europe/London", watchers=["花子", "太郎"]) == (
+        "8時0分に設定されています\nタイムゾーン: Europe/London\n見守り: 花子さん、太郎さん")
+
+
+def test_several_times_texts():
+    assert texts.times_set([(20, 0), (8, 0)]) == "8時0分と20時0分ですね。わかりました。"
+    assert texts.times_added([(20, 0)], [(8, 0), (20, 0)]) == (
+        "20時0分を追加しました。いまの設定: 8時0分と20時0分")
+    assert texts.times_removed([(20, 0)], [(8, 0)]) == "20時0分を削除しました。いまの設定: 8時0分"
+    assert texts.times_removed([(8, 0)], []) == "8時0分を削除しました。設定がなくなりました"
+    assert texts.times_not_set([(9, 0)]) == "9時0分は設定されてないですよ"
+    assert texts.TOO_MANY_TIMES == "設定できるのは5つまでです"
+    assert texts.record_summary(20, 3, 2) == "記録(直近28日): ○20日 △3日 ×2日"
+
+
+def test_ask_buttons_name_their_round():
+    assert texts.ask_buttons(1795734000.0) == (("飲んだ!", "took:1795734000"),
+                                               ("あとで", "later:1795734000"))
+    assert texts.read_postback("took:1795734000") == ("took", 1795734000)
+    assert texts.read_postback("took") == ("took", None)
+    assert texts.read_postback("later:x") == ("later", None)
 
 
 @pytest.mark.parametrize(

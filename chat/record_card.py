@@ -1,0 +1,84 @@
+"""The answer to 記録: one Flex message, the last four weeks as a calendar (DESIGN.md §7.2).
+
+Plain JSON as LINE defines it (the outbox checks it against line-bot-sdk's Flex models before
+sending). One bubble: a header, a row of weekdays, 4 rows of 7 days ending today, the counts.
+About 11 KB of JSON, well inside LINE's 30 KB per bubble."""
+from domain.history import Calendar, DayCell, Mark
+from chat.texts import record_summary
+
+GREEN = "#06C755"
+GREY = "#999999"
+WEEKDAYS = "月火水木金土日"  # date.weekday() order
+SATURDAY, SUNDAY = 5, 6
+
+# mark -> (symbol, its colour, the cell's background or None)
+_LOOK = {
+    Mark.TAKEN: ("○", GREEN, "#E8F8EE"),
+    Mark.LATE: ("△", "#D97706", "#FFF4D6"),
+    Mark.MISSED: ("×", "#DC2626", "#FDE8E8"),
+    Mark.IN_PROGRESS: ("…", GREY, None),
+    Mark.BLANK: ("·", "#CCCCCC", None),
+}
+LEGEND = "○ 全部飲めた  △ 遅れて飲んだ  × 飲み忘れ  … きょう飲み途中"
+
+
+def record_message(calendar: Calendar) -> dict:
+    alt_text = record_summary(calendar.taken, calendar.late, calendar.missed)
+    first, last = calendar.days[0].day, calendar.days[-1].day
+    weeks = [calendar.days[i:i + 7] for i in range(0, len(calendar.days), 7)]
+    return {
+        "type": "flex",
+        "altText": alt_text,
+        "contents": {
+            "type": "bubble",
+            "size": "mega",
+            "header": _box("vertical", [
+                _text("記録", size="lg", weight="bold", color="#FFFFFF"),
+                _text(f"{first.month}/{first.day}〜{last.month}/{last.day} (直近28日)",
+                      size="xs", color="#FFFFFFCC"),
+            ], backgroundColor=GREEN, paddingAll="12px"),
+            "body": _box("vertical", [
+                _box("horizontal", [_weekday(cell) for cell in weeks[0]], spacing="xs"),
+                *[_box("horizontal", [_day(cell) for cell in week], spacing="xs")
+                  for week in weeks],
+                {"type": "separator", "margin": "md"},
+                _box("horizontal", [
+                    _text(f"○ {calendar.taken}日", size="sm", color=GREEN, align="center",
+                          flex=1),
+                    _text(f"△ {calendar.late}日", size="sm", color=_LOOK[Mark.LATE][1],
+                          align="center", flex=1),
+                    _text(f"× {calendar.missed}日", size="sm", color=_LOOK[Mark.MISSED][1],
+                          align="center", flex=1),
+                ], margin="md"),
+                _text(LEGEND, size="xxs", color=GREY, wrap=True, margin="sm"),
+            ], spacing="xs", paddingAll="12px"),
+        },
+    }
+
+
+def _weekday(cell: DayCell) -> dict:
+    weekday = cell.day.weekday()
+    color = {SATURDAY: "#3B82F6", SUNDAY: "#EF4444"}.get(weekday, GREY)
+    return _text(WEEKDAYS[weekday], size="xxs", align="center", color=color, flex=1)
+
+
+def _day(cell: DayCell) -> dict:
+    symbol, color, background = _LOOK[cell.mark]
+    style = {"flex": 1, "cornerRadius": "6px", "paddingAll": "2px"}
+    if background:
+        style["backgroundColor"] = background
+    if cell.today:
+        style.update(borderWidth="2px", borderColor=GREEN)
+    date_style = {"color": "#111111", "weight": "bold"} if cell.today else {"color": GREY}
+    return _box("vertical", [
+        _text(str(cell.day.day), size="xxs", align="center", **date_style),
+        _text(symbol, size="md", align="center", color=color, weight="bold"),
+    ], **style)
+
+
+def _box(layout: str, contents: list, **style) -> dict:
+    return {"type": "box", "layout": layout, "contents": contents, **style}
+
+
+def _text(text: str, **style) -> dict:
+    return {"type": "text", "text": text, **style}

@@ -1,0 +1,131 @@
+"""The record (記録, DESIGN.md §7.2) through the HTTP surface: rounds end as taken, late,
+missed or not asked; 記録 answers one Flex message, a 28-day calendar."""
+import json
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from chat import texts
+from chat.record_card import record_message
+from domain.history import Calendar, DayCell, DayTally, Mark, calendar
+from domain.rounds import Round, RoundState
+from domain.wallclock import zone
+from outbox.line import _message
+
+TOKYO = zone("Asia/Tokyo")
+
+
+@pytest.fixture
+def sent(platform):
+    """Every message the stand-in accepted, as JSON: (kind, user id, message)."""
+    messages = []
+    platform.observers.append(
+        lambda kind, user_id, batch: messages.extend((kind, user_id, m) for m in batch))
+    return messages
+
+
+def ask_for_the_record(bot, user_id, sent):
+    bot.say(user_id, "記録")
+    replies = [m for kind, uid, m in sent if kind == "reply" and uid == user_id]
+    return replies[-1]
+
+
+def marks(flex):
+    """The 28 day symbols of the calendar, oldest first."""
+    weeks = flex["contents"]["body"]["contents"][1:5]
+    return [cell["contents"][1]["text"] for week in weeks for cell in week["contents"]]
+
+
+def test_four_weeks_of_rounds_as_one_flex_calendar(bot, user_id, sent):
+    bot.say(user_id, "6時10分と20時")
+    # 11/27: 6:10 taken, 20:00 answered after it was missed -> late: △
+    bot.advance(minutes=15)
+    bot.say(user_id, "飲んだ")
+    bot.advance(hours=16)                         # 22:15: 20:00 was missed at 21:50
+    bot.say(user_id, "飲んだ")
+    # 11/28: both taken: ○
+    bot.advance(hours=8)                          # 06:15
+    bot.say(user_id, "飲んだ")
+    bot.advance(hours=14)                         # 20:15
+    bot.say(user_id, "飲んだ")
+    # 11/29: 6:10 never answered: ×
+    bot.advance(hours=24)                         # 20:15 on 11/29
+    bot.say(user_id, "飲んだ")
+    # 11/30: the bot is down from 6:00 to 7:00, past the grace: 6:10 not asked; 20:00 taken
+    bot.advance(hours=9, minutes=45)              # 06:00 on 11/30
+    bot.stop()
+    bot.frozen.tick(3600)
+    bot.start()
+    bot.advance(hours=13, minutes=15)             # 20:15
+    bot.say(user_id, "飲んだ")
+    # 12/1: 6:10 asked, still open
+    bot.advance(hours=10)                         # 06:15 on 12/1
+    flex = ask_for_the_record(bot, user_id, sent)
+
+    assert flex["type"] == "flex"
+    assert flex["altText"] == "記録(直近28日): ○2日 △1日 ×1日"
+    assert marks(flex)[-5:] == ["△", "○", "×", "○", "…"]
+    assert marks(flex)[:-5] == ["·"] * 23
+    assert _message(flex) == flex                 # valid for LINE's Flex models as sent
+
+    bot.say(user_id, "飲んだ")                    # today's 6:10 taken; 20:00 still to come
+    assert ask_for_the_record(bot, user_id, sent)["altText"] == "記録(直近28日): ○2日 △1日 ×1日"
+    bot.advance(hours=14)                         # 20:15
+    bot.say(user_id, "飲んだ")                    # today's last round ended: it counts
+    flex = ask_for_the_record(bot, user_id, sent)
+    assert flex["altText"] == "記録(直近28日): ○3日 △1日 ×1日"
+    assert marks(flex)[-1] == "○"
+
+
+def test_the_record_is_a_command_not_an_answer(bot, user_id, sent):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=10)
+    flex = ask_for_the_record(bot, user_id, sent)
+    assert marks(flex)[-1] == "…" and flex["altText"] == "記録(直近28日): ○0日 △0日 ×0日"
+    bot.say(user_id, "きろく")
+    bot.advance(minutes=10)
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
+
+
+def test_a_user_without_a_history_gets_an_empty_calendar(bot, user_id, sent):
+    flex = ask_for_the_record(bot, user_id, sent)
+    assert flex["altText"] == texts.record_summary(0, 0, 0)
+    assert marks(flex) == ["·"] * 27 + ["·"]
+
+
+# -- the calendar itself, pure -------------------------------------------------------------------
+TODAY = date(2026, 12, 1)
+
+
+def test_day_marks_from_the_day_tallies():
+    tallies = {TODAY - timedelta(days=4): DayTally(taken=2),
+               TODAY - timedelta(days=3): DayTally(taken=1, late=1),
+               TODAY - timedelta(days=2): DayTally(taken=1, missed=1, late=1),
+               TODAY - timedelta(days=1): DayTally(not_asked=1),
+               TODAY - timedelta(days=30): DayTally(missed=2)}   # outside the 28 days
+    result = calendar(TODAY, tallies, (), now=0, tz=TOKYO)
+    assert [cell.mark for cell in result.days[-5:]] == [
+        Mark.TAKEN, Mark.LATE, Mark.MISSED, Mark.BLANK, Mark.BLANK]
+    assert (result.taken, result.late, result.missed) == (1, 1, 1)
+    assert result.days[0].day == TODAY - timedelta(days=27) and result.days[-1].today
+
+
+def test_today_counts_only_once_its_last_round_has_ended():
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=TOKYO).timestamp()
+    tallies = {TODAY: DayTally(taken=1)}
+    later_today = Round(20, 0, due=now + 3600)
+    done = Round(8, 0, due=now + 86400, at=now - 7200, day="2026-12-01",
+                 state=RoundState.TAKEN, asks=1)
+    pending = calendar(TODAY, tallies, (done, later_today), now=now, tz=TOKYO)
+    assert pending.days[-1].mark is Mark.TAKEN and pending.taken == 0
+    finished = calendar(TODAY, tallies, (done,), now=now, tz=TOKYO)
+    assert finished.taken == 1
+
+
+def test_the_card_stays_within_lines_flex_limits():
+    cells = tuple(DayCell(TODAY - timedelta(days=27 - i), Mark.MISSED, i == 27)
+                  for i in range(28))
+    message = record_message(Calendar(cells, 0, 0, 28))
+    assert len(json.dumps(message["contents"], ensure_ascii=False).encode()) < 30_000
+    assert len(message["altText"]) <= 400
+    assert _message(message) == message
