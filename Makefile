@@ -14,7 +14,12 @@ run: $(STAMP)
 	HOST=$${HOST:-127.0.0.1} $(PY) web.py
 
 test: $(STAMP)
-	$(PY) -m gevent.monkey --module pytest -q $(PYTEST_ARGS)
+	$(PY) -m gevent.monkey --module pytest -q -rs $(PYTEST_ARGS)
+
+# make screenshots                            retake docs/*.png (the browser test, SCREENSHOTS=1)
+.PHONY: screenshots
+screenshots: $(STAMP)
+	SCREENSHOTS=1 $(PY) -m gevent.monkey --module pytest -q -rs tests/test_browser.py
 
 # make bench                                  quick run of every scenario (a few minutes)
 # make bench SCENARIO=burst USERS=10000        one scenario: burst|reasks|idle|webhooks

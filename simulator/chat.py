@@ -5,6 +5,9 @@ a JSON file, so a restart keeps it too). What the page sends becomes a signed we
 (``LinePlatform.post_events``) to the bot's real ``/callback``; every push and reply the
 platform accepts becomes a bubble, streamed to the page as server-sent events.
 
+The page also shows the platform's default rich menu under the chat (``page_shapes.rich_menu``);
+each event stream sends it when it connects and whenever it changes.
+
 ``create_app(hub)`` is the page and its JSON API, a WSGI app for ``LinePlatform.mount``.
 """
 
@@ -21,8 +24,9 @@ import gevent
 import urllib3
 from bottle import Bottle, HTTPResponse, request, response, static_file
 
+from simulator import page_shapes
 from simulator.changes import Changes
-from simulator.platform import LOOPBACK_HOSTS, describe_message
+from simulator.platform import LOOPBACK_HOSTS
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,7 @@ MAX_MESSAGES_PER_USER = 500
 MAX_LOGGED_EVENTS = 5000
 MAX_TEXT_CHARS = 5000        # LINE's limit for a text message
 MAX_NAME_CHARS = 20
+MAX_LOCATION_CHARS = 100     # LINE's limit for a location's title and address
 HEARTBEAT_SECONDS = 15.0
 SAVE_DELAY_SECONDS = 0.2
 _USER_ID = re.compile(r"^U[0-9a-f]{32}$")
@@ -58,15 +63,6 @@ class Refused(Exception):
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
         self.status = status
-
-
-def _quick_reply(message: dict) -> list:
-    items = []
-    for item in (message.get("quickReply") or {}).get("items", ()):
-        action = item.get("action") or {}
-        items.append({key: action[key] for key in ("type", "label", "data", "text", "displayText")
-                      if isinstance(action.get(key), str)})
-    return items
 
 
 class ChatHub:
@@ -137,6 +133,22 @@ class ChatHub:
         event = self.platform.make_sticker_event(user.id, package_id, sticker_id)
         return self._deliver(user, event, bubble)
 
+    def send_location(self, user_id: str, title: str, address: str, latitude: float,
+                      longitude: float) -> dict:
+        """A location message (LINE's "位置情報"): a place's name, address and coordinates."""
+        user = self._sender(user_id)
+        if not all(isinstance(v, str) and 0 < len(v.strip()) <= MAX_LOCATION_CHARS
+                   for v in (title, address)):
+            raise Refused(400, f"title and address need 1 to {MAX_LOCATION_CHARS} characters")
+        if not (_is_number(latitude) and -90 <= latitude <= 90
+                and _is_number(longitude) and -180 <= longitude <= 180):
+            raise Refused(400, "latitude is -90..90 and longitude -180..180")
+        location = {"title": title, "address": address, "latitude": latitude,
+                    "longitude": longitude}
+        bubble = self._bubble(user, "user", "location", location=location)
+        event = self.platform.make_location_event(user.id, title, address, latitude, longitude)
+        return self._deliver(user, event, bubble)
+
     def send_postback(self, user_id: str, data: str, display_text: Optional[str] = None) -> dict:
         """A postback button: LINE shows ``displayText`` (if any) as the user's message."""
         user = self._sender(user_id)
@@ -157,9 +169,9 @@ class ChatHub:
             user = self.users[user_id] = ChatUser(user_id, self._next_name())
             self._publish({"type": "user", "user": user.summary()})
         for message in messages:
-            bubble = "text" if message.get("type") == "text" else "other"
-            self._bubble(user, "bot", bubble, text=str(describe_message(message)), via=kind,
-                         quickReply=_quick_reply(message))
+            shape = page_shapes.bot_bubble(message)
+            self._bubble(user, "bot", shape.pop("type"), **shape, via=kind,
+                         quickReply=page_shapes.quick_reply(message))
 
     # -- the event stream --------------------------------------------------------------------
 
@@ -177,12 +189,18 @@ class ChatHub:
         """Server-sent events from ``since`` on (None: from now) until the hub closes.
 
         Each connection is one greenlet of the WSGI server, waiting on an event between
-        messages, so a stream never blocks anything else."""
+        messages, so a stream never blocks anything else. The rich menu is not in the log:
+        it comes first when there is one, then whenever the platform's default changes."""
         if since is None:
             since = self._seq
         yield b"retry: 1000\n\n"
+        menu = None
         while not self.closed:
-            changed = self._changes.event
+            changed, platform_changed = self._changes.event, self.platform.changed
+            current = self.rich_menu()
+            if current != menu:
+                menu = current
+                yield _sse(None, "richmenu", {"type": "richmenu", "richMenu": menu})
             events = self.events_after(since)
             if events is None:  # the page must reload the state
                 since = self._seq
@@ -191,7 +209,7 @@ class ChatHub:
                 for event in events:
                     yield _sse(event["seq"], event["type"], event)
                 since = events[-1]["seq"]
-            elif not changed.wait(heartbeat):
+            elif not gevent.wait([changed, platform_changed], timeout=heartbeat, count=1):
                 yield b": keep-alive\n\n"
 
     def wait_for(self, predicate, timeout: float = 5.0):
@@ -203,11 +221,25 @@ class ChatHub:
 
     def state(self) -> dict:
         return {"bot": self.info, "now": self.now_ms(), "seq": self._seq,
+                "richMenu": self.rich_menu(),
                 "users": [user.to_dict() for user in self.users.values()]}
 
+    def rich_menu(self) -> Optional[dict]:
+        """The default rich menu as the page draws it (``page_shapes.rich_menu``), or None."""
+        return page_shapes.rich_menu(self.platform)
+
+    def rich_menu_image(self, menu_id: str):
+        """(content type, bytes) of a rich menu's image; None when it has no usable one."""
+        entry = self.platform.rich_menus.get(menu_id)
+        image = entry.get("image") if isinstance(entry, dict) else None
+        content_type = page_shapes.image_type(image)
+        return (content_type, bytes(image)) if content_type else None
+
     def texts_for(self, user_id: str) -> list:
-        """(sender, text) of every bubble in one user's chat, for tests."""
-        return [(m["from"], m.get("text") or "[sticker]") for m in self._user(user_id).messages]
+        """(sender, text) of every bubble in one user's chat, for tests; "[sticker]" and the
+        like for bubbles without text."""
+        return [(m["from"], m.get("text") or f"[{m['type']}]")
+                for m in self._user(user_id).messages]
 
     def close(self) -> None:
         """End every stream and write the history now."""
@@ -323,9 +355,15 @@ class ChatHub:
         self._next_message = int(data.get("next_message", 0))
 
 
-def _sse(seq: int, kind: str, payload: dict) -> bytes:
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _sse(seq: Optional[int], kind: str, payload: dict) -> bytes:
+    """One server-sent event; without ``seq`` it leaves the browser's Last-Event-ID alone."""
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {seq}\nevent: {kind}\ndata: {data}\n\n".encode("utf-8")
+    event_id = "" if seq is None else f"id: {seq}\n"
+    return f"{event_id}event: {kind}\ndata: {data}\n\n".encode("utf-8")
 
 
 # -- the page and its API ------------------------------------------------------------------
@@ -396,9 +434,23 @@ def create_app(hub: ChatHub) -> Bottle:
                           str(body.get("stickerId", "")))
         elif kind == "postback":
             result = call(hub.send_postback, user_id, body.get("data"), body.get("displayText"))
+        elif kind == "location":
+            result = call(hub.send_location, user_id, body.get("title"), body.get("address"),
+                          body.get("latitude"), body.get("longitude"))
         else:
-            raise _json(400, {"error": "type is text, sticker or postback"})
+            raise _json(400, {"error": "type is text, sticker, postback or location"})
         return _json(200, result)
+
+    @app.get("/api/rich-menus/<menu_id>/image")
+    def rich_menu_image(menu_id):
+        guard()
+        image = hub.rich_menu_image(menu_id)
+        if image is None:
+            raise _json(404, {"error": "no such rich menu image"})
+        content_type, data = image
+        return HTTPResponse(status=200, body=data, headers={
+            "Content-Type": content_type, "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff"})
 
     @app.post("/api/users/<user_id>/block")
     def block(user_id):

@@ -143,9 +143,12 @@ class NoDelayWSGIServer(WSGIServer):
 
 
 def describe_message(message: dict) -> str:
-    """The text of a text message, else its type in brackets, e.g. "[flex]"."""
+    """The text of a text message, the altText of a Flex message, else its type in brackets,
+    e.g. "[image]"."""
     if message.get("type") == "text":
         return message.get("text", "")
+    if message.get("type") == "flex" and isinstance(message.get("altText"), str):
+        return message["altText"]
     return f"[{message.get('type', 'unknown')}]"
 
 
@@ -183,6 +186,8 @@ class LinePlatform:
         self._http = None
         self._site = None              # WSGI app for every path outside the API (the chat page)
         self.observers = []            # observer(kind, user_id, messages) per accepted push/reply
+        self.rich_menus = {}           # rich menu id -> {"menu": dict, "image": Optional[bytes]}
+        self.default_rich_menu_id = None
         self._routes = {
             PUSH_PATH: self._handle_push,
             MULTICAST_PATH: self._handle_multicast,
@@ -238,6 +243,11 @@ class LinePlatform:
     def messages_for(self, user_id: str) -> list:
         """Everything ``user_id`` saw, in order, as (kind, text) with kind "reply" or "push"."""
         return [(kind, text) for user, kind, text in self._timeline if user == user_id]
+
+    @property
+    def changed(self):
+        """A gevent Event set when the next request is recorded (each change brings a new one)."""
+        return self._changes.event
 
     def wait_for(self, predicate, timeout: float = 5.0, what: Optional[str] = None):
         """Block until ``predicate(self)`` is truthy and return its value; AssertionError on timeout.
@@ -424,6 +434,11 @@ class LinePlatform:
     def send_sticker(self, user_id: str, package_id: str = "446", sticker_id: str = "1988") -> int:
         return self.post_events([self.make_sticker_event(user_id, package_id, sticker_id)])
 
+    def send_location(self, user_id: str, title: str, address: str, latitude: float,
+                      longitude: float) -> int:
+        return self.post_events([self.make_location_event(user_id, title, address, latitude,
+                                                          longitude)])
+
     def send_postback(self, user_id: str, data: str) -> int:
         return self.post_events([self.make_postback_event(user_id, data)])
 
@@ -462,6 +477,13 @@ class LinePlatform:
                            **overrides) -> dict:
         message = self._message_content("sticker", packageId=package_id, stickerId=sticker_id,
                                         stickerResourceType="STATIC")
+        return self.make_event("message", user_id, **{"message": message, **overrides})
+
+    def make_location_event(self, user_id: str, title: str, address: str, latitude: float,
+                            longitude: float, **overrides) -> dict:
+        # LINE gives text and sticker messages a quoteToken, but not locations.
+        message = {"id": str(next(self._message_ids)), "type": "location", "title": title,
+                   "address": address, "latitude": latitude, "longitude": longitude}
         return self.make_event("message", user_id, **{"message": message, **overrides})
 
     def make_postback_event(self, user_id: str, data: str, **overrides) -> dict:

@@ -1,4 +1,5 @@
-"""A real browser (headless Chromium) chats with the bot in simulator mode.
+"""A real browser (headless Chromium) chats with the bot in simulator mode, and sees what
+LINE would show: Flex messages drawn, a location sent, the bot's rich menu under the chat.
 
 The bot runs in this process exactly as `python web.py` runs it without LINE credentials
 (runtime.build_runtime's simulator mode), with one injected difference: its timer is the
@@ -6,10 +7,13 @@ production Timer on a wall clock moved to 07:29:58.5 in Tokyo, so the ask for 7:
 1.5 s after the page's "remind me in 1 minute" button, at real speed. Nothing in the bot
 knows it is being tested.
 
-Saves docs/chat.png and docs/debug.png (the README shows them). Skips without
-/usr/bin/chromium, except under CI, where it fails instead: `.ci/run` installs Chromium.
+Screenshots go to a temporary directory; `make screenshots` (SCREENSHOTS=1) writes them to
+docs/ instead (chat.png, debug.png, flex.png: the README shows them). Skips without
+/usr/bin/chromium, except under CI or SCREENSHOTS=1, where it fails instead: `.ci/run`
+installs Chromium.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,10 +24,13 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+import urllib3
+from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, PushMessageRequest
 
 from actors.timer import Timer
 from runtime import build_runtime
 from settings import from_environment
+from tests import rich_menus
 from web import create_app, make_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -31,14 +38,17 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update",
                   "--no-first-run"]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+FLEX_RECORD = Path(__file__).resolve().parent / "fixtures" / "flex_record.json"
+FLEX_FEATURES = Path(__file__).resolve().parent / "fixtures" / "flex_features.json"
+SCREENSHOTS = os.environ.get("SCREENSHOTS") == "1"
 # The moment the bot's clock shows just before the test presses "remind me in 1 minute":
 # the page then sends 7時30分, and the ask comes 1.5 s later.
 MORNING = datetime(2026, 11, 27, 7, 29, 58, 500000, tzinfo=ZoneInfo("Asia/Tokyo")).timestamp()
 
 
 def _need(what, fix):
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the browser test, but {what} ({fix})")
+    if os.environ.get("CI") or SCREENSHOTS:
+        pytest.fail(f"CI and SCREENSHOTS=1 must run the browser test, but {what} ({fix})")
     pytest.skip(f"{what}; {fix} to run the real-browser test")
 
 
@@ -83,7 +93,9 @@ def bot(redis_server, redis_client, tmp_path):
     runtime.serving("127.0.0.1", server.server_port)
     runtime.system.restore()
     try:
-        yield SimpleNamespace(timer=timer, chat_url=runtime.simulator.chat_url,
+        yield SimpleNamespace(timer=timer, line=runtime.simulator,
+                              chat_url=runtime.simulator.chat_url,
+                              token=runtime.settings.channel_access_token,
                               debug_url=f"http://127.0.0.1:{server.server_port}/debug"
                                         f"?token={runtime.settings.debug_token}")
     finally:
@@ -92,10 +104,9 @@ def bot(redis_server, redis_client, tmp_path):
         runtime.close()
 
 
-@pytest.fixture
-def browser(sync_api, tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
+@pytest.fixture(scope="module")
+def browser(sync_api, tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
            "XDG_CACHE_HOME": str(home / ".cache")}
     with sync_api.sync_playwright() as playwright:
@@ -107,6 +118,23 @@ def browser(sync_api, tmp_path):
             chromium.close()
 
 
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 980, "height": 660})
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where screenshots go: docs/ under `make screenshots`, else a temporary directory."""
+    if not SCREENSHOTS:
+        return tmp_path
+    if not _has_japanese_font():
+        pytest.fail("SCREENSHOTS=1 needs a Japanese font (fc-list :lang=ja) for docs/*.png")
+    return DOCS
+
+
 def _has_japanese_font():
     if not shutil.which("fc-list"):
         return False
@@ -114,18 +142,28 @@ def _has_japanese_font():
     return bool(listing.stdout.strip())
 
 
-def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, browser, tmp_path):
-    expect = sync_api.expect
-    page = browser.new_page(viewport={"width": 980, "height": 660})
+def _open_chat(expect, page, bot):
+    """The first visit adds a simulated user as a friend and the bot greets (a reply)."""
     page.goto(bot.chat_url)
+    expect(page.locator("#messages .msg.bot .bubble").first).to_contain_text("はじめまして")
+    [user_id] = bot.line.hub.users
+    return user_id
+
+
+def _bubble(page, sender, text):
+    return page.locator(f"#messages .msg.{sender} .bubble").get_by_text(text, exact=True)
+
+
+def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, browser, page, shots):
+    expect = sync_api.expect
 
     def bubble(sender, text):
-        return page.locator(f"#messages .msg.{sender} .bubble").get_by_text(text, exact=True)
+        return _bubble(page, sender, text)
 
-    # The first visit adds a simulated user as a friend: the bot greets (a reply).
-    expect(page.locator("#messages .msg.bot .bubble").first).to_contain_text("はじめまして")
+    _open_chat(expect, page, bot)
     expect(page.locator(".notice")).to_contain_text("LINE には接続していません")
     expect(page.locator(".notice")).to_contain_text("再通知は 1分ごと")
+    expect(page.locator("#rich-menu")).to_be_hidden()  # the bot has set no rich menu
 
     # "Remind me in 1 minute" sends an ordinary text with the next minute on the bot's clock.
     bot.timer.set_now(MORNING)
@@ -177,9 +215,179 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     expect(rows.filter(has_text="taken")).to_contain_text("7:30")
     expect(rows.filter(has_text="21:15")).to_contain_text("no round yet")
 
-    shots = DOCS if _has_japanese_font() else tmp_path
-    if shots is tmp_path:
-        print("no Japanese font (fc-list :lang=ja): screenshots not copied to docs/")
-    shots.mkdir(exist_ok=True)
     page.screenshot(path=str(shots / "chat.png"))
     debug.screenshot(path=str(shots / "debug.png"), full_page=True)
+    debug.close()
+
+
+def test_the_record_flex_message_renders_as_a_calendar(sync_api, bot, page, shots):
+    expect = sync_api.expect
+    user_id = _open_chat(expect, page, bot)
+    record = json.loads(FLEX_RECORD.read_text(encoding="utf-8"))
+    with ApiClient(Configuration(host=bot.line.base_url, access_token=bot.token)) as client:
+        request = PushMessageRequest.from_dict({"to": user_id, "messages": [record]})
+        MessagingApi(client).push_message(request, _request_timeout=5)
+
+    calendar = page.locator("#messages .msg.bot .flex-bubble")
+    expect(calendar).to_have_count(1)
+    header = calendar.locator(".flex-header > .flex-box")
+    expect(header).to_contain_text("記録")
+    expect(header).to_have_css("background-color", "rgb(6, 199, 85)")
+    expect(header.get_by_text("11/4〜12/1 (直近28日)")).to_have_css(
+        "color", "rgba(255, 255, 255, 0.8)")  # #FFFFFFCC
+    days = calendar.locator(".flex-body .flex-box.horizontal > .flex-box")
+    expect(days).to_have_count(28)
+    expect(days.first).to_have_text("4○")
+    today = days.last
+    expect(today).to_have_text("1…")
+    expect(today).to_have_css("border-top-width", "2px")
+    expect(today).to_have_css("border-top-color", "rgb(6, 199, 85)")
+    counts = calendar.locator(".flex-body > .flex-box > .flex-box.horizontal").last
+    expect(counts.locator(".flex-text")).to_have_text(["○ 20日", "△ 3日", "× 2日"])
+    # A calendar, not a list: 4 rows of 7 cells, one under the other (today's border makes
+    # its cell a few px wider, as in LINE, whose boxes share a row by flex).
+    boxes = days.evaluate_all("cells => cells.map(c => c.getBoundingClientRect().toJSON())")
+    rows = [boxes[week * 7:week * 7 + 7] for week in range(4)]
+    assert len({round(row[0]["top"]) for row in rows}) == 4
+    for row in rows:
+        assert len({round(cell["top"]) for cell in row}) == 1
+        assert all(left["right"] <= right["left"] for left, right in zip(row, row[1:]))
+    for column in zip(*rows):
+        assert max(cell["left"] for cell in column) - min(cell["left"] for cell in column) < 5
+    assert calendar.bounding_box()["width"] == 300  # a mega bubble, as in LINE
+    # The list of chats shows the altText, as LINE's does.
+    expect(page.locator("#users li .preview").first).to_have_text(record["altText"])
+    page.screenshot(path=str(shots / "flex.png"))
+
+
+def test_flex_messages_are_drawn_as_line_draws_them_and_unknown_parts_draw_nothing(
+        sync_api, bot, page):
+    expect = sync_api.expect
+    user_id = _open_chat(expect, page, bot)
+    features = json.loads(FLEX_FEATURES.read_text(encoding="utf-8"))
+    # Raw JSON rather than through the SDK: the page must also cope with what LINE adds later.
+    sent = urllib3.request("POST", f"{bot.line.base_url}/v2/bot/message/push",
+                           json={"to": user_id, "messages": [features]},
+                           headers={"Authorization": f"Bearer {bot.token}"}, timeout=5)
+    assert sent.status == 200
+
+    bubbles = page.locator("#messages .msg.bot .flex-carousel > .flex-bubble")
+    expect(bubbles).to_have_count(2)
+    first, second = bubbles.nth(0), bubbles.nth(1)
+    left, right = first.bounding_box(), second.bounding_box()
+    assert (left["width"], right["width"]) == (260, 260)  # kilo
+    assert left["y"] == right["y"] and right["x"] > left["x"] + left["width"]
+    assert left["height"] == right["height"]  # a carousel's bubbles are as tall as the tallest
+
+    body = first.locator(".flex-body > .flex-box")
+    expect(body).to_have_css("padding-top", "12px")  # paddingAll: lg
+    heading = first.locator(".flex-text", has_text="大きな見出し")
+    expect(heading).to_have_css("font-size", "22px")
+    expect(heading).to_have_css("font-weight", "700")
+    expect(heading).to_have_css("color", "rgba(30, 42, 51, 0.5)")  # #1E2A3380
+    struck = first.locator(".flex-text", has_text="13pxの斜体")
+    expect(struck).to_have_css("font-size", "13px")
+    expect(struck).to_have_css("font-style", "italic")
+    expect(struck).to_have_css("text-decoration-line", "line-through")
+    wrapped = first.locator(".flex-text p", has_text="一行目")
+    expect(wrapped).to_have_css("text-align", "end")
+    assert wrapped.evaluate("p => p.getClientRects().length && p.offsetHeight") > 30  # 2 lines
+    cut = first.locator(".flex-text p", has_text="折り返さない")
+    assert cut.evaluate("p => p.scrollWidth > p.clientWidth"
+                        " && getComputedStyle(p).textOverflow === 'ellipsis'")
+    tag = first.get_by_text("<b>タグはそのまま</b>", exact=True)
+    expect(tag).to_be_visible()  # text, never HTML
+    expect(tag).to_have_css("color", "rgb(17, 17, 17)")  # a colour that is not one is ignored
+    expect(first.locator("b")).to_have_count(0)
+    expect(first.get_by_text("知らない部品")).to_have_count(0)
+    expect(first.locator(".flex-spacer")).to_have_css("height", "16px")
+    expect(first.locator(".flex-separator")).to_have_css("border-top-color", "rgb(0, 0, 255)")
+
+    row = first.locator(".flex-box.horizontal", has_text="左")
+    expect(row).to_have_css("margin-top", "20px")
+    row_box, far = row.bounding_box(), row.get_by_text("右").bounding_box()
+    assert abs((far["x"] + far["width"]) - (row_box["x"] + row_box["width"])) < 1  # filler
+    label, value = (first.locator(".flex-box.baseline .flex-text").nth(k).bounding_box()
+                    for k in (0, 1))
+    assert abs(value["width"] / label["width"] - 3) < 0.05  # flex 1 : 3
+    red = first.locator(".flex-text span", has_text="赤い")
+    expect(red).to_have_css("color", "rgb(220, 38, 38)")
+
+    footer = first.locator(".flex-footer")
+    expect(footer).to_have_css("background-color", "rgb(255, 244, 214)")
+    expect(footer).to_have_css("border-top-color", "rgb(255, 0, 0)")
+    button = footer.get_by_role("button", name="設定を見る")
+    expect(button).to_have_css("height", "40px")
+    expect(button).to_have_css("background-color", "rgb(23, 201, 80)")
+    expect(second.locator(".flex-header > .flex-box")).to_have_css(
+        "background-color", "rgb(6, 199, 85)")
+
+    button.click()  # a message action sends its text as the user's message
+    expect(_bubble(page, "user", "設定教えて")).to_be_visible()
+    expect(_bubble(page, "bot", "設定されてないですよ")).to_be_visible()
+
+
+def test_a_picked_place_goes_to_the_bot_as_a_location_message(sync_api, bot, page, monkeypatch):
+    expect = sync_api.expect
+    platform = bot.line.platform
+    sent = []
+    post_events = platform.post_events
+
+    def recording(events, *args, **kwargs):
+        sent.extend(events)
+        return post_events(events, *args, **kwargs)
+
+    monkeypatch.setattr(platform, "post_events", recording)
+    user_id = _open_chat(expect, page, bot)
+    page.get_by_role("button", name="位置情報", exact=True).click()
+    page.get_by_role("button", name="位置情報 ロンドン").click()
+
+    card = page.locator("#messages .msg.user .location-card")
+    expect(card).to_contain_text("Trafalgar Square")
+    expect(card).to_contain_text("London WC2N 5DN")
+    expect(page.locator(".msg.user .meta .read")).to_have_text("既読")  # the bot took it (200)
+    expect(page.locator("#messages .msg.bot")).to_have_count(2)     # and answered it
+    event = sent[-1]
+    assert (event["type"], event["source"]["userId"]) == ("message", user_id)
+    assert {key: value for key, value in event["message"].items() if key != "id"} == {
+        "type": "location", "title": "Trafalgar Square",
+        "address": "Trafalgar Sq, London WC2N 5DN, UK",
+        "latitude": 51.508039, "longitude": -0.128069}
+
+
+def test_the_default_rich_menu_sits_under_the_chat_and_its_areas_send_their_text(
+        sync_api, bot, page):
+    expect = sync_api.expect
+    platform = bot.line.platform
+    menu = rich_menus.side_by_side(800, 270, [
+        {"type": "message", "label": "設定", "text": "設定教えて"},
+        {"type": "message", "label": "記録", "text": "記録"}], selected=True)
+    image = rich_menus.panels_png(800, 270, [(6, 199, 85), (255, 227, 236)])
+    rich_menus.set_default(platform, "richmenu-" + "0" * 32, menu, image)
+    _open_chat(expect, page, bot)
+
+    bar = page.locator("#rich-menu-bar")
+    panel = page.locator("#rich-menu-panel")
+    expect(bar).to_have_text("メニュー")
+    expect(panel).to_be_visible()  # "selected": shown open
+    picture = panel.locator("img")
+    assert picture.evaluate("img => img.decode().then(() => img.naturalWidth)") == 800
+    frame = panel.bounding_box()
+    assert abs(frame["width"] / frame["height"] - 800 / 270) < 0.02
+    right = panel.get_by_role("button", name="記録").bounding_box()
+    assert abs(right["x"] - (frame["x"] + frame["width"] / 2)) < 1
+
+    panel.get_by_role("button", name="設定").click()
+    expect(_bubble(page, "user", "設定教えて")).to_be_visible()
+    expect(_bubble(page, "bot", "設定されてないですよ")).to_be_visible()
+
+    bar.click()  # the bar folds the menu away, like LINE's
+    expect(panel).to_be_hidden()
+    bar.click()
+    expect(panel).to_be_visible()
+
+    # The bot takes its default menu away: the open page follows at the next change.
+    platform.default_rich_menu_id = None
+    page.get_by_label("メッセージ").fill("設定教えて")
+    page.get_by_label("メッセージ").press("Enter")
+    expect(page.locator("#rich-menu")).to_be_hidden()

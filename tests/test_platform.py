@@ -35,6 +35,7 @@ from linebot.v3.webhook import SignatureValidator, WebhookParser
 from linebot.v3.webhooks import (
     FollowEvent,
     GroupSource,
+    LocationMessageContent,
     MessageEvent,
     PostbackEvent,
     StickerMessageContent,
@@ -208,7 +209,7 @@ def test_quick_reply_labels_and_non_text_messages_are_recorded(platform, api):
         TextMessage(text="飲んだ?", quickReply=quick_reply), flex])
     api.push_message(request, _request_timeout=TIMEOUT)
     [recorded] = platform.pushes
-    assert recorded.texts == ("飲んだ?", "[flex]")
+    assert recorded.texts == ("飲んだ?", "記録")  # a Flex message by its altText
     assert recorded.quick_reply == ("飲んだ", "あとで")
 
 
@@ -361,18 +362,24 @@ def test_text_webhook_parses_to_a_text_message_event(platform, bot):
     assert len(event.webhook_event_id) == 26 and event.reply_token
 
 
-def test_sticker_postback_follow_unfollow_parse_to_their_sdk_classes(platform, bot):
+def test_sticker_location_postback_follow_unfollow_parse_to_their_sdk_classes(platform, bot):
     assert platform.send_sticker(USER) == 200
+    assert platform.send_location(USER, "東京駅", "東京都千代田区丸の内1丁目", 35.681236,
+                                  139.767125) == 200
     assert platform.send_postback(USER, "action=taken") == 200
     assert platform.follow(OTHER_USER) == 200
     assert platform.unfollow(OTHER_USER) == 200
-    sticker, postback, follow, unfollow = bot.events
+    sticker, location, postback, follow, unfollow = bot.events
     assert isinstance(sticker, MessageEvent) and isinstance(sticker.message, StickerMessageContent)
     assert (sticker.message.package_id, sticker.message.sticker_id) == ("446", "1988")
+    assert isinstance(location.message, LocationMessageContent)
+    assert (location.message.title, location.message.address, location.message.latitude,
+            location.message.longitude) == ("東京駅", "東京都千代田区丸の内1丁目", 35.681236,
+                                            139.767125)
     assert isinstance(postback, PostbackEvent) and postback.postback.data == "action=taken"
     assert isinstance(follow, FollowEvent) and follow.follow.is_unblocked is False
     assert isinstance(unfollow, UnfollowEvent) and not hasattr(unfollow, "reply_token")
-    assert [e.source.user_id for e in bot.events] == [USER, USER, OTHER_USER, OTHER_USER]
+    assert [e.source.user_id for e in bot.events] == [USER, USER, USER, OTHER_USER, OTHER_USER]
 
 
 def test_reply_tokens_from_each_kind_of_event_are_accepted_once(platform, api, bot):

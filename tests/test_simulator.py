@@ -6,6 +6,7 @@ tokens) is in tests/test_platform.py; this file covers what the chat page adds o
 
 import json
 import uuid
+from pathlib import Path
 
 import bottle
 import gevent
@@ -14,26 +15,30 @@ import urllib3
 from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.messaging import (
     ApiClient, ApiException, Configuration, MessagingApi, PostbackAction, PushMessageRequest,
-    QuickReply, QuickReplyItem, TextMessage,
+    QuickReply, QuickReplyItem, ReplyMessageRequest, ShowLoadingAnimationRequest, TextMessage,
 )
 from linebot.v3.webhook import WebhookParser
 from linebot.v3.webhooks import (
-    FollowEvent, MessageEvent, PostbackEvent, StickerMessageContent, TextMessageContent,
-    UnfollowEvent,
+    FollowEvent, LocationMessageContent, MessageEvent, PostbackEvent, StickerMessageContent,
+    TextMessageContent, UnfollowEvent,
 )
 
 import debug_page
 import runtime as runtime_module
 from settings import SIMULATOR_SNOOZE_INTERVAL_SECONDS, Settings, from_environment
+from simulator import page_shapes
 from simulator.chat import ChatHub
 from simulator.local import LocalLine
 from simulator.platform import NoDelayWSGIServer
+from tests import rich_menus
 from web import create_app, make_server
 
 SECRET = "0123456789abcdef0123456789abcdef"
 TOKEN = "simulator-test-token"
 INFO = {"name": "管理上手のうさちゃん", "timezone": "Asia/Tokyo", "snoozeIntervalSeconds": 60,
         "maxReasks": 10}
+FLEX_RECORD = Path(__file__).resolve().parent / "fixtures" / "flex_record.json"
+MENU_ID = "richmenu-" + "a" * 32
 
 
 class WebhookReceiver:
@@ -175,6 +180,27 @@ def test_sticker_and_quick_reply_postback(line, http, receiver):
     assert bubbles(line, user_id) == [("user", "[sticker]"), ("user", "飲んだ!")]
 
 
+def test_a_location_becomes_a_signed_location_webhook(line, http, receiver):
+    user_id = new_user(http, line)
+    place = {"title": "Sydney Opera House", "address": "Bennelong Point, Sydney NSW 2000",
+             "latitude": -33.856784, "longitude": 151.215297}
+    status, result = call(http, line, "POST", f"/api/users/{user_id}/messages",
+                          {"type": "location", **place})
+    assert status == 200 and result["message"]["status"] == "read"
+    event = receiver.events[-1]
+    assert isinstance(event, MessageEvent) and isinstance(event.message, LocationMessageContent)
+    assert (event.source.user_id, event.message.title, event.message.address,
+            event.message.latitude, event.message.longitude) == (user_id, *place.values())
+    assert result["message"]["location"] == place  # what the page draws as a map card
+    assert bubbles(line, user_id) == [("user", "[location]")]
+
+    for wrong in ({"latitude": 91}, {"longitude": "151"}, {"latitude": True}, {"title": ""},
+                  {"address": "x" * 101}):
+        assert call(http, line, "POST", f"/api/users/{user_id}/messages",
+                    {"type": "location", **place, **wrong})[0] == 400, wrong
+    assert len(receiver.events) == 2  # the follow and the one good location
+
+
 def test_block_unfollows_refuses_pushes_and_unblock_follows_again(line, http, receiver, api):
     user_id = new_user(http, line)
     assert call(http, line, "POST", f"/api/users/{user_id}/block", {}) == (
@@ -219,9 +245,40 @@ def test_pushes_become_bubbles_with_their_quick_reply_buttons(line, http, receiv
         {"type": "postback", "label": "あとで", "data": "later", "displayText": "あとで"}]
 
 
-def read_events(response, until, limit=50):
-    """Parse server-sent events from a streaming response until ``until(events)``."""
-    events, buffer = [], b""
+def test_a_flex_message_carries_its_container_to_the_page_by_push_and_by_reply(line, http,
+                                                                               receiver, api):
+    user_id = new_user(http, line)
+    record = json.loads(FLEX_RECORD.read_text(encoding="utf-8"))
+    api.push_message(PushMessageRequest.from_dict({"to": user_id, "messages": [record]}),
+                     _request_timeout=5)
+    event = line.platform.make_text_event(user_id, "記録")
+    assert line.platform.post_events([event]) == 200
+    api.reply_message(ReplyMessageRequest.from_dict(
+        {"replyToken": event["replyToken"], "messages": [record]}), _request_timeout=5)
+
+    [user] = call(http, line, "GET", "/api/state")[1]["users"]
+    pushed, replied = user["messages"]
+    for message, via in ((pushed, "push"), (replied, "reply")):
+        assert {key: message[key] for key in ("from", "type", "text", "flex", "via")} == {
+            "from": "bot", "type": "flex", "text": record["altText"], "flex": record["contents"],
+            "via": via}
+    assert line.platform.messages_for(user_id) == [("push", record["altText"]),
+                                                   ("reply", record["altText"])]
+
+
+def test_a_flex_message_the_page_cannot_draw_is_its_alt_text():
+    assert page_shapes.bot_bubble({"type": "flex", "altText": "記録", "contents": {
+        "type": "video"}}) == {"type": "other", "text": "記録"}
+    huge = {"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": [
+        {"type": "text", "text": "x" * page_shapes.MAX_FLEX_JSON_CHARS}]}}
+    assert page_shapes.bot_bubble({"type": "flex", "altText": "記録", "contents": huge}) == {
+        "type": "other", "text": "記録"}
+    assert page_shapes.bot_bubble({"type": "image"}) == {"type": "other", "text": "[image]"}
+
+
+def sse_fields(response):
+    """Server-sent events from a streaming response, each as a dict of its fields."""
+    buffer = b""
     for chunk in response.read_chunked(decode_content=False):
         buffer += chunk
         while b"\n\n" in buffer:
@@ -229,9 +286,16 @@ def read_events(response, until, limit=50):
             fields = dict(line.split(": ", 1) for line in block.decode().split("\n")
                           if ": " in line and not line.startswith(":"))
             if "data" in fields:
-                events.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
+                yield fields
+
+
+def read_events(response, until, limit=50):
+    """(id, event, data) of server-sent events from a response until ``until(events)``."""
+    events = []
+    for fields in sse_fields(response):
+        events.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
         if until(events) or len(events) >= limit:
-            return events
+            break
     return events
 
 
@@ -271,6 +335,57 @@ def test_event_stream_resumes_from_last_event_id_and_resets_when_it_cannot(line,
     finally:
         stream.release_conn()
     assert kind == "reset"
+
+
+MENU_ACTIONS = [{"type": "message", "label": "設定", "text": "設定教えて"},
+                {"type": "postback", "data": "record", "displayText": "記録"}]
+
+
+def set_default_rich_menu(platform, image=None, **fields):
+    menu = rich_menus.side_by_side(2500, 843, MENU_ACTIONS, **fields)
+    rich_menus.set_default(platform, MENU_ID, menu, image)
+
+
+def test_the_default_rich_menu_and_its_image_are_in_the_page_api(line, http):
+    assert call(http, line, "GET", "/api/state")[1]["richMenu"] is None
+    image = rich_menus.panels_png(2500, 843, [(6, 199, 85), (255, 255, 255)])
+    set_default_rich_menu(line.platform, image)
+    menu = call(http, line, "GET", "/api/state")[1]["richMenu"]
+    assert menu["image"].startswith(f"/api/rich-menus/{MENU_ID}/image?v=")
+    assert menu == {
+        "id": MENU_ID, "size": {"width": 2500, "height": 843}, "chatBarText": "メニュー",
+        "selected": False, "image": menu["image"],
+        "areas": [{"bounds": {"x": 0, "y": 0, "width": 1250, "height": 843},
+                   "action": MENU_ACTIONS[0]},
+                  {"bounds": {"x": 1250, "y": 0, "width": 1250, "height": 843},
+                   "action": MENU_ACTIONS[1]}]}
+    served = http.request("GET", line.base_url + menu["image"])
+    assert (served.status, served.headers["Content-Type"], served.data) == (200, "image/png", image)
+    assert http.request("GET", f"{line.base_url}/api/rich-menus/richmenu-x/image").status == 404
+
+    set_default_rich_menu(line.platform, image=b"GIF89a")  # LINE takes PNG or JPEG only
+    assert call(http, line, "GET", "/api/state")[1]["richMenu"]["image"] is None
+    set_default_rich_menu(line.platform, size={"width": "wide"})
+    assert call(http, line, "GET", "/api/state")[1]["richMenu"] is None
+
+
+def test_event_stream_sends_the_rich_menu_when_it_connects_and_when_it_changes(line, http, api):
+    set_default_rich_menu(line.platform)
+    stream = http.request("GET", f"{line.base_url}/api/events", preload_content=False)
+    try:
+        events = sse_fields(stream)
+        first = next(events)
+        assert first["event"] == "richmenu" and "id" not in first  # not part of the numbered log
+        assert json.loads(first["data"])["richMenu"]["id"] == MENU_ID
+        line.platform.default_rich_menu_id = None
+        # Any request the platform answers wakes the stream, even one that adds no bubble.
+        api.show_loading_animation(ShowLoadingAnimationRequest(chatId="U" + "0" * 32),
+                                   _request_timeout=5)
+        second = next(events)
+        assert second["event"] == "richmenu" and json.loads(second["data"])["richMenu"] is None
+    finally:
+        stream.release_conn()
+    assert line.hub.state()["richMenu"] is None
 
 
 def test_history_survives_a_reload_and_a_restart(line, http, receiver, api, tmp_path):

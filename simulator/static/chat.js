@@ -1,6 +1,7 @@
 // The chat page of the local LINE simulator. Plain JavaScript, no build step.
 // Everything lives in the simulator process (GET /api/state); changes arrive as server-sent
 // events (GET /api/events), so pushes appear without a reload and a reload loses nothing.
+// Flex Messages are drawn by flex.js (LineFlex); the bot's default rich menu sits under the chat.
 "use strict";
 
 (function () {
@@ -22,10 +23,29 @@
     {packageId: "446", stickerId: "1990", caption: "飲んだよ", color: "#4a90e2"},
     {packageId: "446", stickerId: "1991", caption: "おやすみ", color: "#8e6bd8"}
   ];
+  // What the location button can send: a few places in different time zones.
+  var PLACES = [
+    {name: "東京", title: "東京駅", address: "東京都千代田区丸の内1丁目",
+     latitude: 35.681236, longitude: 139.767125},
+    {name: "ロンドン", title: "Trafalgar Square", address: "Trafalgar Sq, London WC2N 5DN, UK",
+     latitude: 51.508039, longitude: -0.128069},
+    {name: "ニューヨーク", title: "Times Square", address: "Manhattan, NY 10036, USA",
+     latitude: 40.758, longitude: -73.985535},
+    {name: "シドニー", title: "Sydney Opera House",
+     address: "Bennelong Point, Sydney NSW 2000, Australia",
+     latitude: -33.856784, longitude: 151.215297},
+    {name: "ホノルル", title: "Waikiki Beach", address: "Honolulu, HI 96815, USA",
+     latitude: 21.276, longitude: -157.827}
+  ];
+  var PIN =
+    '<svg viewBox="0 0 24 32" aria-hidden="true">' +
+    '<path d="M12 31S1.5 18.6 1.5 11.5a10.5 10.5 0 0 1 21 0C22.5 18.6 12 31 12 31z" ' +
+    'fill="#f0483e" stroke="#b8322b"/><circle cx="12" cy="11.5" r="4" fill="#fff"/></svg>';
   var USER_COLORS = ["#5b8def", "#f2994a", "#9b51e0", "#27ae60", "#eb5757", "#2d9cdb"];
 
   var $ = function (id) { return document.getElementById(id); };
-  var model = {bot: {}, users: [], byId: {}, current: null, unread: {}, seq: 0};
+  var model = {bot: {}, users: [], byId: {}, current: null, unread: {}, seq: 0,
+               richMenu: null, richMenuOpen: false};
   var events = null;
 
   // -- talking to the simulator ---------------------------------------------------------
@@ -50,6 +70,7 @@
       model.byId = {};
       state.users.forEach(addUserToModel);
       model.seq = state.seq;
+      setRichMenu(state.richMenu || null);
       var saved = localStorage.getItem("usa-sim-current");
       model.current = model.byId[saved] ? saved : (model.users[0] ? model.users[0].id : null);
       renderInfo();
@@ -65,6 +86,7 @@
     events.addEventListener("message", function (e) { onMessage(JSON.parse(e.data).message); });
     events.addEventListener("update", function (e) { onUpdate(JSON.parse(e.data).message); });
     events.addEventListener("user", function (e) { onUser(JSON.parse(e.data).user); });
+    events.addEventListener("richmenu", function (e) { setRichMenu(JSON.parse(e.data).richMenu); });
     events.addEventListener("reset", function () { events.close(); load(); });
   }
 
@@ -80,6 +102,16 @@
     if (!user) return Promise.resolve();
     hide($("quick-replies"));
     return api("POST", "/api/users/" + user.id + "/messages", body).catch(showError);
+  }
+
+  // A message or postback action (a quick-reply button, a Flex button, a rich menu area) does
+  // what LINE does: a message action sends its text, a postback shows its displayText.
+  function act(action) {
+    if (action.type === "postback" && action.data) {
+      return send({type: "postback", data: action.data, displayText: action.displayText || null});
+    }
+    if (action.type === "message" && action.text) return send({type: "text", text: action.text});
+    return Promise.resolve();
   }
 
   function showError(error) {
@@ -207,8 +239,9 @@
     $("block").disabled = !user;
     $("composer").hidden = blocked || !user;
     $("blocked-bar").hidden = !blocked;
-    if (blocked) { hide($("stickers")); }
+    if (blocked) { closePalettes(); }
     renderQuickReplies();
+    renderRichMenu();
   }
 
   function renderMessages() {
@@ -265,12 +298,18 @@
     }
     var line = document.createElement("div");
     line.className = "line";
+    var flex = message.type === "flex" ? LineFlex.render(message.flex, act) : null;
     if (message.type === "sticker") {
       var holder = document.createElement("span");
       holder.className = "sticker";
       holder.innerHTML = stickerSvg(findSticker(message.sticker));
       holder.setAttribute("aria-label", "スタンプ");
       line.appendChild(holder);
+    } else if (flex) {
+      row.classList.add("flex");
+      line.appendChild(flex);
+    } else if (message.type === "location" && message.location) {
+      line.appendChild(locationCard(message.location));
     } else {
       var bubble = document.createElement("div");
       bubble.className = "bubble";
@@ -301,6 +340,26 @@
     return meta;
   }
 
+  // LINE's location message: a map with a pin over the place's name and address.
+  function locationCard(location) {
+    var card = document.createElement("div");
+    card.className = "location-card";
+    var map = document.createElement("div");
+    map.className = "map";
+    map.innerHTML = PIN;
+    var place = document.createElement("div");
+    place.className = "place";
+    var title = document.createElement("strong");
+    title.textContent = location.title;
+    var address = document.createElement("span");
+    address.textContent = location.address;
+    place.appendChild(title);
+    place.appendChild(address);
+    card.appendChild(map);
+    card.appendChild(place);
+    return card;
+  }
+
   function noteElement(text) {
     var note = document.createElement("div");
     note.className = "note";
@@ -322,13 +381,7 @@
       var button = document.createElement("button");
       button.type = "button";
       button.textContent = item.label || item.displayText || item.text || item.data;
-      button.addEventListener("click", function () {
-        if (item.type === "postback") {
-          send({type: "postback", data: item.data, displayText: item.displayText || null});
-        } else {
-          send({type: "text", text: item.text});
-        }
-      });
+      button.addEventListener("click", function () { act(item); });
       bar.appendChild(button);
     });
     bar.hidden = !bar.children.length;
@@ -344,11 +397,100 @@
       button.setAttribute("aria-label", "スタンプ " + sticker.caption);
       button.innerHTML = stickerSvg(sticker);
       button.addEventListener("click", function () {
-        hide(palette);
-        $("sticker-button").classList.remove("open");
+        closePalettes();
         send({type: "sticker", packageId: sticker.packageId, stickerId: sticker.stickerId});
       });
       palette.appendChild(button);
+    });
+  }
+
+  function renderPlacePalette() {
+    var palette = $("places");
+    palette.textContent = "";
+    PLACES.forEach(function (place) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.title = place.title + " — " + place.address;
+      button.setAttribute("aria-label", "位置情報 " + place.name);
+      var pin = document.createElement("span");
+      pin.className = "pin";
+      pin.innerHTML = PIN;
+      var name = document.createElement("span");
+      name.textContent = place.name;
+      button.appendChild(pin);
+      button.appendChild(name);
+      button.addEventListener("click", function () {
+        closePalettes();
+        send({type: "location", title: place.title, address: place.address,
+              latitude: place.latitude, longitude: place.longitude});
+      });
+      palette.appendChild(button);
+    });
+  }
+
+  // The sticker and location palettes open one at a time, above the composer.
+  function togglePalette(paletteId, buttonId) {
+    var open = $(paletteId).hidden;
+    closePalettes();
+    $(paletteId).hidden = !open;
+    $(buttonId).classList.toggle("open", open);
+  }
+
+  function closePalettes() {
+    hide($("stickers"));
+    hide($("places"));
+    $("sticker-button").classList.remove("open");
+    $("location-button").classList.remove("open");
+  }
+
+  // -- the rich menu: the bot's default menu under the chat, as LINE shows it -----------------
+  function setRichMenu(menu) {
+    var before = model.richMenu;
+    if (JSON.stringify(before) === JSON.stringify(menu)) return;
+    if (!menu || !before || before.id !== menu.id) model.richMenuOpen = !!(menu && menu.selected);
+    model.richMenu = menu;
+    renderRichMenu();
+  }
+
+  function renderRichMenu() {
+    var menu = model.richMenu;
+    var user = currentUser();
+    var holder = $("rich-menu");
+    holder.hidden = !menu || !user || user.blocked;
+    if (holder.hidden) return;
+    $("rich-menu-label").textContent = menu.chatBarText;
+    $("rich-menu-bar").setAttribute("aria-expanded", String(model.richMenuOpen));
+    holder.classList.toggle("open", model.richMenuOpen);
+    var panel = $("rich-menu-panel");
+    panel.hidden = !model.richMenuOpen;
+    if (panel.dataset.drawn === JSON.stringify(menu)) return;
+    panel.dataset.drawn = JSON.stringify(menu);
+    panel.textContent = "";
+    var width = menu.size.width, height = menu.size.height;
+    panel.style.aspectRatio = width + " / " + height;
+    panel.style.maxWidth = "calc(32vh * " + (width / height) + ")";
+    panel.classList.toggle("no-image", !menu.image);
+    if (menu.image) {
+      var picture = document.createElement("img");
+      picture.src = menu.image;
+      picture.alt = "";
+      panel.appendChild(picture);
+    }
+    menu.areas.forEach(function (area) {
+      var b = area.bounds;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "rich-menu-area";
+      button.style.left = (100 * b.x / width) + "%";
+      button.style.top = (100 * b.y / height) + "%";
+      button.style.width = (100 * b.width / width) + "%";
+      button.style.height = (100 * b.height / height) + "%";
+      var label = area.action.label || area.action.text || area.action.displayText || "";
+      button.setAttribute("aria-label", label);
+      button.title = label;
+      if (!menu.image) button.textContent = label;
+      button.addEventListener("click", function () { act(area.action); });
+      panel.appendChild(button);
     });
   }
 
@@ -406,6 +548,7 @@
 
   function previewText(message) {
     if (message.type === "sticker") return "スタンプを送信しました";
+    if (message.type === "location") return "位置情報を送信しました";
     return message.text;
   }
 
@@ -445,10 +588,16 @@
     if (user) api("POST", "/api/users/" + user.id + "/unblock", {}).then(onUser).catch(showError);
   });
   $("sticker-button").addEventListener("click", function () {
-    var palette = $("stickers");
-    palette.hidden = !palette.hidden;
-    this.classList.toggle("open", !palette.hidden);
+    togglePalette("stickers", "sticker-button");
+  });
+  $("location-button").addEventListener("click", function () {
+    togglePalette("places", "location-button");
+  });
+  $("rich-menu-bar").addEventListener("click", function () {
+    model.richMenuOpen = !model.richMenuOpen;
+    renderRichMenu();
   });
   renderStickerPalette();
+  renderPlacePalette();
   load().catch(showError);
 })();
