@@ -170,12 +170,15 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     page.locator("#users li").first.click()
     expect(bubble("bot", "よくできました")).to_be_visible()
 
-    debug = browser.new_page(viewport={"width": 1100, "height": 420})
+    debug = browser.new_page(viewport={"width": 1200, "height": 420})
     debug.goto(bot.debug_url)
     rows = debug.locator("table").first.locator("tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.filter(has_text="taken")).to_contain_text("7:30")
     expect(rows.filter(has_text="21:15")).to_contain_text("no round yet")
+    # Display names and the quota are looked up after the first view: the next refresh has them.
+    expect(rows.filter(has_text="7:30")).to_contain_text("ユーザー1 (U")
+    expect(debug.locator(".card", has_text="this month")).to_contain_text("1 / no limit")  # the one ask
 
     shots = DOCS if _has_japanese_font() else tmp_path
     if shots is tmp_path:
