@@ -23,6 +23,7 @@ from simulator.line_api import PROFILE_PATH, QUOTA_CONSUMPTION_PATH
 from simulator.local import LocalLine
 from tests.conftest import SECRET, TOKEN
 from tests.support import new_user_id
+from tests.test_platform import WebhookReceiver
 
 TIMEOUT = 5
 
@@ -219,7 +220,6 @@ def consumption(api):
 @pytest.fixture
 def receiver(platform):
     """The bot's webhook edge, for a reply token."""
-    from tests.test_platform import WebhookReceiver
     edge = WebhookReceiver(SECRET)
     edge.server.start()
     platform.webhook_url = edge.url
