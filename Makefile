@@ -31,5 +31,15 @@ bench: $(STAMP)
 chaos: $(STAMP)
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
 
+# make richmenu                               install the rich menu as the channel's default
+#                                             (CHANNEL_ACCESS_TOKEN, LINE_API_BASE_URL)
+# make richmenu-image                         redraw outbox/richmenu.png (needs a Japanese font)
+.PHONY: richmenu richmenu-image
+richmenu: $(STAMP)
+	$(PY) -m outbox.richmenu
+
+richmenu-image: $(STAMP)
+	$(PY) -m outbox.richmenu_image
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,7 +1,8 @@
 """GET /debug: what the actors are doing, as an HTML page that refreshes itself.
 
-`render(snapshot)` takes `ActorSystem.snapshot()` (the same data as /debug/actors) and returns
-the whole page. The page re-fetches its own URL every few seconds and swaps in the new
+`render(snapshot)` takes `ActorSystem.snapshot()` with the web edge's additions (users'
+display names, the month's message quota: the same data as /debug/actors) and returns the
+whole page. The page re-fetches its own URL every few seconds and swaps in the new
 snapshot; without JavaScript it falls back to a meta refresh.
 """
 import time
@@ -20,7 +21,7 @@ main{padding:16px 20px}
 .cards{display:flex;gap:10px;flex-wrap:wrap;margin-bottom:16px}
 .card{background:#fff;border-radius:8px;padding:8px 14px;box-shadow:0 1px 2px #0002;min-width:110px}
 .card b{display:block;font-size:20px}.card span{font-size:12px;color:#5b6b77}
-.card.bad{background:#ffe9e9;color:#a40000}
+.card.bad{background:#ffe9e9;color:#a40000}.card.warn{background:#fff4d6;color:#8a5a00}
 h2{font-size:15px;margin:18px 0 6px}
 table{border-collapse:collapse;background:#fff;box-shadow:0 1px 2px #0002;border-radius:8px;
   overflow:hidden;min-width:60%}
@@ -77,7 +78,8 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 {_card(outbox.get("in_flight", 0), "requests in flight")}
 {_card(outbox.get("asks_waiting", 0), "asks waiting for a batch")}
 {_card("yes" if outbox.get("quota_exhausted") else "no", "quota exhausted",
-       bad=bool(outbox.get("quota_exhausted")))}
+       style="bad" if outbox.get("quota_exhausted") else "")}
+{_quota_card(snapshot.get("quota"))}
 {_card(_clock(now, zone), f"snapshot ({zone})")}
 </div>
 <h2>User actors</h2>
@@ -90,9 +92,21 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 """
 
 
-def _card(value, label, bad=False):
-    return (f'<div class="card{" bad" if bad else ""}"><b>{escape(str(value))}</b>'
+def _card(value, label, style=""):
+    return (f'<div class="card{" " + style if style else ""}"><b>{escape(str(value))}</b>'
             f'<span>{escape(label)}</span></div>')
+
+
+def _quota_card(quota):
+    """Messages used this month out of LINE's limit; a warning from 80 %, bad when used up."""
+    label = "messages used / limit this month"
+    if not quota:
+        return _card("…", label + " (asking LINE)")
+    if quota.get("limit") is None:
+        return _card(f"{quota['used']} / no limit", label)
+    share = quota.get("share") or 0.0
+    style = "bad" if share >= 1 else "warn" if quota.get("warning") else ""
+    return _card(f"{quota['used']} / {quota['limit']}", f"{label} ({share:.0%})", style=style)
 
 
 def _users_table(users, now, zone):
@@ -104,7 +118,8 @@ def _users_table(users, now, zone):
         awake = user.get("awake")
         rows.append(
             "<tr>"
-            f"<td>{_user(user.get('user'))}<br><span class=\"rel\">{escape(tz)}</span></td>"
+            f"<td>{_user(user.get('user'), user.get('name'))}<br>"
+            f"<span class=\"rel\">{escape(tz)}</span></td>"
             f"<td>{_times(user.get('times') or [], tz, now)}</td>"
             f"<td>{_moment(user.get('next_due'), tz, now)}</td>"
             f'<td><span class="pill{" awake" if awake else ""}">'
@@ -139,16 +154,20 @@ def _dispatcher_table(entries, users, now, zone):
     if not entries:
         return '<p class="empty">Nothing queued.</p>'
     zones = {user.get("user"): user.get("tz") or zone for user in users}
+    names = {user.get("user"): user.get("name") for user in users}
     rows = "".join(
         f"<tr><td>{_moment(entry.get('due'), zones.get(entry.get('user'), zone), now)}</td>"
-        f"<td>{_user(entry.get('user'))}</td></tr>" for entry in entries)
+        f"<td>{_user(entry.get('user'), names.get(entry.get('user')))}</td></tr>"
+        for entry in entries)
     return ("<table><thead><tr><th>due (local)</th><th>user</th></tr></thead><tbody>"
             + rows + "</tbody></table>")
 
 
-def _user(user_id):
+def _user(user_id, name=None):
+    """`name (U1234ab…)`, or the short id alone while the name is not known."""
     user_id = user_id or "?"
-    return f'<code title="{escape(user_id)}">{escape(user_id[:7])}…</code>'
+    short = f'<code title="{escape(user_id)}">{escape(user_id[:7])}…</code>'
+    return f"{escape(name)} ({short})" if name else short
 
 
 def _zone(name):

@@ -138,7 +138,7 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
         if refusal is not None:
             return refusal
         response.content_type = "application/json"
-        return json.dumps(system.snapshot(), ensure_ascii=False)
+        return json.dumps(_with_names_and_quota(system.snapshot(), outbox), ensure_ascii=False)
 
     @app.get("/debug")
     def debug_page():
@@ -149,9 +149,21 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
         response.content_type = "text/html; charset=utf-8"
         response.set_header("Cache-Control", "no-store")
         response.set_header("Referrer-Policy", "no-referrer")  # the URL may carry the token
-        return render(system.snapshot(), now=system.timer.now(), zone=system.settings.timezone)
+        return render(_with_names_and_quota(system.snapshot(), outbox), now=system.timer.now(),
+                      zone=system.settings.timezone)
 
     return app
+
+
+def _with_names_and_quota(snapshot, outbox):
+    """The snapshot plus what LINE says about the account, from caches only (a debug page
+    never waits for LINE): each user's display name ("name", None until known; the missing
+    ones are looked up in the background for the next refresh) and the month's "quota"."""
+    users = [{**user, "name": outbox.names.cached(user["user"])}
+             for user in snapshot.get("users", ())]
+    outbox.names.fetch_soon(user["user"] for user in users if user["name"] is None)
+    usage = outbox.quota.current()
+    return {**snapshot, "users": users, "quota": None if usage is None else usage.as_dict()}
 
 
 def _plain(status, text):

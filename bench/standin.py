@@ -7,8 +7,10 @@ above the rate limit, a latency added to every call) on a minimal HTTP/1.1 keep-
 (gevent StreamServer), because pywsgi + LinePlatform's bookkeeping cost more CPU per request
 than the bot can spare on 2 cores. It also takes multicasts (`to`: 1-500 user ids, one retry
 key for the request, one entry in `pushes` per recipient, one `attempts` entry per request), so
-that the bench can time a batched send (bench.breakdown). Differences: any reply token is accepted once (the webhooks
-come from another process), and records are compact tuples, fetched over HTTP:
+that the bench can time a batched send (bench.breakdown), and answers profiles (every user is
+a friend) and the message quota (no limit; every recorded push counts). Differences: any reply
+token is accepted once (the webhooks come from another process), and records are compact
+tuples, fetched over HTTP:
 
     GET  /_bench/stats     counts
     GET  /_bench/records   {"pushes": [[to, text, t]], "replies": [[token, text, t]],
@@ -28,8 +30,9 @@ import sys
 import time
 
 from simulator.line_api import (
-    AUTH_FAILED, INVALID_REPLY_TOKEN, LOADING_PATH, MULTICAST_MAX, MULTICAST_PATH, PUSH_PATH,
-    RATE_LIMITED, REPLY_PATH, RETRY_KEY_ACCEPTED, RETRY_KEY_INVALID, UUID_PATTERN,
+    AUTH_FAILED, INVALID_REPLY_TOKEN, LOADING_PATH, MULTICAST_MAX, MULTICAST_PATH, NOT_FOUND,
+    PROFILE_PATH, PUSH_PATH, QUOTA_CONSUMPTION_PATH, QUOTA_PATH, RATE_LIMITED, REPLY_PATH,
+    RETRY_KEY_ACCEPTED, RETRY_KEY_INVALID, UUID_PATTERN,
 )
 
 _UUID = re.compile(UUID_PATTERN.encode())
@@ -95,9 +98,12 @@ class StandIn:
         """(status, payload dict); `headers` has lower-case bytes names and bytes values."""
         if path.startswith("/_bench/"):
             return self._control(method, path, body)
+        if method == "GET" and (path in (QUOTA_PATH, QUOTA_CONSUMPTION_PATH)
+                                or path.startswith(PROFILE_PATH)):
+            return self._account(path, headers)
         if method != "POST" or path not in (PUSH_PATH, REPLY_PATH, MULTICAST_PATH,
                                             LOADING_PATH):
-            return self._count(404, {"message": "Not found"})
+            return self._count(404, {"message": NOT_FOUND})
         if headers.get(b"authorization") != self.authorization:
             return self._count(401, {"message": AUTH_FAILED})
         if path == LOADING_PATH:
@@ -140,6 +146,18 @@ class StandIn:
             return self._count(200, {})
         self.pushes.append((to, text, arrived))
         return self._count(200, {"sentMessages": sent})
+
+    def _account(self, path, headers):
+        """Every user is a friend named after their id; no monthly limit; each recorded push
+        counts once."""
+        if headers.get(b"authorization") != self.authorization:
+            return self._count(401, {"message": AUTH_FAILED})
+        if path == QUOTA_PATH:
+            return self._count(200, {"type": "none"})
+        if path == QUOTA_CONSUMPTION_PATH:
+            return self._count(200, {"totalUsage": len(self.pushes)})
+        user_id = path[len(PROFILE_PATH):]
+        return self._count(200, {"userId": user_id, "displayName": f"bench {user_id[:7]}"})
 
     def _count(self, status, payload):
         self.status[status] += 1

@@ -6,19 +6,21 @@ import functools
 import json
 import logging
 import random
-import time
 from typing import Optional, Sequence, Tuple, Union
 
 import gevent
 from gevent.lock import BoundedSemaphore
 from linebot.v3.messaging import (
-    ApiClient, ApiException, Configuration, Message, PostbackAction, QuickReply, QuickReplyItem,
-    TextMessage,
+    ApiClient, ApiException, Configuration, Message, MessagingApi, PostbackAction,
+    QuickReply, QuickReplyItem, TextMessage,
 )
 from urllib3.exceptions import HTTPError
 
 from logsafe import short_id
+from outbox.clock import real_seconds
 from outbox.pacing import RateLimiter
+from outbox.profiles import DisplayNames
+from outbox.quota import MessageQuota
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +54,6 @@ _TRANSIENT = "transient"        # 5xx, timeout, connection error: counts against
 _RATE_LIMITED = "rate limited"  # 429 rate limit: only the deadline bounds these
 
 
-def _real_seconds() -> float:
-    # The real clock even under freezegun: deadlines are about real time towards LINE.
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
-
-
 def _request_id(exc: ApiException) -> str:
     headers = exc.headers or {}
     return headers.get("x-line-request-id", "-")
@@ -81,7 +78,7 @@ class LineOutbox:
     def __init__(self, base_url: str, access_token: str, *, timeout: float = 5.0,
                  rate: float = 1800.0, concurrency: int = 128, attempts: int = 4,
                  backoff: float = 0.5, max_backoff: float = 8.0, deadline: float = 15.0,
-                 clock=_real_seconds, sleep=gevent.sleep):
+                 clock=real_seconds, sleep=gevent.sleep):
         configuration = Configuration(host=base_url, access_token=access_token)
         configuration.connection_pool_maxsize = concurrency  # >= send concurrency, see FIELD_NOTES
         configuration.retries = False                         # retries are ours, with the same key
@@ -97,6 +94,11 @@ class LineOutbox:
         self._deadline = deadline
         self._clock = clock
         self._sleep = sleep
+        # The account's side of the API, on the same connections: users' display names
+        # (`names.display_name(user_id)`) and the month's message usage (`quota.current()`).
+        api = MessagingApi(self._client)
+        self.names = DisplayNames(api, timeout=timeout)
+        self.quota = MessageQuota(api, timeout=timeout)
         self.quota_exhausted = False  # LINE said "monthly limit"; cleared by the next success
         self.auth_refused = False     # LINE said 401/403; cleared by the next success
         self.in_flight = 0

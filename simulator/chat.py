@@ -87,6 +87,7 @@ class ChatHub:
         if history_path:
             self._load()
         platform.observers.append(self._on_platform)
+        platform.profile_lookups.append(self.profile)
 
     # -- what the page does ------------------------------------------------------------------
 
@@ -158,6 +159,11 @@ class ChatHub:
         if display_text:
             bubble = self._bubble(user, "user", "text", text=str(display_text)[:300])
         return self._deliver(user, self.platform.make_postback_event(user.id, data), bubble)
+
+    def profile(self, user_id: str) -> Optional[dict]:
+        """The user's LINE profile as the platform gives it to the bot (None: not known)."""
+        user = self.users.get(user_id)
+        return None if user is None else {"displayName": user.name, "language": "ja"}
 
     # -- what the platform accepted ----------------------------------------------------------
 

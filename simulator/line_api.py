@@ -9,6 +9,12 @@ MULTICAST_PATH = "/v2/bot/message/multicast"
 MULTICAST_MAX = 500
 REPLY_PATH = "/v2/bot/message/reply"
 LOADING_PATH = "/v2/bot/chat/loading/start"
+PROFILE_PATH = "/v2/bot/profile/"                      # + user id
+QUOTA_PATH = "/v2/bot/message/quota"
+QUOTA_CONSUMPTION_PATH = "/v2/bot/message/quota/consumption"
+RICH_MENU_PATH = "/v2/bot/richmenu"                    # POST: create; /{id}: GET, DELETE
+RICH_MENU_LIST_PATH = "/v2/bot/richmenu/list"
+DEFAULT_RICH_MENU_PATH = "/v2/bot/user/all/richmenu"   # GET, DELETE; POST /{id}: set
 
 AUTH_FAILED = ("Authentication failed. Confirm that the access token in the authorization "
                "header is valid.")
@@ -20,6 +26,7 @@ MONTHLY_LIMIT = "You have reached your monthly limit."
 # use it for users who blocked the bot, since LINE documents no specific answer for them.
 FAILED_TO_SEND = "Failed to send messages"
 INVALID_REPLY_TOKEN = "Invalid reply token"
+NOT_FOUND = "Not found"
 
 _CROCKFORD_BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

@@ -1,13 +1,17 @@
 """LINE on this machine: the platform stand-in and the chat page on one local port.
 
 Simulator mode (``python web.py`` without LINE credentials) starts one of these in the bot's
-process; the bot reaches it only over HTTP, as it would reach LINE.
+process; the bot reaches it only over HTTP, as it would reach LINE. On start it installs the
+bot's rich menu on the stand-in, as `make richmenu` does on LINE, so the chat page shows it.
 """
 
 import logging
 import time
 from typing import Optional
 
+from gevent import monkey
+
+from outbox import richmenu
 from simulator.chat import ChatHub, create_app
 from simulator.platform import LinePlatform
 
@@ -32,7 +36,20 @@ class LocalLine:
                 raise
             log.info("port %d is taken (%s); the simulator takes a free one", port, exc)
             self.platform.start("127.0.0.1", 0)
+        self._install_rich_menu()
         return self
+
+    def _install_rich_menu(self) -> None:
+        # The installer talks HTTP to this very process: that needs cooperative sockets.
+        if not monkey.is_module_patched("socket"):
+            log.info("sockets not patched by gevent: the simulator has no rich menu")
+            return
+        try:
+            installed = richmenu.install(self.base_url, self.platform.channel_token, timeout=5)
+        except Exception as exc:  # the chat works without a menu
+            log.warning("the simulator's rich menu was not installed: %s", type(exc).__name__)
+            return
+        log.info("simulator: %s", installed.describe())
 
     @property
     def base_url(self) -> str:

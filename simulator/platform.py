@@ -1,15 +1,18 @@
 """A stand-in for the LINE Messaging API platform, served on 127.0.0.1.
 
-It answers the API calls the bot makes (push, reply, loading animation) the way LINE does,
-records what each user would see, can misbehave on request (``Faults``), and sends the bot
-signed webhooks shaped like LINE's. ``observers`` hear every accepted push and reply, and
-``mount`` serves another WSGI app (the chat page) on the paths outside the API.
+It answers the API calls the bot makes (push, reply, loading animation, profiles, the
+message quota, rich menus) the way LINE does, records what each user would see, can misbehave
+on request (``Faults``), and sends the bot signed webhooks shaped like LINE's. ``observers``
+hear every accepted push and reply, and ``mount`` serves another WSGI app (the chat page) on
+the paths outside the API. LINE serves rich menu images from another host (api-data.line.me);
+the stand-in serves both hosts' paths on its one port.
 
 Clocks: ``Push.at``/``Reply.at`` and event timestamps use ``time.time()`` (freezegun sees
 them); reply-token age and the rate-limit window use the real monotonic clock.
 """
 
 import collections
+import datetime
 import http
 import itertools
 import json
@@ -19,17 +22,19 @@ import secrets
 import socket
 import time
 import uuid
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import gevent
 import urllib3
 from gevent.pywsgi import WSGIServer
 
+from simulator import rich_menus
 from simulator.changes import Changes, real_monotonic
 from simulator.line_api import (
-    AUTH_FAILED, FAILED_TO_SEND, INVALID_REPLY_TOKEN, LOADING_PATH, MONTHLY_LIMIT, MULTICAST_MAX,
-    MULTICAST_PATH, PUSH_PATH, RATE_LIMITED, REPLY_PATH, RETRY_KEY_ACCEPTED, RETRY_KEY_INVALID,
-    UUID_PATTERN, new_webhook_event_id,
+    AUTH_FAILED, DEFAULT_RICH_MENU_PATH, FAILED_TO_SEND, INVALID_REPLY_TOKEN, LOADING_PATH,
+    MONTHLY_LIMIT, MULTICAST_MAX, MULTICAST_PATH, NOT_FOUND, PROFILE_PATH, PUSH_PATH,
+    QUOTA_CONSUMPTION_PATH, QUOTA_PATH, RATE_LIMITED, REPLY_PATH, RETRY_KEY_ACCEPTED,
+    RETRY_KEY_INVALID, RICH_MENU_LIST_PATH, RICH_MENU_PATH, UUID_PATTERN, new_webhook_event_id,
 )
 from simulator.signing import sign
 
@@ -37,6 +42,8 @@ log = logging.getLogger(__name__)
 
 REPLY_TOKEN_TTL_SECONDS = 60.0
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# LINE's message quota is a calendar month in Japan time.
+QUOTA_ZONE = datetime.timezone(datetime.timedelta(hours=9))
 
 _UUID = re.compile(UUID_PATTERN)
 _STATUS_LINES = {}
@@ -81,7 +88,9 @@ class Faults:
         self.rate_limit = None          # push/multicast/reply requests per second; None = unlimited
         self.fail_first_attempt = False  # first request per distinct retry key answers 500
         self.quota_exhausted = False    # pushes answer 429 "monthly limit"; reply still works
-        self.blocked_users = set()      # a push to them is refused; a multicast skips them
+        self.blocked_users = set()      # a push to them is refused; a multicast skips them;
+                                        # their profile is not found
+        self.held = None                # an Event: every API call waits for it to be set
         self._failures = collections.deque()
         self._hangs = collections.deque()
 
@@ -186,14 +195,38 @@ class LinePlatform:
         self._http = None
         self._site = None              # WSGI app for every path outside the API (the chat page)
         self.observers = []            # observer(kind, user_id, messages) per accepted push/reply
-        self.rich_menus = {}           # rich menu id -> {"menu": dict, "image": Optional[bytes]}
+        # Who the users are: user id -> {"displayName", "pictureUrl"?, "language"?,
+        # "statusMessage"?}; then each lookup(user_id) -> such a dict or None, in order.
+        self.profiles = {}
+        self.profile_lookups: list[Callable[[str], Optional[dict]]] = []
+        self.quota_limit = None        # messages a month (LINE's "limited"); None: no limit
+        self._usage = collections.Counter()  # "YYYY-MM" (Japan time) -> messages counted
+        # The channel's rich menus: id -> {"menu": the object as created, "image": bytes or
+        # None}, and the one every user sees unless linked to another.
+        self.rich_menus = {}
         self.default_rich_menu_id = None
-        self._routes = {
+        self._routes = {               # POST path -> handler(environ)
             PUSH_PATH: self._handle_push,
             MULTICAST_PATH: self._handle_multicast,
             REPLY_PATH: self._handle_reply,
             LOADING_PATH: self._handle_loading,
+            RICH_MENU_PATH: self._handle_create_rich_menu,
         }
+        # Other methods and paths with ids: (method, pattern, handler(environ, *ids)).
+        part = "([^/]+)"  # a user id or a rich menu id; LINE's paths need no regex escaping
+        self._patterns = [
+            (method, re.compile(pattern), handler) for method, pattern, handler in (
+                ("GET", PROFILE_PATH + part, self._handle_profile),
+                ("GET", QUOTA_PATH, self._handle_quota),
+                ("GET", QUOTA_CONSUMPTION_PATH, self._handle_consumption),
+                ("GET", RICH_MENU_LIST_PATH, self._handle_list_rich_menus),
+                ("GET", f"{RICH_MENU_PATH}/{part}", self._handle_get_rich_menu),
+                ("DELETE", f"{RICH_MENU_PATH}/{part}", self._handle_delete_rich_menu),
+                ("POST", f"{RICH_MENU_PATH}/{part}/content", self._handle_rich_menu_image),
+                ("GET", DEFAULT_RICH_MENU_PATH, self._handle_get_default),
+                ("POST", f"{DEFAULT_RICH_MENU_PATH}/{part}", self._handle_set_default),
+                ("DELETE", DEFAULT_RICH_MENU_PATH, self._handle_cancel_default),
+            )]
         self._expected_authorization = "Bearer " + channel_token
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -228,8 +261,11 @@ class LinePlatform:
             self._http = None
 
     def reset(self) -> None:
-        """Forget everything recorded and every fault; issued reply tokens stay valid."""
+        """Forget everything recorded, every fault and the quota limit; issued reply tokens,
+        profiles and rich menus stay."""
         self.faults = Faults()
+        self.quota_limit = None
+        self._usage.clear()
         self.pushes.clear()
         self.replies.clear()
         self.requests.clear()
@@ -266,21 +302,35 @@ class LinePlatform:
 
     # -- the API -----------------------------------------------------------------------------
 
+    def _route(self, method: str, path: str):
+        """(handler, path arguments), or (None, ()) when LINE has no such endpoint."""
+        handler = self._routes.get(path) if method == "POST" else None
+        if handler is not None:
+            return handler, ()
+        for route_method, pattern, handler in self._patterns:
+            if route_method == method:
+                match = pattern.fullmatch(path)
+                if match:
+                    return handler, match.groups()
+        return None, ()
+
     def _wsgi_app(self, environ, start_response):
         path = environ["PATH_INFO"]
-        handler = self._routes.get(path)
-        if handler is None and self._site is not None and not path.startswith("/v2/"):
+        if self._site is not None and not path.startswith("/v2/"):
             return self._site(environ, start_response)
+        handler, arguments = self._route(environ["REQUEST_METHOD"], path)
         delay = 0.0
-        if handler is None or environ["REQUEST_METHOD"] != "POST":
-            answer = _Answer(404, {"message": "Not found"})
+        if handler is None:
+            answer = _Answer(404, {"message": NOT_FOUND})
         else:
             if self.faults.latency:
                 gevent.sleep(self.faults.latency)
+            if self.faults.held is not None:
+                self.faults.held.wait()
             if environ.get("HTTP_AUTHORIZATION") != self._expected_authorization:
                 answer = _Answer(401, {"message": AUTH_FAILED})
             else:
-                answer, delay = handler(environ)
+                answer, delay = handler(environ, *arguments)
         self.requests.append(ApiRequest(path, answer.status))
         self._changes.notify()
         if delay:
@@ -344,10 +394,12 @@ class LinePlatform:
                 self._seen_retry_keys.add(retry_key)
                 return _Answer(500, {"message": "Internal Server Error"}), delay
             self._seen_retry_keys.add(retry_key)
-        if faults.quota_exhausted:
+        recipients = [user_id for user_id in (to if multicast else [to])
+                      if user_id not in faults.blocked_users]
+        if faults.quota_exhausted or not self._quota_allows(len(recipients)):
             return _Answer(429, {"message": MONTHLY_LIMIT}), delay
         messages = body["messages"]
-        if not multicast and to in faults.blocked_users:
+        if not multicast and not recipients:
             return _Answer(400, {"message": FAILED_TO_SEND}), delay
         texts = tuple(describe_message(m) for m in messages)
         sent = self._sent_messages(len(messages))
@@ -355,9 +407,8 @@ class LinePlatform:
         if retry_key is not None:
             self._accepted_retry_keys[retry_key] = (request_id, sent)
         labels = _quick_reply_labels(messages)
-        for user_id in (to if multicast else [to]):
-            if user_id in faults.blocked_users:
-                continue
+        self._usage[self._quota_month()] += len(recipients)
+        for user_id in recipients:
             self.pushes.append(Push(user_id, texts, retry_key, time.time(), labels))
             self._timeline.extend((user_id, "push", text) for text in texts)
             self._tell_observers("push", user_id, messages)
@@ -395,6 +446,120 @@ class LinePlatform:
 
     def _handle_loading(self, environ):
         return _Answer(202, {}), 0.0
+
+    # -- profiles and the message quota ------------------------------------------------------
+
+    def profile(self, user_id: str) -> Optional[dict]:
+        """What LINE tells the bot about a user who has it as a friend; None otherwise."""
+        if user_id in self.faults.blocked_users:
+            return None
+        found = self.profiles.get(user_id)
+        for lookup in self.profile_lookups:
+            if found is None:
+                found = lookup(user_id)
+        return None if found is None else {"userId": user_id, **found}
+
+    def _handle_profile(self, environ, user_id):
+        found = self.profile(user_id)
+        if found is None:
+            return _Answer(404, {"message": NOT_FOUND}), 0.0
+        return _Answer(200, found), 0.0
+
+    @staticmethod
+    def _quota_month() -> str:
+        return datetime.datetime.fromtimestamp(time.time(), QUOTA_ZONE).strftime("%Y-%m")
+
+    def messages_this_month(self) -> int:
+        """Messages counted against the quota this month, as LINE counts them: one per
+        recipient of an accepted push or multicast (users who blocked the bot are skipped);
+        replies are free."""
+        return self._usage[self._quota_month()]
+
+    def _quota_allows(self, recipients: int) -> bool:
+        return self.quota_limit is None or (
+            self.messages_this_month() + recipients <= self.quota_limit)
+
+    def _handle_quota(self, environ):
+        if self.quota_limit is None:
+            return _Answer(200, {"type": "none"}), 0.0
+        return _Answer(200, {"type": "limited", "value": self.quota_limit}), 0.0
+
+    def _handle_consumption(self, environ):
+        return _Answer(200, {"totalUsage": self.messages_this_month()}), 0.0
+
+    # -- rich menus ----------------------------------------------------------------------------
+
+    def _handle_create_rich_menu(self, environ):
+        try:
+            menu = json.loads(environ["wsgi.input"].read())
+        except ValueError:
+            menu = None
+        problems = rich_menus.menu_problems(menu)
+        if problems:
+            return _Answer(400, {"message": f"The request body has {len(problems)} error(s)",
+                                 "details": problems}), 0.0
+        if len(self.rich_menus) >= rich_menus.MAX_RICH_MENUS:
+            return _Answer(400, {"message": "The number of rich menus has reached the limit "
+                                            f"({rich_menus.MAX_RICH_MENUS})"}), 0.0
+        rich_menu_id = "richmenu-" + secrets.token_hex(16)
+        kept = {field: menu[field] for field in rich_menus.MENU_FIELDS}
+        self.rich_menus[rich_menu_id] = {"menu": kept, "image": None}
+        return _Answer(200, {"richMenuId": rich_menu_id}), 0.0
+
+    def _rich_menu_answer(self, rich_menu_id):
+        return {"richMenuId": rich_menu_id, **self.rich_menus[rich_menu_id]["menu"]}
+
+    def _handle_list_rich_menus(self, environ):
+        return _Answer(200, {"richmenus": [self._rich_menu_answer(rich_menu_id)
+                                           for rich_menu_id in self.rich_menus]}), 0.0
+
+    def _handle_get_rich_menu(self, environ, rich_menu_id):
+        if rich_menu_id not in self.rich_menus:
+            return _Answer(404, {"message": NOT_FOUND}), 0.0
+        return _Answer(200, self._rich_menu_answer(rich_menu_id)), 0.0
+
+    def _handle_delete_rich_menu(self, environ, rich_menu_id):
+        if self.rich_menus.pop(rich_menu_id, None) is None:
+            return _Answer(404, {"message": NOT_FOUND}), 0.0
+        if self.default_rich_menu_id == rich_menu_id:
+            self.default_rich_menu_id = None
+        return _Answer(200, {}), 0.0
+
+    def _handle_rich_menu_image(self, environ, rich_menu_id):
+        entry = self.rich_menus.get(rich_menu_id)
+        if entry is None:
+            return _Answer(404, {"message": NOT_FOUND}), 0.0
+        if entry["image"] is not None:
+            return _Answer(400, {"message": "An image has already been uploaded to the "
+                                            "richmenu"}), 0.0
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        data = environ["wsgi.input"].read(min(length, rich_menus.MAX_IMAGE_BYTES + 1))
+        content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+        refused = rich_menus.image_problem(entry["menu"], content_type, data)
+        if refused is not None:
+            status, message = refused
+            return _Answer(status, {"message": message}), 0.0
+        entry["image"] = data
+        return _Answer(200, {}), 0.0
+
+    def _handle_set_default(self, environ, rich_menu_id):
+        entry = self.rich_menus.get(rich_menu_id)
+        if entry is None:
+            return _Answer(404, {"message": NOT_FOUND}), 0.0
+        if entry["image"] is None:
+            return _Answer(400, {"message": "must upload richmenu image before applying it to "
+                                            "user"}), 0.0
+        self.default_rich_menu_id = rich_menu_id
+        return _Answer(200, {}), 0.0
+
+    def _handle_get_default(self, environ):
+        if self.default_rich_menu_id is None:
+            return _Answer(404, {"message": "no default richmenu"}), 0.0
+        return _Answer(200, {"richMenuId": self.default_rich_menu_id}), 0.0
+
+    def _handle_cancel_default(self, environ):
+        self.default_rich_menu_id = None
+        return _Answer(200, {}), 0.0
 
     # -- webhooks to the bot -----------------------------------------------------------------
 

@@ -158,6 +158,18 @@ def test_standin_multicast_records_each_recipient_once_per_retry_key():
         assert standin.handle("POST", MULTICAST_PATH, AUTH, bad_body.encode(), 3.0)[0] == 400
 
 
+def test_standin_answers_profiles_and_the_quota():
+    standin = StandIn(TOKEN)
+    standin.handle("POST", PUSH_PATH, AUTH, push_body(), 1.0)
+    assert standin.handle("GET", "/v2/bot/profile/U1234567890", AUTH, b"", 2.0) == (
+        200, {"userId": "U1234567890", "displayName": "bench U123456"})
+    assert standin.handle("GET", "/v2/bot/message/quota", AUTH, b"", 2.0) == (
+        200, {"type": "none"})
+    assert standin.handle("GET", "/v2/bot/message/quota/consumption", AUTH, b"", 2.0) == (
+        200, {"totalUsage": 1})
+    assert standin.handle("GET", "/v2/bot/message/quota", {}, b"", 2.0)[0] == 401
+
+
 def test_standin_control_endpoints():
     standin = StandIn(TOKEN)
     status, payload = standin.handle("POST", "/_bench/config", {},

@@ -163,7 +163,11 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     _open_chat(expect, page, bot)
     expect(page.locator(".notice")).to_contain_text("LINE には接続していません")
     expect(page.locator(".notice")).to_contain_text("再通知は 1分ごと")
-    expect(page.locator("#rich-menu")).to_be_hidden()  # the bot has set no rich menu
+    # The bot's rich menu, installed on the stand-in at start as `make richmenu` does on LINE.
+    expect(page.locator("#rich-menu")).to_be_visible()
+    page.get_by_role("button", name="使い方").click()
+    expect(bubble("user", "使い方")).to_be_visible()
+    expect(page.locator("#messages .msg.bot .bubble", has_text="直近4週間の記録")).to_be_visible()
 
     # "Remind me in 1 minute" sends an ordinary text with the next minute on the bot's clock.
     bot.timer.set_now(MORNING)
@@ -208,12 +212,15 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     page.locator("#users li").first.click()
     expect(bubble("bot", "よくできました")).to_be_visible()
 
-    debug = browser.new_page(viewport={"width": 1100, "height": 420})
+    debug = browser.new_page(viewport={"width": 1200, "height": 420})
     debug.goto(bot.debug_url)
     rows = debug.locator("table").first.locator("tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.filter(has_text="taken")).to_contain_text("7:30")
     expect(rows.filter(has_text="21:15")).to_contain_text("no round yet")
+    # Display names and the quota are looked up after the first view: the next refresh has them.
+    expect(rows.filter(has_text="7:30")).to_contain_text("ユーザー1 (U")
+    expect(debug.locator(".card", has_text="this month")).to_contain_text("1 / no limit")  # the one ask
 
     page.screenshot(path=str(shots / "chat.png"))
     debug.screenshot(path=str(shots / "debug.png"), full_page=True)

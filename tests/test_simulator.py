@@ -293,6 +293,8 @@ def read_events(response, until, limit=50):
     """(id, event, data) of server-sent events from a response until ``until(events)``."""
     events = []
     for fields in sse_fields(response):
+        if "id" not in fields:
+            continue  # the rich menu, sent apart from the numbered log
         events.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
         if until(events) or len(events) >= limit:
             break
@@ -347,6 +349,10 @@ def set_default_rich_menu(platform, image=None, **fields):
 
 
 def test_the_default_rich_menu_and_its_image_are_in_the_page_api(line, http):
+    installed = call(http, line, "GET", "/api/state")[1]["richMenu"]   # the bot's own menu
+    assert [area["action"]["text"] for area in installed["areas"]] == [
+        "設定教えて", "記録", "見守り", "使い方"]
+    line.platform.default_rich_menu_id = None
     assert call(http, line, "GET", "/api/state")[1]["richMenu"] is None
     image = rich_menus.panels_png(2500, 843, [(6, 199, 85), (255, 255, 255)])
     set_default_rich_menu(line.platform, image)
