@@ -12,11 +12,13 @@ import hmac
 import json
 import logging
 import socket
+import time
 
 from bottle import Bottle, HTTPResponse, request, response
 
 from chat import texts
 from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_events, signature_ok, translate
+from logsafe import fields
 from storage.store import StorageUnavailable
 
 log = logging.getLogger("usa_reminder.web")
@@ -89,27 +91,34 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
             log.warning("signed webhook rejected: %s", exc)
             return _plain(400, "malformed webhook body")
         if events and not system.ready.wait(READY_WAIT_SECONDS):
+            _log_refused(events, "starting")
             return _plain(503, "starting up")  # LINE redelivers
-        try:
-            for event in events:
-                _dispatch(event)
-        except StorageUnavailable:
-            # Events told before this one are deduplicated when LINE redelivers the body.
-            log.warning("webhook refused with 503: Redis unavailable")
-            return _plain(503, "storage unavailable")
+        for index, event in enumerate(events):
+            started = _real_seconds()
+            try:
+                outcome = _dispatch(event)
+            except StorageUnavailable:
+                # Events told before this one are deduplicated when LINE redelivers the body.
+                log.warning("webhook refused with 503: Redis unavailable")
+                _log_refused(events[index:], "redis")
+                return _plain(503, "storage unavailable")
+            _log_event(event, outcome, latency_ms=(_real_seconds() - started) * 1000)
         return _plain(200, "OK")
 
     def _dispatch(event):
+        """Hand one event on; returns what was done with it (the `outcome` logged)."""
         event_id = getattr(event, "webhook_event_id", None)
         routed = translate(event)
         if routed is None:
-            return
+            return "ignored"
         if event_id and not store.first_delivery(event_id):
-            return  # LINE redelivered an event we already handled
+            return "duplicate"  # LINE redelivered an event we already handled
         if isinstance(routed, ForUser):
             system.tell(routed.user_id, routed.message)
-        elif isinstance(routed, NotOneToOne) and routed.reply_token:
+            return "told"
+        if isinstance(routed, NotOneToOne) and routed.reply_token:
             outbox.reply_soon(routed.reply_token, [texts.ONE_TO_ONE_ONLY])
+        return "not_one_to_one"
 
     @app.get("/healthz")
     @app.get("/healthcheck")
@@ -156,6 +165,33 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
 
 def _plain(status, text):
     return HTTPResponse(status=status, body=text, headers={"Content-Type": "text/plain"})
+
+
+def _real_seconds():
+    # The real clock even under freezegun: latency is real time.
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def _log_event(event, outcome, **extra):
+    """One line per webhook event: its kind and what the edge did with it; the sender only as
+    a short id, never the text or the reply token."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    source = getattr(event, "source", None)
+    source_type = getattr(source, "type", None)
+    context = getattr(event, "delivery_context", None)
+    log.info("%s", fields(
+        event=getattr(event, "type", None) or type(event).__name__,
+        kind=getattr(getattr(event, "message", None), "type", None),
+        user=getattr(source, "user_id", None),
+        source=None if source_type == "user" else source_type,
+        redelivered=True if getattr(context, "is_redelivery", False) else None,
+        outcome=outcome, **extra))
+
+
+def _log_refused(events, reason):
+    for event in events:
+        _log_event(event, "refused", status=503, reason=reason)
 
 
 # -- entry point ----------------------------------------------------------------------------
