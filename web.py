@@ -8,6 +8,7 @@ if __name__ == "__main__":
     from gevent import monkey
     monkey.patch_all()
 
+import errno
 import hmac
 import json
 import logging
@@ -19,6 +20,7 @@ from bottle import Bottle, HTTPResponse, request, response
 from chat import texts
 from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_events, signature_ok, translate
 from logsafe import fields
+from startup import refuse_start
 from storage.store import StorageUnavailable
 
 log = logging.getLogger("usa_reminder.web")
@@ -196,7 +198,28 @@ def _log_refused(events, reason):
 
 # -- entry point ----------------------------------------------------------------------------
 
-def make_server(app, host, port):
+LISTEN_BACKLOG = 256  # as gevent's own servers
+
+
+def listen(host, port):
+    """The listening socket, bound before anything slow starts. A busy port then stops the
+    start before Redis or the simulator exist, so there is nothing to clean up; and Heroku
+    sees $PORT bound at once, however long restoring users takes (webhooks wait in the
+    backlog until the server starts)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise refuse_start(f"port {port} on {host} is already in use",
+                               "stop the program listening there (another usa-reminder?) "
+                               "or set PORT to a free port") from None
+        raise refuse_start(f"cannot listen on {host}:{port} ({exc.strerror or exc})",
+                           "set HOST and PORT to an address this machine can listen on") from None
+
+
+def make_server(app, host, port, listener=None):
+    """The WSGI server on host:port, or on `listener` (a socket from `listen`) when given."""
     from gevent.pywsgi import WSGIServer
 
     class NoDelayWSGIServer(WSGIServer):
@@ -207,10 +230,13 @@ def make_server(app, host, port):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return super().handle(sock, address)
 
-    return NoDelayWSGIServer((host, port), app, log=None, error_log=logging.getLogger("pywsgi"))
+    return NoDelayWSGIServer(listener or (host, port), app, log=None,
+                             error_log=logging.getLogger("pywsgi"))
 
 
 def main():
+    """Settings, then the port, then everything slow. A start that cannot go on says why in one
+    line on stderr and exits 2 with nothing left running (see startup.py)."""
     import signal
     import sys
 
@@ -218,15 +244,22 @@ def main():
     from gevent.event import Event
 
     import settings as settings_module
-    from runtime import build_runtime
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime = build_runtime(settings_module.from_environment())
+    settings = settings_module.from_environment()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    listener = listen(settings.host, settings.port)
+    try:
+        from runtime import build_runtime  # imports line-bot-sdk: after the cheap checks
+        runtime = build_runtime(settings)  # stops whatever it started if it cannot finish
+    except BaseException:
+        listener.close()
+        raise
     settings = runtime.settings  # as the bot runs: simulator mode fills in LINE
     app = create_app(channel_secret=settings.channel_secret, system=runtime.system,
                      store=runtime.store, outbox=runtime.outbox,
                      debug_token=settings.debug_token)
-    server = make_server(app, settings.host, settings.port)
+    server = make_server(app, settings.host, settings.port, listener=listener)
     server.start()
     log.info("listening on http://%s:%d", settings.host, server.server_port)
     runtime.serving(settings.host, server.server_port)
@@ -239,6 +272,7 @@ def main():
     stopping.wait()
     if restored.exception is not None:
         log.error("could not restore users: %s", type(restored.exception).__name__)
+        server.stop(timeout=0)
         runtime.close()
         sys.exit(1)
 
