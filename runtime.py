@@ -87,7 +87,7 @@ def build_runtime(settings, *, timer=None) -> Runtime:
         embedded = None
         redis_url = settings.redis_url
         if redis_url is None:
-            embedded = _embedded_redis(settings.data_dir)
+            embedded = _embedded_redis(settings.data_dir, simulated=simulator is not None)
             on_failure.callback(embedded.stop)
             redis_url = embedded.url
         store = Store(connect(redis_url))
@@ -118,9 +118,11 @@ def _simulator_mode(settings, timer):
     return dataclasses.replace(settings, line_api_base_url=simulator.base_url), simulator
 
 
-def _embedded_redis(data_dir):
-    """A local redis-server for REDIS_URL unset."""
-    redis_dir = os.path.join(data_dir, "redis")
+def _embedded_redis(data_dir, simulated):
+    """A local redis-server for REDIS_URL unset. Simulator mode keeps its own data dir, so
+    that switching to real credentials never pushes to the simulator's made-up users."""
+    _set_apart_simulated_users(data_dir)
+    redis_dir = os.path.join(data_dir, *(("simulator", "redis") if simulated else ("redis",)))
     server = RedisServer(redis_dir, port=0, persistent=True)
     try:
         server.start()
@@ -131,6 +133,19 @@ def _embedded_redis(data_dir):
     log.info("REDIS_URL unset: embedded Redis on 127.0.0.1:%d, data in %s",
              server.port, redis_dir)
     return server
+
+
+def _set_apart_simulated_users(data_dir):
+    """Before simulator mode had a Redis of its own, its users were stored with the real
+    ones in <data>/redis. Where the simulator has kept chats but has no Redis yet, that data
+    dir came from it: move it to the simulator's place (once) instead of asking made-up users."""
+    shared = os.path.join(data_dir, "redis")
+    simulator = os.path.join(data_dir, "simulator")
+    if (os.path.isdir(shared) and os.path.exists(os.path.join(simulator, "chats.json"))
+            and not os.path.exists(os.path.join(simulator, "redis"))):
+        os.replace(shared, os.path.join(simulator, "redis"))
+        log.warning("moved %s to %s: those users were made in simulator mode", shared,
+                    os.path.join(simulator, "redis"))
 
 
 def _check_reachable(client, url):

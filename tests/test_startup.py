@@ -4,6 +4,8 @@ fix, exit status 2 and nothing left running; simulator mode keeps its users apar
 The failures run the real entry point, `python web.py`, in a session of its own: whatever it
 starts (an embedded redis-server) is in its process group, so a survivor is found even after
 it was orphaned."""
+import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -20,6 +22,7 @@ from startup import EXIT_STATUS
 from storage import migrate
 from storage.redis_server import RedisServer, free_port
 from tests.conftest import SECRET, TOKEN
+from web import create_app, make_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What the bot reads from the environment and a developer's shell might have set.
@@ -79,7 +82,7 @@ def test_a_busy_port_stops_the_start_before_anything_is_started(tmp_path):
         port = taken.getsockname()[1]
         run = run_bot(tmp_path, PORT=str(port))     # `make run` on a fresh machine, twice
     assert_refused(run, f"port {port} on 127.0.0.1 is already in use", "set PORT to a free port")
-    assert not (tmp_path / "redis").exists()        # neither Redis nor the simulator started
+    assert list(tmp_path.iterdir()) == []            # neither Redis nor the simulator started
 
 
 def test_a_redis_that_cannot_be_reached_stops_the_start_and_the_simulator(tmp_path):
@@ -104,7 +107,7 @@ def test_one_credential_without_the_other_is_refused_before_anything_starts(tmp_
 
 
 def test_an_embedded_redis_that_will_not_load_its_data_is_reported_with_its_log(tmp_path):
-    redis_dir = tmp_path / "redis"
+    redis_dir = tmp_path / "simulator" / "redis"
     redis_dir.mkdir(parents=True)
     (redis_dir / "appendonly.aof").write_text("not an append-only file\n")
     run = run_bot(tmp_path)
@@ -112,7 +115,7 @@ def test_an_embedded_redis_that_will_not_load_its_data_is_reported_with_its_log(
                    f"see {redis_dir / 'redis.log'}")
 
 
-# -- in this process: what a failed start stops ------------------------------------------------
+# -- in this process: what a failed start stops, and where simulator users live ---------------
 
 @pytest.fixture
 def settings_for(tmp_path, platform):
@@ -126,6 +129,59 @@ def settings_for(tmp_path, platform):
                        LINE_API_BASE_URL=platform.base_url)
         return from_environment(env)
     return make
+
+
+@contextlib.contextmanager
+def running(settings):
+    """The bot as `main` runs it, serving on a free port; yields (runtime, users restored)."""
+    runtime = runtime_module.build_runtime(settings)
+    app = create_app(channel_secret=runtime.settings.channel_secret, system=runtime.system,
+                     store=runtime.store, outbox=runtime.outbox)
+    server = make_server(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        runtime.serving("127.0.0.1", server.server_port)
+        yield runtime, runtime.system.restore()
+    finally:
+        server.stop(timeout=1)
+        runtime.system.stop(timeout=2)
+        runtime.close()
+
+
+def set_a_time_in_the_chat_page(runtime):
+    hub = runtime.simulator.hub
+    user = hub.add_user()                            # follows: the bot greets
+    hub.wait_for(lambda hub: len(hub.texts_for(user.id)) == 1)
+    assert hub.send_text(user.id, "7時30分")["status"] == 200
+    hub.wait_for(lambda hub: ("bot", "7時30分ですね。わかりました。") in hub.texts_for(user.id))
+
+
+def test_simulated_users_stay_in_simulator_mode(settings_for, platform, capsys):
+    with running(settings_for(simulated=True)) as (runtime, restored):
+        assert restored == 0
+        set_a_time_in_the_chat_page(runtime)
+
+    with running(settings_for(simulated=False)) as (_, restored):
+        assert restored == 0                         # real credentials: no made-up users
+    assert platform.pushes == [] and platform.requests == []
+
+    with running(settings_for(simulated=True)) as (_, restored):
+        assert restored == 1                         # and they are still there to chat with
+
+
+def test_simulated_users_stored_with_the_real_ones_before_are_set_apart(settings_for, tmp_path,
+                                                                        platform, capsys):
+    # The layout before simulator mode had a Redis of its own: one Redis in <data>/redis.
+    with RedisServer(str(tmp_path / "redis"), persistent=True) as shared:
+        simulated = dataclasses.replace(settings_for(simulated=True), redis_url=shared.url)
+        with running(simulated) as (runtime, _):
+            set_a_time_in_the_chat_page(runtime)
+
+    with running(settings_for(simulated=False)) as (_, restored):
+        assert restored == 0
+    assert platform.requests == []
+    with running(settings_for(simulated=True)) as (_, restored):
+        assert restored == 1
 
 
 def test_a_start_that_fails_late_stops_what_it_started(settings_for, monkeypatch, capsys):
