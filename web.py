@@ -250,7 +250,7 @@ def main():
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     listener = listen(settings.host, settings.port)
     try:
-        from runtime import build_runtime  # imports line-bot-sdk: after the cheap checks
+        from runtime import build_runtime  # the SDK's client and the actors: after the checks
         runtime = build_runtime(settings)  # stops whatever it started if it cannot finish
     except BaseException:
         listener.close()
@@ -272,7 +272,6 @@ def main():
     stopping.wait()
     if restored.exception is not None:
         log.error("could not restore users: %s", type(restored.exception).__name__)
-        server.stop(timeout=0)
         runtime.close()
         sys.exit(1)
 
