@@ -2,7 +2,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench chaos clean
+.PHONY: help run test bench chaos clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run     start the bot on embedded defaults (simulator mode without LINE credentials)"
+	@echo "make test    install what the tests need and run them"
+	@echo "make bench   benchmarks (SCENARIO=, USERS=, BENCH_ARGS=); make chaos: kill-and-restart run"
+	@echo "make clean   remove .venv and test caches (.data/, the local Redis and chats, stays)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)

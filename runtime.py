@@ -6,32 +6,28 @@ token, starts the local LINE stand-in with its chat page (``simulator.local``) a
 ``LINE_API_BASE_URL`` at it. The bot's own code path is the production one: the real SDK
 client over HTTP, signed webhooks to the real ``/callback``.
 """
+import contextlib
 import dataclasses
 import logging
 import os
 import secrets
 import sys
+import urllib.parse
 from dataclasses import dataclass
 from typing import Optional
+
+import redis
 
 from actors.system import ActorSystem
 from actors.timer import Timer
 from outbox.line import LineOutbox
-from settings import Settings, generated_secret
+from settings import Settings, check_credentials, generated_secret
+from startup import refuse_start
 from storage import migrate
 from storage.redis_server import RedisServer
 from storage.store import Store, connect
 
 log = logging.getLogger(__name__)
-
-MISSING_CREDENTIALS = """\
-usa-reminder needs both LINE channel credentials (or neither, to chat with it in a local
-simulator). Set:
-  CHANNEL_SECRET        the channel secret (Basic settings of your Messaging API channel)
-  CHANNEL_ACCESS_TOKEN  a channel access token (Messaging API tab)
-and point the channel's webhook URL at https://<your host>/callback.
-"""
-
 
 SIMULATOR_BANNER = """
   usa-reminder is running in SIMULATOR MODE: no LINE credentials are set, so a local stand-in
@@ -78,21 +74,28 @@ class Runtime:
 
 
 def build_runtime(settings, *, timer=None) -> Runtime:
-    """The bot, ready to restore. ``timer`` defaults to the production ``Timer``."""
+    """The bot, ready to restore. ``timer`` defaults to the production ``Timer``. When a step
+    fails, whatever was started before it (the simulator, an embedded redis-server, the
+    Redis connection) is stopped before the error goes on."""
     timer = timer or Timer()
-    simulator = None
-    if not settings.has_line_credentials:
-        if settings.channel_secret or settings.channel_access_token:
-            sys.stderr.write(MISSING_CREDENTIALS)
-            raise SystemExit(2)
-        settings, simulator = _simulator_mode(settings, timer)
-    try:
-        runtime = _build(settings, timer)
-    except BaseException:
-        if simulator is not None:
-            simulator.stop()
-        raise
-    runtime.simulator = simulator
+    check_credentials(settings.channel_secret, settings.channel_access_token)
+    with contextlib.ExitStack() as on_failure:
+        simulator = None
+        if not settings.has_line_credentials:
+            settings, simulator = _simulator_mode(settings, timer)
+            on_failure.callback(simulator.stop)
+        embedded = None
+        redis_url = settings.redis_url
+        if redis_url is None:
+            embedded = _embedded_redis(settings.data_dir, simulated=simulator is not None)
+            on_failure.callback(embedded.stop)
+            redis_url = embedded.url
+        store = Store(connect(redis_url))
+        on_failure.callback(store.redis.close)
+        _check_reachable(store.redis, redis_url)
+        runtime = _build(settings, timer, store)
+        runtime.embedded_redis, runtime.simulator = embedded, simulator
+        on_failure.pop_all()  # started for good: Runtime.close stops them
     return runtime
 
 
@@ -115,16 +118,49 @@ def _simulator_mode(settings, timer):
     return dataclasses.replace(settings, line_api_base_url=simulator.base_url), simulator
 
 
-def _build(settings, timer) -> Runtime:
-    embedded = None
-    redis_url = settings.redis_url
-    if redis_url is None:
-        embedded = RedisServer(os.path.join(settings.data_dir, "redis"), port=0,
-                               persistent=True).start()
-        redis_url = embedded.url
-        log.info("REDIS_URL unset: embedded Redis on 127.0.0.1:%d, data in %s",
-                 embedded.port, os.path.join(settings.data_dir, "redis"))
-    store = Store(connect(redis_url))
+def _embedded_redis(data_dir, simulated):
+    """A local redis-server for REDIS_URL unset. Simulator mode keeps its own data dir, so
+    that switching to real credentials never pushes to the simulator's made-up users."""
+    _set_apart_simulated_users(data_dir)
+    redis_dir = os.path.join(data_dir, *(("simulator", "redis") if simulated else ("redis",)))
+    server = RedisServer(redis_dir, port=0, persistent=True)
+    try:
+        server.start()
+    except (RuntimeError, OSError) as exc:
+        raise refuse_start(f"the embedded redis-server did not start ({exc})",
+                           f"see {os.path.join(redis_dir, 'redis.log')}; move {redis_dir} "
+                           "away to start afresh, or set REDIS_URL") from None
+    log.info("REDIS_URL unset: embedded Redis on 127.0.0.1:%d, data in %s",
+             server.port, redis_dir)
+    return server
+
+
+def _set_apart_simulated_users(data_dir):
+    """Before simulator mode had a Redis of its own, its users were stored with the real
+    ones in <data>/redis. Where the simulator has kept chats but has no Redis yet, that data
+    dir came from it: move it to the simulator's place (once) instead of asking made-up users."""
+    shared = os.path.join(data_dir, "redis")
+    simulator = os.path.join(data_dir, "simulator")
+    if (os.path.isdir(shared) and os.path.exists(os.path.join(simulator, "chats.json"))
+            and not os.path.exists(os.path.join(simulator, "redis"))):
+        os.replace(shared, os.path.join(simulator, "redis"))
+        log.warning("moved %s to %s: those users were made in simulator mode", shared,
+                    os.path.join(simulator, "redis"))
+
+
+def _check_reachable(client, url):
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        parts = urllib.parse.urlsplit(url)
+        where = parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
+        reason = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
+        raise refuse_start(f"Redis at {where} cannot be reached ({reason})",
+                           "check REDIS_URL (on Heroku: heroku redis:info), or unset it to use "
+                           "an embedded Redis") from None
+
+
+def _build(settings, timer, store) -> Runtime:
     imported = migrate.import_go_users(store, settings.timezone)
     if imported:
         log.info("imported %d users from the Go bot's keys", imported)
@@ -133,5 +169,4 @@ def _build(settings, timer) -> Runtime:
                         rate=settings.push_rate_per_second,
                         concurrency=settings.push_concurrency)
     system = ActorSystem(settings, store, outbox, timer)
-    return Runtime(settings=settings, system=system, store=store, outbox=outbox,
-                   embedded_redis=embedded)
+    return Runtime(settings=settings, system=system, store=store, outbox=outbox)

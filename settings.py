@@ -1,11 +1,17 @@
-"""Configuration, read once from the environment in `main()` and passed down."""
+"""Configuration, read once from the environment in `main()` and passed down. A value the
+bot cannot run with stops the start here, before anything is started (startup.py)."""
 import os
 import secrets
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
+from redis.connection import parse_url
+
+from startup import refuse_start
+
 
 SIMULATOR_SNOOZE_INTERVAL_SECONDS = 60.0
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     push_lease_seconds: float = 30.0  # how long a claimed push may be in flight before another sender retries it
     data_dir: str = ".data"
+    log_level: str = "INFO"
 
     @property
     def has_line_credentials(self) -> bool:
@@ -40,15 +47,56 @@ def _number(env, name, default, kind=float):
     try:
         value = kind(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be a number, got {raw!r}")
+        raise refuse_start(f"{name} must be a number, got {raw!r}",
+                           f"set {name} to a number or unset it") from None
     if value < 0:
-        raise SystemExit(f"{name} must not be negative, got {raw!r}")
+        raise refuse_start(f"{name} must not be negative, got {raw!r}",
+                           f"set {name} to 0 or more or unset it")
     return value
+
+
+def check_credentials(secret: Optional[str], token: Optional[str]) -> None:
+    """Both LINE credentials, or neither (simulator mode): one alone is a mistake."""
+    if bool(secret) == bool(token):
+        return
+    given, missing = (("CHANNEL_SECRET", "CHANNEL_ACCESS_TOKEN") if secret
+                      else ("CHANNEL_ACCESS_TOKEN", "CHANNEL_SECRET"))
+    raise refuse_start(f"{given} is set but {missing} is not",
+                       f"set {missing} too (LINE Developers console, your Messaging API "
+                       "channel), or unset both to chat with the bot in simulator mode")
+
+
+def _redis_url(env) -> Optional[str]:
+    url = env.get("REDIS_URL") or None
+    if url is None:
+        if env.get("DYNO"):
+            # On Heroku an embedded Redis would live on the dyno's disk, which every daily
+            # restart wipes: every user would be forgotten once a day.
+            raise refuse_start("REDIS_URL is not set on this Heroku dyno",
+                               "add Heroku Redis (heroku addons:create heroku-redis:mini)")
+        return None
+    try:
+        parse_url(url)  # what the Redis client will make of it
+    except ValueError:
+        # Never echo the URL: it carries the password.
+        raise refuse_start("REDIS_URL is not a Redis URL",
+                           "set it to redis://[:password@]host:port[/db] or rediss://..., "
+                           "or unset it to use an embedded Redis") from None
+    return url
+
+
+def _log_level(env) -> str:
+    level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise refuse_start(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got "
+                           f"{env.get('LOG_LEVEL')!r}", "set LOG_LEVEL to one of them or unset it")
+    return level
 
 
 def from_environment(env: Mapping[str, str] = os.environ) -> Settings:
     secret = env.get("CHANNEL_SECRET") or None
     token = env.get("CHANNEL_ACCESS_TOKEN") or env.get("CHANNEL_TOKEN") or None
+    check_credentials(secret, token)
     # Without LINE credentials the bot runs against the local simulator, where waiting ten
     # minutes for a re-ask would make trying it tedious.
     default_snooze = 600.0 if secret or token else SIMULATOR_SNOOZE_INTERVAL_SECONDS
@@ -57,7 +105,7 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Settings:
         port=_number(env, "PORT", 8080, int),
         channel_secret=secret,
         channel_access_token=token,
-        redis_url=env.get("REDIS_URL") or None,
+        redis_url=_redis_url(env),
         line_api_base_url=(env.get("LINE_API_BASE_URL") or "https://api.line.me").rstrip("/"),
         timezone=env.get("BOT_TIMEZONE") or "Asia/Tokyo",
         snooze_interval_seconds=_number(env, "SNOOZE_INTERVAL_SECONDS", default_snooze),
@@ -69,6 +117,7 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Settings:
         line_timeout_seconds=_number(env, "LINE_TIMEOUT_SECONDS", 5.0),
         push_lease_seconds=_number(env, "PUSH_LEASE_SECONDS", 30.0),
         data_dir=env.get("DATA_DIR") or ".data",
+        log_level=_log_level(env),
     )
 
 

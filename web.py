@@ -8,15 +8,19 @@ if __name__ == "__main__":
     from gevent import monkey
     monkey.patch_all()
 
+import errno
 import hmac
 import json
 import logging
 import socket
+import time
 
 from bottle import Bottle, HTTPResponse, request, response
 
 from chat import texts
 from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_events, signature_ok, translate
+from logsafe import fields
+from startup import refuse_start
 from storage.store import StorageUnavailable
 
 log = logging.getLogger("usa_reminder.web")
@@ -89,27 +93,34 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
             log.warning("signed webhook rejected: %s", exc)
             return _plain(400, "malformed webhook body")
         if events and not system.ready.wait(READY_WAIT_SECONDS):
+            _log_refused(events, "starting")
             return _plain(503, "starting up")  # LINE redelivers
-        try:
-            for event in events:
-                _dispatch(event)
-        except StorageUnavailable:
-            # Events told before this one are deduplicated when LINE redelivers the body.
-            log.warning("webhook refused with 503: Redis unavailable")
-            return _plain(503, "storage unavailable")
+        for index, event in enumerate(events):
+            started = _real_seconds()
+            try:
+                outcome = _dispatch(event)
+            except StorageUnavailable:
+                # Events told before this one are deduplicated when LINE redelivers the body.
+                log.warning("webhook refused with 503: Redis unavailable")
+                _log_refused(events[index:], "redis")
+                return _plain(503, "storage unavailable")
+            _log_event(event, outcome, latency_ms=(_real_seconds() - started) * 1000)
         return _plain(200, "OK")
 
     def _dispatch(event):
+        """Hand one event on; returns what was done with it (the `outcome` logged)."""
         event_id = getattr(event, "webhook_event_id", None)
         routed = translate(event)
         if routed is None:
-            return
+            return "ignored"
         if event_id and not store.first_delivery(event_id):
-            return  # LINE redelivered an event we already handled
+            return "duplicate"  # LINE redelivered an event we already handled
         if isinstance(routed, ForUser):
             system.tell(routed.user_id, routed.message)
-        elif isinstance(routed, NotOneToOne) and routed.reply_token:
+            return "told"
+        if isinstance(routed, NotOneToOne) and routed.reply_token:
             outbox.reply_soon(routed.reply_token, [texts.ONE_TO_ONE_ONLY])
+        return "not_one_to_one"
 
     @app.get("/healthz")
     @app.get("/healthcheck")
@@ -170,9 +181,57 @@ def _plain(status, text):
     return HTTPResponse(status=status, body=text, headers={"Content-Type": "text/plain"})
 
 
+def _real_seconds():
+    # The real clock even under freezegun: latency is real time.
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def _log_event(event, outcome, **extra):
+    """One line per webhook event: its kind and what the edge did with it; the sender only as
+    a short id, never the text or the reply token."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    source = getattr(event, "source", None)
+    source_type = getattr(source, "type", None)
+    context = getattr(event, "delivery_context", None)
+    log.info("%s", fields(
+        event=getattr(event, "type", None) or type(event).__name__,
+        kind=getattr(getattr(event, "message", None), "type", None),
+        user=getattr(source, "user_id", None),
+        source=None if source_type == "user" else source_type,
+        redelivered=True if getattr(context, "is_redelivery", False) else None,
+        outcome=outcome, **extra))
+
+
+def _log_refused(events, reason):
+    for event in events:
+        _log_event(event, "refused", status=503, reason=reason)
+
+
 # -- entry point ----------------------------------------------------------------------------
 
-def make_server(app, host, port):
+LISTEN_BACKLOG = 256  # as gevent's own servers
+
+
+def listen(host, port):
+    """The listening socket, bound before anything slow starts. A busy port then stops the
+    start before Redis or the simulator exist, so there is nothing to clean up; and Heroku
+    sees $PORT bound at once, however long restoring users takes (webhooks wait in the
+    backlog until the server starts)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise refuse_start(f"port {port} on {host} is already in use",
+                               "stop the program listening there (another usa-reminder?) "
+                               "or set PORT to a free port") from None
+        raise refuse_start(f"cannot listen on {host}:{port} ({exc.strerror or exc})",
+                           "set HOST and PORT to an address this machine can listen on") from None
+
+
+def make_server(app, host, port, listener=None):
+    """The WSGI server on host:port, or on `listener` (a socket from `listen`) when given."""
     from gevent.pywsgi import WSGIServer
 
     class NoDelayWSGIServer(WSGIServer):
@@ -183,10 +242,13 @@ def make_server(app, host, port):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return super().handle(sock, address)
 
-    return NoDelayWSGIServer((host, port), app, log=None, error_log=logging.getLogger("pywsgi"))
+    return NoDelayWSGIServer(listener or (host, port), app, log=None,
+                             error_log=logging.getLogger("pywsgi"))
 
 
 def main():
+    """Settings, then the port, then everything slow. A start that cannot go on says why in one
+    line on stderr and exits 2 with nothing left running (see startup.py)."""
     import signal
     import sys
 
@@ -194,15 +256,22 @@ def main():
     from gevent.event import Event
 
     import settings as settings_module
-    from runtime import build_runtime
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime = build_runtime(settings_module.from_environment())
+    settings = settings_module.from_environment()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    listener = listen(settings.host, settings.port)
+    try:
+        from runtime import build_runtime  # the SDK's client and the actors: after the checks
+        runtime = build_runtime(settings)  # stops whatever it started if it cannot finish
+    except BaseException:
+        listener.close()
+        raise
     settings = runtime.settings  # as the bot runs: simulator mode fills in LINE
     app = create_app(channel_secret=settings.channel_secret, system=runtime.system,
                      store=runtime.store, outbox=runtime.outbox,
                      debug_token=settings.debug_token)
-    server = make_server(app, settings.host, settings.port)
+    server = make_server(app, settings.host, settings.port, listener=listener)
     server.start()
     log.info("listening on http://%s:%d", settings.host, server.server_port)
     runtime.serving(settings.host, server.server_port)

@@ -16,7 +16,7 @@ from linebot.v3.messaging import (
 )
 from urllib3.exceptions import HTTPError
 
-from logsafe import short_id
+from logsafe import fields, short_id
 from outbox.clock import real_seconds
 from outbox.pacing import RateLimiter
 from outbox.profiles import DisplayNames
@@ -29,6 +29,7 @@ MULTICAST_PATH = "/v2/bot/message/multicast"
 MULTICAST_MAX = 500                          # recipients per multicast, LINE's limit
 MULTICAST_RATE = 180.0                       # LINE allows 200 multicast requests/s per channel
 REPLY_PATH = "/v2/bot/message/reply"
+_SEND_KINDS = {PUSH_PATH: "push", MULTICAST_PATH: "multicast", REPLY_PATH: "reply"}
 _JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
 QUOTA_MESSAGE = "monthly limit"              # 429 "You have reached your monthly limit."
@@ -127,7 +128,7 @@ class LineOutbox:
         timeout = self._timeout
         while True:
             result, retry = self._send_once(path, limiter, body, retry_key, timeout,
-                                            recipients)
+                                            recipients, failures + rate_limited + 1)
             if result is not None:
                 return result
             if retry is _RATE_LIMITED:
@@ -147,20 +148,24 @@ class LineOutbox:
             self._sleep(delay)
             timeout = min(self._timeout, left)
 
-    def _send_once(self, path, limiter, body, retry_key, timeout, recipients):
+    def _send_once(self, path, limiter, body, retry_key, timeout, recipients, attempt):
         """(result, None) when final; (None, _TRANSIENT or _RATE_LIMITED) to try again."""
         limiter.take()
         with self._slots:
             self.in_flight += 1
+            started = self._clock()
             try:
                 self._post(path, body, timeout, {"X-Line-Retry-Key": retry_key})
             except ApiException as exc:
+                self._log_send(path, body, started, attempt, status=exc.status)
                 return self._classify(recipients, limiter, exc)
             except (HTTPError, OSError) as exc:
+                self._log_send(path, body, started, attempt, error=type(exc).__name__)
                 log.warning("push to %s: %s", recipients, type(exc).__name__)
                 return None, _TRANSIENT
             finally:
                 self.in_flight -= 1
+        self._log_send(path, body, started, attempt, status=200)
         self._accepted()
         return PushResult.DELIVERED, None
 
@@ -217,15 +222,30 @@ class LineOutbox:
             return False
         body = {"replyToken": reply_token, "messages": _reply_messages(messages),
                 "notificationDisabled": False}
+        started = self._clock()
         try:
             self._post(REPLY_PATH, body, self._timeout)
         except ApiException as exc:
+            self._log_send(REPLY_PATH, body, started, status=exc.status)
             log.warning("reply failed: status %s (request %s)", exc.status, _request_id(exc))
             return False
         except (HTTPError, OSError) as exc:
+            self._log_send(REPLY_PATH, body, started, error=type(exc).__name__)
             log.warning("reply failed: %s", type(exc).__name__)
             return False
+        self._log_send(REPLY_PATH, body, started, status=200)
         return True
+
+    def _log_send(self, path, body, started, attempt=None, status=None, error=None):
+        """One line per request LINE answered (or that failed on the way): kind, recipients,
+        status, latency. Never the texts, the token or a full user id."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        to = body.get("to")
+        log.info("%s", fields(
+            send=_SEND_KINDS.get(path, path), recipients=len(to) if isinstance(to, list) else 1,
+            user=to if isinstance(to, str) else None, status=status, error=error,
+            latency_ms=(self._clock() - started) * 1000, attempt=attempt))
 
     def reply_soon(self, reply_token: Optional[str], messages: Sequence[Union[str, dict]]):
         """Reply from a greenlet of its own, for callers that must not wait (the web edge)."""

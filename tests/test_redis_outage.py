@@ -4,6 +4,7 @@ import logging
 import pytest
 
 from chat import texts
+from logsafe import short_id
 from storage.store import Store, connect
 from tests.conftest import Bot, make_settings
 from tests.support import RedisLink
@@ -45,6 +46,8 @@ def test_the_round_resumes_when_redis_is_back(bot_behind_link, link, platform, u
                         "webhook refused with 503: Redis unavailable",
                         "Redis available again"]
     assert "Traceback" not in caplog.text
+    assert [r.getMessage() for r in caplog.records if "outcome=refused" in r.getMessage()] == [
+        f"event=message kind=text user={short_id(user_id)} outcome=refused status=503 reason=redis"]
 
     redelivered = dict(answer, deliveryContext={"isRedelivery": True})
     assert platform.post_events([redelivered]) == 200

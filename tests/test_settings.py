@@ -22,3 +22,36 @@ def test_the_simulator_asks_again_sooner_unless_told_otherwise():
 def test_a_bad_number_stops_the_start_with_its_name(name, value):
     with pytest.raises(SystemExit, match=name):
         from_environment({name: value})
+
+
+def test_log_level_defaults_to_info_and_takes_any_case():
+    assert from_environment({}).log_level == "INFO"
+    assert from_environment({"LOG_LEVEL": "warning"}).log_level == "WARNING"
+
+
+@pytest.mark.parametrize("url", ["http://user:hunter2@example.com/",
+                                 "redis://:hunter2@localhost:notaport/0",
+                                 "redis://:hunter2@localhost:99999/0", "localhost:6379"])
+def test_a_bad_redis_url_stops_the_start_without_showing_the_url(url, capsys):
+    with pytest.raises(SystemExit, match="REDIS_URL is not a Redis URL") as refused:
+        from_environment({"REDIS_URL": url})
+    assert refused.value.code == 2
+    assert "hunter2" not in capsys.readouterr().err
+
+
+def test_redis_urls_that_heroku_and_docker_use_are_taken():
+    for url in ("rediss://:p@ec2-1-2-3-4.compute-1.amazonaws.com:12345", "redis://redis:6379/1",
+                "unix:///var/run/redis.sock"):
+        assert from_environment({"REDIS_URL": url}).redis_url == url
+
+
+def test_on_heroku_redis_url_is_required_else_users_vanish_at_each_restart():
+    with pytest.raises(SystemExit, match="heroku addons:create heroku-redis"):
+        from_environment({"DYNO": "web.1", "CHANNEL_SECRET": "s", "CHANNEL_ACCESS_TOKEN": "t"})
+
+
+@pytest.mark.parametrize("env, missing", [({"CHANNEL_SECRET": "s"}, "CHANNEL_ACCESS_TOKEN"),
+                                          ({"CHANNEL_TOKEN": "t"}, "CHANNEL_SECRET")])
+def test_one_credential_alone_is_refused_with_the_missing_name(env, missing):
+    with pytest.raises(SystemExit, match=f"{missing} is not"):
+        from_environment(env)
