@@ -60,6 +60,7 @@ class Round(NamedTuple):
     state: Optional[RoundState] = None   # None: never asked
     asks: int = 0                        # asks sent this round: 1 = the first, 1 + k = k re-asks
     answered_at: Optional[float] = None
+    alerted: Tuple[str, ...] = ()        # watchers told that this round was missed
 
     @property
     def time(self) -> Tuple[int, int]:
@@ -178,7 +179,7 @@ def _due(round: Round, event: Due, now, rules, tz) -> Decision:
             # hour that repeats must not ask that day again).
             return round._replace(due=_next_first_ask(round, tz, round.due)), ()
         round = round._replace(at=round.due, day=local_day(round.due, tz),
-                        state=RoundState.ASKING, asks=0, answered_at=None)
+                               state=RoundState.ASKING, asks=0, answered_at=None, alerted=())
     attempt = round.asks
     if attempt == 0:
         if now - round.at > rules.grace:  # the bot was down when it fell due

@@ -82,3 +82,12 @@ def _sorted(rounds: List[Round]) -> Tuple[Round, ...]:
 def _asked_today(round: Round, now: float, tz) -> bool:
     return (round.asks > 0 and round.at is not None
             and local_day(round.at, tz) == local_day(now, tz))
+
+
+def rezone(rounds: Sequence[Round], now: float, tz) -> Tuple[Round, ...]:
+    """The rounds in a new zone: each next first ask at its wall-clock time there. An open
+    round goes on asking; a paused one (no due time) stays paused. The rounds' own
+    one-round-a-day rule keeps a day's round from being asked twice."""
+    return tuple(round._replace(due=next_occurrence(round.hour, round.minute, tz, now))
+                 if round.due is not None and not round.is_open else round
+                 for round in rounds)

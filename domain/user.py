@@ -5,17 +5,19 @@ in memory. The rounds are what make a restart resume exactly where it stopped.""
 from typing import Optional, Tuple
 
 from domain.rounds import Round
+from domain.watch import Alert
 
 
 class UserRecord:
-    __slots__ = ("user_id", "tz", "rounds", "version")
+    __slots__ = ("user_id", "tz", "rounds", "version", "alerts")
 
     def __init__(self, user_id: str, rounds: Tuple[Round, ...] = (), tz: Optional[str] = None,
-                 version: int = 0):
+                 version: int = 0, alerts: Tuple[Alert, ...] = ()):
         self.user_id = user_id
         self.tz = tz                  # None: the bot's default zone
         self.rounds = rounds          # sorted by time of day
         self.version = version        # compare-and-set counter in Redis (0: not stored)
+        self.alerts = alerts          # watch alerts not yet told to every watcher
 
     @property
     def has_time(self) -> bool:
@@ -27,8 +29,11 @@ class UserRecord:
 
     @property
     def due(self) -> Optional[float]:
-        """The earliest moment any of the user's rounds needs attention."""
-        return min((round.due for round in self.rounds if round.due is not None), default=None)
+        """The earliest moment any of the user's rounds or alerts needs attention."""
+        due = min((round.due for round in self.rounds if round.due is not None), default=None)
+        for alert in self.alerts:
+            due = alert.due if due is None else min(due, alert.due)
+        return due
 
     @property
     def is_open(self) -> bool:
@@ -44,4 +49,4 @@ class UserRecord:
 
     def __repr__(self):
         return (f"UserRecord({self.user_id!r}, tz={self.tz!r}, v={self.version}, "
-                f"rounds={self.rounds!r})")
+                f"rounds={self.rounds!r}, alerts={self.alerts!r})")

@@ -1,7 +1,8 @@
 """Wall-clock arithmetic for daily reminders: "the next 07:30 in Tokyo", never "+24 h"."""
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from typing import Optional
+from zoneinfo import ZoneInfo, available_timezones
 
 
 @lru_cache(maxsize=None)
@@ -12,19 +13,34 @@ def zone(name: str) -> ZoneInfo:
 def next_occurrence(hour: int, minute: int, tz: ZoneInfo, after: float) -> float:
     """Epoch seconds of the first hour:minute (local wall clock in `tz`) strictly after `after`.
 
-    A wall time that does not exist on a DST day (skipped hour) resolves forward as zoneinfo
-    does; one that exists twice uses its first occurrence.
+    A wall time that does not exist that day (the spring gap) is the first instant after the
+    gap; one that happens twice (autumn) is its first occurrence.
     """
-    local_now = datetime.fromtimestamp(after, tz)
-    day = local_now.date()
+    day = datetime.fromtimestamp(after, tz).date()
     for _ in range(3):
-        candidate = datetime.combine(day, time(hour, minute), tzinfo=tz)
-        # Normalise through UTC so nonexistent local times get a real instant.
-        instant = candidate.astimezone(timezone.utc).timestamp()
+        instant = _instant_of(day, hour, minute, tz)
         if instant > after:
             return instant
         day += timedelta(days=1)
     raise AssertionError("unreachable: a wall time recurs within three days")
+
+
+def _instant_of(day: date, hour: int, minute: int, tz: ZoneInfo) -> float:
+    wall = datetime.combine(day, time(hour, minute))
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
+    if first.astimezone(tz).replace(tzinfo=None) == wall:
+        return first.timestamp()   # it exists (fold=0 is its first occurrence when repeated)
+    # In a gap: fold=1 reads it with the offset after the change, an instant before the gap;
+    # fold=0 with the offset before, an instant after it. The clock jumps in between.
+    low = int(wall.replace(tzinfo=tz, fold=1).timestamp())
+    high = int(first.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, tz).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return float(high)
 
 
 def start_of_next_day(tz: ZoneInfo, at: float) -> float:
@@ -38,5 +54,14 @@ def local_day(at: float, tz: ZoneInfo) -> str:
 
 def wall_time_on(day: str, hour: int, minute: int, tz: ZoneInfo) -> float:
     """Epoch seconds of hour:minute on the local date `day` ("YYYY-MM-DD") in `tz`."""
-    local = datetime.combine(date.fromisoformat(day), time(hour, minute), tzinfo=tz)
-    return local.astimezone(timezone.utc).timestamp()
+    return _instant_of(date.fromisoformat(day), hour, minute, tz)
+
+
+@lru_cache(maxsize=1)
+def _zones_by_lower_name() -> dict:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def zone_name(text: str) -> Optional[str]:
+    """The IANA zone `text` names (Europe/London, asia/tokyo, UTC), or None."""
+    return _zones_by_lower_name().get(text.strip().lower())

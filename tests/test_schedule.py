@@ -52,3 +52,30 @@ def test_a_skipped_wall_time_still_gets_a_real_instant():
 def test_local_day_is_the_users_date_not_utc():
     # 08:00 in Tokyo is still the previous day in UTC.
     assert local_day(at(TOKYO, 2026, 11, 27, 8, 0), TOKYO) == "2026-11-27"
+
+
+LONDON = zone("Europe/London")
+
+
+def local(due, tz):
+    return datetime.fromtimestamp(due, tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@pytest.mark.parametrize("tz, day, hour, minute, expected", [
+    # spring: the wall time does not exist; it is asked at the first instant after the gap
+    (NEW_YORK, (2026, 3, 8), 2, 30, "2026-03-08 03:00 EDT"),
+    (NEW_YORK, (2026, 3, 8), 2, 0, "2026-03-08 03:00 EDT"),
+    (NEW_YORK, (2026, 3, 8), 1, 59, "2026-03-08 01:59 EST"),
+    (LONDON, (2026, 3, 29), 1, 30, "2026-03-29 02:00 BST"),
+    # autumn: the wall time happens twice; the first one
+    (NEW_YORK, (2026, 11, 1), 1, 30, "2026-11-01 01:30 EDT"),
+    (LONDON, (2026, 10, 25), 1, 15, "2026-10-25 01:15 BST"),
+])
+def test_daylight_saving_days(tz, day, hour, minute, expected):
+    due = next_occurrence(hour, minute, tz, at(tz, *day, 0, 0))
+    assert local(due, tz) == expected
+
+
+def test_a_repeated_hour_is_asked_once():
+    first = next_occurrence(1, 30, NEW_YORK, at(NEW_YORK, 2026, 11, 1, 0, 0))
+    assert local(next_occurrence(1, 30, NEW_YORK, first), NEW_YORK) == "2026-11-02 01:30 EST"
