@@ -48,3 +48,38 @@ def batch_sent(batch_id: str) -> str:
 
 def webhook_event(event_id: str) -> str:
     return f"{PREFIX}:event:{event_id}"
+
+
+# Family watch (storage/watches.py): a code -> who made it; who made which code; a person's
+# watchers; whom a watcher watches; a watcher's wrong codes this hour.
+WATCH_PREFIX = f"{PREFIX}:watch:"
+
+
+def watch_code(code: str) -> str:
+    return f"{WATCH_PREFIX}code:{code}"
+
+
+def watch_code_of(user_id: str) -> str:
+    return f"{WATCH_PREFIX}code-of:{user_id}"
+
+
+def watchers(user_id: str) -> str:
+    return f"{WATCH_PREFIX}watchers:{user_id}"
+
+
+def watching(user_id: str) -> str:
+    return f"{WATCH_PREFIX}watching:{user_id}"
+
+
+def watch_failures(user_id: str) -> str:
+    return f"{WATCH_PREFIX}fails:{user_id}"
+
+
+def pushes_in(month: str) -> str:
+    """Pushes (asks and alerts) per user in a month ("YYYY-MM", the bot's zone)."""
+    return f"{PREFIX}:pushes:{month}"
+
+
+def alerts_in(month: str) -> str:
+    """Watch alerts sent in a month."""
+    return f"{PREFIX}:alerts:{month}"

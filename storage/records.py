@@ -11,6 +11,7 @@ import orjson
 
 from domain.rounds import Round, RoundState
 from domain.user import UserRecord
+from domain.watch import Alert
 
 _STATES = {state.value: state for state in RoundState}
 
@@ -22,9 +23,14 @@ def encode(record: UserRecord, version: Optional[int] = None) -> bytes:
         r = record.rounds[0]
         data.update(h=r.hour, m=r.minute, day=r.day, round=_state(r.state), asks=r.asks,
                     ans=r.answered_at, due=r.due, at=r.at)
+        if r.alerted:
+            data["told"] = r.alerted
     elif record.rounds:
         data["times"] = [[r.hour, r.minute, r.due, r.at, r.day, _state(r.state), r.asks,
-                          r.answered_at] for r in record.rounds]
+                          r.answered_at] + ([r.alerted] if r.alerted else [])
+                         for r in record.rounds]
+    if record.alerts:
+        data["alerts"] = [list(alert) for alert in record.alerts]
     return orjson.dumps(data)
 
 
@@ -33,8 +39,9 @@ def decode(user_id: str, raw: bytes) -> UserRecord:
     get = data.get  # plain lookups: a restart decodes 100k of these
     times = get("times")
     if times is not None:
-        rounds = tuple(Round(h, m, due, at, day, _STATES.get(state), asks, ans)
-                       for h, m, due, at, day, state, asks, ans in times)
+        rounds = tuple(Round(h, m, due, at, day, _STATES.get(state), asks, ans,
+                             tuple(told[0]) if told else ())
+                       for h, m, due, at, day, state, asks, ans, *told in times)
     elif get("h") is not None:
         asks = get("asks", 0)
         state = _STATES.get(get("round"))
@@ -42,10 +49,14 @@ def decode(user_id: str, raw: bytes) -> UserRecord:
             # The one-time version said "missed" for a first ask it could not send in time.
             state = RoundState.NOT_ASKED
         rounds = (Round(get("h"), get("m"), get("due"), get("at"), get("day"), state, asks,
-                        get("ans")),)
+                        get("ans"), tuple(get("told") or ())),)
     else:
         rounds = ()
-    return UserRecord(user_id, rounds, get("tz"), get("v", 0))
+    alerts = get("alerts")
+    if alerts:
+        alerts = tuple(Alert(kind, h, m, at, tuple(to), due)
+                       for kind, h, m, at, to, due in alerts)
+    return UserRecord(user_id, rounds, get("tz"), get("v", 0), alerts or ())
 
 
 def _state(state: Optional[RoundState]) -> Optional[str]:
