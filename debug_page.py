@@ -80,6 +80,7 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 {_card("yes" if outbox.get("quota_exhausted") else "no", "quota exhausted",
        style="bad" if outbox.get("quota_exhausted") else "")}
 {_quota_card(snapshot.get("quota"))}
+{_card(snapshot.get("watch_alerts_this_month", 0), "watch alerts sent this month")}
 {_card(_clock(now, zone), f"snapshot ({zone})")}
 </div>
 <h2>User actors</h2>
@@ -122,12 +123,15 @@ def _users_table(users, now, zone):
             f"<span class=\"rel\">{escape(tz)}</span></td>"
             f"<td>{_times(user.get('times') or [], tz, now)}</td>"
             f"<td>{_moment(user.get('next_due'), tz, now)}</td>"
+            f"<td class=num>{int(user.get('pushes_this_month') or 0)}</td>"
+            f"<td class=num>{int(user.get('watchers') or 0)}</td>"
             f'<td><span class="pill{" awake" if awake else ""}">'
             f"{'awake' if awake else 'hibernating'}</span></td>"
             f"<td class=num>{int(user.get('mailbox') or 0)}</td>"
             "</tr>")
     return ("<table><thead><tr><th>user (zone)</th><th>each time: its round (day), asks, "
-            "re-asks sent, next due, answered</th><th>next due (local)</th><th>actor</th>"
+            "re-asks sent, next due, answered</th><th>next due (local)</th>"
+            "<th>pushes this month</th><th>watchers</th><th>actor</th>"
             "<th>mailbox</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from linebot.v3.webhooks import (
-    Event, FollowEvent, JoinEvent, MessageContent, MessageEvent, PostbackEvent,
-    TextMessageContent, UnfollowEvent, UserSource,
+    Event, FollowEvent, JoinEvent, LocationMessageContent, MessageContent, MessageEvent,
+    PostbackEvent, TextMessageContent, UnfollowEvent, UserSource,
 )
 
 from actors import messages
@@ -88,6 +88,10 @@ _INTENTS = {
     chat.SettingQuery: lambda intent, token: messages.ShowSetting(token),
     chat.RecordQuery: lambda intent, token: messages.ShowRecord(token),
     chat.HelpQuery: lambda intent, token: messages.ShowHelp(token),
+    chat.WatchRequest: lambda intent, token: messages.RequestWatchCode(token),
+    chat.WatchEnd: lambda intent, token: messages.EndWatches(token),
+    chat.WatchCode: lambda intent, token: messages.RedeemWatchCode(intent.code, token),
+    chat.ZoneChange: lambda intent, token: messages.SetZone(intent.zone, token),
     chat.Took: lambda intent, token: messages.MessageReceived(took=True, reply_token=token),
     chat.Later: lambda intent, token: messages.Postpone(token),
     chat.Other: lambda intent, token: messages.MessageReceived(reply_token=token),
@@ -114,6 +118,8 @@ def _message_for(event, reply_token):
         if isinstance(content, TextMessageContent):
             intent = chat.parse(content.text)
             return _INTENTS[type(intent)](intent, reply_token)
+        if isinstance(content, LocationMessageContent):
+            return messages.SetZoneAt(content.latitude, content.longitude, reply_token)
         # A sticker, a photo of the pill box, anything: it answers an open reminder.
         return messages.MessageReceived(reply_token=reply_token)
     if isinstance(event, PostbackEvent):

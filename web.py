@@ -149,7 +149,7 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
         if refusal is not None:
             return refusal
         response.content_type = "application/json"
-        return json.dumps(_with_names_and_quota(system.snapshot(), outbox), ensure_ascii=False)
+        return json.dumps(_with_names_and_quota(system.snapshot(), outbox, system), ensure_ascii=False)
 
     @app.get("/debug")
     def debug_page():
@@ -160,21 +160,26 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
         response.content_type = "text/html; charset=utf-8"
         response.set_header("Cache-Control", "no-store")
         response.set_header("Referrer-Policy", "no-referrer")  # the URL may carry the token
-        return render(_with_names_and_quota(system.snapshot(), outbox), now=system.timer.now(),
+        return render(_with_names_and_quota(system.snapshot(), outbox, system), now=system.timer.now(),
                       zone=system.settings.timezone)
 
     return app
 
 
-def _with_names_and_quota(snapshot, outbox):
+def _with_names_and_quota(snapshot, outbox, system):
     """The snapshot plus what LINE says about the account, from caches only (a debug page
     never waits for LINE): each user's display name ("name", None until known; the missing
-    ones are looked up in the background for the next refresh) and the month's "quota"."""
-    users = [{**user, "name": outbox.names.cached(user["user"])}
+    ones are looked up in the background for the next refresh) and the month's "quota";
+    and from Redis, each user's pushes this month and watchers, and the month's alerts."""
+    month = system.this_month(user["user"] for user in snapshot.get("users", ()))
+    users = [{**user, "name": outbox.names.cached(user["user"]),
+              "pushes_this_month": month["pushes"].get(user["user"], 0),
+              "watchers": month["watchers"].get(user["user"], 0)}
              for user in snapshot.get("users", ())]
     outbox.names.fetch_soon(user["user"] for user in users if user["name"] is None)
     usage = outbox.quota.current()
-    return {**snapshot, "users": users, "quota": None if usage is None else usage.as_dict()}
+    return {**snapshot, "users": users, "quota": None if usage is None else usage.as_dict(),
+            "watch_alerts_this_month": month["watch_alerts"]}
 
 
 def _plain(status, text):

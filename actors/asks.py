@@ -60,8 +60,9 @@ class _Waiting(NamedTuple):
 
 class AskBatcher:
     def __init__(self, store, outbox, lease_seconds: float, batch_size: int = MULTICAST_MAX,
-                 senders: int = 8):
+                 senders: int = 8, on_delivered=None):
         self._store = store
+        self._on_delivered = on_delivered  # on_delivered(user ids): LINE took a new ask
         self._outbox = outbox
         self._lease = lease_seconds
         self._batch_size = batch_size
@@ -133,6 +134,8 @@ class AskBatcher:
             return
         for waiting in won:
             waiting.outcome.set(_BY_PUSH_RESULT[result])
+        if result is PushResult.DELIVERED and self._on_delivered is not None:
+            gevent.spawn(self._on_delivered, [w.ask.record.user_id for w in won])
         try:
             # After the answers, so that the actors' saves share this round trip.
             self._store.finish_batch(batch_id, shown=result.shown)

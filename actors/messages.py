@@ -44,6 +44,40 @@ class ShowHelp:
 
 
 @dataclass(frozen=True)
+class RequestWatchCode:
+    """見守り: a code for someone to watch this user."""
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RedeemWatchCode:
+    """Six digits: start watching whoever made that code."""
+    code: str
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class EndWatches:
+    """見守り解除: end every watch of this user, and every watch by this user."""
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SetZone:
+    """Ask at the times in this IANA zone; None: the user named no zone we know."""
+    zone: Optional[str]
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SetZoneAt:
+    """A location the user sent: ask in the time zone of that place."""
+    latitude: float
+    longitude: float
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class MessageReceived:
     """Anything that is not a command (text, sticker, photo): it answers every open round;
     with none open, `took` (飲んだ) answers the missed ones late. Else: the help."""

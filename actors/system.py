@@ -3,15 +3,20 @@ and the snooze dispatcher. `tell(user_id, message)` wakes (or creates) the user'
 import gc
 import itertools
 import logging
+from datetime import datetime
 
 from gevent.event import Event
 
 from actors.asks import AskBatcher
 from actors.base import Activity
 from actors.dispatcher import SnoozeDispatcher
+from actors.notices import Notices
 from actors.user import UserActor
 from domain.rounds import Rules
 from domain.user import UserRecord
+from domain.wallclock import zone
+from storage.usage import Usage
+from storage.watches import Watches
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +37,11 @@ class ActorSystem:
                            grace=settings.missed_ask_grace_seconds)
         self.records = {}   # user id -> UserRecord, for every known user
         self.awake = {}     # user id -> UserActor, only while it has work
-        self.asks = AskBatcher(store, outbox, settings.push_lease_seconds)
+        self.watches = Watches(store.redis)
+        self.usage = Usage(store.redis)
+        self.notices = Notices(outbox, self.usage, timer, settings.timezone)
+        self.asks = AskBatcher(store, outbox, settings.push_lease_seconds,
+                               on_delivered=self.notices.count)
         self.dispatcher = SnoozeDispatcher(timer, self.activity, self.records, self.tell,
                                            max_waking=MAX_WAKING)
         self.ready = Event()
@@ -82,6 +91,16 @@ class ActorSystem:
         if record is not None and not record.has_time and record.version == 0:
             del self.records[user_id]  # nothing stored: nothing to remember
 
+    def this_month(self, user_ids) -> dict:
+        """For /debug, read from Redis: pushes LINE took this month per user, each user's
+        watchers, and how many of the month's pushes were watch alerts."""
+        month = _month(self.timer.now(), self.settings.timezone)
+        user_ids = list(user_ids)
+        return {"pushes": self.usage.pushes(month, user_ids),
+                "watchers": {user_id: len(self.watches.watchers(user_id))
+                             for user_id in user_ids},
+                "watch_alerts": self.usage.alerts(month)}
+
     def wait_quiet(self, timeout=None) -> bool:
         return self.activity.wait_quiet(timeout)
 
@@ -114,6 +133,10 @@ class ActorSystem:
             "outbox": {"quota_exhausted": self.outbox.quota_exhausted,
                        "in_flight": self.outbox.in_flight, "asks_waiting": self.asks.waiting},
         }
+
+
+def _month(at: float, timezone: str) -> str:
+    return datetime.fromtimestamp(at, zone(timezone)).strftime("%Y-%m")
 
 
 def _round_snapshot(round) -> dict:

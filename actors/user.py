@@ -13,11 +13,13 @@ from datetime import date
 from actors.base import Actor
 from actors.asks import AskResult
 from actors.messages import (
-    Forget, Greet, MessageReceived, Postpone, RejectTime, ReminderDue, RemoveTimes, ScheduleDue,
-    SetTimes, ShowHelp, ShowRecord, ShowSetting, TookTapped,
+    EndWatches, Forget, Greet, MessageReceived, Postpone, RedeemWatchCode, RejectTime,
+    ReminderDue, RemoveTimes, RequestWatchCode, ScheduleDue, SetTimes, SetZone, SetZoneAt,
+    ShowHelp, ShowRecord, ShowSetting, TookTapped,
 )
+from actors.notices import alert_retry_key
 from chat import record_card, texts
-from domain import history, schedule
+from domain import history, places, schedule, watch
 from domain.rounds import (
     DUE_TOLERANCE, Answered, Ask, Cancel, Delivered, Due, Ended, HeldElsewhere, LookAgain,
     NotDelivered, Resume, RoundState, decide,
@@ -25,7 +27,9 @@ from domain.rounds import (
 from domain.user import UserRecord
 from domain.wallclock import local_day, zone
 from logsafe import short_id
+from outbox.line import PushResult
 from storage.store import Conflict, StorageUnavailable
+from storage.watches import Redeem
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,8 @@ class UserActor(Actor):
 
     # -- actor hooks ---------------------------------------------------------------------
     def on_receive(self, message):
+        if type(message) is ReminderDue:
+            self._scheduled_due = None  # this wake-up is spent: whatever is due next is new
         try:
             return self._decide(message)
         finally:
@@ -158,7 +164,10 @@ class UserActor(Actor):
             self._reply(message.reply_token, texts.NOT_SET)
             return
         own_zone = record.tz if record.tz and record.tz != self.settings.timezone else None
-        self._reply(message.reply_token, texts.current_setting(record.times, own_zone))
+        watchers = [self.system.notices.name_of(watcher)
+                    for watcher in self.system.watches.watchers(self.user_id)]
+        self._reply(message.reply_token,
+                    texts.current_setting(record.times, own_zone, watchers))
 
     def _show_record(self, message: ShowRecord):
         now, tz = self.timer.now(), self.zone
@@ -212,6 +221,78 @@ class UserActor(Actor):
     def _reply_nothing_open(self, reply_token):
         self._reply(reply_token, texts.HELP if self.record.has_time else texts.PLEASE_SET_TIME)
 
+    # -- family watch ----------------------------------------------------------------------
+    def _request_watch_code(self, message: RequestWatchCode):
+        code = self.system.watches.new_code(self.user_id)
+        self._reply(message.reply_token, texts.watch_code(code))
+
+    def _redeem_watch_code(self, message: RedeemWatchCode):
+        redeemed = self.system.watches.redeem(message.code, self.user_id)
+        if redeemed.status is Redeem.STARTED:
+            notices = self.system.notices
+            self._reply(message.reply_token,
+                        texts.watching_started(notices.name_of(redeemed.owner)))
+            notices.notify_soon([redeemed.owner],
+                                texts.watched_by(notices.name_of(self.user_id)))
+            return
+        self._reply(message.reply_token, _REFUSED_CODE[redeemed.status])
+
+    def _end_watches(self, message: EndWatches):
+        watches = self.system.watches
+        others = watches.end_watchers_of(self.user_id) + watches.end_watching_by(self.user_id)
+        if not others:
+            self._reply(message.reply_token, texts.NO_WATCH)
+            return
+        self._reply(message.reply_token, texts.WATCH_ENDED)
+        self._tell_watch_over(others)
+
+    def _tell_watch_over(self, others):
+        if others:
+            self.system.notices.notify_soon(
+                sorted(set(others)), texts.watch_over(self.system.notices.name_of(self.user_id)))
+
+    def _send_due_alerts(self, now):
+        """Tell each watcher an alert owes them; what LINE could not take waits an interval."""
+        record = self.record
+        if not any(alert.due <= now + DUE_TOLERANCE for alert in record.alerts):
+            return
+        notices = self.system.notices
+        name = notices.name_of(self.user_id)
+        rounds, kept = record.rounds, []
+        for alert in record.alerts:
+            if alert.due > now + DUE_TOLERANCE:
+                kept.append(alert)
+                continue
+            say = texts.missed_alert if alert.kind == watch.MISSED else texts.taken_alert
+            text, left = say(name, alert.hour, alert.minute), []
+            for watcher in alert.to:
+                result = notices.alert(watcher, text,
+                                       alert_retry_key(self.user_id, alert.id, watcher))
+                if result is PushResult.FAILED:
+                    left.append(watcher)
+                elif result.shown:
+                    rounds = watch.told(rounds, alert, watcher)
+            if left:
+                kept.append(alert._replace(to=tuple(left),
+                                           due=self.timer.now() + self.rules.snooze_interval))
+        record.rounds, record.alerts = rounds, tuple(kept)
+        self._save()
+
+    # -- the user's time zone ----------------------------------------------------------------
+    def _set_zone(self, message: SetZone):
+        if message.zone is None:
+            self._reply(message.reply_token, texts.ZONE_UNKNOWN)
+            return
+        record = self.record
+        record.tz = message.zone
+        record.rounds = schedule.rezone(record.rounds, self.timer.now(), self.zone)
+        self._save()
+        self._reply(message.reply_token, texts.zone_set(message.zone))
+
+    def _set_zone_at(self, message: SetZoneAt):
+        self._set_zone(SetZone(places.zone_at(message.latitude, message.longitude),
+                               message.reply_token))
+
     # -- following ---------------------------------------------------------------------------
     def _greet(self, message: Greet):
         if self._apply_to_all(Resume()):  # back after a block: resume
@@ -219,12 +300,20 @@ class UserActor(Actor):
         self._reply(message.reply_token, texts.greeting(self.settings.snooze_interval_seconds))
 
     def _forget(self, message: Forget):
+        watchers, watched = self.system.watches.forget(self.user_id)
         self.system.store.forget(self.user_id)
         self.record.assign(UserRecord(self.user_id))
+        self._tell_watch_over(watchers + watched)
 
     def _forget_times(self):
+        """No times left. A zone the user chose and alerts still owed stay stored."""
+        record = self.record
+        if record.tz or record.alerts:
+            record.rounds = ()
+            self._save()
+            return
         self.system.store.delete(self.user_id)
-        self.record.assign(UserRecord(self.user_id))
+        record.assign(UserRecord(self.user_id))
 
     def _pause(self):
         """LINE cannot deliver to this user (they blocked the bot): stop asking every day.
@@ -247,6 +336,7 @@ class UserActor(Actor):
         # No reload first: if another process answered, rescheduled or asked meanwhile, the
         # claim or the compare-and-set refuses, and on_receive decides again on what it wrote.
         now = self.timer.now()
+        self._send_due_alerts(now)
         due_times = [round.time for round in sorted(self.record.rounds, key=_due_order)
                      if round.due is not None and round.due <= now + DUE_TOLERANCE]
         for time in due_times:
@@ -285,12 +375,19 @@ class UserActor(Actor):
 
     # -- plumbing ------------------------------------------------------------------------
     def _save(self, effects=()):
+        """Save the record, with the record's tally changes and the watch alerts that rounds
+        ending in `effects` owe: all or nothing."""
+        record = self.record
         ended = [effect for effect in effects if isinstance(effect, Ended)]
         for effect in ended:
             if effect.outcome is RoundState.NOT_ASKED:
                 log.warning("an ask for %s fell due while the bot was down; not sent",
                             short_id(self.user_id))
-        self.system.store.save(self.record, history.changes(ended))
+        if any(effect.outcome in (RoundState.MISSED, RoundState.LATE) for effect in ended):
+            missed = any(effect.outcome is RoundState.MISSED for effect in ended)
+            watchers = self.system.watches.watchers(self.user_id) if missed else ()
+            record.alerts += watch.alerts_for(ended, record.rounds, watchers, self.timer.now())
+        self.system.store.save(record, history.changes(ended))
 
     def _reload(self):
         stored = self.system.store.load(self.user_id)
@@ -318,5 +415,13 @@ _HANDLERS = {
     ShowRecord: UserActor._show_record, ShowHelp: UserActor._show_help,
     MessageReceived: UserActor._message_received, TookTapped: UserActor._took_tapped,
     Postpone: UserActor._postpone, Greet: UserActor._greet, Forget: UserActor._forget,
+    RequestWatchCode: UserActor._request_watch_code,
+    RedeemWatchCode: UserActor._redeem_watch_code, EndWatches: UserActor._end_watches,
+    SetZone: UserActor._set_zone, SetZoneAt: UserActor._set_zone_at,
     ReminderDue: UserActor._reminder_due,
+}
+
+_REFUSED_CODE = {
+    Redeem.UNKNOWN: texts.CODE_NOT_FOUND, Redeem.OWN: texts.OWN_CODE,
+    Redeem.FULL: texts.TOO_MANY_WATCHERS, Redeem.LOCKED: texts.TRY_LATER,
 }

@@ -4,16 +4,19 @@
     parse("20時も") == Times(((20, 0),), add=True)
     parse("20時を削除") == Removal(((20, 0),))
 
-Rules, first match wins: asking for the setting, the record or the help; a delete word (with
-times: remove those; alone: remove all); took (unless a later word is there too); times
-(valid or not); later; anything else.
+Rules, first match wins: asking for the setting, the record or the help; family watch (見守り
+解除, 見守り, six digits alone); タイムゾーン <zone>; a delete word (with times: remove those;
+alone: remove all); took (unless a later word is there too); times (valid or not); later;
+anything else.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
+
+from domain.wallclock import zone_name
 
 Time = Tuple[int, int]
 
@@ -59,6 +62,28 @@ class HelpQuery:
 
 
 @dataclass(frozen=True)
+class WatchRequest:
+    """見守り: the sender wants a code for someone to watch them."""
+
+
+@dataclass(frozen=True)
+class WatchEnd:
+    """見守り解除: end the watches on either side."""
+
+
+@dataclass(frozen=True)
+class WatchCode:
+    """Six digits and nothing else: a watch code someone gave the sender."""
+    code: str
+
+
+@dataclass(frozen=True)
+class ZoneChange:
+    """タイムゾーン <IANA name>: `zone` is the name, or None when it names no zone."""
+    zone: Optional[str]
+
+
+@dataclass(frozen=True)
 class Took:
     """飲んだ / 飲みました: an answer, even when it also names a time (8時に飲んだ)."""
 
@@ -73,8 +98,8 @@ class Other:
     pass
 
 
-Intent = (Times | Removal | BadTime | SettingQuery | RecordQuery | HelpQuery | Took | Later
-          | Other)
+Intent = (Times | Removal | BadTime | SettingQuery | RecordQuery | HelpQuery | WatchRequest
+          | WatchEnd | WatchCode | ZoneChange | Took | Later | Other)
 
 SHOW_WORDS = ("設定教えて", "設定おしえて")
 RECORD_WORDS = ("記録", "きろく")
@@ -83,6 +108,11 @@ DELETE_WORDS = ("ばいばい", "バイバイ", "削除", "解除", "設定削�
 LATER_WORDS = ("あとで", "後で", "まだ", "飲んでない", "のんでない")
 TOOK_WORDS = ("飲んだ", "のんだ", "飲みました", "のみました")
 ADD_WORD = "追加"
+WATCH_WORD = "見守り"
+WATCH_END_WORD = "見守り解除"
+ZONE_WORD = "タイムゾーン"
+_CODE = re.compile(r"[0-9]{6}")
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*")
 
 _KANJI = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 # A delete word counts only when no kanji is glued to either side, so compounds such as
@@ -113,6 +143,15 @@ def parse(text: str) -> Intent:
         return RecordQuery()
     if any(word in text for word in HELP_WORDS):
         return HelpQuery()
+    if WATCH_END_WORD in text:
+        return WatchEnd()
+    if WATCH_WORD in text:
+        return WatchRequest()
+    if ZONE_WORD in text:
+        name = _ZONE_NAME.search(text)
+        return ZoneChange(zone_name(name.group()) if name else None)
+    if _CODE.fullmatch(re.sub(r"\s+", "", text)):
+        return WatchCode(re.sub(r"\s+", "", text))
     matches = list(_TIME.finditer(text))
     times = [_to_time(match) for match in matches]
     if _DELETE.search(text):

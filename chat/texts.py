@@ -118,3 +118,50 @@ def read_postback(data: str) -> Tuple[str, Optional[int]]:
     """(POSTBACK_TOOK or POSTBACK_LATER or the data itself, the round or None)."""
     word, _, round_at = (data or "").partition(":")
     return word, int(round_at) if round_at.isdigit() else None
+
+
+# -- family watch (DESIGN.md §7.3) ----------------------------------------------------------------
+SOMEONE = "友だち"   # a name LINE could not tell us
+
+
+def watch_code(code: str) -> str:
+    return (f"見守りコード: {code}\n"
+            "見守ってくれる人に、このボットを友だち追加して24時間以内にこの6桁を送ってもらって"
+            "ください。コードは1回だけ使えます。")
+
+
+def watching_started(owner: str) -> str:
+    return f"{owner}さんの見守りを始めました。飲み忘れたときにお知らせします。"
+
+
+def watched_by(watcher: str) -> str:
+    return f"{watcher}さんが見守りを始めました。"
+
+
+CODE_NOT_FOUND = "そのコードは見つかりませんでした。"
+OWN_CODE = "自分のコードは使えません。"
+TRY_LATER = "しばらくしてからもう一度試してください。"
+TOO_MANY_WATCHERS = "見守りは3人までです。"
+WATCH_ENDED = "見守りを解除しました。"
+NO_WATCH = "見守りは設定されていません。"
+
+
+def missed_alert(owner: str, hour: int, minute: int) -> str:
+    return f"{owner}さんが{time_text(hour, minute)}の薬をまだ飲んでいないようです。"
+
+
+def taken_alert(owner: str, hour: int, minute: int) -> str:
+    return f"{owner}さんが{time_text(hour, minute)}の薬を飲みました。"
+
+
+def watch_over(name: str) -> str:
+    return f"{name}さんの見守りが終わりました。"
+
+
+# -- the user's own time zone (DESIGN.md §7.4) ------------------------------------------------
+def zone_set(zone: str) -> str:
+    return f"タイムゾーンを{zone}にしました。時間はこの地域の時刻で聞きます。"
+
+
+ZONE_UNKNOWN = ("タイムゾーンが分かりませんでした。"
+                "位置情報を送るか、Asia/Tokyo のように送ってください。")

@@ -220,7 +220,7 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     expect(rows.filter(has_text="21:15")).to_contain_text("no round yet")
     # Display names and the quota are looked up after the first view: the next refresh has them.
     expect(rows.filter(has_text="7:30")).to_contain_text("ユーザー1 (U")
-    expect(debug.locator(".card", has_text="this month")).to_contain_text("1 / no limit")  # the one ask
+    expect(debug.locator(".card", has_text="messages used")).to_contain_text("1 / no limit")  # the one ask
 
     page.screenshot(path=str(shots / "chat.png"))
     debug.screenshot(path=str(shots / "debug.png"), full_page=True)

@@ -12,6 +12,10 @@ from chat.parse import (
     SettingQuery,
     Times,
     Took,
+    WatchCode,
+    WatchEnd,
+    WatchRequest,
+    ZoneChange,
     parse,
 )
 
@@ -167,6 +171,22 @@ def test_intent(text, intent):
     ("きろく見せて", RecordQuery()),
     ("使い方", HelpQuery()),
     ("ヘルプ", HelpQuery()),
+    # family watch: 見守り解除 is not 解除 (delete every time)
+    ("見守り", WatchRequest()),
+    ("見守りをお願い", WatchRequest()),
+    ("見守り解除", WatchEnd()),
+    ("123456", WatchCode("123456")),
+    ("12 34 56", WatchCode("123456")),
+    ("１２３４５６", WatchCode("123456")),
+    ("1234567", Other()),
+    ("12345", Other()),
+    ("コード123456", Other()),
+    # the time zone
+    ("タイムゾーン Europe/London", ZoneChange("Europe/London")),
+    ("タイムゾーン: america/new_york", ZoneChange("America/New_York")),
+    ("タイムゾーンをUTCにして", ZoneChange("UTC")),
+    ("タイムゾーン Mars/Olympus", ZoneChange(None)),
+    ("タイムゾーン", ZoneChange(None)),
 ])
 def test_several_times_and_commands(text, intent):
     assert parse(text) == intent
@@ -225,12 +245,12 @@ def spellings(h: int, m: int) -> list[str]:
 
 # Surrounding text without digits, time words (時 分 半 午前 午後 朝 夜 間 :) or
 # higher-priority words: no kanji at all, no ば/バ so ばいばい cannot appear by chance, no の
-# so のんだ (an answer) cannot either, no き/つ/ヘ (きろく, つかいかた, ヘルプ), no も (which
-# after a time means "add it").
+# so のんだ (an answer) cannot either, no き/つ/ヘ/ゾ (きろく, つかいかた, ヘルプ, タイムゾーン), no
+# も (which after a time means "add it").
 FILLER = st.text(
     alphabet=st.sampled_from(
         [chr(c) for c in range(ord("ぁ"), ord("ゖ") + 1) if chr(c) not in "ばのきつも"]
-        + [chr(c) for c in range(ord("ァ"), ord("ヺ") + 1) if chr(c) not in "バヘ"]
+        + [chr(c) for c in range(ord("ァ"), ord("ヺ") + 1) if chr(c) not in "バヘゾ"]
         + list("abcXYZ 、。!?ー〜💊🐰\n")
     ),
     max_size=20,
@@ -252,4 +272,5 @@ def test_every_spelling_of_a_valid_time_parses_back(h, m, data, before, after):
 @given(st.text(max_size=200))
 def test_parse_never_raises(text):
     assert type(parse(text)) in (Times, Removal, BadTime, SettingQuery, RecordQuery, HelpQuery,
-                                  Took, Later, Other)
+                                  WatchRequest, WatchEnd, WatchCode, ZoneChange, Took, Later,
+                                  Other)

@@ -85,3 +85,19 @@ def test_quick_later_label_parses_as_later():
     from chat.parse import Later, parse
 
     assert parse(texts.QUICK_LATER) == Later()
+
+
+def test_watch_and_zone_texts():
+    assert texts.watch_code("012345").startswith("見守りコード: 012345\n")
+    assert texts.watching_started("花子") == "花子さんの見守りを始めました。飲み忘れたときにお知らせします。"
+    assert texts.watched_by("太郎") == "太郎さんが見守りを始めました。"
+    assert texts.missed_alert("花子", 8, 0) == "花子さんが8時0分の薬をまだ飲んでいないようです。"
+    assert texts.taken_alert("花子", 20, 5) == "花子さんが20時5分の薬を飲みました。"
+    assert texts.watch_over("太郎") == "太郎さんの見守りが終わりました。"
+    assert (texts.CODE_NOT_FOUND, texts.OWN_CODE, texts.TRY_LATER, texts.TOO_MANY_WATCHERS) == (
+        "そのコードは見つかりませんでした。", "自分のコードは使えません。",
+        "しばらくしてからもう一度試してください。", "見守りは3人までです。")
+    assert (texts.WATCH_ENDED, texts.NO_WATCH, texts.SOMEONE) == (
+        "見守りを解除しました。", "見守りは設定されていません。", "友だち")
+    assert texts.zone_set("Europe/London") == (
+        "タイムゾーンをEurope/Londonにしました。時間はこの地域の時刻で聞きます。")

@@ -1,0 +1,258 @@
+"""Family watch (見守り, DESIGN.md §7.3) through the HTTP surface: signed webhooks in, the LINE
+stand-in out (display names from its profile API), a manual clock from 06:00 in Tokyo."""
+import re
+
+import gevent
+import pytest
+import urllib3
+
+from chat import texts
+from storage import keys
+from storage.watches import CODE_TTL
+from tests.support import new_user_id
+
+HANAKO, TARO, JIRO, SABURO, SHIRO = "花子", "太郎", "次郎", "三郎", "四郎"
+
+
+@pytest.fixture
+def people(platform):
+    """Five LINE users with display names: A is watched, the others may watch."""
+    ids = {}
+    for name in (HANAKO, TARO, JIRO, SABURO, SHIRO):
+        ids[name] = new_user_id()
+        platform.profiles[ids[name]] = {"displayName": name}
+    return ids
+
+
+def code_of(bot, user_id):
+    bot.say(user_id, "見守り")
+    [reply] = bot.last_reply(user_id)
+    first_line, explanation = reply.split("\n", 1)
+    assert re.fullmatch(r"見守りコード: [0-9]{6}", first_line)
+    assert "24時間" in explanation and "友だち追加" in explanation
+    return first_line.split(": ")[1]
+
+
+def pushes_to(bot, user_id):
+    return [push.texts[0] for push in bot.pushes(user_id)]
+
+
+def wait_for_push(bot, user_id, text):
+    bot.platform.wait_for(lambda platform: text in pushes_to(bot, user_id), timeout=5,
+                          what=f"the push {text!r}")
+
+
+def watch(bot, watched, watcher):
+    code = code_of(bot, watched)
+    bot.say(watcher, code)
+    return code
+
+
+def test_a_watch_starts_with_a_code_given_by_the_person_watched(bot, people):
+    a, b = people[HANAKO], people[TARO]
+    code = code_of(bot, a)
+    bot.say(b, code)
+    assert bot.last_reply(b) == ("花子さんの見守りを始めました。飲み忘れたときにお知らせします。",)
+    wait_for_push(bot, a, "太郎さんが見守りを始めました。")
+    bot.say(a, "7時")
+    bot.say(a, "設定教えて")
+    assert bot.last_reply(a) == ("7時0分に設定されています\n見守り: 太郎さん",)
+
+
+def test_spaced_or_full_width_digits_are_a_code_too(bot, people):
+    code = code_of(bot, people[HANAKO])
+    spaced = " ".join(code[i:i + 2] for i in (0, 2, 4)).translate(
+        str.maketrans("0123456789", "０１２３４５６７８９"))
+    bot.say(people[TARO], spaced)
+    assert bot.last_reply(people[TARO])[0].startswith("花子さんの見守りを始めました")
+
+
+def test_a_person_line_cannot_name_is_a_friend(bot, platform):
+    a, b = new_user_id(), new_user_id()   # no profile: LINE answers 404
+    watch(bot, a, b)
+    assert bot.last_reply(b) == ("友だちさんの見守りを始めました。飲み忘れたときにお知らせします。",)
+    wait_for_push(bot, a, "友だちさんが見守りを始めました。")
+
+
+def test_wrong_own_used_and_replaced_codes(bot, people, redis_client):
+    a, b, c = people[HANAKO], people[TARO], people[JIRO]
+    first = code_of(bot, a)
+    assert 0 < redis_client.ttl(keys.watch_code(first)) <= CODE_TTL   # valid 24 h
+    second = code_of(bot, a)                        # a new code replaces the unused one
+    bot.say(b, first)
+    assert bot.last_reply(b) == ("そのコードは見つかりませんでした。",)
+    bot.say(a, second)
+    assert bot.last_reply(a) == ("自分のコードは使えません。",)
+    bot.say(b, second)
+    assert bot.last_reply(b)[0].startswith("花子さんの見守りを始めました")
+    bot.say(c, second)                              # single use
+    assert bot.last_reply(c) == ("そのコードは見つかりませんでした。",)
+
+
+def test_five_wrong_codes_in_an_hour_and_then_even_the_right_one_is_refused(bot, people):
+    a, guesser = people[HANAKO], people[TARO]
+    code = code_of(bot, a)
+    wrong = [f"{(int(code) + n) % 10 ** 6:06d}" for n in range(1, 6)]
+    for guess in wrong:
+        bot.say(guesser, guess)
+        assert bot.last_reply(guesser) == ("そのコードは見つかりませんでした。",)
+    bot.say(guesser, code)
+    assert bot.last_reply(guesser) == ("しばらくしてからもう一度試してください。",)
+    assert bot.system.watches.watchers(a) == []
+    bot.say(people[JIRO], code)                     # someone else is not refused
+    assert bot.last_reply(people[JIRO])[0].startswith("花子さんの見守りを始めました")
+
+
+def test_two_watchers_sending_one_code_at_once_one_wins(bot, people, platform):
+    a, b, c = people[HANAKO], people[TARO], people[JIRO]
+    code = code_of(bot, a)
+    events = [platform.make_text_event(b, code), platform.make_text_event(c, code)]
+    assert platform.post_events(events) == 200
+    bot.timer.settle()
+    answers = sorted(bot.last_reply(b) + bot.last_reply(c))
+    assert answers == ["そのコードは見つかりませんでした。",
+                       "花子さんの見守りを始めました。飲み忘れたときにお知らせします。"]
+    assert len(bot.system.watches.watchers(a)) == 1
+
+
+def test_at_most_three_watchers(bot, people):
+    a = people[HANAKO]
+    for name in (TARO, JIRO, SABURO):
+        watch(bot, a, people[name])
+    code = code_of(bot, a)
+    bot.say(people[SHIRO], code)
+    assert bot.last_reply(people[SHIRO]) == ("見守りは3人までです。",)
+
+
+def test_a_missed_round_alerts_every_watcher_and_a_late_answer_tells_them(bot, people):
+    a, b, c = people[HANAKO], people[TARO], people[JIRO]
+    watch(bot, a, b)
+    watch(bot, a, c)
+    bot.say(a, "6時10分")
+    bot.advance(hours=1, minutes=59)                 # 7:59: the last re-ask came at 7:50
+    missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
+    assert missed not in pushes_to(bot, b)
+    bot.advance(minutes=1)                           # 8:00: one interval after the last ask
+    assert pushes_to(bot, b)[-1] == missed and pushes_to(bot, c)[-1] == missed
+    late_watcher = people[SABURO]
+    watch(bot, a, late_watcher)                      # was not told: hears nothing of it
+    bot.advance(hours=1)
+    bot.say(a, "飲んだ")
+    assert bot.last_reply(a) == (texts.WELL_DONE,)
+    bot.advance(seconds=1)
+    taken = "花子さんが6時10分の薬を飲みました。"
+    assert pushes_to(bot, b)[-1] == taken and pushes_to(bot, c)[-1] == taken
+    assert taken not in pushes_to(bot, late_watcher)
+    assert pushes_to(bot, b).count(missed) == 1 and pushes_to(bot, b).count(taken) == 1
+
+
+def test_a_round_answered_in_time_alerts_nobody(bot, people):
+    a, b = people[HANAKO], people[TARO]
+    watch(bot, a, b)
+    bot.say(a, "6時10分")
+    bot.advance(minutes=30)
+    bot.say(a, "飲んだ")
+    bot.advance(hours=3)
+    assert pushes_to(bot, b) == []
+
+
+def test_ending_the_watch_from_either_side(bot, people):
+    a, b, c = people[HANAKO], people[TARO], people[JIRO]
+    watch(bot, a, b)
+    watch(bot, a, c)
+    bot.say(b, "見守り解除")                          # the watcher ends their watching
+    assert bot.last_reply(b) == ("見守りを解除しました。",)
+    wait_for_push(bot, a, "太郎さんの見守りが終わりました。")
+    bot.say(a, "見守り解除")                          # the person watched ends all of theirs
+    assert bot.last_reply(a) == ("見守りを解除しました。",)
+    wait_for_push(bot, c, "花子さんの見守りが終わりました。")
+    bot.say(a, "見守り解除")
+    assert bot.last_reply(a) == ("見守りは設定されていません。",)
+    bot.say(a, "6時10分")
+    bot.advance(hours=3)
+    assert "花子さんが6時10分の薬をまだ飲んでいないようです。" not in pushes_to(bot, c)
+
+
+@pytest.mark.parametrize("who", ["watched", "watcher"])
+def test_unfollow_by_either_side_ends_the_watch(bot, people, platform, who):
+    a, b = people[HANAKO], people[TARO]
+    watch(bot, a, b)
+    leaving, staying = (a, b) if who == "watched" else (b, a)
+    assert platform.unfollow(leaving) == 200
+    bot.timer.settle()
+    assert bot.system.watches.watchers(a) == [] and bot.system.watches.watching(b) == []
+    name = {a: "花子", b: "太郎"}[leaving]
+    wait_for_push(bot, staying, f"{name}さんの見守りが終わりました。")
+
+
+def test_an_alert_survives_a_kill_between_the_round_ending_and_the_push(make_bot, people,
+                                                                      monkeypatch):
+    bot = make_bot()
+    a, b = people[HANAKO], people[TARO]
+    watch(bot, a, b)
+    bot.say(a, "6時10分")
+    bot.advance(hours=1, minutes=59)
+    died = gevent.event.Event()
+
+    def die(*args, **kwargs):                   # as SIGKILL would: nothing after this runs
+        died.set()
+        raise gevent.GreenletExit
+
+    monkeypatch.setattr(bot.system.notices, "alert", die)
+    bot.timer._move_to(bot.timer.now() + 60)    # 8:00: the round is missed, the alert owed
+    bot.timer._wake_due()
+    assert died.wait(5)
+    bot.kill()
+    second = make_bot()                         # restarts from Redis
+    second.advance(seconds=1)
+    missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
+    assert pushes_to(second, b).count(missed) == 1
+
+
+def test_an_alert_line_took_before_a_kill_is_not_shown_twice(make_bot, people, monkeypatch):
+    bot = make_bot()
+    a, b = people[HANAKO], people[TARO]
+    watch(bot, a, b)
+    bot.say(a, "6時10分")
+    bot.advance(hours=1, minutes=59)
+    died = gevent.event.Event()
+    real_alert = bot.system.notices.alert
+
+    def die_after(*args, **kwargs):             # LINE took it, then the process died
+        real_alert(*args, **kwargs)
+        died.set()
+        raise gevent.GreenletExit
+
+    monkeypatch.setattr(bot.system.notices, "alert", die_after)
+    bot.timer._move_to(bot.timer.now() + 60)
+    bot.timer._wake_due()
+    assert died.wait(5)
+    bot.kill()
+    second = make_bot()
+    second.advance(seconds=1)
+    missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
+    assert pushes_to(second, b).count(missed) == 1
+    statuses = [r.status for r in second.platform.requests if r.path.endswith("/push")]
+    assert 409 in statuses                      # the resend, recognised by its retry key
+    assert second.store.load(a).alerts == ()
+
+
+def debug_actors(bot):
+    base = bot.url.rsplit("/", 1)[0]
+    answer = urllib3.request("GET", base + "/debug/actors",
+                             headers={"Authorization": "Bearer debug-token"})
+    assert answer.status == 200
+    return answer.json()
+
+
+def test_a_watch_alert_counts_for_the_month(bot, people):
+    a, b = people[HANAKO], people[TARO]
+    watch(bot, a, b)
+    bot.say(a, "6時10分")
+    bot.advance(hours=2)
+    actors = debug_actors(bot)
+    assert actors["watch_alerts_this_month"] == 1
+    [row] = [user for user in actors["users"] if user["user"] == a]
+    assert row["watchers"] == 1
+    # The alert is a push: it counts against the quota, for the watcher it went to.
+    assert bot.system.usage.pushes("2026-11", [b]) == {b: 1}
