@@ -60,7 +60,7 @@ class _Waiting(NamedTuple):
 
 class AskBatcher:
     def __init__(self, store, outbox, lease_seconds: float, batch_size: int = MULTICAST_MAX,
-                 senders: int = 8, on_delivered=None):
+                 senders: int = 32, on_delivered=None):
         self._store = store
         self._on_delivered = on_delivered  # on_delivered(user ids): LINE took a new ask
         self._outbox = outbox

@@ -3,6 +3,7 @@ and the snooze dispatcher. `tell(user_id, message)` wakes (or creates) the user'
 import gc
 import itertools
 import logging
+import uuid
 from datetime import datetime
 
 from gevent.event import Event
@@ -37,6 +38,7 @@ class ActorSystem:
                            grace=settings.missed_ask_grace_seconds)
         self.records = {}   # user id -> UserRecord, for every known user
         self.awake = {}     # user id -> UserActor, only while it has work
+        self.token = uuid.uuid4().hex   # this process, in the leases it holds
         self.watches = Watches(store.redis)
         self.usage = Usage(store.redis)
         self.notices = Notices(outbox, self.usage, timer, settings.timezone)

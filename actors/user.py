@@ -21,7 +21,7 @@ from actors.notices import alert_retry_key
 from chat import record_card, texts
 from domain import history, places, schedule, watch
 from domain.rounds import (
-    DUE_TOLERANCE, Answered, Ask, Cancel, Delivered, Due, Ended, HeldElsewhere, LookAgain,
+    DUE_TOLERANCE, LOOK_AGAIN_SECONDS, Answered, Ask, Cancel, Delivered, Due, Ended, HeldElsewhere, LookAgain,
     NotDelivered, Resume, RoundState, decide,
 )
 from domain.user import UserRecord
@@ -252,29 +252,45 @@ class UserActor(Actor):
                 sorted(set(others)), texts.watch_over(self.system.notices.name_of(self.user_id)))
 
     def _send_due_alerts(self, now):
-        """Tell each watcher an alert owes them; what LINE could not take waits an interval."""
+        """Tell each watcher an alert owes them. A watcher another process is telling now is
+        left to it (looked at again in a moment, nothing written); what LINE could not take
+        waits an interval."""
         record = self.record
         if not any(alert.due <= now + DUE_TOLERANCE for alert in record.alerts):
             return
-        notices = self.system.notices
-        name = notices.name_of(self.user_id)
-        rounds, kept = record.rounds, []
+        system = self.system
+        name = system.notices.name_of(self.user_id)
+        rounds, kept, held = record.rounds, [], None
         for alert in record.alerts:
             if alert.due > now + DUE_TOLERANCE:
                 kept.append(alert)
                 continue
             say = texts.missed_alert if alert.kind == watch.MISSED else texts.taken_alert
-            text, left = say(name, alert.hour, alert.minute), []
+            text, failed, elsewhere = say(name, alert.hour, alert.minute), [], []
             for watcher in alert.to:
-                result = notices.alert(watcher, text,
-                                       alert_retry_key(self.user_id, alert.id, watcher))
+                wait = system.store.claim_alert(self.user_id, alert.id, watcher, system.token,
+                                                self.settings.push_lease_seconds)
+                if wait:
+                    elsewhere.append(watcher)
+                    held = wait if held is None else min(held, wait)
+                    continue
+                result = system.notices.alert(watcher, text,
+                                              alert_retry_key(self.user_id, alert.id, watcher))
                 if result is PushResult.FAILED:
-                    left.append(watcher)
+                    failed.append(watcher)
                 elif result.shown:
                     rounds = watch.told(rounds, alert, watcher)
-            if left:
-                kept.append(alert._replace(to=tuple(left),
+            if failed:
+                kept.append(alert._replace(to=tuple(failed) + tuple(elsewhere),
                                            due=self.timer.now() + self.rules.snooze_interval))
+            elif elsewhere:
+                kept.append(alert._replace(to=tuple(elsewhere)))
+        if held is not None and rounds == record.rounds and len(kept) == len(record.alerts):
+            # Only held elsewhere: theirs to finish; look again without writing anything.
+            look_again = now + min(held, LOOK_AGAIN_SECONDS) + 0.05
+            record.alerts = tuple(alert._replace(due=max(alert.due, look_again))
+                                  for alert in record.alerts)
+            return
         record.rounds, record.alerts = rounds, tuple(kept)
         self._save()
 

@@ -28,6 +28,8 @@ def main(argv=None):
                         help="burst: seconds from writing the users to their due time")
     parser.add_argument("--duration", type=float, default=5.0, help="webhooks: seconds measured")
     parser.add_argument("--connections", type=int, default=64, help="webhooks: connections")
+    parser.add_argument("--times", type=int, default=1,
+                        help="idle: daily times per user (each has its own round)")
     parser.add_argument("--profile", action="store_true",
                         help="run the bot under cProfile, stats in .bench/<bot log name>.prof")
     parser.add_argument("--variant", action="append", default=[],
@@ -52,7 +54,7 @@ def main(argv=None):
                              spread=args.spread, push_rate=args.push_rate, profile=args.profile,
                              variants=args.variant)
         elif name == "idle":
-            scenarios.idle(report, n, variants=args.variant)
+            scenarios.idle(report, n, times=args.times, variants=args.variant)
         elif name == "webhooks":
             latencies = (0.0, 0.05) if args.latency is None else (args.latency,)
             scenarios.webhooks(report, users=n, connections=args.connections,

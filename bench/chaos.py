@@ -1,7 +1,9 @@
 """Chaos run: N users through a compressed reminder day while the server is killed (SIGKILL)
-and restarted K times at random moments. Prints what the LINE stand-in saw:
+and restarted K times at random moments. Nobody answers, and everyone is watched by someone,
+so every round ends in a watch alert. Prints what the LINE stand-in saw:
 
     asks lost: X, asks shown twice: Y
+    watch alerts lost: X, alerts shown twice: Y
     lateness: ...
 
     python -m bench.chaos --users 1000 --kills 20
@@ -19,20 +21,42 @@ import time
 import redis
 
 from bench import records, stats
+from storage import keys
 from bench.procs import BotProcess, StandInProcess, monotonic, private_redis
 from chat import texts
 
 
 def seed(client, users, first_due_within):
-    """Users whose first ask falls due at random moments within the next few seconds;
-    returns {user id: first due time}."""
+    """Users whose first ask falls due at random moments within the next few seconds, each
+    watched by one watcher of their own; returns {user id: first due time}."""
+    # People choose times on the minute, so many share each one: 30 distinct first-ask
+    # moments in the compressed day (asks of rounds that start together share a multicast).
     now = time.time()
-    due = {uid: now + 2 + random.uniform(0, first_due_within) for uid in records.ids(users)}
+    moments = [now + 2 + random.uniform(0, first_due_within) for _ in range(30)]
+    due = {uid: random.choice(moments) for uid in records.ids(users)}
     records.write(client, (records.first_ask_record(uid, at) for uid, at in due.items()))
+    pipe = client.pipeline(transaction=False)
+    for uid in due:
+        pipe.sadd(keys.watchers(uid), watcher_of(uid))
+        pipe.sadd(keys.watching(watcher_of(uid)), uid)
+    pipe.execute()
     return due
 
 
+def watcher_of(uid):
+    return "W" + uid[1:]
+
+
+def alert_tally(pushes, ids):
+    """Nobody answers: each user's round ends missed and their watcher is told once."""
+    alerts = [(to, text) for to, text, _ in pushes if text.endswith("まだ飲んでいないようです。")]
+    expected = {watcher_of(uid) for uid in ids}
+    lost = len(expected - {to for to, _ in alerts})
+    return lost, stats.duplicates(alerts)
+
+
 def tally(pushes, ids, asks_per_user):
+    pushes = [push for push in pushes if not push[0].startswith("W")]
     seen = {(to, text) for to, text, _ in pushes}
     expected = {(uid, texts.ask(k)) for uid in ids for k in range(asks_per_user)}
     lost = len(expected - seen)
@@ -46,7 +70,8 @@ def lateness(pushes, first_due, interval):
     interval after the previous ask arrived at LINE."""
     times = {}
     for to, _, at in pushes:
-        times.setdefault(to, []).append(at)
+        if to in first_due:
+            times.setdefault(to, []).append(at)
     late = []
     for uid, arrivals in times.items():
         arrivals.sort()
@@ -92,7 +117,7 @@ def _kill_and_count(redis_server, standin, first_due, kills, interval, reasks, s
             bots[slot].process.wait()
             bots[slot] = start(slot)
             bots[slot].wait_healthy()
-        expected_pushes = users * asks_per_user
+        expected_pushes = users * asks_per_user + users   # and one alert per user
         deadline = monotonic() + settle_timeout
         while monotonic() < deadline and standin.stats().get("pushes", 0) < expected_pushes:
             time.sleep(0.5)
@@ -102,6 +127,7 @@ def _kill_and_count(redis_server, standin, first_due, kills, interval, reasks, s
         for bot in bots:
             bot.stop()
     lost, twice, unexpected = tally(result["pushes"], first_due, asks_per_user)
+    alerts_lost, alerts_twice = alert_tally(result["pushes"], first_due)
     late = lateness(result["pushes"], first_due, interval)
     too_late = sum(1 for delay in late if delay > interval)
     print(f"users: {users}, processes: {processes}, kills: {kills}, "
@@ -110,12 +136,14 @@ def _kill_and_count(redis_server, standin, first_due, kills, interval, reasks, s
           f"answers by status: {result['status']}; {elapsed:.1f} s")
     print(f"asks lost: {lost}, asks shown twice: {twice}"
           + (f", unexpected asks: {unexpected}" if unexpected else ""))
+    print(f"watch alerts lost: {alerts_lost}, alerts shown twice: {alerts_twice}")
     print(f"lateness past due: p50 {stats.fmt_ms(stats.percentile(late, 50))}, "
           f"p99 {stats.fmt_ms(stats.percentile(late, 99))}, "
           f"max {stats.fmt_ms(max(late, default=float('nan')))}; "
           f"later than one snooze interval: {too_late}")
     # With two servers one is always up: no ask may wait for a restart.
-    return lost == 0 and twice == 0 and unexpected == 0 and (processes == 1 or too_late == 0)
+    return (lost == 0 and twice == 0 and unexpected == 0 and alerts_lost == 0
+            and alerts_twice == 0 and (processes == 1 or too_late == 0))
 
 
 def main(argv=None):

@@ -195,8 +195,9 @@ def reasks(report, n=10000, latency=0.05, spread=None, push_rate=None, profile=F
         print_summary(profile, per=len(data["pushes"]), unit="push")
 
 
-def idle(report, n=100000, settle=1.0, variants=()):
-    """Memory per idle user and restart time: the same bot started on 0 and on N users."""
+def idle(report, n=100000, settle=1.0, times=1, variants=()):
+    """Memory per idle user and restart time: the same bot started on 0 and on N users, each
+    with `times` daily times."""
     with environment() as (server, client, standin):
         with running_bot(server, standin, "bot-idle-0", variants=variants) as bot:
             empty_answer, empty_start = bot.wait_healthy()
@@ -204,7 +205,7 @@ def idle(report, n=100000, settle=1.0, variants=()):
             baseline = bot.memory()
         began = time.monotonic()
         now = time.time()
-        records.write(client, (records.idle_record(uid, now) for uid in records.ids(n)))
+        records.write(client, (records.idle_record(uid, now, times) for uid in records.ids(n)))
         wrote = time.monotonic() - began
         with running_bot(server, standin, f"bot-idle-{n}", variants=variants) as bot:
             answering, healthy = bot.wait_healthy(timeout=600)
@@ -212,7 +213,8 @@ def idle(report, n=100000, settle=1.0, variants=()):
             loaded = bot.memory()
             snapshot = bot.debug_actors()
     per_user = (loaded["VmRSS"] - baseline["VmRSS"]) * 1024 / n
-    report.figure(f"memory: RSS per idle user ({n})", f"{per_user:.0f} B "
+    report.figure(f"memory: RSS per idle user ({n}, {times} time{'s' * (times > 1)})",
+                  f"{per_user:.0f} B "
                   f"({baseline['VmRSS'] / 1024:.0f} -> {loaded['VmRSS'] / 1024:.0f} MiB)",
                   "<= 1024 B", per_user <= 1024)
     report.figure(f"memory: peak RSS while restoring {n}", f"{loaded['VmHWM'] / 1024:.0f} MiB")

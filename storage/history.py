@@ -21,6 +21,10 @@ CELL_BITS = 32
 # is counted exactly once: ARGV triples (day number, outcome index, delta) from `first` on.
 APPLY_CHANGES_LUA = f"""
 local function apply_changes(key, first)
+  if first <= #ARGV and redis.call('EXISTS', key) == 0 then
+    -- The whole ring at once: a string grown cell by cell would keep spare room.
+    redis.call('SET', key, string.rep('\0', {RING_DAYS * CELL_BITS // 8}))
+  end
   for j = first, #ARGV, 3 do
     local day, field, delta = tonumber(ARGV[j]), tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
     local cell = (day % {RING_DAYS}) * {CELL_BITS}

@@ -75,6 +75,11 @@ def watch_failures(user_id: str) -> str:
     return f"{WATCH_PREFIX}fails:{user_id}"
 
 
+def alert_claim(user_id: str, alert_id: str, watcher: str) -> str:
+    """Which process is telling `watcher` the user's alert `alert_id` (a lease)."""
+    return f"{PREFIX}:alert:{user_id}:{alert_id}:{watcher}"
+
+
 def pushes_in(month: str) -> str:
     """Pushes (asks and alerts) per user in a month ("YYYY-MM", the bot's zone)."""
     return f"{PREFIX}:pushes:{month}"

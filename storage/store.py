@@ -122,6 +122,17 @@ return {'held', tostring(redis.call('PTTL', KEYS[2]))}
 """
 
 
+# A lease on telling one watcher one alert, held by one process (it may take it again).
+# KEYS[1] the claim; ARGV[1] the process's token, ARGV[2] lease ms. Returns 0 when this process
+# holds it now, else the ms left on another's lease.
+_CLAIM_ALERT = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return math.max(1, redis.call('PTTL', KEYS[1])) end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 0
+"""
+
+
 class ClaimStatus(enum.Enum):
     """What a batch claim says about one user's ask."""
     WON = "won"            # claimed for this batch: send it
@@ -212,6 +223,7 @@ class Store:
         self._save_if_version = client.register_script(_SAVE_IF_VERSION)
         self._claim_batch = client.register_script(_CLAIM_BATCH)
         self._take_batch = client.register_script(_TAKE_BATCH)
+        self._claim_alert = client.register_script(_CLAIM_ALERT)
         self.unavailable = False  # the last call found Redis unreachable
 
     # -- users ---------------------------------------------------------------------------
@@ -317,6 +329,16 @@ class Store:
                                                        ex=PUSH_RECORD_TTL))
         else:
             self._pipeliner.call(lambda pipe: pipe.delete(keys.batch_lease(batch_id)))
+
+    @_outage_aware
+    def claim_alert(self, user_id: str, alert_id: str, watcher: str, token: str,
+                    lease_seconds: float) -> float:
+        """0.0 when the process `token` may tell `watcher` the alert now, else the seconds
+        another process still holds it."""
+        held = self._pipeliner.call(lambda pipe: self._claim_alert(
+            keys=[keys.alert_claim(user_id, alert_id, watcher)],
+            args=[token, _ms(lease_seconds)], client=pipe))
+        return held / 1000.0
 
     # -- webhook redelivery ----------------------------------------------------------------
     @_outage_aware

@@ -25,8 +25,11 @@ def asks_seen_once(bot) -> bool:
 
 
 def let_the_dead_senders_lease_run_out(bot) -> None:
-    """Leases expire on Redis's real clock, which the manual timer does not move."""
-    bot.store.redis.delete(*bot.store.redis.keys("usa:batch:*:lease"))
+    """Leases (on asks, on alerts) expire on Redis's real clock, which the manual timer does
+    not move."""
+    leases = bot.store.redis.keys("usa:batch:*:lease") + bot.store.redis.keys("usa:alert:*")
+    if leases:
+        bot.store.redis.delete(*leases)
 
 
 def send_statuses(platform) -> list:

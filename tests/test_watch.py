@@ -9,7 +9,7 @@ import urllib3
 from chat import texts
 from storage import keys
 from storage.watches import CODE_TTL
-from tests.support import new_user_id
+from tests.support import advance_together, let_the_dead_senders_lease_run_out, new_user_id
 
 HANAKO, TARO, JIRO, SABURO, SHIRO = "花子", "太郎", "次郎", "三郎", "四郎"
 
@@ -204,7 +204,8 @@ def test_an_alert_survives_a_kill_between_the_round_ending_and_the_push(make_bot
     assert died.wait(5)
     bot.kill()
     second = make_bot()                         # restarts from Redis
-    second.advance(seconds=1)
+    let_the_dead_senders_lease_run_out(second)
+    second.advance(seconds=2)
     missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
     assert pushes_to(second, b).count(missed) == 1
 
@@ -229,7 +230,8 @@ def test_an_alert_line_took_before_a_kill_is_not_shown_twice(make_bot, people, m
     assert died.wait(5)
     bot.kill()
     second = make_bot()
-    second.advance(seconds=1)
+    let_the_dead_senders_lease_run_out(second)
+    second.advance(seconds=2)
     missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
     assert pushes_to(second, b).count(missed) == 1
     statuses = [r.status for r in second.platform.requests if r.path.endswith("/push")]
@@ -256,3 +258,15 @@ def test_a_watch_alert_counts_for_the_month(bot, people):
     assert row["watchers"] == 1
     # The alert is a push: it counts against the quota, for the watcher it went to.
     assert bot.system.usage.pushes("2026-11", [b]) == {b: 1}
+
+
+def test_two_processes_tell_a_watcher_once_without_a_resend(make_bot, people):
+    old = make_bot()
+    a, b = people[HANAKO], people[TARO]
+    watch(old, a, b)
+    old.say(a, "6時10分")
+    new = make_bot()                                 # a deploy: both hold the user
+    advance_together([old.timer, new.timer], 3 * 3600)
+    missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
+    assert pushes_to(old, b).count(missed) == 1
+    assert 409 not in [r.status for r in old.platform.requests if r.path.endswith("/push")]

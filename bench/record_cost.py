@@ -1,0 +1,56 @@
+"""What the record (記録) costs in Redis: `python -m bench.record_cost [USERS]`.
+
+Fills a private Redis with USERS users' records as the bot keeps them, every day cell of the
+ring used (the state after 96 days; the number of daily times does not change the size),
+and prints used_memory per user and the projection to 1M users. The cells are written by the
+bot's own script (Store.save with outcome changes) for a sample of users, checked, and then
+copied byte for byte for the rest with a pipeline."""
+import sys
+from datetime import date, timedelta
+
+from bench.procs import private_redis
+from domain.history import TallyChange
+from domain.rounds import Round, RoundState
+from domain.user import UserRecord
+from storage import history, keys
+from storage.store import Store, connect
+
+
+def main(argv=None):
+    users = int((argv or sys.argv[1:] or ["100000"])[0])
+    with private_redis("record-cost") as server:
+        client = connect(server.url)
+        store = Store(client)
+        before = client.info("memory")["used_memory"]
+        sample = "U" + "0" * 32
+        record = UserRecord(sample, (Round(8, 0), Round(20, 0)))
+        first = date(2026, 1, 1)
+        for offset in range(history.RING_DAYS):
+            day = (first + timedelta(days=offset)).isoformat()
+            # two rounds a day: one taken, one missed and answered late on some days
+            store.save(record, [TallyChange(day, RoundState.TAKEN, +1),
+                                TallyChange(day, RoundState.LATE if offset % 7 else
+                                            RoundState.MISSED, +1)])
+        ring = client.get(keys.history(sample))
+        assert len(store.history(sample)) == history.RING_DAYS
+        client.delete(keys.user(sample))
+        with_users = client.info("memory")["used_memory"]
+        pipe = client.pipeline(transaction=False)
+        for i in range(1, users):
+            pipe.set(keys.history(f"U{i:032x}"), ring)
+            if i % 10000 == 0:
+                pipe.execute()
+        pipe.execute()
+        after = client.info("memory")["used_memory"]
+        per_user = (after - before) / users
+        print(f"record ring: {len(ring)} bytes of cells per user "
+              f"({history.RING_DAYS} days x 4 bytes), MEMORY USAGE of one key: "
+              f"{client.memory_usage(keys.history(sample))} bytes")
+        print(f"{users} users: used_memory +{(after - before) / 2 ** 20:.1f} MiB, "
+              f"{per_user:.0f} bytes per user; 1M users: {per_user * 1e6 / 2 ** 20:.0f} MiB "
+              f"(the first user alone: +{with_users - before} bytes)")
+        client.close()
+
+
+if __name__ == "__main__":
+    main()
