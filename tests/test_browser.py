@@ -1,5 +1,6 @@
 """A real browser (headless Chromium) chats with the bot in simulator mode, and sees what
-LINE would show: Flex messages drawn, a location sent, the bot's rich menu under the chat.
+LINE would show: Flex messages drawn (the bot's own record among them), a location sent, the
+bot's rich menu under the chat.
 
 The bot runs in this process exactly as `python web.py` runs it without LINE credentials
 (runtime.build_runtime's simulator mode), with one injected difference: its timer is the
@@ -8,9 +9,9 @@ production Timer on a wall clock moved to 07:29:58.5 in Tokyo, so the ask for 7:
 knows it is being tested.
 
 Screenshots go to a temporary directory; `make screenshots` (SCREENSHOTS=1) writes them to
-docs/ instead (chat.png, debug.png, flex.png: the README shows them). Skips without
-/usr/bin/chromium, except under CI or SCREENSHOTS=1, where it fails instead: `.ci/run`
-installs Chromium.
+docs/ instead (chat.png, debug.png, flex.png, record.png: the README shows them).
+Skips without /usr/bin/chromium, except under CI or SCREENSHOTS=1, where it fails instead:
+`.ci/run` installs Chromium.
 """
 
 import json
@@ -154,6 +155,17 @@ def _bubble(page, sender, text):
     return page.locator(f"#messages .msg.{sender} .bubble").get_by_text(text, exact=True)
 
 
+def _type(page, text):
+    page.get_by_label("メッセージ").fill(text)
+    page.get_by_label("メッセージ").press("Enter")
+
+
+def _fold_rich_menu(expect, page):
+    """Tap the menu's bar, as a LINE user does to see more of the chat."""
+    page.locator("#rich-menu-bar").click()
+    expect(page.locator("#rich-menu-panel")).to_be_hidden()
+
+
 def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, browser, page, shots):
     expect = sync_api.expect
 
@@ -202,8 +214,7 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     page.get_by_role("button", name="ブロック解除").first.click()
     expect(page.locator("#composer")).to_be_visible()
     expect(greetings).to_have_count(2)  # a follow after unblocking is greeted again
-    page.get_by_label("メッセージ").fill("21時15分にお願い")
-    page.get_by_label("メッセージ").press("Enter")
+    _type(page, "21時15分にお願い")
     expect(bubble("bot", "21時15分ですね。わかりました。")).to_be_visible()
     page.get_by_role("button", name="スタンプ", exact=True).click()
     page.get_by_role("button", name="スタンプ OK!").click()
@@ -212,7 +223,7 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     page.locator("#users li").first.click()
     expect(bubble("bot", "よくできました")).to_be_visible()
 
-    debug = browser.new_page(viewport={"width": 1200, "height": 420})
+    debug = browser.new_page(viewport={"width": 1680, "height": 420})  # the table's width
     debug.goto(bot.debug_url)
     rows = debug.locator("table").first.locator("tbody tr")
     expect(rows).to_have_count(2)
@@ -264,7 +275,41 @@ def test_the_record_flex_message_renders_as_a_calendar(sync_api, bot, page, shot
     assert calendar.bounding_box()["width"] == 300  # a mega bubble, as in LINE
     # The list of chats shows the altText, as LINE's does.
     expect(page.locator("#users li .preview").first).to_have_text(record["altText"])
+    _fold_rich_menu(expect, page)
     page.screenshot(path=str(shots / "flex.png"))
+
+
+def test_the_record_after_a_dose_taken_today_is_the_bots_own_calendar(sync_api, bot, page,
+                                                                      shots):
+    expect = sync_api.expect
+    _open_chat(expect, page, bot)
+    bot.timer.set_now(MORNING)
+    page.get_by_role("button", name="1分後にリマインド").click()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+    expect(_bubble(page, "bot", "飲んだ?")).to_be_visible(timeout=8000)
+    page.locator("#quick-replies button", has_text="飲んだ!").click()
+    expect(_bubble(page, "bot", "よくできました")).to_be_visible()
+
+    page.locator("#rich-menu-panel").get_by_role("button", name="記録").click()
+    expect(_bubble(page, "user", "記録")).to_be_visible()
+    calendar = page.locator("#messages .msg.bot .flex-bubble")
+    expect(calendar).to_have_count(1)
+    expect(calendar.locator(".flex-header")).to_contain_text("10/31〜11/27 (直近28日)")
+    days = calendar.locator(".flex-body .flex-box.horizontal > .flex-box")
+    expect(days).to_have_count(28)
+    expect(days.first).to_have_text("31·")  # nothing asked before today
+    today = days.last
+    expect(today).to_have_text("27○")
+    expect(today).to_have_css("border-top-width", "2px")
+    expect(today).to_have_css("border-top-color", "rgb(6, 199, 85)")
+    expect(today).to_have_css("background-color", "rgb(232, 248, 238)")  # #E8F8EE, taken
+    counts = calendar.locator(".flex-body > .flex-box > .flex-box.horizontal").last
+    expect(counts.locator(".flex-text")).to_have_text(["○ 1日", "△ 0日", "× 0日"])
+    expect(page.locator("#users li .preview").first).to_have_text(
+        "記録(直近28日): ○1日 △0日 ×0日")
+
+    _fold_rich_menu(expect, page)
+    page.screenshot(path=str(shots / "record.png"))
 
 
 def test_flex_messages_are_drawn_as_line_draws_them_and_unknown_parts_draw_nothing(
@@ -395,6 +440,6 @@ def test_the_default_rich_menu_sits_under_the_chat_and_its_areas_send_their_text
 
     # The bot takes its default menu away: the open page follows at the next change.
     platform.default_rich_menu_id = None
-    page.get_by_label("メッセージ").fill("設定教えて")
-    page.get_by_label("メッセージ").press("Enter")
+    _type(page, "設定教えて")
     expect(page.locator("#rich-menu")).to_be_hidden()
+
