@@ -1,23 +1,28 @@
 """A real browser (headless Chromium) chats with the bot in simulator mode, and sees what
-LINE would show: Flex messages drawn, a location sent, the bot's rich menu under the chat.
+LINE would show: Flex messages drawn (the bot's own record among them), a location sent, the
+bot's rich menu under the chat, and two simulated users where one watches the other.
 
 The bot runs in this process exactly as `python web.py` runs it without LINE credentials
 (runtime.build_runtime's simulator mode), with one injected difference: its timer is the
 production Timer on a wall clock moved to 07:29:58.5 in Tokyo, so the ask for 7:30 comes
 1.5 s after the page's "remind me in 1 minute" button, at real speed. Nothing in the bot
-knows it is being tested.
+knows it is being tested. The watch test's bot is configured as an operator would
+(SNOOZE_INTERVAL_SECONDS=1, MAX_REASKS=1), so an unanswered round ends 2 s after its ask.
 
 Screenshots go to a temporary directory; `make screenshots` (SCREENSHOTS=1) writes them to
-docs/ instead (chat.png, debug.png, flex.png: the README shows them). Skips without
-/usr/bin/chromium, except under CI or SCREENSHOTS=1, where it fails instead: `.ci/run`
-installs Chromium.
+docs/ instead (chat.png, debug.png, flex.png, record.png, watch.png: the README shows them).
+Skips without /usr/bin/chromium, except under CI or SCREENSHOTS=1, where it fails instead:
+`.ci/run` installs Chromium.
 """
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
+import urllib.parse
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -81,9 +86,24 @@ class ShiftedTimer(Timer):
 @pytest.fixture
 def bot(redis_server, redis_client, tmp_path):
     """`python web.py` without LINE credentials, in this process, on free ports."""
+    with _running_bot(redis_server, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def quick_bot(redis_server, redis_client, tmp_path):
+    """The same bot with rounds that end within seconds: the ask, one re-ask a second later,
+    and a second after that the round is over (simulator mode: 60 s and 10 re-asks)."""
+    with _running_bot(redis_server, tmp_path, SNOOZE_INTERVAL_SECONDS="1",
+                      MAX_REASKS="1") as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _running_bot(redis_server, tmp_path, **environment):
     settings = from_environment({"HOST": "127.0.0.1", "PORT": "0", "REDIS_URL": redis_server.url,
                                  "DATA_DIR": str(tmp_path / "data"),
-                                 "LINE_TIMEOUT_SECONDS": "2"})
+                                 "LINE_TIMEOUT_SECONDS": "2", **environment})
     timer = ShiftedTimer(MORNING - 30)
     runtime = build_runtime(settings, timer=timer)
     app = create_app(channel_secret=runtime.settings.channel_secret, system=runtime.system,
@@ -154,6 +174,17 @@ def _bubble(page, sender, text):
     return page.locator(f"#messages .msg.{sender} .bubble").get_by_text(text, exact=True)
 
 
+def _type(page, text):
+    page.get_by_label("メッセージ").fill(text)
+    page.get_by_label("メッセージ").press("Enter")
+
+
+def _fold_rich_menu(expect, page):
+    """Tap the menu's bar, as a LINE user does to see more of the chat."""
+    page.locator("#rich-menu-bar").click()
+    expect(page.locator("#rich-menu-panel")).to_be_hidden()
+
+
 def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, browser, page, shots):
     expect = sync_api.expect
 
@@ -202,8 +233,7 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     page.get_by_role("button", name="ブロック解除").first.click()
     expect(page.locator("#composer")).to_be_visible()
     expect(greetings).to_have_count(2)  # a follow after unblocking is greeted again
-    page.get_by_label("メッセージ").fill("21時15分にお願い")
-    page.get_by_label("メッセージ").press("Enter")
+    _type(page, "21時15分にお願い")
     expect(bubble("bot", "21時15分ですね。わかりました。")).to_be_visible()
     page.get_by_role("button", name="スタンプ", exact=True).click()
     page.get_by_role("button", name="スタンプ OK!").click()
@@ -212,7 +242,7 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     page.locator("#users li").first.click()
     expect(bubble("bot", "よくできました")).to_be_visible()
 
-    debug = browser.new_page(viewport={"width": 1200, "height": 420})
+    debug = browser.new_page(viewport={"width": 1680, "height": 420})  # the table's width
     debug.goto(bot.debug_url)
     rows = debug.locator("table").first.locator("tbody tr")
     expect(rows).to_have_count(2)
@@ -264,7 +294,41 @@ def test_the_record_flex_message_renders_as_a_calendar(sync_api, bot, page, shot
     assert calendar.bounding_box()["width"] == 300  # a mega bubble, as in LINE
     # The list of chats shows the altText, as LINE's does.
     expect(page.locator("#users li .preview").first).to_have_text(record["altText"])
+    _fold_rich_menu(expect, page)
     page.screenshot(path=str(shots / "flex.png"))
+
+
+def test_the_record_after_a_dose_taken_today_is_the_bots_own_calendar(sync_api, bot, page,
+                                                                      shots):
+    expect = sync_api.expect
+    _open_chat(expect, page, bot)
+    bot.timer.set_now(MORNING)
+    page.get_by_role("button", name="1分後にリマインド").click()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+    expect(_bubble(page, "bot", "飲んだ?")).to_be_visible(timeout=8000)
+    page.locator("#quick-replies button", has_text="飲んだ!").click()
+    expect(_bubble(page, "bot", "よくできました")).to_be_visible()
+
+    page.locator("#rich-menu-panel").get_by_role("button", name="記録").click()
+    expect(_bubble(page, "user", "記録")).to_be_visible()
+    calendar = page.locator("#messages .msg.bot .flex-bubble")
+    expect(calendar).to_have_count(1)
+    expect(calendar.locator(".flex-header")).to_contain_text("10/31〜11/27 (直近28日)")
+    days = calendar.locator(".flex-body .flex-box.horizontal > .flex-box")
+    expect(days).to_have_count(28)
+    expect(days.first).to_have_text("31·")  # nothing asked before today
+    today = days.last
+    expect(today).to_have_text("27○")
+    expect(today).to_have_css("border-top-width", "2px")
+    expect(today).to_have_css("border-top-color", "rgb(6, 199, 85)")
+    expect(today).to_have_css("background-color", "rgb(232, 248, 238)")  # #E8F8EE, taken
+    counts = calendar.locator(".flex-body > .flex-box > .flex-box.horizontal").last
+    expect(counts.locator(".flex-text")).to_have_text(["○ 1日", "△ 0日", "× 0日"])
+    expect(page.locator("#users li .preview").first).to_have_text(
+        "記録(直近28日): ○1日 △0日 ×0日")
+
+    _fold_rich_menu(expect, page)
+    page.screenshot(path=str(shots / "record.png"))
 
 
 def test_flex_messages_are_drawn_as_line_draws_them_and_unknown_parts_draw_nothing(
@@ -395,6 +459,64 @@ def test_the_default_rich_menu_sits_under_the_chat_and_its_areas_send_their_text
 
     # The bot takes its default menu away: the open page follows at the next change.
     platform.default_rich_menu_id = None
-    page.get_by_label("メッセージ").fill("設定教えて")
-    page.get_by_label("メッセージ").press("Enter")
+    _type(page, "設定教えて")
     expect(page.locator("#rich-menu")).to_be_hidden()
+
+
+def test_family_watch_between_two_users_and_the_alert_when_a_dose_is_missed(
+        sync_api, quick_bot, browser, page, shots):
+    expect = sync_api.expect
+    bot = quick_bot
+    users = page.locator("#users li")
+    _open_chat(expect, page, bot)
+
+    # ユーザー1 asks for a code and reads it in the bot's answer.
+    _type(page, "見守り")
+    answer = page.locator("#messages .msg.bot .bubble", has_text="見守りコード")
+    expect(answer).to_contain_text("24時間以内")
+    code = re.match(r"見守りコード: ([0-9]{6})\n", answer.inner_text()).group(1)
+
+    # ユーザー2 adds the bot as a friend and sends the six digits.
+    page.get_by_role("button", name="＋ 友だち追加").click()
+    expect(page.locator("#chat-user")).to_have_text("ユーザー2 としてトーク中")
+    expect(page.locator("#messages .msg.bot .bubble").first).to_contain_text("はじめまして")
+    _type(page, code)
+    expect(_bubble(page, "bot", "ユーザー1さんの見守りを始めました。飲み忘れたときにお知らせします。")
+           ).to_be_visible()
+    expect(users.first.locator(".badge")).to_have_text("1")  # ユーザー1 was told, by a push
+    users.first.click()
+    expect(_bubble(page, "bot", "ユーザー2さんが見守りを始めました。")).to_be_visible()
+
+    # ユーザー1 sets 7:30, is asked and asked again, and never answers.
+    bot.timer.set_now(MORNING)
+    page.get_by_role("button", name="1分後にリマインド").click()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+    expect(_bubble(page, "bot", "飲んだ?")).to_be_visible(timeout=8000)
+    expect(_bubble(page, "bot", "飲んだ??")).to_be_visible(timeout=5000)
+
+    # A second after the last re-ask the round is over, and ユーザー2 hears of it.
+    alert = "ユーザー1さんが7時30分の薬をまだ飲んでいないようです。"
+    expect(users.nth(1).locator(".preview")).to_have_text(alert, timeout=5000)
+    expect(users.nth(1).locator(".badge")).to_have_text("1")
+    users.nth(1).click()
+    expect(_bubble(page, "bot", alert)).to_be_visible()
+    expect(users.first.locator(".preview")).to_have_text("飲んだ??")
+
+    # The picture: each user's chat in a frame of its own, side by side. The frames' page is
+    # served on the chat's origin (the chat keeps its state in localStorage, which a page of
+    # another origin's frame may not use).
+    both = browser.new_page(viewport={"width": 1520, "height": 660})
+    frame = '<iframe src="/" style="width:760px;height:660px;border:0"></iframe>'
+    side_by_side = urllib.parse.urljoin(bot.chat_url, "/side-by-side")
+    both.route(side_by_side, lambda route: route.fulfill(
+        content_type="text/html", body='<body style="margin:0;display:flex">' + frame * 2))
+    both.goto(side_by_side)
+    for number, last in ((1, "飲んだ??"), (2, alert)):
+        chat = both.frame_locator("iframe").nth(number - 1)
+        chat.locator("#users li").nth(number - 1).click()
+        expect(chat.locator("#chat-user")).to_have_text(f"ユーザー{number} としてトーク中")
+        expect(chat.locator("#messages .msg .bubble").last).to_have_text(last)
+        _fold_rich_menu(expect, chat)
+    both.screenshot(path=str(shots / "watch.png"))
+    both.close()
+
