@@ -34,6 +34,12 @@ class Settings:
     push_lease_seconds: float = 30.0  # how long a claimed push may be in flight before another sender retries it
     data_dir: str = ".data"
     log_level: str = "INFO"
+    # How often each process also looks at the due index for what other processes scheduled
+    # (None: only when a due time it knows of comes; tests on a manual clock).
+    scheduler_poll_seconds: Optional[float] = 1.0
+    # How long a process that took due users holds them: the longest a process killed while
+    # handling them delays them.
+    due_lease_seconds: float = 5.0
 
     @property
     def has_line_credentials(self) -> bool:
@@ -116,6 +122,8 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Settings:
         push_concurrency=_number(env, "PUSH_CONCURRENCY", 128, int),
         line_timeout_seconds=_number(env, "LINE_TIMEOUT_SECONDS", 5.0),
         push_lease_seconds=_number(env, "PUSH_LEASE_SECONDS", 30.0),
+        due_lease_seconds=_number(env, "DUE_LEASE_SECONDS", 5.0),
+        scheduler_poll_seconds=_number(env, "SCHEDULER_POLL_SECONDS", 1.0),
         data_dir=env.get("DATA_DIR") or ".data",
         log_level=_log_level(env),
     )

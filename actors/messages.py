@@ -109,13 +109,13 @@ class Forget:
     """The user blocked the bot: forget them."""
 
 
-# -- UserActor: from the dispatcher -----------------------------------------------------------
+# -- UserActor: from the scheduler ------------------------------------------------------------
 @dataclass(frozen=True)
 class ReminderDue:
     due: float
 
 
-# -- SnoozeDispatcher -------------------------------------------------------------------------
+# -- Scheduler ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ScheduleDue:
     user_id: str

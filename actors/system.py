@@ -1,21 +1,23 @@
-"""The actor system: a registry of compact user records, the user actors that are awake,
-and the snooze dispatcher. `tell(user_id, message)` wakes (or creates) the user's actor."""
-import gc
+"""The actor system: the user actors that are awake, and the scheduler that wakes them when
+they are due. `tell(user_id, message)` wakes (or creates) the user's actor. Users asleep cost
+this process nothing: their records and due times are in Redis."""
 import itertools
 import logging
 import uuid
 from datetime import datetime
 
+import gevent
 from gevent.event import Event
 
 from actors.asks import AskBatcher
 from actors.base import Activity
-from actors.dispatcher import SnoozeDispatcher
+from actors.messages import ReminderDue
 from actors.notices import Notices
+from actors.scheduler import Scheduler
 from actors.user import UserActor
 from domain.rounds import Rules
-from domain.user import UserRecord
 from domain.wallclock import zone
+from storage.store import StorageUnavailable
 from storage.usage import Usage
 from storage.watches import Watches
 
@@ -24,6 +26,12 @@ log = logging.getLogger(__name__)
 # Due users handled at once: enough to fill several multicasts of 500 while others are sent,
 # few enough that a 100k burst does not park 100k greenlets (memory) at once.
 MAX_WAKING = 2000
+# A process's heartbeat: renewed every second, gone this long after the process stops. A
+# batch of asks held by a process without one is resent at once.
+HEARTBEAT_SECONDS = 1.0
+HEARTBEAT_TTL_SECONDS = 5.0
+# A deploy from the version without a due index: both run for up to a minute.
+REINDEX_AFTER_SECONDS = 120.0
 
 
 class ActorSystem:
@@ -36,38 +44,35 @@ class ActorSystem:
         self.rules = Rules(snooze_interval=settings.snooze_interval_seconds,
                            max_reasks=settings.max_reasks,
                            grace=settings.missed_ask_grace_seconds)
-        self.records = {}   # user id -> UserRecord, for every known user
         self.awake = {}     # user id -> UserActor, only while it has work
-        self.token = uuid.uuid4().hex   # this process, in the leases it holds
+        self.token = store.token = uuid.uuid4().hex   # this process, in its leases
         self.watches = Watches(store.redis)
         self.usage = Usage(store.redis)
         self.notices = Notices(outbox, self.usage, timer, settings.timezone)
         self.asks = AskBatcher(store, outbox, settings.push_lease_seconds,
                                on_delivered=self.notices.count)
-        self.dispatcher = SnoozeDispatcher(timer, self.activity, self.records, self.tell,
-                                           max_waking=MAX_WAKING)
+        self.scheduler = Scheduler(timer, self.activity, store, self.wake,
+                                   lease=settings.due_lease_seconds,
+                                   poll=settings.scheduler_poll_seconds, max_waking=MAX_WAKING)
         self.ready = Event()
+        self._heartbeat = self._reindex = None
 
     def restore(self) -> int:
-        """Load every stored user and every pending due time; start the dispatcher."""
-        entries = []
-        # Records hold no reference cycles: collecting while 100k of them are built only
-        # costs time, and once loaded they are frozen out of every later collection.
-        gc.disable()
-        try:
-            for record in self.store.load_all():
-                self.records[record.user_id] = record
-                due = record.due
-                if due is not None:
-                    entries.append((due, record.user_id))
-            self.dispatcher.load(entries)
-        finally:
-            gc.enable()
-        gc.freeze()
-        self.dispatcher.start()
+        """Start: index the due times of users stored before the index existed (once), then
+        the heartbeat and the scheduler. Returns how many users have a due time."""
+        self.store.heartbeat(HEARTBEAT_TTL_SECONDS)
+        if not self.store.due_index_built():
+            indexed = self.store.build_due_index()
+            log.info("indexed the due times of %d stored users", indexed)
+            # A process of the version without the index may still run (a deploy) and save
+            # users without indexing them: index once more after it has gone.
+            self._reindex = gevent.spawn_later(REINDEX_AFTER_SECONDS, self._index_again)
+        self._heartbeat = gevent.spawn(self._beat)
+        self.scheduler.start()
         self.ready.set()
-        log.info("restored %d users, %d pending due times", len(self.records), len(entries))
-        return len(self.records)
+        _, due = self.store.due_head(0)
+        log.info("ready: %d users with a due time", due)
+        return due
 
     def tell(self, user_id: str, message) -> None:
         self._actor(user_id).tell(message)
@@ -75,23 +80,74 @@ class ActorSystem:
     def ask(self, user_id: str, message):
         return self._actor(user_id).ask(message)
 
-    def _actor(self, user_id):
+    def wake(self, user_id: str, record) -> None:
+        """The scheduler found the user due (`record`: as just loaded, or None)."""
+        self._actor(user_id, record).tell(ReminderDue(self.timer.now()))
+
+    def _actor(self, user_id, record=None):
         actor = self.awake.get(user_id)
         if actor is None:
-            record = self.records.get(user_id)
-            if record is None:
-                record = self.records[user_id] = UserRecord(user_id)
-            actor = self.awake[user_id] = UserActor(record, self)
+            actor = self.awake[user_id] = UserActor(user_id, record, self)
         return actor
 
     def actor_idle(self, actor) -> None:
-        """An actor's mailbox ran dry: let it hibernate (no greenlet, just its record)."""
-        user_id = actor.user_id
-        if self.awake.get(user_id) is actor:
-            del self.awake[user_id]
-        record = self.records.get(user_id)
-        if record is not None and not record.has_time and record.version == 0:
-            del self.records[user_id]  # nothing stored: nothing to remember
+        """An actor's mailbox ran dry: it goes (its user's state is in Redis)."""
+        if self.awake.get(actor.user_id) is actor:
+            del self.awake[actor.user_id]
+
+    def wait_quiet(self, timeout=None) -> bool:
+        return self.activity.wait_quiet(timeout)
+
+    def stop(self, timeout: float) -> bool:
+        """Stop waking users, let in-flight work finish (bounded), then stop every actor."""
+        self.scheduler.stop()
+        quiet = self.wait_quiet(timeout)
+        for actor in list(self.awake.values()):
+            actor.stop()
+        for helper in (self._heartbeat, self._reindex):
+            if helper is not None:
+                helper.kill(block=False)
+        return quiet
+
+    def _index_again(self):
+        try:
+            log.info("indexed the due times of %d stored users again",
+                     self.store.build_due_index())
+        except Exception as exc:
+            log.warning("could not index due times again: %s", type(exc).__name__)
+
+    def _beat(self):
+        while True:
+            gevent.sleep(HEARTBEAT_SECONDS)
+            try:
+                self.store.heartbeat(HEARTBEAT_TTL_SECONDS)
+            except StorageUnavailable:
+                pass  # the store logs the outage
+
+    def snapshot(self, limit: int = 50) -> dict:
+        """What /debug shows: the users due next (each time and its round), the actors awake,
+        and the due index. Reads Redis."""
+        head, indexed = self.store.due_head(limit)
+        awake = list(itertools.islice(self.awake, limit))
+        shown = list(dict.fromkeys([user_id for user_id, _ in head] + awake))
+        users = []
+        for user_id, record in zip(shown, self.store.load_many(shown)):
+            if record is None:
+                continue
+            actor = self.awake.get(user_id)
+            users.append({
+                "user": user_id, "tz": record.tz or self.settings.timezone,
+                "times": [_round_snapshot(round) for round in record.rounds],
+                "next_due": record.due, "awake": actor is not None,
+                "mailbox": len(actor.mailbox) if actor is not None else 0,
+            })
+        return {
+            "users": users, "user_count": indexed, "awake_count": len(self.awake),
+            "dispatcher": {"queued": indexed,
+                           "next": [{"due": due, "user": user_id} for user_id, due in head]},
+            "outbox": {"quota_exhausted": self.outbox.quota_exhausted,
+                       "in_flight": self.outbox.in_flight, "asks_waiting": self.asks.waiting},
+        }
 
     def this_month(self, user_ids) -> dict:
         """For /debug, read from Redis: pushes LINE took this month per user, each user's
@@ -102,39 +158,6 @@ class ActorSystem:
                 "watchers": {user_id: len(self.watches.watchers(user_id))
                              for user_id in user_ids},
                 "watch_alerts": self.usage.alerts(month)}
-
-    def wait_quiet(self, timeout=None) -> bool:
-        return self.activity.wait_quiet(timeout)
-
-    def stop(self, timeout: float) -> bool:
-        """Stop firing due times, let in-flight work finish (bounded), then stop every actor."""
-        self.dispatcher.stop()
-        quiet = self.wait_quiet(timeout)
-        for actor in list(self.awake.values()):
-            actor.stop()
-        return quiet
-
-    def snapshot(self, limit: int = 1000) -> dict:
-        """What /debug shows: every actor's state (each time and its round) and the
-        dispatcher's queue."""
-        users = []
-        # No greenlet switch happens inside this loop, so the dict cannot change under it.
-        for user_id, record in itertools.islice(self.records.items(), limit):
-            actor = self.awake.get(user_id)
-            users.append({
-                "user": user_id, "tz": record.tz or self.settings.timezone,
-                "times": [_round_snapshot(round) for round in record.rounds],
-                "next_due": record.due, "awake": actor is not None,
-                "mailbox": len(actor.mailbox) if actor is not None else 0,
-            })
-        return {
-            "users": users, "user_count": len(self.records), "awake_count": len(self.awake),
-            "dispatcher": {"queued": len(self.dispatcher),
-                           "next": [{"due": due, "user": user_id}
-                                    for due, user_id in self.dispatcher.pending()]},
-            "outbox": {"quota_exhausted": self.outbox.quota_exhausted,
-                       "in_flight": self.outbox.in_flight, "asks_waiting": self.asks.waiting},
-        }
 
 
 def _month(at: float, timezone: str) -> str:

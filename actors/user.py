@@ -9,6 +9,7 @@ reloads it too.
 """
 import logging
 from datetime import date
+from typing import Optional
 
 from actors.base import Actor
 from actors.asks import AskResult
@@ -46,17 +47,15 @@ _ROUND_EVENT = {
 class UserActor(Actor):
     hibernates = True
 
-    def __init__(self, record: UserRecord, system):
+    def __init__(self, user_id: str, record: Optional[UserRecord], system):
         super().__init__(system.timer, system.activity)
-        self.record = record
+        self.user_id = user_id
+        self.record = record          # None: loaded from Redis with the first message
         self.system = system
         self.settings = system.settings
         self.rules = system.rules
-        self._scheduled_due = record.due  # every stored due time is already in the dispatcher
-
-    @property
-    def user_id(self):
-        return self.record.user_id
+        self._scheduled_due = None    # the due time the scheduler last heard of from here
+        self._saved = False           # this message's handling saved the record
 
     @property
     def zone(self):
@@ -64,30 +63,32 @@ class UserActor(Actor):
 
     # -- actor hooks ---------------------------------------------------------------------
     def on_receive(self, message):
-        if type(message) is ReminderDue:
+        woken = type(message) is ReminderDue
+        if woken:
             self._scheduled_due = None  # this wake-up is spent: whatever is due next is new
         try:
-            return self._decide(message)
+            if self.record is None:
+                self._reload()
+            self._saved = False
+            result = self._decide(message)
+            self._keep_due_scheduled(woken)
+            return result
         finally:
-            if type(message) is ReminderDue:
-                self.system.dispatcher.due_handled()
+            if woken:
+                self.system.scheduler.due_handled()
 
     def on_dropped(self, message):
         if type(message) is ReminderDue:
-            self.system.dispatcher.due_handled()
+            self.system.scheduler.due_handled()
 
     def _decide(self, message):
         handler = _HANDLERS[type(message)]
         for _ in range(3):
             try:
-                result = handler(self, message)
-                break
+                return handler(self, message)
             except Conflict:
                 self._reload()  # someone else wrote first: decide again on what they wrote
-        else:
-            raise Conflict(self.user_id)
-        self._keep_due_scheduled()
-        return result
+        raise Conflict(self.user_id)
 
     def on_failure(self, exc, message):
         if isinstance(exc, StorageUnavailable):  # the store logs the outage, once
@@ -100,15 +101,20 @@ class UserActor(Actor):
         try:
             self._reload()
         except StorageUnavailable:
-            pass  # the retry below tries again
+            return  # the due index still holds the user: the scheduler comes back to them
         except Exception as reload_exc:
             log.error("user actor %s could not reload: %s", short_id(self.user_id),
                       type(reload_exc).__name__)
+            return
         due = self.record.due
         if due is not None:
-            # The wake-up that crashed is spent: ask the dispatcher for another, a little later.
+            # The wake-up that crashed is spent: ask for another, a little later.
             retry_at = max(due, self.timer.now() + RESTART_DELAY_SECONDS)
-            self.system.dispatcher.tell(ScheduleDue(self.user_id, retry_at))
+            try:
+                self.system.store.schedule(self.user_id, retry_at)
+            except StorageUnavailable:
+                return
+            self.system.scheduler.tell(ScheduleDue(self.user_id, retry_at))
         self._scheduled_due = due
 
     def on_idle(self):
@@ -319,6 +325,7 @@ class UserActor(Actor):
         watchers, watched = self.system.watches.forget(self.user_id)
         self.system.store.forget(self.user_id)
         self.record.assign(UserRecord(self.user_id))
+        self._saved = True
         self._tell_watch_over(watchers + watched)
 
     def _forget_times(self):
@@ -330,6 +337,7 @@ class UserActor(Actor):
             return
         self.system.store.delete(self.user_id)
         record.assign(UserRecord(self.user_id))
+        self._saved = True
 
     def _pause(self):
         """LINE cannot deliver to this user (they blocked the bot): stop asking every day.
@@ -404,15 +412,25 @@ class UserActor(Actor):
             watchers = self.system.watches.watchers(self.user_id) if missed else ()
             record.alerts += watch.alerts_for(ended, record.rounds, watchers, self.timer.now())
         self.system.store.save(record, history.changes(ended))
+        self._saved = True
 
     def _reload(self):
         stored = self.system.store.load(self.user_id)
-        self.record.assign(stored if stored is not None else UserRecord(self.user_id))
+        stored = stored if stored is not None else UserRecord(self.user_id)
+        if self.record is None:
+            self.record = stored
+        else:
+            self.record.assign(stored)
 
-    def _keep_due_scheduled(self):
+    def _keep_due_scheduled(self, woken: bool):
+        """The due index holds what the last save wrote; a wake-up that saved nothing (a
+        stale one, an ask held elsewhere) left the user a lease ahead there: put them at
+        their due time. And this process's scheduler hears of a due time set here."""
         due = self.record.due
+        if woken and not self._saved:
+            self.system.store.schedule(self.user_id, due)
         if due is not None and due != self._scheduled_due:
-            self.system.dispatcher.tell(ScheduleDue(self.user_id, due))
+            self.system.scheduler.tell(ScheduleDue(self.user_id, due))
         self._scheduled_due = due
 
     def _reply(self, reply_token, *messages):

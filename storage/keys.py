@@ -3,6 +3,10 @@ PREFIX = "usa"
 
 USER_PATTERN = f"{PREFIX}:user:*"
 MIGRATION_DONE = f"{PREFIX}:migrated:go"
+# Every user's next due time (a sorted set scored by epoch seconds), and the mark that users
+# stored before it existed have been indexed.
+DUE = f"{PREFIX}:due"
+DUE_INDEXED = f"{PREFIX}:due:indexed"
 
 # Keys the Go bot (kawasin73/usa-reminder) wrote; read once by storage.migrate, never written.
 GO_USER_PATTERN = "user_*"
@@ -88,3 +92,8 @@ def pushes_in(month: str) -> str:
 def alerts_in(month: str) -> str:
     """Watch alerts sent in a month."""
     return f"{PREFIX}:alerts:{month}"
+
+
+def alive(token: str) -> str:
+    """A running process's heartbeat (expires a few seconds after it stops)."""
+    return f"{PREFIX}:alive:{token}"

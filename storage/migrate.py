@@ -49,10 +49,10 @@ def import_go_users(store, timezone_name="Asia/Tokyo", now=None) -> int:
                 continue
             user_id = key.decode()[len(keys.GO_USER_PREFIX):]
             hour, minute = parsed
-            record = UserRecord(user_id, (Round(hour, minute, next_occurrence(hour, minute, tz,
-                                                                              now)),),
-                                version=1)
+            due = next_occurrence(hour, minute, tz, now)
+            record = UserRecord(user_id, (Round(hour, minute, due),), version=1)
             pipe.set(keys.user(user_id), records.encode(record), nx=True)
-        imported += sum(1 for created in pipe.execute() if created)
+            pipe.zadd(keys.DUE, {user_id: due}, nx=True)
+        imported += sum(1 for created in pipe.execute()[::2] if created)
     client.set(keys.MIGRATION_DONE, int(now))
     return imported

@@ -18,10 +18,11 @@ log = logging.getLogger(__name__)
 PUSH_RECORD_TTL = 3 * 24 * 3600
 EVENT_DEDUPE_TTL = 24 * 3600
 
-# Compare-and-set on the version carried inside the stored JSON (0: absent), and the changes
-# to the record (記録) that the new state brings, in one atomic call.
-# KEYS[1] user key, KEYS[2] history key; ARGV[1] the version read, ARGV[2] the new JSON, then
-# (day number, outcome index, delta) triples.
+# Compare-and-set on the version carried inside the stored JSON (0: absent), the changes to
+# the record (記録) that the new state brings, and the user's place in the due index, in one
+# atomic call. KEYS[1] user key, KEYS[2] history key, KEYS[3] the due index; ARGV[1] the
+# version read, ARGV[2] the new JSON, ARGV[3] the user id, ARGV[4] their next due time ('':
+# none), then (day number, outcome index, delta) triples.
 _SAVE_IF_VERSION = history.APPLY_CHANGES_LUA + """
 local current = redis.call('GET', KEYS[1])
 local expected = tonumber(ARGV[1])
@@ -31,8 +32,20 @@ elseif expected ~= 0 then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2])
-apply_changes(KEYS[2], 3)
+if ARGV[4] == '' then redis.call('ZREM', KEYS[3], ARGV[3])
+else redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3]) end
+apply_changes(KEYS[2], 5)
 return 1
+"""
+
+# Claim the users due by ARGV[1] for this process: their scores move ARGV[2] ahead (a lease:
+# the actor's save sets the real next due time; if this process dies, they come due again).
+# KEYS[1] the due index; ARGV[3] at most this many. Returns {users, the next score or false}.
+_CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, user in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], user) end
+local next = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {due, next[2] or false}
 """
 
 # Claim ask ARGV[5] of each user's round that starts at ARGV[6] for one batch, atomically, if
@@ -46,10 +59,11 @@ return 1
 # deploy. Keys of other batches are built from their id (single-node Redis).
 # KEYS[1] this batch's body, KEYS[2] its lease, then per user: user key, round claim key,
 # day claim key. ARGV[1] batch id, ARGV[2] lease ms, ARGV[3] ttl s, ARGV[4] batch key prefix,
-# ARGV[5] attempt, ARGV[6] round start; then per user: user id, version read, "1" if the day
-# claim applies.
+# ARGV[5] attempt, ARGV[6] round start, ARGV[7] this process's token, ARGV[8] the key prefix of
+# live processes' heartbeats; then per user: user id, version read, "1" if the day claim
+# applies. A batch whose sender's heartbeat stopped is resent at once, lease or not.
 _CLAIM_BATCH = """
-local prefix, round_at = ARGV[4], tonumber(ARGV[6])
+local prefix, round_at, alive = ARGV[4], tonumber(ARGV[6]), ARGV[8]
 local recipients, answers = {}, {}
 
 local function live_batch(claim)
@@ -70,7 +84,7 @@ local function day_claim(claim)
 end
 
 for i = 1, (#KEYS - 2) / 3 do
-  local user_key, claim_key, day_key, a = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2], 4 + 3 * i
+  local user_key, claim_key, day_key, a = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2], 6 + 3 * i
   local current = redis.call('GET', user_key)
   local expected = tonumber(ARGV[a + 1])
   local fresh
@@ -96,9 +110,13 @@ for i = 1, (#KEYS - 2) / 3 do
       if redis.call('EXISTS', prefix .. other .. ':sent') == 1 then
         answers[i] = {'sent', ''}
       else
-        local left = redis.call('PTTL', prefix .. other .. ':lease')
-        if left > 0 then answers[i] = {'held', tostring(left)}
-        else answers[i] = {'resend', other} end
+        local lease = prefix .. other .. ':lease'
+        local holder = redis.call('GET', lease)
+        if holder and redis.call('EXISTS', alive .. holder) == 1 then
+          answers[i] = {'held', tostring(math.max(1, redis.call('PTTL', lease)))}
+        else
+          answers[i] = {'resend', other}
+        end
       end
     end
   end
@@ -106,19 +124,24 @@ end
 if #recipients > 0 then
   local body = cjson.encode({to = recipients, attempt = tonumber(ARGV[5]), round = round_at})
   redis.call('SET', KEYS[1], body, 'EX', ARGV[3])
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[7], 'PX', ARGV[2])
 end
 return answers
 """
 
-# Take the lease on an earlier batch to resend it.
-# KEYS[1] body, KEYS[2] lease, KEYS[3] sent mark; ARGV[1] lease ms.
+# Take the lease on an earlier batch to resend it, unless a live process holds it.
+# KEYS[1] body, KEYS[2] lease, KEYS[3] sent mark; ARGV[1] lease ms, ARGV[2] this process's
+# token, ARGV[3] the heartbeat key prefix.
 _TAKE_BATCH = """
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'sent', ''} end
 local body = redis.call('GET', KEYS[1])
 if not body then return {'gone', ''} end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {'taken', body} end
-return {'held', tostring(redis.call('PTTL', KEYS[2]))}
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[2] and redis.call('EXISTS', ARGV[3] .. holder) == 1 then
+  return {'held', tostring(math.max(1, redis.call('PTTL', KEYS[2])))}
+end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1])
+return {'taken', body}
 """
 
 
@@ -217,13 +240,15 @@ def connect(url: str, max_connections: int = 64) -> redis.Redis:
 
 
 class Store:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, token: str = "-"):
         self.redis = client
+        self.token = token  # this process, in the leases it holds (see heartbeat)
         self._pipeliner = Pipeliner(client)
         self._save_if_version = client.register_script(_SAVE_IF_VERSION)
         self._claim_batch = client.register_script(_CLAIM_BATCH)
         self._take_batch = client.register_script(_TAKE_BATCH)
         self._claim_alert = client.register_script(_CLAIM_ALERT)
+        self._claim_due = client.register_script(_CLAIM_DUE)
         self.unavailable = False  # the last call found Redis unreachable
 
     # -- users ---------------------------------------------------------------------------
@@ -238,11 +263,13 @@ class Store:
         user's record (記録) its new state brings; bump its version. Saves made by many actors
         at the same moment share one round trip."""
         version = record.version + 1
-        args = [record.version, records.encode(record, version)]
+        due = record.due
+        args = [record.version, records.encode(record, version), record.user_id,
+                "" if due is None else repr(due)]
         for change in changes:
             args += [history.day_number(change.day), outcome_index(change.outcome),
                      change.delta]
-        user_keys = [keys.user(record.user_id), keys.history(record.user_id)]
+        user_keys = [keys.user(record.user_id), keys.history(record.user_id), keys.DUE]
         if not self._pipeliner.call(lambda pipe: self._save_if_version(
                 keys=user_keys, args=args, client=pipe)):
             raise Conflict(record.user_id)
@@ -251,12 +278,81 @@ class Store:
     @_outage_aware
     def delete(self, user_id: str) -> None:
         """The user's times and rounds; their record (記録) stays."""
-        self.redis.delete(keys.user(user_id))
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.user(user_id))
+        pipe.zrem(keys.DUE, user_id)
+        pipe.execute()
 
     @_outage_aware
     def forget(self, user_id: str) -> None:
         """Everything stored about the user."""
-        self.redis.delete(keys.user(user_id), keys.history(user_id))
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.user(user_id), keys.history(user_id))
+        pipe.zrem(keys.DUE, user_id)
+        pipe.execute()
+
+    @_outage_aware
+    def load_many(self, user_ids: Sequence[str]) -> List[Optional[UserRecord]]:
+        """Each user's record (None where there is none), one MGET."""
+        if not user_ids:
+            return []
+        raws = self.redis.mget([keys.user(user_id) for user_id in user_ids])
+        return [None if raw is None else records.decode(user_id, raw)
+                for user_id, raw in zip(user_ids, raws)]
+
+    # -- the due index ---------------------------------------------------------------------
+    @_outage_aware
+    def claim_due(self, now: float, lease_seconds: float, limit: int):
+        """(the users due by `now`, now this process's for `lease_seconds`; the next due
+        time in the index, or None)."""
+        users, following = self._claim_due(keys=[keys.DUE],
+                                           args=[repr(now), repr(now + lease_seconds), limit])
+        return ([user.decode() for user in users],
+                None if following is None else float(following))
+
+    @_outage_aware
+    def schedule(self, user_id: str, due: Optional[float]) -> None:
+        """Set the user's place in the due index (their record was not saved)."""
+        if due is None:
+            self._pipeliner.call(lambda pipe: pipe.zrem(keys.DUE, user_id))
+        else:
+            self._pipeliner.call(lambda pipe: pipe.zadd(keys.DUE, {user_id: due}))
+
+    @_outage_aware
+    def due_head(self, limit: int):
+        """The first (user id, due time) pairs of the index, and how many it holds."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrange(keys.DUE, 0, limit - 1, withscores=True)
+        pipe.zcard(keys.DUE)
+        head, count = pipe.execute()
+        return [(user.decode(), score) for user, score in head], count
+
+    def build_due_index(self, batch: int = 2000) -> int:
+        """Index every stored user's next due time (users stored before the index existed).
+        Returns how many users have one."""
+        indexed = 0
+        for records_ in self._batches_of_records(batch):
+            dues = {record.user_id: record.due for record in records_ if record.due is not None}
+            if dues:
+                self.redis.zadd(keys.DUE, dues)
+                indexed += len(dues)
+        self.redis.set(keys.DUE_INDEXED, 1)
+        return indexed
+
+    def due_index_built(self) -> bool:
+        return bool(self.redis.exists(keys.DUE_INDEXED))
+
+    def _batches_of_records(self, batch):
+        prefix_len = len(keys.user(""))
+        for key_batch in self.scan_batches(keys.USER_PATTERN, batch):
+            yield [records.decode(key[prefix_len:].decode(), raw)
+                   for key, raw in zip(key_batch, self.redis.mget(key_batch)) if raw is not None]
+
+    # -- the processes alive ---------------------------------------------------------------
+    @_outage_aware
+    def heartbeat(self, ttl_seconds: float) -> None:
+        """This process is alive for `ttl_seconds`: a batch it holds is not resent meanwhile."""
+        self.redis.set(keys.alive(self.token), 1, px=_ms(ttl_seconds))
 
     @_outage_aware
     def history(self, user_id: str) -> Dict[date, DayTally]:
@@ -264,11 +360,8 @@ class Store:
 
     def load_all(self, batch: int = 2000) -> Iterator[UserRecord]:
         """Every stored user: SCAN in batches, one MGET per batch."""
-        prefix_len = len(keys.user(""))
-        for key_batch in self.scan_batches(keys.USER_PATTERN, batch):
-            for key, raw in zip(key_batch, self.redis.mget(key_batch)):
-                if raw is not None:
-                    yield records.decode(key[prefix_len:].decode(), raw)
+        for records_ in self._batches_of_records(batch):
+            yield from records_
 
     def scan_batches(self, pattern: str, batch: int) -> Iterator[List[bytes]]:
         cursor = 0
@@ -294,7 +387,7 @@ class Store:
         replies = self._claim_batch(
             keys=[keys.batch(batch_id), keys.batch_lease(batch_id), *user_keys],
             args=[batch_id, _ms(lease_seconds), PUSH_RECORD_TTL, keys.BATCH_PREFIX, attempt,
-                  int(round_at), *user_args])
+                  int(round_at), self.token, keys.alive(""), *user_args])
         claims = []
         for status, detail in replies:
             status, detail = ClaimStatus(status.decode()), detail.decode()
@@ -311,7 +404,7 @@ class Store:
         """Take the lease on an earlier batch to resend it."""
         status, detail = self._take_batch(
             keys=[keys.batch(batch_id), keys.batch_lease(batch_id), keys.batch_sent(batch_id)],
-            args=[_ms(lease_seconds)])
+            args=[_ms(lease_seconds), self.token, keys.alive("")])
         status = TakeStatus(status.decode())
         if status is TakeStatus.TAKEN:
             return Taken(status, body=orjson.loads(detail))

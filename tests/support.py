@@ -8,7 +8,6 @@ import gevent
 from gevent.queue import Empty
 from gevent.server import StreamServer
 
-from actors.timer import TIMED_OUT
 from domain.rounds import DUE_TOLERANCE
 from simulator.line_api import MULTICAST_PATH, PUSH_PATH
 
@@ -64,7 +63,10 @@ class ManualTimer:
                 try:
                     item = mailbox.get_nowait()
                 except Empty:
-                    return TIMED_OUT
+                    # Timed work due already: it counts as activity until done (the actor's
+                    # loop ends it), so that settle() waits for it as for a message.
+                    self.activity.begin()
+                    return _Wake(None)
                 if not isinstance(item, _Wake):
                     return item
                 self.activity.end()  # a wake meant for an earlier wait
@@ -82,7 +84,7 @@ class ManualTimer:
 
     def settle(self, timeout=10.0):
         """Return once every mailbox item is handled and every greenlet that was just spawned
-        (a freshly started dispatcher) has reached its wait."""
+        (a freshly started scheduler) has reached its wait."""
         gevent.idle()
         assert self.activity.wait_quiet(timeout), "actors did not go quiet"
         gevent.idle()

@@ -5,10 +5,10 @@ import pytest
 from gevent.event import Event
 
 from chat import texts
+from storage import keys
 from tests.conftest import WHOLE_DAY
-from domain.rounds import LOOK_AGAIN_SECONDS as PENDING_RECHECK_SECONDS
 from tests.support import (
-    advance_together, asks_seen_once, let_the_dead_senders_lease_run_out, send_statuses,
+    advance_together, asks_seen_once, send_statuses,
 )
 
 DUE = 10 * 60  # the user's 6:10 is ten minutes after the test's 06:00
@@ -25,17 +25,13 @@ def both(*bots):
     return [bot.timer for bot in bots]
 
 
-def hold(owner, name, until: Event, then: Event = None):
-    """owner.name waits for `until` before it runs; `then` is set once it has run."""
+def hold(owner, name, until: Event):
+    """owner.name waits for `until` before it runs."""
     real = getattr(owner, name)
 
     def held(*args, **kwargs):
         until.wait()
-        try:
-            return real(*args, **kwargs)
-        finally:
-            if then is not None:
-                then.set()
+        return real(*args, **kwargs)
 
     setattr(owner, name, held)
 
@@ -53,14 +49,24 @@ def signal_after(owner, name, event: Event):
     setattr(owner, name, tracked)
 
 
+def start_the_round_in(bot, start):
+    """Move the shared clock to the user's 6:10 and run only `bot`'s due work."""
+    bot.timer._move_to(start + DUE)
+    bot.timer._wake_due()
+
+
 @pytest.mark.parametrize("claimer", ["old", "new"])
 def test_one_claims_the_other_looks_then_the_claimer_saves(make_bot, user_id, claimer):
+    # One process holds a due user for a lease; the other looks at them only when that runs
+    # out with the ask still in flight: force exactly that.
     old, new = two_processes(make_bot, user_id)
     first, second = (old, new) if claimer == "old" else (new, old)
-    claimed, looked = Event(), Event()
-    signal_after(first.store, "claim_batch", claimed)
-    hold(second.store, "claim_batch", until=claimed, then=looked)
+    looked = Event()
+    signal_after(second.store, "claim_batch", looked)
     hold(first.outbox, "push", until=looked)       # the look lands while the ask is in flight
+    start_the_round_in(first, first.timer.now())
+    advance_together(both(second), first.settings.due_lease_seconds + 1)
+    assert looked.is_set()
     advance_together(both(old, new), 3 * 3600)
     assert old.pushed_texts(user_id) == WHOLE_DAY
     assert old.gaps(user_id) == [600] * 10          # no ask waits for the other's lease
@@ -95,9 +101,7 @@ def test_after_one_process_goes_the_other_carries_on_on_time(make_bot, user_id, 
 def test_a_process_that_dies_between_claim_and_send_is_covered_after_its_lease(make_bot,
                                                                              user_id):
     old, new = two_processes(make_bot, user_id)
-    claimed, died = Event(), Event()
-    signal_after(old.store, "claim_batch", claimed)
-    hold(new.store, "claim_batch", until=claimed)
+    died = Event()
 
     def die(*args, **kwargs):                   # as SIGKILL would: nothing after this runs
         died.set()
@@ -105,17 +109,16 @@ def test_a_process_that_dies_between_claim_and_send_is_covered_after_its_lease(m
 
     old.outbox.push = die
     start = old.timer.now()
-    old.timer._move_to(start + DUE)
-    old.timer._wake_due()
-    new.timer._wake_due()
+    start_the_round_in(old, start)
     assert died.wait(5)
+    dead = old.system.token
     old.kill()
-    advance_together(both(new), 3)              # the dead one's lease still runs
-    assert new.pushes(user_id) == []
-    let_the_dead_senders_lease_run_out(new)     # (leases run on Redis's real clock)
+    old.store.redis.delete(keys.alive(dead))    # its heartbeat runs out (on Redis's clock)
     advance_together(both(new), 3 * 3600)
     asks = new.pushes(user_id)
     assert [ask.texts[0] for ask in asks] == WHOLE_DAY
-    assert asks[0].at - (start + DUE) <= 3 + PENDING_RECHECK_SECONDS + 0.1
+    # The user was the dead one's for its lease on them: then the other resent the claimed
+    # ask (same retry key) without waiting for the ask's own lease.
+    assert asks[0].at - (start + DUE) <= new.settings.due_lease_seconds + 0.1
     assert new.gaps(user_id) == [600] * 10
     assert send_statuses(new.platform) == [200] * 11   # the dead one never reached LINE

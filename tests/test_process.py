@@ -31,7 +31,9 @@ def processes(redis_server, line):
         """Start one bot per name at once; returns them once every one is healthy."""
         bots = [BotProcess(redis_server.url, line.base_url, log_name=f"test-{name}",
                            SNOOZE_INTERVAL_SECONDS=INTERVAL, MAX_REASKS=MAX_REASKS,
-                           PUSH_LEASE_SECONDS=lease).start() for name in names or ("bot",)]
+                           PUSH_LEASE_SECONDS=lease, DUE_LEASE_SECONDS=INTERVAL,
+                           SCHEDULER_POLL_SECONDS=INTERVAL / 5).start()
+                for name in names or ("bot",)]
         started.extend(bots)
         for bot in bots:
             bot.wait_healthy(timeout=30, interval=0.05)

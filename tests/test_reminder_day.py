@@ -183,7 +183,7 @@ def test_a_crowd_due_at_once_is_woken_a_few_at_a_time(make_bot, monkeypatch):
     bot.advance(minutes=30)
     assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users)
     assert sum(batch_sizes) == 30 and max(batch_sizes) <= 4
-    assert bot.system.dispatcher.waking == 4     # every slot was given back
+    assert bot.system.scheduler.waking == 4      # every slot was given back
 
 
 def test_a_photo_answers_an_open_reminder_too(bot, user_id, platform):

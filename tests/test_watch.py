@@ -7,6 +7,7 @@ import pytest
 import urllib3
 
 from chat import texts
+from settings import Settings
 from storage import keys
 from storage.watches import CODE_TTL
 from tests.support import advance_together, let_the_dead_senders_lease_run_out, new_user_id
@@ -205,7 +206,7 @@ def test_an_alert_survives_a_kill_between_the_round_ending_and_the_push(make_bot
     bot.kill()
     second = make_bot()                         # restarts from Redis
     let_the_dead_senders_lease_run_out(second)
-    second.advance(seconds=2)
+    second.advance(seconds=Settings.due_lease_seconds + 1)  # the dead one held the user
     missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
     assert pushes_to(second, b).count(missed) == 1
 
@@ -231,7 +232,7 @@ def test_an_alert_line_took_before_a_kill_is_not_shown_twice(make_bot, people, m
     bot.kill()
     second = make_bot()
     let_the_dead_senders_lease_run_out(second)
-    second.advance(seconds=2)
+    second.advance(seconds=Settings.due_lease_seconds + 1)  # the dead one held the user
     missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
     assert pushes_to(second, b).count(missed) == 1
     statuses = [r.status for r in second.platform.requests if r.path.endswith("/push")]

@@ -25,12 +25,12 @@ def test_a_restarted_server_still_knows_every_users_time(bot, platform):
 
 def test_a_bad_signature_is_400_and_changes_nothing(bot, platform, redis_client):
     bot.say("Uknown", "7時")
-    before = {key: redis_client.get(key) for key in redis_client.keys("*")}
+    before = {key: redis_client.dump(key) for key in redis_client.keys("*")}
     event = platform.make_text_event("Umallory", "ばいばい", source={"type": "user", "userId": "Uknown"})
     assert platform.post_events([event], signature="c2lnbmF0dXJl") == 400
     assert platform.post_events([event], include_signature=False) == 400
     bot.timer.settle()
-    assert {key: redis_client.get(key) for key in redis_client.keys("*")} == before
+    assert {key: redis_client.dump(key) for key in redis_client.keys("*")} == before
     assert [r for r in platform.replies if r.to == "Uknown"][-1].texts == ("7時0分ですね。わかりました。",)
 
 

@@ -1,0 +1,80 @@
+"""One scheduler per process: finds the users who are due in Redis's due index and wakes
+their actors. Due times live in Redis, not in a process, so any process can handle any user
+and one that dies leaves nothing only it knew.
+
+Claiming due users moves their scores a lease ahead (storage.store `claim_due`): one process
+handles each, the actor's save then sets the real next due time, and if the process dies the
+user comes due again when the lease runs out. The scheduler sleeps until the earliest due
+time it knows of: the index's head when it last looked, or a due time this process's actors
+just set (ScheduleDue); with `poll` set it also looks every `poll` seconds, for what other
+processes scheduled.
+
+At 8:00 thousands of users fall due together. Waking them all at once would only park
+thousands of greenlets (memory) in front of the Redis pool and the push pacer, so at most
+`max_waking` due users are handled at a time; the rest wait in the index."""
+import logging
+import sys
+
+from gevent.lock import BoundedSemaphore
+
+from actors.base import Actor
+from actors.messages import ScheduleDue
+from domain.rounds import DUE_TOLERANCE
+from storage.store import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 1.0
+
+
+class Scheduler(Actor):
+    max_restarts = sys.maxsize  # it only retries: in a Redis outage, every second until back
+
+    def __init__(self, timer, activity, store, wake, *, lease, poll=None, max_waking=2000,
+                 batch=500):
+        super().__init__(timer, activity)
+        self._store = store
+        self._wake = wake              # wake(user_id, record or None)
+        self._poll = poll
+        self._batch = batch
+        self._lease = lease
+        self._waking = BoundedSemaphore(max_waking)
+        self._next = None              # the earliest due time known; None: look now
+        self._looked_at = None
+
+    def on_receive(self, message: ScheduleDue):
+        if self._next is None or message.due < self._next:
+            self._next = message.due
+
+    def next_deadline(self):
+        deadline = self._next if self._next is not None else self.timer.now()
+        if self._poll is not None and self._looked_at is not None:
+            deadline = min(deadline, self._looked_at + self._poll)
+        return deadline
+
+    def on_timeout(self):
+        now = self.timer.now()
+        self._looked_at = now
+        while True:
+            users, following = self._store.claim_due(now + DUE_TOLERANCE, self._lease,
+                                                     self._batch)
+            self._next = following
+            for user_id, record in zip(users, self._store.load_many(users)):
+                self._waking.acquire()  # blocks only this greenlet; ScheduleDue waits
+                self._wake(user_id, record)
+            if len(users) < self._batch:
+                return
+
+    def on_failure(self, exc, message):
+        # Redis away (the store logs it once) or worse: look again in a second, not at once.
+        if not isinstance(exc, StorageUnavailable):
+            log.error("scheduler failed (%s)", type(exc).__name__, exc_info=exc)
+        self._next = self.timer.now() + RETRY_SECONDS
+
+    def due_handled(self):
+        """A UserActor is done with (or dropped) a ReminderDue: the next one may wake."""
+        self._waking.release()
+
+    @property
+    def waking(self):
+        return self._waking.counter
