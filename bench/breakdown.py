@@ -43,7 +43,7 @@ def webhook_parts(row, n, ids, runtime):
     print("one webhook (設定教えて, needs a reply):")
     row("  inbound.signature_ok", cpu_per_call(
         lambda i: inbound.signature_ok(procs.SECRET, bodies[i], signatures[i]), n))
-    row("  inbound.parse_events (SDK models)", cpu_per_call(
+    row("  inbound.parse_events (webhook_events)", cpu_per_call(
         lambda i: inbound.parse_events(bodies[i]), n))
     row("  Store.first_delivery (Redis SET NX EX)", cpu_per_call(
         lambda i: runtime.store.first_delivery(f"bench-{uuid.uuid4()}"), n))
@@ -68,7 +68,7 @@ def webhook_parts(row, n, ids, runtime):
         call(i)
     system.wait_quiet(10)
     gevent.sleep(0.1)
-    row("  whole: WSGI app (bottle, edge, tell) + actor + SDK reply",
+    row("  whole: WSGI app (bottle, edge, tell) + actor + reply",
         (time.process_time() - begin) / n)
 
 
