@@ -4,9 +4,10 @@ The classes carry the SDK's names and attributes (`MessageEvent.message.text`,
 `UserSource.user_id`, `delivery_context.is_redelivery`, ...), so code written against
 `linebot.v3.webhooks` reads them unchanged. `read_event` decides what is valid exactly as the
 SDK's models do (tests/test_webhook_events.py compares the two on generated events): the
-events a user sends every day (a text, a sticker, a button, follow, unfollow) are checked here
-field by field against the SDK's types; anything else, or anything this reader is not sure
-about, is handed to the SDK itself, imported the first time that happens. Importing the
+events a user sends every day (a text, a sticker, a location, a button, follow, unfollow)
+are checked here field by field against the SDK's types; anything else, or anything this
+reader is not sure about, is handed to the SDK itself, imported the first time that happens.
+Importing the
 SDK's webhook models costs ~0.5 s and ~25 MB, which a start-up and a day of ordinary
 webhooks no longer pay.
 """
@@ -148,6 +149,12 @@ def _optional(check):
     return lambda value: None if value is None else check(value)
 
 
+def _number(value):  # Union[StrictFloat, StrictInt]
+    if type(value) is float or type(value) is int:
+        return value
+    raise _Unsure
+
+
 def _keywords(value):  # conlist(StrictStr, max_items=15)
     if type(value) is list and len(value) <= 15:
         return [_str(item) for item in value]
@@ -229,6 +236,11 @@ _CONTENTS = {
         "stickerResourceType": ("sticker_resource_type", _str),
         "keywords": ("keywords", _optional(_keywords)),
         "text": ("text", _optional(_sticker_text)), **_QUOTABLE}),
+    "location": _typed(LocationMessageContent, "location", {
+        "id": ("id", _str), "title": ("title", _optional(_str)),
+        "address": ("address", _optional(_str)), "latitude": ("latitude", _number),
+        "longitude": ("longitude", _number),
+        "markAsReadToken": ("mark_as_read_token", _optional(_str))}),
 }
 
 

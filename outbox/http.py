@@ -9,6 +9,7 @@ whole answer. Any failure on the way surfaces as an OSError (TimeoutError, Conne
 the outbox treats it as transient and retries with the same X-Line-Retry-Key.
 """
 import json
+from http.client import HTTPException
 from typing import NamedTuple, Sequence, Tuple
 from urllib.parse import urlsplit
 
@@ -68,9 +69,7 @@ class LineHttp:
         try:
             with gevent.Timeout(timeout, TimeoutError(f"no answer within {timeout:g} s")):
                 return self._exchange(request, timeout)
-        except OSError:
-            raise
-        except Exception as exc:  # the answer did not parse (HTTPParseError): a broken exchange
+        except HTTPException as exc:  # the answer did not parse: a broken exchange
             raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
     def _exchange(self, request: bytes, timeout: float) -> Answer:

@@ -77,8 +77,9 @@ class LineOutbox:
         self._deadline = deadline
         self._clock = clock
         self._sleep = sleep
-        # The account's side of the API, on the same connections: users' display names
-        # (`names.display_name(user_id)`) and the month's message usage (`quota.current()`).
+        # The account's side of the API, through the SDK (loaded on first use): users'
+        # display names (`names.display_name(user_id)`) and the month's message usage
+        # (`quota.current()`).
         api = sdk.LazyMessagingApi(base_url, access_token, pool_size=concurrency)
         self.names = DisplayNames(api, timeout=timeout)
         self.quota = MessageQuota(api, timeout=timeout)

@@ -37,6 +37,8 @@ class QuotaUsage:
 
 
 class MessageQuota:
+    """`api` is the SDK's MessagingApi (outbox.sdk.LazyMessagingApi in the bot)."""
+
     def __init__(self, api, *, timeout: float = 5.0, max_age: float = 60.0,
                  clock=real_seconds, spawn=gevent.spawn):
         self._api = api

@@ -56,6 +56,8 @@ EVERYDAY = {
     "sticker": base("message", message={
         "id": "2", "type": "sticker", "packageId": "446", "stickerId": "1988",
         "stickerResourceType": "STATIC", "keywords": ["OK", "Yes"], "quoteToken": "q"}),
+    "location": base("message", message={"id": "3", "type": "location", "latitude": 35.6,
+                                         "longitude": 139, "address": "東京"}),
     "button": base("postback", postback={"data": "took:1795734000"}),
     "button with params": base("postback", postback={"data": "x", "params": {"a": "b"}}),
     "follow": base("follow", follow={"isUnblocked": True}),
@@ -68,8 +70,6 @@ EVERYDAY = {
                                           "quoteToken": "q"}),
 }
 ELSEWHERE = {
-    "location": base("message", message={"id": "3", "type": "location", "latitude": 35.6,
-                                         "longitude": 139.7, "address": "東京"}),
     "join": base("join", source={"type": "group", "groupId": "C1"}),
     "unsend": base("unsend", unsend={"messageId": "1"}),
     "membership": base("membership", membership={"type": "joined", "membershipId": 1}),
@@ -100,6 +100,11 @@ EDGES = {
     "no source": ({k: v for k, v in EVERYDAY["text"].items() if k != "source"}, True),
     "user source without id": (base("unfollow", source={"type": "user"}), True),
     "redelivery as 0": (base("unfollow", deliveryContext={"isRedelivery": 0}), False),
+    "latitude as text": (base("message", message={"id": "3", "type": "location",
+                                                  "latitude": "35.6", "longitude": 139.7}),
+                         False),
+    "longitude true": (base("message", message={"id": "3", "type": "location",
+                                                "latitude": 35.6, "longitude": True}), False),
 }
 
 
@@ -134,9 +139,9 @@ def test_other_events_are_the_sdks_own_reading(name):
 
 
 def test_a_location_reads_with_its_coordinates():
-    location = read_event(ELSEWHERE["location"]).message
+    location = read_event(EVERYDAY["location"]).message
     assert isinstance(location, webhook_events.LocationMessageContent)
-    assert (location.latitude, location.longitude, location.title) == (35.6, 139.7, None)
+    assert (location.latitude, location.longitude, location.title) == (35.6, 139, None)
 
 
 def test_the_attributes_the_bot_reads():
@@ -162,7 +167,8 @@ json_values = st.recursive(
 NESTED = ["source", "message", "postback", "follow", "deliveryContext"]
 INNER_KEYS = ["type", "userId", "groupId", "roomId", "id", "text", "quoteToken", "emojis",
               "packageId", "stickerId", "stickerResourceType", "keywords", "quotedMessageId",
-              "markAsReadToken", "data", "params", "isUnblocked", "isRedelivery", "mention"]
+              "markAsReadToken", "data", "params", "isUnblocked", "isRedelivery", "mention",
+              "latitude", "longitude", "title", "address"]
 OUTER_KEYS = ["type", "mode", "timestamp", "source", "webhookEventId", "deliveryContext",
               "replyToken", "message", "postback", "follow"]
 
