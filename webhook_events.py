@@ -155,6 +155,18 @@ def _number(value):  # Union[StrictFloat, StrictInt]
     raise _Unsure
 
 
+STICKER_RESOURCE_TYPES = frozenset({  # the SDK's validator on stickerResourceType
+    "STATIC", "ANIMATION", "SOUND", "ANIMATION_SOUND", "POPUP", "POPUP_SOUND", "CUSTOM",
+    "MESSAGE", "NAME_TEXT", "PER_STICKER_TEXT",
+})
+
+
+def _sticker_resource_type(value):
+    if type(value) is str and value in STICKER_RESOURCE_TYPES:
+        return value
+    raise _Unsure
+
+
 def _keywords(value):  # conlist(StrictStr, max_items=15)
     if type(value) is list and len(value) <= 15:
         return [_str(item) for item in value]
@@ -233,7 +245,7 @@ _CONTENTS = {
     "sticker": _typed(StickerMessageContent, "sticker", {
         "id": ("id", _str), "packageId": ("package_id", _str),
         "stickerId": ("sticker_id", _str),
-        "stickerResourceType": ("sticker_resource_type", _str),
+        "stickerResourceType": ("sticker_resource_type", _sticker_resource_type),
         "keywords": ("keywords", _optional(_keywords)),
         "text": ("text", _optional(_sticker_text)), **_QUOTABLE}),
     "location": _typed(LocationMessageContent, "location", {

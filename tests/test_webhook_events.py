@@ -121,6 +121,25 @@ def test_the_known_types_are_the_sdks():
         sdk.MessageContent._MessageContent__discriminator_value_class_map)
 
 
+READ_HERE = ["MessageEvent", "PostbackEvent", "FollowEvent", "UnfollowEvent", "UserSource",
+             "GroupSource", "RoomSource", "DeliveryContext", "TextMessageContent", "Emoji",
+             "StickerMessageContent", "LocationMessageContent", "PostbackContent",
+             "FollowDetail"]
+
+
+def test_the_only_validator_beyond_types_in_the_models_read_here_is_repeated_here():
+    validators = {(name, field) for name in READ_HERE
+                  for field in getattr(sdk, name).__validators__}
+    assert validators == {("StickerMessageContent", "sticker_resource_type")}
+    for name in READ_HERE:
+        model = getattr(sdk, name)
+        assert not model.__pre_root_validators__ and not model.__post_root_validators__
+        assert model.__config__.extra == "ignore"     # unknown JSON names are skipped
+    [check] = sdk.StickerMessageContent.__validators__["sticker_resource_type"]
+    [allowed] = [const for const in check.func.__code__.co_consts if isinstance(const, tuple)]
+    assert webhook_events.STICKER_RESOURCE_TYPES == set(allowed)
+
+
 @pytest.mark.parametrize("name", EVERYDAY)
 def test_everyday_events_are_read_here_as_the_sdk_reads_them(name, monkeypatch):
     def no_sdk(raw):
@@ -159,7 +178,8 @@ def test_the_attributes_the_bot_reads():
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
-    | st.sampled_from(["user", "group", "text", "sticker", "active", "standby", "", "x" * 101]),
+    | st.sampled_from(["user", "group", "text", "sticker", "active", "standby", "", "x" * 101,
+                      "STATIC", "POPUP"]),
     lambda children: st.lists(children, max_size=3)
     | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=8,
