@@ -2,8 +2,10 @@
 pool (TLS, dead-connection check) and its C response parser, with the request written here.
 
 The line-bot-sdk client spends ~0.4 ms of CPU per request in urllib3 and http.client; this
-one ~0.1 ms. What goes over the wire is what the SDK sends (the same headers and values,
-`json.dumps` of the same dict: tests/test_outbox_wire.py compares the bytes).
+one ~0.1 ms. What goes over the wire is byte for byte what the outbox sent through the SDK's
+client before (the same headers and values, `json.dumps` of the same dict), and what the SDK's
+own generated methods send but for the order of keys in a multicast
+(tests/test_outbox_wire.py compares them).
 Every call has a timeout that covers waiting for a connection, connecting, sending and the
 whole answer. Any failure on the way surfaces as an OSError (TimeoutError, ConnectionError):
 the outbox treats it as transient and retries with the same X-Line-Retry-Key.
