@@ -2,7 +2,8 @@
 
 `parse_events` accepts what LINE sends and rejects the rest with `MalformedWebhook` (the edge
 answers 400): not JSON, the wrong shapes, a known event or message type with fields missing
-or mistyped. Event and message types this SDK does not know are skipped (LINE adds new ones).
+or mistyped, as line-bot-sdk's models judge them (webhook_events.py). Event and message types
+the SDK does not know are skipped (LINE adds new ones).
 """
 import base64
 import hashlib
@@ -11,14 +12,13 @@ import json
 from dataclasses import dataclass
 from typing import List, Optional
 
-from linebot.v3.webhooks import (
-    Event, FollowEvent, JoinEvent, LocationMessageContent, MessageContent, MessageEvent,
-    PostbackEvent, TextMessageContent, UnfollowEvent, UserSource,
-)
-
 from actors import messages
 from chat import parse as chat
 from chat import texts
+from webhook_events import (
+    Event, FollowEvent, InvalidEvent, JoinEvent, LocationMessageContent, MessageEvent,
+    PostbackEvent, TextMessageContent, UnfollowEvent, UserSource, read_event,
+)
 
 
 class MalformedWebhook(ValueError):
@@ -53,20 +53,11 @@ def parse_events(body: bytes) -> List[Event]:
 def _parse_event(raw) -> Optional[Event]:
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
         raise MalformedWebhook("an event without a type")
-    if Event.get_discriminator_value(raw) is None:
-        return None  # an event type this SDK does not know: ignore it
-    content = raw.get("message")
-    if (raw["type"] == "message" and isinstance(content, dict)
-            and isinstance(content.get("type"), str)
-            and MessageContent.get_discriminator_value(content) is None):
-        return None  # a message type this SDK does not know: ignore it
     try:
-        return Event.from_dict(raw)
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-        # pydantic's ValidationError is a ValueError; the generated from_dict code raises the
-        # others on wrong shapes (e.g. a list where an object belongs).
+        return read_event(raw)  # None: an event or message type the SDK does not know
+    except InvalidEvent as exc:
         raise MalformedWebhook(f"a {raw['type'][:40]!r} event that does not validate "
-                               f"({type(exc).__name__})") from exc
+                               f"({exc})") from exc
 
 
 @dataclass(frozen=True)

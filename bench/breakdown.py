@@ -7,13 +7,12 @@ gevent hub round trip per network wait, as in the bot. cProfile cannot attribute
 across greenlet switches; subtracting measured parts can.
 
 An ask alone (actors/user.py `_reminder_due` -> `_ask` -> actors/asks.py) is: Store.claim_batch
-of one user (one EVALSHA), LineOutbox.push (limiter, slot, SDK ApiClient.call_api), then
+of one user (one EVALSHA), LineOutbox.push (limiter, slot, outbox.http), then
 Store.save and Store.finish_batch in one pipeline, plus the actor's own decisions. Asks due
 together are the same for 500 actors at once: one claim_batch, one multicast, 500 saves in
-one pipeline. The rows after them time one push by parts and the alternatives: the lean-line
-variant (json + urllib3) and the raw-http variant (a keep-alive socket).
+one pipeline. The rows after them time one push by parts, and the SDK's HTTP client that
+the outbox used before (the sdk-http variant) for comparison.
 """
-import json
 import sys
 import time
 import uuid
@@ -44,7 +43,7 @@ def webhook_parts(row, n, ids, runtime):
     print("one webhook (設定教えて, needs a reply):")
     row("  inbound.signature_ok", cpu_per_call(
         lambda i: inbound.signature_ok(procs.SECRET, bodies[i], signatures[i]), n))
-    row("  inbound.parse_events (SDK models)", cpu_per_call(
+    row("  inbound.parse_events (webhook_events)", cpu_per_call(
         lambda i: inbound.parse_events(bodies[i]), n))
     row("  Store.first_delivery (Redis SET NX EX)", cpu_per_call(
         lambda i: runtime.store.first_delivery(f"bench-{uuid.uuid4()}"), n))
@@ -69,7 +68,7 @@ def webhook_parts(row, n, ids, runtime):
         call(i)
     system.wait_quiet(10)
     gevent.sleep(0.1)
-    row("  whole: WSGI app (bottle, edge, tell) + actor + SDK reply",
+    row("  whole: WSGI app (bottle, edge, tell) + actor + reply",
         (time.process_time() - begin) / n)
 
 
@@ -113,8 +112,6 @@ def main(argv=None):
     monkey.patch_all()
 
     import gevent
-    import orjson
-    import urllib3
 
     from actors.messages import ReminderDue
     from storage.store import Ask
@@ -164,7 +161,7 @@ def main(argv=None):
             claim = row("  Store.claim_batch of one (version check + claim + batch, one EVALSHA)",
                         cpu_per_call(lambda i: store.claim_batch(
                             str(uuid.uuid4()), 5, round_at, [Ask(loaded[i], day)], 30), n))
-            push = row("  LineOutbox.push (limiter, slot, SDK call_api, HTTP)",
+            push = row("  LineOutbox.push (limiter, slot, HTTP)",
                        cpu_per_call(lambda i: outbox.push(ids[i], [texts.ask(2)],
                                                           str(uuid.uuid4()), buttons), n))
             save = row("  Store.save alone (one EVALSHA through the pipeliner)",
@@ -205,41 +202,19 @@ def main(argv=None):
             print("one push, by parts:")
             body = {"to": ids[0], "messages": line._messages((texts.ask(2),), buttons),
                     "notificationDisabled": False}
-            headers = {**line._JSON_HEADERS}
-            client = outbox._client
-
-            def call_api(i):
-                outbox._post(line.PUSH_PATH, dict(body, to=ids[i]), 5,
-                             {"X-Line-Retry-Key": str(uuid.uuid4())})
-
-            api = row("  SDK ApiClient.call_api incl. HTTP (LineOutbox._post)",
-                      cpu_per_call(call_api, n))
-            row("    sanitize_for_serialization(body dict)",
-                cpu_per_call(lambda i: client.sanitize_for_serialization(body), n))
-            row("    sanitize + parameters_to_tuples(headers)",
-                cpu_per_call(lambda i: dict(client.parameters_to_tuples(
-                    client.sanitize_for_serialization(dict(headers)), None)), n))
-            row("    json.dumps(body)", cpu_per_call(lambda i: json.dumps(body), n))
-            row("    orjson.dumps(body)", cpu_per_call(lambda i: orjson.dumps(body), n))
-            payload = json.dumps(body).encode()
-            pool = urllib3.PoolManager(maxsize=4, retries=False)
-            plain = {"Authorization": f"Bearer {procs.TOKEN}", "Content-Type": "application/json"}
-            url = standin.base_url + line.PUSH_PATH
-            row("    urllib3 POST of a ready body (HTTP only)",
-                cpu_per_call(lambda i: pool.request(
-                    "POST", url, body=payload, headers=dict(plain, **{
-                        "X-Line-Retry-Key": str(uuid.uuid4())}), retries=False), n))
-            lean = variants.LeanPost(standin.base_url, procs.TOKEN, 4)
-            row("  lean-line variant _post (json + urllib3)", cpu_per_call(
-                lambda i: lean(line.PUSH_PATH, dict(body, to=ids[i]), 5,
-                               {"X-Line-Retry-Key": str(uuid.uuid4())}), n))
-            row("  outbox around the HTTP call (push - call_api)", push - api)
-
-            raw = variants.RawPost(standin.base_url, procs.TOKEN)
-            row("  raw-http variant _post (json + keep-alive gevent socket)", cpu_per_call(
-                lambda i: raw(line.PUSH_PATH, dict(body, to=ids[i]), 5,
-                              {"X-Line-Retry-Key": str(uuid.uuid4())}), n))
-            row("  LineOutbox.reply (SDK call_api) incl. HTTP",
+            payload = line.dumps(body)
+            transport = outbox.transport
+            post = row("  outbox.http LineHttp.post of a ready body (HTTP)", cpu_per_call(
+                lambda i: transport.post(line.PUSH_PATH, payload, 5, (
+                    ("X-Line-Retry-Key", str(uuid.uuid4())),)), n))
+            row("    json.dumps(body) (outbox.http.dumps)", cpu_per_call(
+                lambda i: line.dumps(body), n))
+            row("  outbox around the HTTP call (push - post)", push - post)
+            sdk = variants.SdkHttp(standin.base_url, procs.TOKEN, concurrency=4)
+            row("  before: the SDK's ApiClient.call_api (sdk-http variant)", cpu_per_call(
+                lambda i: sdk.post(line.PUSH_PATH, payload, 5, (
+                    ("X-Line-Retry-Key", str(uuid.uuid4())),)), n))
+            row("  LineOutbox.reply incl. HTTP",
                 cpu_per_call(lambda i: outbox.reply(uuid.uuid4().hex, ["x"]), n))
 
             restore_parts(row, store)

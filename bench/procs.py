@@ -4,8 +4,10 @@ import contextlib
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -118,9 +120,11 @@ class BotProcess:
         self.log_mode = "wb" if fresh_log else "ab"   # append: a restarted bot keeps its history
         self.process = None
         self.started_at = None
+        self.started_wall = None
 
     def start(self):
         self.started_at = monotonic()
+        self.started_wall = time.time()   # the stand-in stamps requests with time.time()
         with open(self.log_path, self.log_mode) as log:
             command = [sys.executable, "web.py"]
             if self.profile_path or self.variants:
@@ -162,6 +166,36 @@ class BotProcess:
                     return first_answer, now - self.started_at
             time.sleep(interval)
         raise RuntimeError(f"/healthz not 200 within {timeout} s")
+
+    def first_reply(self, standin, user_id, text, timeout=120.0, interval=0.01):
+        """Seconds from exec until the stand-in got the reply to a webhook from `user_id`,
+        sent as soon as the port takes connections (and again after a 503 "starting up")."""
+        from bench.webhooks import read_response, signed_request, text_event_body
+
+        token = secrets.token_hex(16)
+        request = signed_request(self.port, text_event_body(user_id, text, token), SECRET)
+        deadline = monotonic() + timeout
+        while True:
+            if monotonic() > deadline:
+                raise RuntimeError(f"no 200 for a webhook within {timeout} s")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+                    sock.sendall(request)
+                    status = read_response(sock, bytearray()).status
+            except OSError:
+                status = None             # not listening yet
+            if status == 200:
+                break
+            if status not in (None, 503):
+                raise RuntimeError(f"the webhook was answered {status}")
+            time.sleep(interval)
+        while monotonic() < deadline:
+            replied = [at for reply_token, _, at in standin.records()["replies"]
+                       if reply_token == token]
+            if replied:
+                return replied[0] - self.started_wall
+            time.sleep(interval)
+        raise RuntimeError(f"no reply within {timeout} s")
 
     def debug_actors(self):
         return http_json(self.port, "GET", "/debug/actors",

@@ -212,6 +212,8 @@ def idle(report, n=100000, settle=1.0, times=1, variants=()):
             time.sleep(settle)
             loaded = bot.memory()
             snapshot = bot.debug_actors()
+        with running_bot(server, standin, f"bot-idle-{n}-webhook", variants=variants) as bot:
+            first_reply = bot.first_reply(standin, records.user_id(0), WEBHOOK_TEXT)
     per_user = (loaded["VmRSS"] - baseline["VmRSS"]) * 1024 / n
     report.figure(f"memory: RSS per idle user ({n}, {times} time{'s' * (times > 1)})",
                   f"{per_user:.0f} B "
@@ -220,6 +222,8 @@ def idle(report, n=100000, settle=1.0, times=1, variants=()):
     report.figure(f"memory: peak RSS while restoring {n}", f"{loaded['VmHWM'] / 1024:.0f} MiB")
     report.figure(f"restart: {n} users -> /healthz 200", f"{healthy:.2f} s from exec "
                   f"(0 users: {empty_start:.2f} s)", "<= 1 s", healthy <= 1.0)
+    report.figure(f"restart: {n} users -> first webhook replied", f"{first_reply:.2f} s "
+                  "from exec", "<= 1 s", first_reply <= 1.0)
     restore = healthy - answering
     report.figure(f"restart: listening -> 200 ({n} users)", f"{restore:.2f} s "
                   f"(0 users: {empty_start - empty_answer:.2f} s)", "<= 1 s", restore <= 1.0)

@@ -1,23 +1,20 @@
-"""The LINE Messaging API, behind one small object. The only module that imports
-`linebot.v3.messaging`. Pushes are paced under a rate and bounded in concurrency; every call
-has a timeout; failures are logged by status and x-line-request-id, never by content."""
+"""The LINE Messaging API, behind one small object. Pushes, multicasts and replies go over
+outbox/http.py; the line-bot-sdk (outbox/sdk.py) is loaded only for what needs its models.
+Pushes are paced under a rate and bounded in concurrency; every call has a timeout; failures
+are logged by status and x-line-request-id, never by content."""
 import enum
 import functools
-import json
 import logging
 import random
 from typing import Optional, Sequence, Tuple, Union
 
 import gevent
 from gevent.lock import BoundedSemaphore
-from linebot.v3.messaging import (
-    ApiClient, ApiException, Configuration, Message, MessagingApi, PostbackAction,
-    QuickReply, QuickReplyItem, TextMessage,
-)
-from urllib3.exceptions import HTTPError
 
 from logsafe import fields, short_id
+from outbox import sdk
 from outbox.clock import real_seconds
+from outbox.http import Answer, LineHttp, dumps
 from outbox.pacing import RateLimiter
 from outbox.profiles import DisplayNames
 from outbox.quota import MessageQuota
@@ -30,7 +27,6 @@ MULTICAST_MAX = 500                          # recipients per multicast, LINE's 
 MULTICAST_RATE = 180.0                       # LINE allows 200 multicast requests/s per channel
 REPLY_PATH = "/v2/bot/message/reply"
 _SEND_KINDS = {PUSH_PATH: "push", MULTICAST_PATH: "multicast", REPLY_PATH: "reply"}
-_JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
 QUOTA_MESSAGE = "monthly limit"              # 429 "You have reached your monthly limit."
 UNREACHABLE_MESSAGE = "Failed to send messages"  # 400 for a recipient who cannot receive
@@ -55,21 +51,6 @@ _TRANSIENT = "transient"        # 5xx, timeout, connection error: counts against
 _RATE_LIMITED = "rate limited"  # 429 rate limit: only the deadline bounds these
 
 
-def _request_id(exc: ApiException) -> str:
-    headers = exc.headers or {}
-    return headers.get("x-line-request-id", "-")
-
-
-def _error_message(exc: ApiException) -> str:
-    """LINE's {"message": ...} from an error body ("" if there is none)."""
-    try:
-        body = json.loads(exc.body or "")
-    except (TypeError, ValueError):
-        return str(exc.body or "")
-    message = body.get("message") if isinstance(body, dict) else None
-    return message if isinstance(message, str) else ""
-
-
 class LineOutbox:
     """`push` retries transient failures with the same X-Line-Retry-Key, up to `attempts`
     failures and never past `deadline` seconds (no attempt starts after it, and a retry's
@@ -79,11 +60,12 @@ class LineOutbox:
     def __init__(self, base_url: str, access_token: str, *, timeout: float = 5.0,
                  rate: float = 1800.0, concurrency: int = 128, attempts: int = 4,
                  backoff: float = 0.5, max_backoff: float = 8.0, deadline: float = 15.0,
-                 clock=real_seconds, sleep=gevent.sleep):
-        configuration = Configuration(host=base_url, access_token=access_token)
-        configuration.connection_pool_maxsize = concurrency  # >= send concurrency, see FIELD_NOTES
-        configuration.retries = False                         # retries are ours, with the same key
-        self._client = ApiClient(configuration)
+                 clock=real_seconds, sleep=gevent.sleep, transport=None):
+        # Pushes and replies: one pool of kept-alive connections, as many as sends at once;
+        # retries are ours, with the same key. `transport.post(path, payload, timeout,
+        # headers)` answers an outbox.http.Answer or raises OSError.
+        self.transport = transport or LineHttp(base_url, access_token, concurrency=concurrency,
+                                               timeout=timeout)
         self._timeout = timeout
         self._slots = BoundedSemaphore(concurrency)
         # LINE limits each endpoint on its own: 2,000 push requests/s, 200 multicasts/s.
@@ -95,9 +77,10 @@ class LineOutbox:
         self._deadline = deadline
         self._clock = clock
         self._sleep = sleep
-        # The account's side of the API, on the same connections: users' display names
-        # (`names.display_name(user_id)`) and the month's message usage (`quota.current()`).
-        api = MessagingApi(self._client)
+        # The account's side of the API, through the SDK (loaded on first use): users'
+        # display names (`names.display_name(user_id)`) and the month's message usage
+        # (`quota.current()`).
+        api = sdk.LazyMessagingApi(base_url, access_token, pool_size=concurrency)
         self.names = DisplayNames(api, timeout=timeout)
         self.quota = MessageQuota(api, timeout=timeout)
         self.quota_exhausted = False  # LINE said "monthly limit"; cleared by the next success
@@ -155,52 +138,51 @@ class LineOutbox:
             self.in_flight += 1
             started = self._clock()
             try:
-                self._post(path, body, timeout, {"X-Line-Retry-Key": retry_key})
-            except ApiException as exc:
-                self._log_send(path, body, started, attempt, status=exc.status)
-                return self._classify(recipients, limiter, exc)
-            except (HTTPError, OSError) as exc:
+                answer = self._post(path, body, timeout, retry_key)
+            except OSError as exc:
                 self._log_send(path, body, started, attempt, error=type(exc).__name__)
                 log.warning("push to %s: %s", recipients, type(exc).__name__)
                 return None, _TRANSIENT
             finally:
                 self.in_flight -= 1
-        self._log_send(path, body, started, attempt, status=200)
+        self._log_send(path, body, started, attempt, status=answer.status)
+        if answer.status >= 300:
+            return self._classify(recipients, limiter, answer)
         self._accepted()
         return PushResult.DELIVERED, None
 
-    def _classify(self, recipients, limiter, exc: ApiException):
-        status = exc.status or 0
+    def _classify(self, recipients, limiter, answer: Answer):
+        status = answer.status
         if status == 409:
             self._accepted()
             return PushResult.DUPLICATE, None
         if status == 429:
-            if QUOTA_MESSAGE in _error_message(exc):
+            if QUOTA_MESSAGE in answer.message():
                 if not self.quota_exhausted:
                     log.error("LINE monthly message quota is used up: pushes fail and re-asks "
-                              "stop until it resets (request %s)", _request_id(exc))
+                              "stop until it resets (request %s)", answer.request_id)
                 self.quota_exhausted = True
                 return PushResult.QUOTA, None
             # One warning per slow-down comes from the limiter; not one per 429 in a storm.
-            log.debug("push rate limited by LINE (request %s)", _request_id(exc))
+            log.debug("push rate limited by LINE (request %s)", answer.request_id)
             limiter.slow_down()
             return None, _RATE_LIMITED
         if status >= 500:
             log.warning("push to %s: status %s (request %s)", recipients, status,
-                        _request_id(exc))
+                        answer.request_id)
             return None, _TRANSIENT
-        if status == 400 and UNREACHABLE_MESSAGE in _error_message(exc):
+        if status == 400 and UNREACHABLE_MESSAGE in answer.message():
             log.warning("push to %s: LINE cannot deliver to this user (request %s)",
-                        recipients, _request_id(exc))
+                        recipients, answer.request_id)
             return PushResult.UNREACHABLE, None
         if status in (401, 403):
             if not self.auth_refused:
                 log.error("LINE refused the channel access token or plan (status %s, request "
-                          "%s): no push goes out until it is fixed", status, _request_id(exc))
+                          "%s): no push goes out until it is fixed", status, answer.request_id)
             self.auth_refused = True
         else:
             log.warning("push to %s refused: status %s (request %s)", recipients, status,
-                        _request_id(exc))
+                        answer.request_id)
         return PushResult.REFUSED, None
 
     def _accepted(self):
@@ -224,16 +206,15 @@ class LineOutbox:
                 "notificationDisabled": False}
         started = self._clock()
         try:
-            self._post(REPLY_PATH, body, self._timeout)
-        except ApiException as exc:
-            self._log_send(REPLY_PATH, body, started, status=exc.status)
-            log.warning("reply failed: status %s (request %s)", exc.status, _request_id(exc))
-            return False
-        except (HTTPError, OSError) as exc:
+            answer = self._post(REPLY_PATH, body, self._timeout)
+        except OSError as exc:
             self._log_send(REPLY_PATH, body, started, error=type(exc).__name__)
             log.warning("reply failed: %s", type(exc).__name__)
             return False
-        self._log_send(REPLY_PATH, body, started, status=200)
+        self._log_send(REPLY_PATH, body, started, status=answer.status)
+        if answer.status >= 300:
+            log.warning("reply failed: status %s (request %s)", answer.status, answer.request_id)
+            return False
         return True
 
     def _log_send(self, path, body, started, attempt=None, status=None, error=None):
@@ -251,13 +232,9 @@ class LineOutbox:
         """Reply from a greenlet of its own, for callers that must not wait (the web edge)."""
         gevent.spawn(self.reply, reply_token, messages)
 
-    def _post(self, path, body, timeout, headers=None):
-        """POST through the SDK's own HTTP client (auth, errors as ApiException). The
-        generated MessagingApi methods would validate and re-serialise the same models on
-        every call: ~1.2 ms of CPU per push that a burst of thousands cannot spare."""
-        self._client.call_api(path, "POST", header_params={**_JSON_HEADERS, **(headers or {})},
-                              body=body, auth_settings=["Bearer"], response_types_map={},
-                              _return_http_data_only=True, _request_timeout=timeout)
+    def _post(self, path, body, timeout, retry_key=None) -> Answer:
+        headers = (("X-Line-Retry-Key", retry_key),) if retry_key else ()
+        return self.transport.post(path, dumps(body), timeout, headers)
 
 
 def _reply_messages(messages) -> list:
@@ -272,17 +249,18 @@ def _message(message: Union[str, dict]) -> dict:
     LINE would refuse fails here, with the SDK's reason)."""
     if isinstance(message, str):
         return _messages((message,), ())[0]
-    return Message.from_dict(message).to_dict()
+    return sdk.checked_message(message)
 
 
 @functools.lru_cache(maxsize=4096)
 def _messages(texts, quick_reply):
-    """The JSON of a message list, built with the SDK's models once per distinct content
-    (every user is asked the same "飲んだ?")."""
-    messages = [TextMessage(text=text) for text in texts]
+    """The JSON of a message list, once per distinct content (every user is asked the same
+    "飲んだ?"): what the SDK's TextMessage, QuickReply and PostbackAction models give, key
+    for key and in their order (tests/test_outbox_wire.py holds them side by side)."""
+    messages = [{"type": "text", "text": text} for text in texts]
     if quick_reply:
-        messages[-1].quick_reply = QuickReply(items=[
-            QuickReplyItem(action=PostbackAction(label=label, data=data, display_text=label))
-            for label, data in quick_reply
-        ])
-    return tuple(message.to_dict() for message in messages)
+        items = [{"action": {"type": "postback", "label": label, "data": data,
+                             "displayText": label}, "type": "action"}
+                 for label, data in quick_reply]
+        messages[-1] = {"type": "text", "quickReply": {"items": items}, "text": texts[-1]}
+    return tuple(messages)

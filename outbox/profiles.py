@@ -11,10 +11,10 @@ from typing import Iterable, Optional
 
 from gevent.event import AsyncResult
 from gevent.pool import Pool
-from linebot.v3.messaging import ApiException, MessagingApi
 
 from logsafe import short_id
 from outbox.clock import real_seconds
+from outbox.sdk import api_exception
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +22,10 @@ log = logging.getLogger(__name__)
 class DisplayNames:
     """`display_name(user_id)` asks LINE when the name is not cached (one request per user
     at a time; concurrent callers share it). `cached(user_id)` and `fetch_soon(user_ids)`
-    never wait for LINE: for pages that show what is known and fill in the rest later."""
+    never wait for LINE: for pages that show what is known and fill in the rest later.
+    `api` is the SDK's MessagingApi (outbox.sdk.LazyMessagingApi in the bot)."""
 
-    def __init__(self, api: MessagingApi, *, timeout: float = 5.0, ttl: float = 6 * 3600.0,
+    def __init__(self, api, *, timeout: float = 5.0, ttl: float = 6 * 3600.0,
                  miss_ttl: float = 60.0, max_entries: int = 10_000,
                  background: Optional[Pool] = None, clock=real_seconds):
         self._api = api
@@ -93,15 +94,15 @@ class DisplayNames:
     def _ask_line(self, user_id: str) -> Optional[str]:
         try:
             profile = self._api.get_profile(user_id, _request_timeout=self._timeout)
-        except ApiException as exc:
+        except Exception as exc:  # the caller has a fallback, never an exception
+            if not isinstance(exc, api_exception()):  # a timeout, a connection error, a
+                self._failed(type(exc).__name__)      # body the SDK's model refused
+                return None
             if exc.status == 404:
                 log.debug("no profile for %s", short_id(user_id))
                 self._working()
                 return None
             self._failed(f"status {exc.status}")
-            return None
-        except Exception as exc:  # timeouts, connection errors, a body the SDK's model refused:
-            self._failed(type(exc).__name__)  # the caller has a fallback, never an exception
             return None
         self._working()
         return profile.display_name

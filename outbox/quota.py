@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 import gevent
-from linebot.v3.messaging import ApiException, MessagingApi
 
 from outbox.clock import real_seconds
+from outbox.sdk import api_exception
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ class QuotaUsage:
 
 
 class MessageQuota:
-    def __init__(self, api: MessagingApi, *, timeout: float = 5.0, max_age: float = 60.0,
+    """`api` is the SDK's MessagingApi (outbox.sdk.LazyMessagingApi in the bot)."""
+
+    def __init__(self, api, *, timeout: float = 5.0, max_age: float = 60.0,
                  clock=real_seconds, spawn=gevent.spawn):
         self._api = api
         self._timeout = timeout
@@ -63,11 +65,11 @@ class MessageQuota:
             quota = self._api.get_message_quota(_request_timeout=self._timeout)
             consumption = self._api.get_message_quota_consumption(
                 _request_timeout=self._timeout)
-        except ApiException as exc:
-            log.warning("LINE message quota not read: status %s", exc.status)
-            return self._usage
         except Exception as exc:  # timeouts, connection errors, a body the SDK refused
-            log.warning("LINE message quota not read: %s", type(exc).__name__)
+            if isinstance(exc, api_exception()):
+                log.warning("LINE message quota not read: status %s", exc.status)
+            else:
+                log.warning("LINE message quota not read: %s", type(exc).__name__)
             return self._usage
         limit = quota.value if quota.type == "limited" else None
         self._usage = QuotaUsage(used=consumption.total_usage, limit=limit)

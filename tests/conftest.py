@@ -1,6 +1,11 @@
 import os
 import tempfile
 
+# The bot imports line-bot-sdk's models on first use (outbox/sdk.py, webhook_events.py). In a
+# test that first use may come while freezegun has replaced datetime.date, and pydantic's
+# classes cannot be defined then (a metaclass conflict): import them before any time is frozen.
+import linebot.v3.messaging  # noqa: F401
+import linebot.v3.webhooks  # noqa: F401
 import pytest
 from freezegun import freeze_time
 from gevent.pywsgi import WSGIServer

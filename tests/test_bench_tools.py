@@ -292,67 +292,35 @@ def test_profile_components():
     assert component(("~", 0, "<built-in method builtins.isinstance>")).startswith("other")
 
 
-class RecordingStandIn(StandIn):
-    """The stand-in, keeping every request's path, headers and body as it arrived."""
-
-    def reset(self):
-        super().reset()
-        self.seen = []
-
-    def handle(self, method, path, headers, body, arrived):
-        if not path.startswith("/_bench/"):
-            self.seen.append((path, headers, body))
-        return super().handle(method, path, headers, body, arrived)
-
-
-def test_variants_are_the_http_clients_only():
+def test_the_variant_is_the_sdk_transport(monkeypatch):
     from bench import variants
 
-    # blocking-redis and paced-dispatch are in the core since de508d5
-    assert set(variants.VARIANTS) == {"lean-line", "raw-http"}
-    with pytest.raises(ValueError):
-        variants.RawPost("https://api.line.me", "t")
+    # lean-line and raw-http are gone: raw-http's idea is the core's outbox/http.py
+    assert set(variants.VARIANTS) == {"sdk-http"}
+    monkeypatch.setattr(line, "LineHttp", line.LineHttp)  # undone after the test
+    variants.apply(["sdk-http"])
+    assert isinstance(LineOutbox("http://127.0.0.1:9", TOKEN).transport, variants.SdkHttp)
 
 
-@pytest.mark.parametrize("name", ["lean-line", "raw-http"])
-def test_http_variant_sends_what_the_sdk_sends(monkeypatch, name):
-    from chat.texts import ask_buttons
+def test_the_sdk_transport_is_read_like_the_core():
+    from bench.variants import SdkHttp
 
-    buttons = ask_buttons(1795734000)
-    from bench import variants
-
-    standin = RecordingStandIn(TOKEN)
+    standin = StandIn(TOKEN)
     server = serve(standin)
     base = f"http://127.0.0.1:{server.server_port}"
-    keys_ = ["0b0e3a3c-5b7e-4a8e-9d7e-1f2a3b4c5d6" + c for c in "abcd"]
+    key = "0b0e3a3c-5b7e-4a8e-9d7e-1f2a3b4c5d6a"
     try:
-        sdk = LineOutbox(base, TOKEN, timeout=2.0)
-        assert sdk.push("U9", ["飲んだ?"], keys_[0], buttons) is PushResult.DELIVERED
-        assert sdk.reply("token-1", ["よくできました"]) is True
-        original = line.LineOutbox._post
-        monkeypatch.setattr(line.LineOutbox, "_post", original)  # undone after the test
-        variants.apply([name])
-        assert line.LineOutbox._post is not original
-        lean = LineOutbox(base, TOKEN, timeout=2.0, backoff=0.01, max_backoff=0.02,
-                          deadline=0.2)
-        assert lean.push("U9", ["飲んだ?"], keys_[1], buttons) is PushResult.DELIVERED
-        assert lean.reply("token-2", ["よくできました"]) is True
-        (sdk_push, sdk_reply, lean_push, lean_reply) = standin.seen
-        for ours, theirs in ((lean_push, sdk_push), (lean_reply, sdk_reply)):
-            assert ours[0] == theirs[0]
-            assert (dict(json.loads(ours[2]), replyToken=None)
-                    == dict(json.loads(theirs[2]), replyToken=None))
-            for name in (b"authorization", b"content-type", b"accept"):
-                assert ours[1][name] == theirs[1][name]
-        assert lean_push[1][b"x-line-retry-key"] == keys_[1].encode()
-        # The outbox still reads the answers right: 409, a used reply token, a bad token.
-        assert lean.push("U9", ["飲んだ?"], keys_[1]) is PushResult.DUPLICATE
-        assert lean.reply("token-2", ["x"]) is False
-        wrong = LineOutbox(base, "wrong-token", timeout=2.0)
-        assert wrong.push("U9", ["飲んだ?"], keys_[2]) is PushResult.REFUSED
+        sdk = LineOutbox(base, TOKEN, timeout=2.0, backoff=0.01, max_backoff=0.02,
+                         deadline=0.2, transport=SdkHttp(base, TOKEN))
+        assert sdk.push("U9", ["飲んだ?"], key) is PushResult.DELIVERED
+        assert sdk.push("U9", ["飲んだ?"], key) is PushResult.DUPLICATE     # 409
+        assert sdk.reply("token-1", ["x"]) is True
+        assert sdk.reply("token-1", ["x"]) is False                        # used token
+        wrong = LineOutbox(base, "wrong-token", timeout=2.0, transport=SdkHttp(base, "wrong"))
+        assert wrong.push("U9", ["飲んだ?"], key[:-1] + "b") is PushResult.REFUSED
         assert wrong.auth_refused
         standin.configure(rate_limit=0)
-        assert lean.push("U9", ["飲んだ?"], keys_[3]) is PushResult.FAILED   # 429 until deadline
+        assert sdk.push("U9", ["飲んだ?"], key[:-1] + "c") is PushResult.FAILED  # 429 throughout
     finally:
         server.stop(timeout=0)
 

@@ -4,6 +4,7 @@ import gevent
 import orjson
 import pytest
 import redis as redis_py
+from gevent.event import Event
 
 from domain.history import DayTally, TallyChange
 from domain.rounds import Round, RoundState
@@ -139,6 +140,34 @@ def test_an_error_in_one_pipelined_command_reaches_only_its_caller(redis_client)
     alone = gevent.spawn(pipeliner.call, lambda pipe: pipe.incr("text"))
     alone.join()
     assert isinstance(alone.exception, redis_py.ResponseError)
+
+
+def test_pipelined_commands_of_one_moment_share_a_round_trip(redis_client, monkeypatch):
+    pipeliner = Pipeliner(redis_client)
+    sent = []
+    real_pipeline = redis_client.pipeline
+    monkeypatch.setattr(redis_client, "pipeline", lambda **kw: sent.append(1) or real_pipeline(**kw))
+    together = [gevent.spawn(pipeliner.call, lambda pipe, n=n: pipe.incrby("sum", n))
+                for n in range(1, 51)]
+    gevent.joinall(together)
+    assert sorted(g.value for g in together)[-1] == sum(range(1, 51))
+    assert len(sent) == 1                          # one pipeline for the 50
+    assert pipeliner.call(lambda pipe: pipe.get("sum")) == b"1275"   # alone: no pipeline
+    assert len(sent) == 1
+
+
+def test_a_caller_killed_while_sending_its_batch_leaves_nobody_waiting(redis_client):
+    pipeliner = Pipeliner(redis_client)
+    sending = Event()
+    leader = gevent.spawn(pipeliner.call,
+                          lambda pipe: sending.set() or pipe.blpop("never", timeout=5))
+    others = [gevent.spawn(pipeliner.call, lambda pipe: pipe.incr("counter")) for _ in range(3)]
+    assert sending.wait(timeout=5)       # the leader took the others into its batch: on the wire
+    leader.kill()
+    gevent.joinall(others, timeout=5)
+    assert all(isinstance(g.exception, redis_py.ConnectionError) for g in others)
+    later = gevent.spawn(pipeliner.call, lambda pipe: pipe.incr("counter"))
+    assert later.get(timeout=5) >= 1     # the pipeliner still works
 
 
 # -- a deploy: a process of the version that knew one time per user, on the same Redis ------
