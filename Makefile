@@ -20,8 +20,29 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	HOST=$${HOST:-127.0.0.1} $(PY) web.py
 
+PYTEST := $(PY) -m gevent.monkey --module pytest -q -rs -p no:cacheprovider
+SLOW_TESTS := tests/test_browser.py tests/test_process.py tests/test_startup.py
+
+# The suite runs as three pytest processes at once, each with its own Redis and LINE
+# stand-in on free ports: the real browser, the real processes, and the rest. The first two
+# mostly wait on real time, so together they take little longer than the longest alone.
+# With PYTEST_ARGS (make test PYTEST_ARGS="tests/test_store.py -x"): one run of just that.
 test: $(STAMP)
-	$(PY) -m gevent.monkey --module pytest -q -rs $(PYTEST_ARGS)
+ifdef PYTEST_ARGS
+	$(PYTEST) $(PYTEST_ARGS)
+else
+	@$(MAKE) --no-print-directory -j3 -O test-browser test-processes test-core
+endif
+
+.PHONY: test-browser test-processes test-core
+test-browser:
+	$(PYTEST) tests/test_browser.py
+
+test-processes:
+	$(PYTEST) tests/test_process.py tests/test_startup.py
+
+test-core:
+	$(PYTEST) $(addprefix --ignore=,$(SLOW_TESTS)) tests
 
 # make screenshots                            retake docs/*.png (the browser test, SCREENSHOTS=1)
 .PHONY: screenshots

@@ -167,6 +167,7 @@ def _build(settings, timer, store) -> Runtime:
     outbox = LineOutbox(settings.line_api_base_url, settings.channel_access_token,
                         timeout=settings.line_timeout_seconds,
                         rate=settings.push_rate_per_second,
-                        concurrency=settings.push_concurrency)
+                        concurrency=settings.push_concurrency,
+                        share=1.0 / settings.processes)
     system = ActorSystem(settings, store, outbox, timer)
     return Runtime(settings=settings, system=system, store=store, outbox=outbox)

@@ -40,6 +40,9 @@ class Settings:
     # How long a process that took due users holds them: the longest a process killed while
     # handling them delays them.
     due_lease_seconds: float = 5.0
+    # Processes sending for this channel (gunicorn's workers): each paces to its share of
+    # LINE's per-channel rates. `python web.py` is one, whatever WEB_CONCURRENCY says.
+    processes: int = 1
 
     @property
     def has_line_credentials(self) -> bool:

@@ -102,7 +102,9 @@ class BotProcess:
     """The real server, `python web.py`, configured by environment variables only."""
 
     def __init__(self, redis_url, line_base_url, log_name="bot", profile=False, variants=(),
-                 fresh_log=False, **env):
+                 fresh_log=False, workers=None, **env):
+        """`workers`: run under gunicorn with that many worker processes (the Procfile's
+        way) instead of `python web.py`."""
         self.port = free_port()
         self.env = dict(os.environ)
         self.env.update({
@@ -117,6 +119,9 @@ class BotProcess:
         # profile_stop() switch cProfile on and off; the stats land in .bench/<name>.prof.
         self.profile_path = os.path.join(WORK_DIR, f"{log_name}.prof") if profile else None
         self.variants = tuple(variants)
+        self.workers = workers
+        if workers:
+            self.env["WEB_CONCURRENCY"] = str(workers)
         self.log_mode = "wb" if fresh_log else "ab"   # append: a restarted bot keeps its history
         self.process = None
         self.started_at = None
@@ -127,7 +132,9 @@ class BotProcess:
         self.started_wall = time.time()   # the stand-in stamps requests with time.time()
         with open(self.log_path, self.log_mode) as log:
             command = [sys.executable, "web.py"]
-            if self.profile_path or self.variants:
+            if self.workers:
+                command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+            elif self.profile_path or self.variants:
                 command = [sys.executable, "-m", "bench.runner"]
                 for name in self.variants:
                     command += ["--variant", name]
@@ -196,6 +203,11 @@ class BotProcess:
                 return replied[0] - self.started_wall
             time.sleep(interval)
         raise RuntimeError(f"no reply within {timeout} s")
+
+    def worker_pids(self):
+        """The gunicorn workers' pids (children of the master)."""
+        with open(f"/proc/{self.pid}/task/{self.pid}/children") as children:
+            return [int(pid) for pid in children.read().split()]
 
     def debug_actors(self):
         return http_json(self.port, "GET", "/debug/actors",

@@ -60,7 +60,9 @@ class LineOutbox:
     def __init__(self, base_url: str, access_token: str, *, timeout: float = 5.0,
                  rate: float = 1800.0, concurrency: int = 128, attempts: int = 4,
                  backoff: float = 0.5, max_backoff: float = 8.0, deadline: float = 15.0,
-                 clock=real_seconds, sleep=gevent.sleep, transport=None):
+                 clock=real_seconds, sleep=gevent.sleep, transport=None, share: float = 1.0):
+        """`share`: this process's part of the channel's rates, when several processes send
+        for one channel (LINE's limits are per channel): each paces to its share."""
         # Pushes and replies: one pool of kept-alive connections, as many as sends at once;
         # retries are ours, with the same key. `transport.post(path, payload, timeout,
         # headers)` answers an outbox.http.Answer or raises OSError.
@@ -69,8 +71,9 @@ class LineOutbox:
         self._timeout = timeout
         self._slots = BoundedSemaphore(concurrency)
         # LINE limits each endpoint on its own: 2,000 push requests/s, 200 multicasts/s.
-        self.limiter = RateLimiter(rate)
-        self.multicast_limiter = RateLimiter(min(rate, MULTICAST_RATE), what="multicasts")
+        self.limiter = RateLimiter(rate * share)
+        self.multicast_limiter = RateLimiter(min(rate, MULTICAST_RATE) * share,
+                                             what="multicasts")
         self._attempts = attempts
         self._backoff = backoff
         self._max_backoff = max_backoff

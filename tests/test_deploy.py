@@ -130,5 +130,5 @@ def test_every_variable_in_app_json_is_one_the_bot_reads(app_json):
 
 
 def test_heroku_runs_python_web_py_on_the_pinned_python():
-    assert read("Procfile").splitlines() == ["web: python web.py"]
+    assert read("Procfile").splitlines() == ["web: gunicorn -c gunicorn.conf.py"]
     assert read(".python-version").strip() == "3.11"

@@ -92,9 +92,9 @@ def test_sigkill_then_sigterm_mid_re_asks_each_ask_seen_once(processes, line, re
 def test_two_processes_ask_on_time_and_either_can_go(processes, line, redis_client, going,
                                                      how):
     line.faults.latency = 0.05                   # as LINE's: asks are in flight a while
-    lease = 2.0
-    due = time.time() + 3.0
-    user_ids = seed_users(redis_client, 20, due_in=3.0)
+    lease = 1.0
+    due = time.time() + 1.5                      # the two start in well under a second
+    user_ids = seed_users(redis_client, 20, due_in=1.5)
     old, new = processes("old-dyno", "new-dyno", lease=lease)
     both_up = time.time()
     line.wait_for(lambda p: len(p.pushes) >= 20 * 2, timeout=20, what="two asks each")
@@ -111,3 +111,38 @@ def test_two_processes_ask_on_time_and_either_can_go(processes, line, redis_clie
             # Only an ask that a SIGKILL cut off in flight waits for the dead one's lease.
             cut_off = how == signal.SIGKILL and before <= went_at <= after
             assert INTERVAL * 0.9 <= after - before <= INTERVAL + 1.0 + (lease if cut_off else 0)
+
+
+def test_several_workers_share_the_users_and_a_killed_one_is_replaced(redis_server, line,
+                                                                      redis_client):
+    """gunicorn, as the Procfile runs it: two worker processes on one Redis."""
+    line.faults.latency = 0.05
+    due = time.time() + 2.0
+    user_ids = seed_users(redis_client, 30, due_in=2.0)
+    bot = BotProcess(redis_server.url, line.base_url, log_name="test-workers", workers=2,
+                     SNOOZE_INTERVAL_SECONDS=INTERVAL, MAX_REASKS=MAX_REASKS,
+                     PUSH_LEASE_SECONDS=1.0, DUE_LEASE_SECONDS=INTERVAL,
+                     SCHEDULER_POLL_SECONDS=INTERVAL / 5).start()
+    try:
+        bot.wait_healthy(timeout=30, interval=0.05)
+        line.wait_for(lambda p: len(p.pushes) >= 30 * 2, timeout=20, what="two asks each")
+        killed_at = time.time()
+        os.kill(bot.worker_pids()[0], signal.SIGKILL)   # the master starts another
+        line.wait_for(all_asks_sent(30), timeout=30, what="every ask after a worker died")
+        assert_each_ask_once(line, user_ids)
+        for uid in user_ids:
+            times = sorted(push.at for push in line.pushes if push.to == uid)
+            assert times[0] - due <= 1.0, "the first ask came late"
+            for before, after in zip(times, times[1:]):
+                cut_off = before <= killed_at <= after    # held by the killed worker
+                assert after - before <= INTERVAL + 1.0 + (1.0 if cut_off else 0)
+        # Any worker answers any user.
+        line.webhook_url = f"http://127.0.0.1:{bot.port}/callback"
+        for uid in user_ids[:10]:
+            assert line.send_text(uid, "設定教えて") == 200
+        line.wait_for(lambda p: len(p.replies) >= 10, timeout=10, what="ten replies")
+        assert len(bot.worker_pids()) == 2
+        bot.process.send_signal(signal.SIGTERM)
+        assert bot.process.wait(timeout=30) == 0
+    finally:
+        bot.stop()

@@ -215,7 +215,7 @@ def mutated(draw):
     return raw
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=mutated())
 def test_generated_events_are_read_as_the_sdk_reads_them(raw):
     assert our_reading(raw) == sdk_reading(raw)

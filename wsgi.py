@@ -1,0 +1,70 @@
+"""The bot for several processes on one dyno: `gunicorn -c gunicorn.conf.py` (the Procfile).
+
+gunicorn's master loads this module once (preload) and forks WEB_CONCURRENCY workers; each
+worker then builds its own runtime after the fork (Redis connections, the LINE client, its
+actors and scheduler: `start_worker`, from the config's post_worker_init hook) and serves
+every webhook that reaches it. They share nothing but Redis: any worker takes any webhook
+and any due user (actors/scheduler.py), and each paces its sends to its share of LINE's
+per-channel rates. `python web.py` is the same bot in one process."""
+import dataclasses
+import logging
+
+import gevent
+
+import settings as settings_module
+from runtime import build_runtime
+from startup import refuse_start
+from web import create_app
+
+log = logging.getLogger("usa_reminder.wsgi")
+
+
+class WorkerApp:
+    """The WSGI app gunicorn serves: the bot's, once this worker has built it."""
+
+    def __init__(self):
+        self.bot = None
+
+    def __call__(self, environ, start_response):
+        if self.bot is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"starting up"]
+        return self.bot(environ, start_response)
+
+
+app = WorkerApp()
+_running = {}
+
+
+def check_start():
+    """In gunicorn's master, before any worker: what no worker could start with."""
+    settings = settings_module.from_environment()  # refuses bad settings itself
+    if not settings.has_line_credentials or settings.redis_url is None:
+        raise refuse_start("several processes need LINE credentials and REDIS_URL",
+                           "set CHANNEL_SECRET, CHANNEL_ACCESS_TOKEN and REDIS_URL, or run "
+                           "one process with `python web.py` (which can also simulate LINE)")
+
+
+def start_worker(workers: int) -> None:
+    """Build this worker's runtime and serve the bot (StartRefused when it cannot)."""
+    settings = settings_module.from_environment()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+    settings = dataclasses.replace(settings, processes=workers)
+    runtime = build_runtime(settings)
+    app.bot = create_app(channel_secret=settings.channel_secret, system=runtime.system,
+                         store=runtime.store, outbox=runtime.outbox,
+                         debug_token=settings.debug_token)
+    _running["runtime"] = runtime
+    _running["restore"] = gevent.spawn(runtime.system.restore)
+
+
+def stop_worker() -> None:
+    """Webhooks have stopped coming (gunicorn stopped accepting): finish in-flight sends."""
+    runtime = _running.pop("runtime", None)
+    if runtime is None:
+        return
+    _running.pop("restore").kill()
+    quiet = runtime.system.stop(timeout=runtime.settings.shutdown_grace_seconds)
+    runtime.close()
+    log.info("worker stopped%s", "" if quiet else " (some work was cut short)")
