@@ -46,7 +46,7 @@ class ActorSystem:
                            grace=settings.missed_ask_grace_seconds)
         self.awake = {}     # user id -> UserActor, only while it has work
         self.token = store.token = uuid.uuid4().hex   # this process, in its leases
-        self.watches = Watches(store.redis)
+        self.watches = Watches(store.redis, store.pipeliner)
         self.usage = Usage(store.redis)
         self.notices = Notices(outbox, self.usage, timer, settings.timezone)
         self.asks = AskBatcher(store, outbox, settings.push_lease_seconds,

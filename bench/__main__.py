@@ -28,6 +28,8 @@ def main(argv=None):
                         help="burst: seconds from writing the users to their due time")
     parser.add_argument("--duration", type=float, default=5.0, help="webhooks: seconds measured")
     parser.add_argument("--connections", type=int, default=64, help="webhooks: connections")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="run the bot under gunicorn with this many worker processes")
     parser.add_argument("--times", type=int, default=1,
                         help="idle: daily times per user (each has its own round)")
     parser.add_argument("--profile", action="store_true",
@@ -36,6 +38,7 @@ def main(argv=None):
                         choices=sorted(variants.VARIANTS),
                         help="what-if patch of the core for this run (bench/variants.py)")
     args = parser.parse_args(argv)
+    scenarios.WORKERS = args.workers
     if args.variant:
         print(f"# variants: {', '.join(args.variant)} (what-if patches, not the core as is)")
 

@@ -15,15 +15,17 @@ Lateness is each ask's delay past its due time: the seeded time for the first as
 interval after the previous ask's delivery for a re-ask.
 """
 import argparse
+import os
 import random
 import signal
 import time
+
 import redis
 
 from bench import records, stats
-from storage import keys
 from bench.procs import BotProcess, StandInProcess, monotonic, private_redis
 from chat import texts
+from storage import keys
 
 
 def seed(client, users, first_due_within):
@@ -80,41 +82,74 @@ def lateness(pushes, first_due, interval):
     return late
 
 
-def run(users, kills, interval, reasks, seed_value, settle_timeout, processes=1):
+def run(users, kills, interval, reasks, seed_value, settle_timeout, processes=1, workers=None,
+        service_kills=0, redis_restarts=0):
     random.seed(seed_value)
-    with private_redis("chaos-redis") as redis_server:
+    with private_redis("chaos-redis", persistent=bool(redis_restarts)) as redis_server:
         client = redis.Redis.from_url(redis_server.url)
         standin = StandInProcess(latency=0.02)
         try:
             first_due = seed(client, users, first_due_within=interval * 3)
-            return _kill_and_count(redis_server, standin, first_due, kills, interval, reasks,
-                                   seed_value, settle_timeout, processes)
+            plan = Plan(kills, service_kills, redis_restarts)
+            return _kill_and_count(redis_server, standin, first_due, plan, interval, reasks,
+                                   seed_value, settle_timeout, processes, workers)
         finally:
             client.close()
             standin.stop()
 
 
-def _kill_and_count(redis_server, standin, first_due, kills, interval, reasks, seed_value,
-                    settle_timeout, processes):
+class Plan:
+    """What happens, in a random order, a random 0.2 s to one interval apart: `kills` SIGKILLs
+    (of a process, in turn; or of one gunicorn worker, which the master replaces),
+    `service_kills` SIGKILLs of the whole service (every process) and a restart, and
+    `redis_restarts` restarts of Redis itself (its append-only file keeps the data)."""
+
+    def __init__(self, kills, service_kills, redis_restarts):
+        self.events = ["kill"] * kills + ["service"] * service_kills + ["redis"] * redis_restarts
+        random.shuffle(self.events)
+
+    def __str__(self):
+        counts = {name: self.events.count(name) for name in ("kill", "service", "redis")}
+        return (f"kills: {counts['kill']}, whole-service kills: {counts['service']}, "
+                f"Redis restarts: {counts['redis']}")
+
+
+def _kill_and_count(redis_server, standin, first_due, plan, interval, reasks, seed_value,
+                    settle_timeout, processes, workers):
     users, asks_per_user = len(first_due), 1 + reasks
-    # The lease is compressed with the day: 1 s against a 3 s snooze interval (30 s against
-    # 600 s by default). A sender killed mid-send holds its asks that long.
-    env = dict(SNOOZE_INTERVAL_SECONDS=interval, MAX_REASKS=reasks, PUSH_LEASE_SECONDS=1)
+    # The leases are compressed with the day: 1 s against a 3 s snooze interval (30 s and 5 s
+    # against 600 s by default). A process killed while it holds asks or due users delays
+    # them that long.
+    env = dict(SNOOZE_INTERVAL_SECONDS=interval, MAX_REASKS=reasks, PUSH_LEASE_SECONDS=1,
+               DUE_LEASE_SECONDS=1)
+    if workers:
+        processes = 1
 
     def start(slot):
         return BotProcess(redis_server.url, standin.base_url, log_name=f"chaos-{slot}",
-                          **env).start()
+                          workers=workers, **env).start()
 
     started = monotonic()
     bots = [start(slot) for slot in range(processes)]
     try:
         for bot in bots:
             bot.wait_healthy()
-        for kill in range(kills):
+        turn = 0
+        for event in plan.events:
             time.sleep(random.uniform(0.2, interval))
-            slot = kill % processes   # in turn: with two, one is always up
-            bots[slot].process.send_signal(signal.SIGKILL)
-            bots[slot].process.wait()
+            if event == "redis":
+                redis_server.stop()
+                redis_server.start()
+                continue
+            slot = turn % processes   # in turn: with two processes, one is always up
+            turn += 1
+            bot = bots[slot]
+            if event == "kill" and workers:
+                os.kill(random.choice(bot.worker_pids()), signal.SIGKILL)
+                continue
+            for pid in bot.pids():
+                os.kill(pid, signal.SIGKILL)
+            bot.process.wait()
             bots[slot] = start(slot)
             bots[slot].wait_healthy()
         expected_pushes = users * asks_per_user + users   # and one alert per user
@@ -130,8 +165,9 @@ def _kill_and_count(redis_server, standin, first_due, kills, interval, reasks, s
     alerts_lost, alerts_twice = alert_tally(result["pushes"], first_due)
     late = lateness(result["pushes"], first_due, interval)
     too_late = sum(1 for delay in late if delay > interval)
-    print(f"users: {users}, processes: {processes}, kills: {kills}, "
-          f"snooze interval: {interval} s, re-asks: {reasks}, seed: {seed_value}")
+    shape = f"gunicorn with {workers} workers" if workers else f"processes: {processes}"
+    print(f"users: {users}, {shape}, {plan}, snooze interval: {interval} s, "
+          f"re-asks: {reasks}, seed: {seed_value}")
     print(f"pushes accepted: {len(result['pushes'])} of {expected_pushes} expected; "
           f"answers by status: {result['status']}; {elapsed:.1f} s")
     print(f"asks lost: {lost}, asks shown twice: {twice}"
@@ -141,7 +177,7 @@ def _kill_and_count(redis_server, standin, first_due, kills, interval, reasks, s
           f"p99 {stats.fmt_ms(stats.percentile(late, 99))}, "
           f"max {stats.fmt_ms(max(late, default=float('nan')))}; "
           f"later than one snooze interval: {too_late}")
-    # With two servers one is always up: no ask may wait for a restart.
+    # With two separate servers one is always up: no ask may wait for a restart.
     return (lost == 0 and twice == 0 and unexpected == 0 and alerts_lost == 0
             and alerts_twice == 0 and (processes == 1 or too_late == 0))
 
@@ -156,9 +192,16 @@ def main(argv=None):
     parser.add_argument("--settle-timeout", type=float, default=120.0)
     parser.add_argument("--processes", type=int, choices=(1, 2), default=1,
                         help="servers alive at once on one Redis (killed in turn)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="one gunicorn service with this many workers (--kills then kill "
+                             "single workers, which the master replaces)")
+    parser.add_argument("--service-kills", type=int, default=0,
+                        help="SIGKILLs of the whole service (every process), then a restart")
+    parser.add_argument("--redis-restarts", type=int, default=0,
+                        help="restarts of Redis itself mid-day (with its append-only file)")
     args = parser.parse_args(argv)
     ok = run(args.users, args.kills, args.interval, args.reasks, args.seed, args.settle_timeout,
-             args.processes)
+             args.processes, args.workers, args.service_kills, args.redis_restarts)
     raise SystemExit(0 if ok else 1)
 
 

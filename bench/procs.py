@@ -48,9 +48,10 @@ def http_json(port, method, path, body=None, headers=None, timeout=60.0):
 
 
 @contextlib.contextmanager
-def private_redis(name="redis"):
-    """A throwaway redis-server under .bench/, stopped and its directory removed afterwards."""
-    server = RedisServer(os.path.join(WORK_DIR, f"{name}-{os.getpid()}"), persistent=False)
+def private_redis(name="redis", persistent=False):
+    """A throwaway redis-server under .bench/, stopped and its directory removed afterwards
+    (`persistent`: with its append-only file, so that it can be restarted mid-run)."""
+    server = RedisServer(os.path.join(WORK_DIR, f"{name}-{os.getpid()}"), persistent=persistent)
     server.start()
     try:
         yield server
@@ -213,12 +214,21 @@ class BotProcess:
         return http_json(self.port, "GET", "/debug/actors",
                          headers={"Authorization": f"Bearer {DEBUG_TOKEN}"})[1]
 
+    def pids(self):
+        """The server's processes: gunicorn's master and workers, or the one."""
+        return [self.pid] + (self.worker_pids() if self.workers else [])
+
     def memory(self):
-        """{"VmRSS": kB, "VmHWM": kB} of the server process."""
-        return read_memory(self.pid)
+        """{"VmRSS": kB, "VmHWM": kB} of the server, summed over its processes."""
+        figures = [read_memory(pid) for pid in self.pids()]
+        return {name: sum(figure[name] for figure in figures) for name in ("VmRSS", "VmHWM")}
 
     def reset_peak(self):
-        reset_peak(self.pid)
+        for pid in self.pids():
+            reset_peak(pid)
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
     def profile_start(self):
         if self.profile_path:

@@ -46,12 +46,18 @@ def environment(latency=0.0, rate_limit=None):
                 standin.stop()
 
 
+# gunicorn workers for every bot the scenarios start (None: `python web.py`, one process).
+WORKERS = None
+
+
 @contextlib.contextmanager
 def running_bot(server, standin, name, profile=False, variants=(), **env):
     if variants:
         name += "+" + "+".join(variants)
+    if WORKERS:
+        name += f"-{WORKERS}workers"
     bot = procs.BotProcess(server.url, standin.base_url, log_name=name, profile=profile,
-                           variants=variants, fresh_log=True, **env)
+                           variants=variants, fresh_log=True, workers=WORKERS, **env)
     try:
         yield bot.start()
     finally:
@@ -73,17 +79,18 @@ def _patience(n, rate):
 
 
 class CpuWindow:
-    """CPU seconds a process used between start() and stop(), and the cores it kept busy."""
+    """CPU seconds the bot (all its processes) used between start() and stop(), and the
+    cores it kept busy."""
 
-    def __init__(self, pid):
-        self.pid = pid
+    def __init__(self, bot):
+        self.bot = bot
 
     def start(self):
-        self.cpu, self.wall = procs.cpu_seconds(self.pid), time.monotonic()
+        self.cpu, self.wall = self.bot.cpu_seconds(), time.monotonic()
         return self
 
     def stop(self):
-        self.cpu = procs.cpu_seconds(self.pid) - self.cpu
+        self.cpu = self.bot.cpu_seconds() - self.cpu
         self.wall = time.monotonic() - self.wall
         return self
 
@@ -135,7 +142,7 @@ def burst(report, n=10000, latency=0.05, rate_limit=LINE_RATE, push_rate=None, l
             bot.reset_peak()
             bot.profile_start()
             _sleep_until(due)
-            window = CpuWindow(bot.pid).start()
+            window = CpuWindow(bot).start()
             wait_for_pushes(standin, n, _patience(n, rate))
             window.stop()
             time.sleep(QUIET_SECONDS)
@@ -176,7 +183,7 @@ def reasks(report, n=10000, latency=0.05, spread=None, push_rate=None, profile=F
                 report.note("the bot became healthy after the first re-ask was due")
             bot.profile_start()
             _sleep_until(start)
-            window = CpuWindow(bot.pid).start()
+            window = CpuWindow(bot).start()
             wait_for_pushes(standin, n, spread + _patience(n, rate))
             window.stop()
             time.sleep(QUIET_SECONDS)
@@ -232,9 +239,14 @@ def idle(report, n=100000, settle=1.0, times=1, variants=()):
                 f"{snapshot['dispatcher']['queued']} queued due times")
 
 
+OFFERED_WEBHOOKS = 1500  # requests/s offered for the latency figure (the goal's load)
+
+
 def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
              latencies=(0.0, 0.05), profile=False, variants=()):
-    """Signed one-text-event webhooks on keep-alive connections; each needs a reply."""
+    """Signed one-text-event webhooks on keep-alive connections; each needs a reply. First
+    as fast as the bot answers (throughput), then at OFFERED_WEBHOOKS/s (latency), with LINE's
+    reply call answering after each of `latencies`."""
     with environment() as (server, client, standin):
         now = time.time()
         ids = list(records.ids(users))
@@ -246,14 +258,16 @@ def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
                 standin.configure(latency=latency)
                 standin.reset()
                 factory = WebhookFactory(bot.port, procs.SECRET, ids, WEBHOOK_TEXT)
-                pids = {"bot": bot.pid, "stand-in": standin.pid, "redis": server.process.pid}
-                cpu0 = {name: procs.cpu_seconds(pid) for name, pid in pids.items()}
+                cpu_of = {"bot": bot.cpu_seconds,
+                          "stand-in": lambda: procs.cpu_seconds(standin.pid),
+                          "redis": lambda: procs.cpu_seconds(server.process.pid)}
+                cpu0 = {name: cpu() for name, cpu in cpu_of.items()}
                 driver0 = time.process_time()
                 began = time.monotonic()
                 bot.profile_start()
                 result = closed_loop(bot.port, factory, connections, duration, warmup)
                 wall = time.monotonic() - began
-                used = {name: procs.cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
+                used = {name: cpu() - cpu0[name] for name, cpu in cpu_of.items()}
                 used["driver"] = time.process_time() - driver0
                 cpu = used["bot"]
                 ok = result.statuses.get(200, 0)
@@ -280,5 +294,12 @@ def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
                             f"{1000 * cpu / max(1, total):.2f} ms per webhook")
                 report.note("CPU (cores busy): " + ", ".join(
                     f"{name} {seconds / wall:.2f}" for name, seconds in used.items()))
+                paced = closed_loop(bot.port, factory, connections, duration, warmup,
+                                    offered=OFFERED_WEBHOOKS)
+                paced_p99 = stats.percentile(paced.latencies, 99)
+                report.figure(f"{label}: latency at {OFFERED_WEBHOOKS}/s offered",
+                              f"p50 {stats.fmt_ms(stats.percentile(paced.latencies, 50))}, "
+                              f"p99 {stats.fmt_ms(paced_p99)} ({paced.rate:.0f} req/s done)",
+                              "p99 <= 50 ms", paced_p99 <= 0.05)
                 if profile:
                     print_summary(profile, per=total, unit="webhook")

@@ -97,24 +97,33 @@ class LoadResult(NamedTuple):
 
 
 def closed_loop(port: int, make_request: Callable, connections: int = 64,
-                duration: float = 5.0, warmup: float = 1.0) -> LoadResult:
+                duration: float = 5.0, warmup: float = 1.0, offered: float = None) -> LoadResult:
     """Drive 127.0.0.1:port for warmup + duration seconds; the answers that arrive in the
-    last `duration` seconds are the measured ones (throughput and latency)."""
+    last `duration` seconds are the measured ones (throughput and latency). With `offered`
+    (requests/s), each connection sends on a fixed schedule (its share of that rate) instead
+    of as soon as its last answer came: latency at a load, not at saturation."""
     import gevent
     from gevent import socket
 
+    gap = connections / offered if offered else 0.0
     started = monotonic()
     wall_offset = time.time() - started
     measure_from, stop_at = started + warmup, started + warmup + duration
     latencies, statuses, sent = [], {}, {}
     errors = [0]
 
-    def worker():
+    def worker(n):
         sock = socket.create_connection(("127.0.0.1", port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         buffer = bytearray()
+        next_send = started + gap * n / connections
         try:
             while True:
+                if gap:
+                    next_send += gap
+                    wait = next_send - monotonic()
+                    if wait > 0:
+                        gevent.sleep(wait)
                 token, request = make_request()
                 begin = monotonic()
                 if begin >= stop_at:
@@ -131,7 +140,7 @@ def closed_loop(port: int, make_request: Callable, connections: int = 64,
         finally:
             sock.close()
 
-    workers = [gevent.spawn(worker) for _ in range(connections)]
+    workers = [gevent.spawn(worker, n) for n in range(connections)]
     gevent.joinall(workers, timeout=warmup + duration + 30)
     gevent.killall(workers)
     return LoadResult(len(latencies), duration, latencies, statuses, sent, errors[0])

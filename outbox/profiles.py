@@ -10,6 +10,7 @@ import logging
 from typing import Iterable, Optional
 
 from gevent.event import AsyncResult
+from gevent.lock import BoundedSemaphore
 from gevent.pool import Pool
 
 from logsafe import short_id
@@ -27,7 +28,8 @@ class DisplayNames:
 
     def __init__(self, api, *, timeout: float = 5.0, ttl: float = 6 * 3600.0,
                  miss_ttl: float = 60.0, max_entries: int = 10_000,
-                 background: Optional[Pool] = None, clock=real_seconds):
+                 background: Optional[Pool] = None, clock=real_seconds,
+                 max_asking: int = 32):
         self._api = api
         self._timeout = timeout
         self._ttl = ttl
@@ -38,6 +40,7 @@ class DisplayNames:
         self._pending = {}                          # user id -> AsyncResult of its lookup
         # fetch_soon's lookups, at most 4 at a time unless the caller brings a pool
         self._background = background if background is not None else Pool(4)
+        self._asking = BoundedSemaphore(max_asking)
         self._failing = False
 
     def display_name(self, user_id: str) -> Optional[str]:
@@ -93,7 +96,8 @@ class DisplayNames:
 
     def _ask_line(self, user_id: str) -> Optional[str]:
         try:
-            profile = self._api.get_profile(user_id, _request_timeout=self._timeout)
+            with self._asking:   # no more at once than the SDK's connection pool holds
+                profile = self._api.get_profile(user_id, _request_timeout=self._timeout)
         except Exception as exc:  # the caller has a fallback, never an exception
             if not isinstance(exc, api_exception()):  # a timeout, a connection error, a
                 self._failed(type(exc).__name__)      # body the SDK's model refused

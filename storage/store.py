@@ -243,7 +243,8 @@ class Store:
     def __init__(self, client: redis.Redis, token: str = "-"):
         self.redis = client
         self.token = token  # this process, in the leases it holds (see heartbeat)
-        self._pipeliner = Pipeliner(client)
+        self.pipeliner = Pipeliner(client)  # shared with the other stores on this client
+        self._pipeliner = self.pipeliner
         self._save_if_version = client.register_script(_SAVE_IF_VERSION)
         self._claim_batch = client.register_script(_CLAIM_BATCH)
         self._take_batch = client.register_script(_TAKE_BATCH)
@@ -254,7 +255,8 @@ class Store:
     # -- users ---------------------------------------------------------------------------
     @_outage_aware
     def load(self, user_id: str) -> Optional[UserRecord]:
-        raw = self.redis.get(keys.user(user_id))
+        """Loads made by many actors at the same moment share one round trip."""
+        raw = self._pipeliner.call(lambda pipe: pipe.get(keys.user(user_id)))
         return None if raw is None else records.decode(user_id, raw)
 
     @_outage_aware

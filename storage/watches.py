@@ -80,8 +80,9 @@ class Redeemed(NamedTuple):
 
 
 class Watches:
-    def __init__(self, client):
+    def __init__(self, client, pipeliner=None):
         self.redis = client
+        self._pipeliner = pipeliner  # reads made at the same moment share a round trip
         self._new_code = client.register_script(_NEW_CODE)
         self._redeem = client.register_script(_REDEEM)
         self._unlink = client.register_script(_UNLINK)
@@ -101,7 +102,10 @@ class Watches:
         return Redeemed(Redeem(status.decode()), owner.decode() or None)
 
     def watchers(self, owner: str) -> List[str]:
-        return sorted(member.decode() for member in self.redis.smembers(keys.watchers(owner)))
+        key = keys.watchers(owner)
+        members = (self._pipeliner.call(lambda pipe: pipe.smembers(key)) if self._pipeliner
+                   else self.redis.smembers(key))
+        return sorted(member.decode() for member in members)
 
     def watching(self, watcher: str) -> List[str]:
         return sorted(member.decode() for member in self.redis.smembers(keys.watching(watcher)))

@@ -328,8 +328,12 @@ def test_the_sdk_transport_is_read_like_the_core():
 def test_cpu_window_reads_this_process():
     import os
 
+    from types import SimpleNamespace
+
+    from bench import procs
     from bench.scenarios import CpuWindow
-    window = CpuWindow(os.getpid()).start()
+    this_process = SimpleNamespace(cpu_seconds=lambda: procs.cpu_seconds(os.getpid()))
+    window = CpuWindow(this_process).start()
     spent = time.process_time()
     while time.process_time() - spent < 0.1:  # busy, not sleeping: CPU this window must see
         sum(range(10000))
