@@ -6,7 +6,7 @@ import time
 
 from bench import scenarios, variants
 
-QUICK = {"idle": 20000, "burst": 5000, "reasks": 5000, "webhooks": 10000}
+QUICK = {"idle": 20000, "burst": 5000, "reasks": 5000, "webhooks": 10000, "day": 2000}
 ALIASES = {"memory": "idle", "restart": "idle"}
 
 
@@ -14,7 +14,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--scenario", default="all",
                         choices=["all", "burst", "reasks", "idle", "memory", "restart",
-                                 "webhooks"])
+                                 "webhooks", "day"])
     parser.add_argument("--users", type=int, default=None, help="users (quick size if unset)")
     parser.add_argument("--latency", type=float, default=None,
                         help="stand-in latency in seconds (burst/reasks: 0.05)")
@@ -58,6 +58,8 @@ def main(argv=None):
                              variants=args.variant)
         elif name == "idle":
             scenarios.idle(report, n, times=args.times, variants=args.variant)
+        elif name == "day":
+            scenarios.day(report, n)
         elif name == "webhooks":
             latencies = (0.0, 0.05) if args.latency is None else (args.latency,)
             scenarios.webhooks(report, users=n, connections=args.connections,

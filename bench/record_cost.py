@@ -1,4 +1,5 @@
-"""What the record (記録) costs in Redis: `python -m bench.record_cost [USERS]`.
+"""What a user costs in Redis: `python -m bench.record_cost [USERS]`. First the record (記録),
+then the user's record with 1 and with 3 daily times, with their place in the due index.
 
 Fills a private Redis with USERS users' records as the bot keeps them, every day cell of the
 ring used (the state after 96 days; the number of daily times does not change the size),
@@ -6,8 +7,10 @@ and prints used_memory per user and the projection to 1M users. The cells are wr
 bot's own script (Store.save with outcome changes) for a sample of users, checked, and then
 copied byte for byte for the rest with a pipeline."""
 import sys
+import time
 from datetime import date, timedelta
 
+from bench import records as bench_records
 from bench.procs import private_redis
 from domain.history import TallyChange
 from domain.rounds import Round, RoundState
@@ -49,6 +52,17 @@ def main(argv=None):
         print(f"{users} users: used_memory +{(after - before) / 2 ** 20:.1f} MiB, "
               f"{per_user:.0f} bytes per user; 1M users: {per_user * 1e6 / 2 ** 20:.0f} MiB "
               f"(the first user alone: +{with_users - before} bytes)")
+        client.flushdb()
+        now = time.time()
+        for times in (1, 3):
+            before = client.info("memory")["used_memory"]
+            bench_records.write(client, (bench_records.idle_record(uid, now, times)
+                                         for uid in bench_records.ids(users)))
+            grown = (client.info("memory")["used_memory"] - before) / users
+            print(f"a user with {times} time{'s' * (times > 1)} (their record and their place "
+                  f"in the due index): {grown:.0f} bytes; 1M users: {grown * 1e6 / 2 ** 20:.0f} "
+                  f"MiB")
+            client.flushdb()
         client.close()
 
 

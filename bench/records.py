@@ -58,14 +58,18 @@ def idle_record(uid: str, now: float, times: int = 1) -> UserRecord:
 
 
 def write(client, records_: Iterable[UserRecord], batch: int = 5000) -> int:
-    """SET every record under its key with a non-transactional pipeline; returns the count."""
+    """SET every record under its key, and its next due time in the due index (as the bot's
+    save does), with a non-transactional pipeline; returns the count."""
     written = 0
     pipe = client.pipeline(transaction=False)
     for record in records_:
         pipe.set(keys.user(record.user_id), encode(record))
+        if record.due is not None:
+            pipe.zadd(keys.DUE, {record.user_id: record.due})
         written += 1
         if written % batch == 0:
             pipe.execute()
+    pipe.set(keys.DUE_INDEXED, 1)   # every record written here is indexed
     pipe.execute()
     return written
 

@@ -303,3 +303,46 @@ def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
                               "p99 <= 50 ms", paced_p99 <= 0.05)
                 if profile:
                     print_summary(profile, per=total, unit="webhook")
+
+
+def day(report, n=10000, interval=2.0, reasks=10, connections=64):
+    """A whole day of N users, compressed (snooze interval `interval`): each sets a time by
+    webhook, all on the same minute; at that minute every one is asked; half answer the
+    first ask by webhook, the other half never (every re-ask, then the end of the round).
+    Reports the rate of the setting webhooks and the bot's CPU for all of it."""
+    with environment(latency=0.05) as (server, client, standin):
+        ids = list(records.ids(n))
+        with running_bot(server, standin, "bot-day", SNOOZE_INTERVAL_SECONDS=interval,
+                         MAX_REASKS=reasks) as bot:
+            bot.wait_healthy()
+            cpu0 = bot.cpu_seconds()
+            zone = records.BOT_ZONE
+            due = math.ceil((time.time() + 20) / 60) * 60      # a whole minute 20-80 s away
+            hour, minute = records.wall_time(due)
+            setting = closed_loop(bot.port, WebhookFactory(bot.port, procs.SECRET, ids,
+                                                           f"{hour}時{minute}分", once=True),
+                                  connections, duration=600, warmup=0)
+            set_seconds = max(setting.sent.values()) - min(setting.sent.values())
+            report.figure(f"day {n}: users set their time by webhook",
+                          f"{n / set_seconds:.0f}/s ({setting.statuses})", ">= 2000/s",
+                          n / set_seconds >= 2000)
+            wait_for_pushes(standin, n, timeout=due - time.time() + 60)
+            first_asks = time.time()
+            answering = ids[: n // 2]
+            closed_loop(bot.port, WebhookFactory(bot.port, procs.SECRET, answering, "飲んだ",
+                                                 once=True), connections, duration=600,
+                        warmup=0)
+            # The other half: every re-ask, then the end of their round.
+            expected = n + (n - len(answering)) * reasks
+            wait_for_pushes(standin, expected, timeout=(reasks + 2) * interval + 60)
+            while True:   # the answering half may have had a re-ask too: wait for quiet
+                before = standin.stats()["pushes"]
+                time.sleep(2 * interval)
+                if standin.stats()["pushes"] == before:
+                    break
+            cpu = bot.cpu_seconds() - cpu0
+            pushes = standin.stats()["pushes"]
+    report.figure(f"day {n}: bot CPU for the whole day", f"{cpu:.1f} s "
+                  f"({pushes} asks, {n + len(answering)} webhooks; {zone.key})", "<= 15 s",
+                  cpu <= 15)
+    report.note(f"first asks all in {first_asks - due:.1f} s after the due minute")

@@ -37,14 +37,18 @@ def signed_request(port: int, body: bytes, secret: str) -> bytes:
 
 
 class WebhookFactory:
-    """Builds the i-th request: user i mod len(users), a fresh reply token and event id."""
+    """Builds the i-th request: user i mod len(users), a fresh reply token and event id;
+    with `once`, each user once and then None (the load driver stops)."""
 
-    def __init__(self, port, secret, users, text):
+    def __init__(self, port, secret, users, text, once=False):
         self.port, self.secret, self.users, self.text = port, secret, users, text
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(0 if once else 1)
+        self._once = once
 
     def __call__(self):
         i = next(self._ids)
+        if self._once and i >= len(self.users):
+            return None
         token = secrets.token_hex(16)
         body = text_event_body(self.users[i % len(self.users)], self.text, token, message_id=i)
         return token, signed_request(self.port, body, self.secret)
@@ -124,7 +128,10 @@ def closed_loop(port: int, make_request: Callable, connections: int = 64,
                     wait = next_send - monotonic()
                     if wait > 0:
                         gevent.sleep(wait)
-                token, request = make_request()
+                made = make_request()
+                if made is None:
+                    return
+                token, request = made
                 begin = monotonic()
                 if begin >= stop_at:
                     return
