@@ -6,7 +6,7 @@ process only; the stand-in and Redis are other processes). Sequential calls incl
 gevent hub round trip per network wait, as in the bot. cProfile cannot attribute time
 across greenlet switches; subtracting measured parts can.
 
-An ask alone (actors/user.py `_reminder_due` -> `_ask` -> actors/asks.py) is: Store.claim_batch
+An ask alone (actors/user.py `_reminder_due` -> `_run_round` -> actors/asks.py) is: Store.claim_batch
 of one user (one EVALSHA), LineOutbox.push (limiter, slot, outbox.http), then
 Store.save and Store.finish_batch in one pipeline, plus the actor's own decisions. Asks due
 together are the same for 500 actors at once: one claim_batch, one multicast, 500 saves in
@@ -72,39 +72,34 @@ def webhook_parts(row, n, ids, runtime):
         (time.process_time() - begin) / n)
 
 
-def restore_parts(row, store, batch=2000):
-    """Start-up restore (ActorSystem.restore over Store.load_all), per stored user."""
-    import heapq
-
+def due_loading_parts(row, store, batch=500):
+    """What the scheduler does per due user: take them from the due index (a lease at a time),
+    MGET their records, decode them."""
     import orjson
 
     from storage import keys, records
 
-    print("restore, per stored user:")
+    users, _ = store.due_head(10 ** 9)
+    n = len(users)
+    print("due users taken and loaded (Scheduler), per user:")
     begin = time.process_time()
-    found = [key for keys_ in store.scan_batches(keys.USER_PATTERN, batch) for key in keys_]
-    row("  SCAN (COUNT 2000)", (time.process_time() - begin) / len(found))
+    taken = []
+    while True:
+        claimed, _ = store.claim_due(time.time() + 10 ** 6, 5, batch)
+        if not claimed:
+            break
+        taken += claimed
+    row(f"  Store.claim_due ({batch} at a time)", (time.process_time() - begin) / n)
     begin = time.process_time()
-    raws = [raw for i in range(0, len(found), batch)
-            for raw in store.redis.mget(found[i:i + batch])]
-    row("  MGET (2000 keys each)", (time.process_time() - begin) / len(found))
+    raws = [raw for i in range(0, n, batch)
+            for raw in store.redis.mget([keys.user(uid) for uid in taken[i:i + batch]])]
+    row(f"  MGET ({batch} keys each)", (time.process_time() - begin) / n)
     begin = time.process_time()
     [orjson.loads(raw) for raw in raws]
-    row("  orjson.loads", (time.process_time() - begin) / len(found))
-    prefix = len(keys.user(""))
+    row("  orjson.loads", (time.process_time() - begin) / n)
     begin = time.process_time()
-    loaded = [records.decode(key[prefix:].decode(), raw) for key, raw in zip(found, raws)]
-    row("  records.decode (orjson + rounds + key decode)",
-        (time.process_time() - begin) / len(found))
-    begin = time.process_time()
-    entries = [(record.due, record.user_id) for record in loaded if record.due is not None]
-    heapq.heapify(entries)
-    row("  due entries + heapify", (time.process_time() - begin) / len(found))
-    begin = time.process_time()
-    registry = {}
-    for record in store.load_all():
-        registry[record.user_id] = record
-    row("  whole Store.load_all + registry insert", (time.process_time() - begin) / len(found))
+    [records.decode(uid, raw) for uid, raw in zip(taken, raws)]
+    row("  records.decode (orjson + rounds)", (time.process_time() - begin) / n)
 
 
 def main(argv=None):
@@ -139,16 +134,15 @@ def main(argv=None):
             now = time.time()
             ids = list(records.ids(n))
             records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
-            for record in store.load_all():
-                system.records[record.user_id] = record
+            loaded_by_id = {record.user_id: record for record in store.load_all()}
             first = store.load(ids[0]).rounds[0]
             day, round_at = first.day, first.at
             buttons = texts.ask_buttons(round_at)
-            waking = system.dispatcher._waking
+            waking = system.scheduler._waking
 
             def ask(i):
-                waking.acquire()          # what the dispatcher takes before it tells the actor
-                actor = system._actor(ids[i])
+                waking.acquire()          # what the scheduler takes before it wakes the actor
+                actor = system._actor(ids[i], loaded_by_id[ids[i]])
                 actor.on_receive(ReminderDue(now - 1))
                 actor._stopped = True
 
@@ -178,8 +172,7 @@ def main(argv=None):
             print(f"asks due together ({together} users, one multicast), per user:")
             rounds = n // together
             records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
-            for record in store.load_all():
-                system.records[record.user_id] = record
+            loaded_by_id.update((record.user_id, record) for record in store.load_all())
             system.awake.clear()
             row(f"  whole ask, {together} actors at once",
                 cpu_per_call(asked_together, rounds) / together)
@@ -217,7 +210,7 @@ def main(argv=None):
             row("  LineOutbox.reply incl. HTTP",
                 cpu_per_call(lambda i: outbox.reply(uuid.uuid4().hex, ["x"]), n))
 
-            restore_parts(row, store)
+            due_loading_parts(row, store)
             standin.reset()
             webhook_parts(row, n, ids, runtime)
             print(f"  (the stand-in saw {standin.stats()['replies']} replies)")

@@ -186,16 +186,20 @@ def test_unfollow_by_either_side_ends_the_watch(bot, people, platform, who):
     wait_for_push(bot, staying, f"{name}さんの見守りが終わりました。")
 
 
-def test_an_alert_survives_a_kill_between_the_round_ending_and_the_push(make_bot, people,
-                                                                      monkeypatch):
+def killed_while_alerting(make_bot, people, monkeypatch, line_took_it):
+    """花子 (watched by 太郎) misses 6:10; the process dies in the middle of telling 太郎,
+    after LINE took the alert or before; another process starts on the same Redis."""
     bot = make_bot()
     a, b = people[HANAKO], people[TARO]
     watch(bot, a, b)
     bot.say(a, "6時10分")
     bot.advance(hours=1, minutes=59)
     died = gevent.event.Event()
+    real_alert = bot.system.notices.alert
 
     def die(*args, **kwargs):                   # as SIGKILL would: nothing after this runs
+        if line_took_it:
+            real_alert(*args, **kwargs)
         died.set()
         raise gevent.GreenletExit
 
@@ -207,37 +211,23 @@ def test_an_alert_survives_a_kill_between_the_round_ending_and_the_push(make_bot
     second = make_bot()                         # restarts from Redis
     let_the_dead_senders_lease_run_out(second)
     second.advance(seconds=Settings.due_lease_seconds + 1)  # the dead one held the user
-    missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
-    assert pushes_to(second, b).count(missed) == 1
+    return second, a, b
+
+
+def test_an_alert_survives_a_kill_between_the_round_ending_and_the_push(make_bot, people,
+                                                                      monkeypatch):
+    second, _, watcher = killed_while_alerting(make_bot, people, monkeypatch,
+                                               line_took_it=False)
+    assert pushes_to(second, watcher).count("花子さんが6時10分の薬をまだ飲んでいないようです。") == 1
 
 
 def test_an_alert_line_took_before_a_kill_is_not_shown_twice(make_bot, people, monkeypatch):
-    bot = make_bot()
-    a, b = people[HANAKO], people[TARO]
-    watch(bot, a, b)
-    bot.say(a, "6時10分")
-    bot.advance(hours=1, minutes=59)
-    died = gevent.event.Event()
-    real_alert = bot.system.notices.alert
-
-    def die_after(*args, **kwargs):             # LINE took it, then the process died
-        real_alert(*args, **kwargs)
-        died.set()
-        raise gevent.GreenletExit
-
-    monkeypatch.setattr(bot.system.notices, "alert", die_after)
-    bot.timer._move_to(bot.timer.now() + 60)
-    bot.timer._wake_due()
-    assert died.wait(5)
-    bot.kill()
-    second = make_bot()
-    let_the_dead_senders_lease_run_out(second)
-    second.advance(seconds=Settings.due_lease_seconds + 1)  # the dead one held the user
-    missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
-    assert pushes_to(second, b).count(missed) == 1
+    second, watched, watcher = killed_while_alerting(make_bot, people, monkeypatch,
+                                                     line_took_it=True)
+    assert pushes_to(second, watcher).count("花子さんが6時10分の薬をまだ飲んでいないようです。") == 1
     statuses = [r.status for r in second.platform.requests if r.path.endswith("/push")]
     assert 409 in statuses                      # the resend, recognised by its retry key
-    assert second.store.load(a).alerts == ()
+    assert second.store.load(watched).alerts == ()
 
 
 def debug_actors(bot):
