@@ -58,6 +58,7 @@ bench: $(STAMP)
 # make chaos                                  1,000 users, 20 SIGKILLs: asks lost / shown twice
 chaos: $(STAMP)
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
+# (rolling restarts with webhooks flowing: python -m bench.rolling --help)
 
 # make richmenu                               install the rich menu as the channel's default
 #                                             (CHANNEL_ACCESS_TOKEN, LINE_API_BASE_URL)
