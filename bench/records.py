@@ -39,8 +39,10 @@ def first_ask_record(uid: str, due: float, times: int = 1) -> UserRecord:
 
 
 def reask_record(uid: str, due: float, asks: int = 1) -> UserRecord:
-    """A user asked `asks` times today, not answered yet, next re-ask due at `due`."""
-    first = due - 600 * asks
+    """A user asked `asks` times today, not answered yet, next re-ask due at `due`. The round
+    started on the minute, as rounds do (a time is hours and minutes): users whose re-asks fall
+    due together after one burst share its start, and so their re-ask's multicast."""
+    first = (due - 600 * asks) // 60 * 60
     hour, minute = wall_time(first)
     return UserRecord(uid, (Round(hour, minute, due=due, at=first, day=local_day(due, BOT_ZONE),
                                   state=RoundState.ASKING, asks=asks),), version=1)

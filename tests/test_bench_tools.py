@@ -83,6 +83,8 @@ def test_record_shapes():
     [reask] = records.reask_record("U2", due, asks=2).rounds
     assert reask.is_open and reask.asks == 2 and reask.due == due
     assert reask.day == local_day(due, zone("Asia/Tokyo"))
+    # re-asks due a moment apart after one burst belong to rounds that started together
+    assert records.reask_record("U4", due + 1.5, asks=2).rounds[0].at == reask.at
     [idle] = records.idle_record("U3", due).rounds
     assert idle.state is RoundState.TAKEN and idle.due > due + 86000
     assert len(records.idle_record("U3", due, times=3).rounds) == 3
