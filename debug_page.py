@@ -72,9 +72,8 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 <p>refreshes every {REFRESH_SECONDS} s <span id="status"></span></p></header>
 <main id="snapshot">
 <div class="cards">
-{_card(snapshot.get("user_count", len(users)), "users known")}
+{_card(dispatcher.get("queued", len(users)), "users with a due time (Redis)")}
 {_card(snapshot.get("awake_count", 0), "awake (greenlet)")}
-{_card(dispatcher.get("queued", 0), "dispatcher queue (heap)")}
 {_card(outbox.get("in_flight", 0), "requests in flight")}
 {_card(outbox.get("asks_waiting", 0), "asks waiting for a batch")}
 {_card("yes" if outbox.get("quota_exhausted") else "no", "quota exhausted",
@@ -85,8 +84,8 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 </div>
 <h2>User actors</h2>
 {_users_table(users, now, zone)}
-<h2>Dispatcher: next due times</h2>
-{_dispatcher_table(dispatcher.get("next", []), users, now, zone)}
+<h2>Next due times (the due index)</h2>
+{_due_table(dispatcher.get("next", []), users, now, zone)}
 </main>
 <script>{_SCRIPT}</script>
 </body></html>
@@ -153,7 +152,7 @@ def _times(times, tz, now):
     return "".join(lines)
 
 
-def _dispatcher_table(entries, users, now, zone):
+def _due_table(entries, users, now, zone):
     """Due times in each user's zone where the snapshot lists the user, else the bot's."""
     if not entries:
         return '<p class="empty">Nothing queued.</p>'

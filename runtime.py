@@ -3,8 +3,8 @@ the LINE outbox, the timer and the actor system.
 
 Without LINE credentials the bot runs in simulator mode: it generates a channel secret and
 token, starts the local LINE stand-in with its chat page (``simulator.local``) and points
-``LINE_API_BASE_URL`` at it. The bot's own code path is the production one: the real SDK
-client over HTTP, signed webhooks to the real ``/callback``.
+``LINE_API_BASE_URL`` at it. The bot's own code path is the production one: real HTTP to
+that LINE, signed webhooks to the real ``/callback``.
 """
 import contextlib
 import dataclasses
@@ -65,6 +65,13 @@ class Runtime:
             interval=self.settings.snooze_interval_seconds))
         sys.stdout.flush()
 
+    def stop(self) -> bool:
+        """Stop waking users, let in-flight sends finish (within the settings' grace), then
+        close everything. True when nothing was cut short."""
+        quiet = self.system.stop(timeout=self.settings.shutdown_grace_seconds)
+        self.close()
+        return quiet
+
     def close(self):
         if self.simulator is not None:
             self.simulator.stop()
@@ -74,7 +81,7 @@ class Runtime:
 
 
 def build_runtime(settings, *, timer=None) -> Runtime:
-    """The bot, ready to restore. ``timer`` defaults to the production ``Timer``. When a step
+    """The bot, ready to start. ``timer`` defaults to the production ``Timer``. When a step
     fails, whatever was started before it (the simulator, an embedded redis-server, the
     Redis connection) is stopped before the error goes on."""
     timer = timer or Timer()
@@ -146,6 +153,15 @@ def _set_apart_simulated_users(data_dir):
         os.replace(shared, os.path.join(simulator, "redis"))
         log.warning("moved %s to %s: those users were made in simulator mode", shared,
                     os.path.join(simulator, "redis"))
+
+
+def check_redis(url):
+    """Refuse to start (one line) when the Redis at `url` does not answer."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        _check_reachable(client, url)
+    finally:
+        client.close()
 
 
 def _check_reachable(client, url):

@@ -13,13 +13,13 @@ import hmac
 import json
 import logging
 import socket
-import time
 
 from bottle import Bottle, HTTPResponse, request, response
 
 from chat import texts
 from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_events, signature_ok, translate
 from logsafe import fields
+from outbox.clock import real_seconds
 from startup import refuse_start
 from storage.store import StorageUnavailable
 
@@ -66,6 +66,13 @@ def _read_body(environ, length, limit):
     return None if got > limit else b"".join(parts)
 
 
+def app_for(runtime):
+    """The WSGI app of a built runtime (runtime.py)."""
+    return create_app(channel_secret=runtime.settings.channel_secret, system=runtime.system,
+                      store=runtime.store, outbox=runtime.outbox,
+                      debug_token=runtime.settings.debug_token)
+
+
 def create_app(*, channel_secret, system, store, outbox, debug_token=None):
     """The WSGI app. Every collaborator is injected; nothing global."""
     app = Bottle()
@@ -96,7 +103,7 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
             _log_refused(events, "starting")
             return _plain(503, "starting up")  # LINE redelivers
         for index, event in enumerate(events):
-            started = _real_seconds()
+            started = real_seconds()
             try:
                 outcome = _dispatch(event)
             except StorageUnavailable:
@@ -104,7 +111,7 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
                 log.warning("webhook refused with 503: Redis unavailable")
                 _log_refused(events[index:], "redis")
                 return _plain(503, "storage unavailable")
-            _log_event(event, outcome, latency_ms=(_real_seconds() - started) * 1000)
+            _log_event(event, outcome, latency_ms=(real_seconds() - started) * 1000)
         return _plain(200, "OK")
 
     def _dispatch(event):
@@ -127,7 +134,7 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
     def healthz():
         if system.ready.is_set():
             return _plain(200, "OK")
-        return _plain(503, "restoring users")
+        return _plain(503, "starting up")
 
     def _authorized(allow_query_token=False):
         """The bearer token; the HTML page also takes `?token=` (a browser cannot send a
@@ -186,11 +193,6 @@ def _plain(status, text):
     return HTTPResponse(status=status, body=text, headers={"Content-Type": "text/plain"})
 
 
-def _real_seconds():
-    # The real clock even under freezegun: latency is real time.
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
-
-
 def _log_event(event, outcome, **extra):
     """One line per webhook event: its kind and what the edge did with it; the sender only as
     a short id, never the text or the reply token."""
@@ -221,7 +223,7 @@ LISTEN_BACKLOG = 256  # as gevent's own servers
 def listen(host, port):
     """The listening socket, bound before anything slow starts. A busy port then stops the
     start before Redis or the simulator exist, so there is nothing to clean up; and Heroku
-    sees $PORT bound at once, however long restoring users takes (webhooks wait in the
+    sees $PORT bound at once, however long the start takes (webhooks wait in the
     backlog until the server starts)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
@@ -267,36 +269,32 @@ def main():
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     listener = listen(settings.host, settings.port)
     try:
-        from runtime import build_runtime  # the SDK's client and the actors: after the checks
+        from runtime import build_runtime  # Redis, the outbox and the actors: after the checks
         runtime = build_runtime(settings)  # stops whatever it started if it cannot finish
     except BaseException:
         listener.close()
         raise
     settings = runtime.settings  # as the bot runs: simulator mode fills in LINE
-    app = create_app(channel_secret=settings.channel_secret, system=runtime.system,
-                     store=runtime.store, outbox=runtime.outbox,
-                     debug_token=settings.debug_token)
-    server = make_server(app, settings.host, settings.port, listener=listener)
+    server = make_server(app_for(runtime), settings.host, settings.port, listener=listener)
     server.start()
     log.info("listening on http://%s:%d", settings.host, server.server_port)
     runtime.serving(settings.host, server.server_port)
 
     stopping = Event()
-    restored = gevent.spawn(runtime.system.restore)
-    restored.link_exception(lambda _: stopping.set())  # e.g. Redis unreachable: exit, get restarted
+    started = gevent.spawn(runtime.system.start)
+    started.link_exception(lambda _: stopping.set())  # not Redis (it waits): exit, get restarted
     gevent.signal_handler(signal.SIGTERM, stopping.set)
     gevent.signal_handler(signal.SIGINT, stopping.set)
     stopping.wait()
-    if restored.exception is not None:
-        log.error("could not restore users: %s", type(restored.exception).__name__)
+    if started.exception is not None:
+        log.error("could not start: %s", type(started.exception).__name__)
         runtime.close()
         sys.exit(1)
 
     log.info("stopping: no new webhooks, finishing in-flight pushes")
     server.stop(timeout=2)
-    restored.kill()
-    quiet = runtime.system.stop(timeout=settings.shutdown_grace_seconds)
-    runtime.close()
+    started.kill()
+    quiet = runtime.stop()
     log.info("stopped%s", "" if quiet else " (some work was cut short)")
     sys.exit(0)
 

@@ -15,9 +15,9 @@ import gevent
 import linebot.v3.messaging  # noqa: F401
 
 import settings as settings_module
-from runtime import build_runtime
+from runtime import build_runtime, check_redis
 from startup import refuse_start
-from web import create_app
+from web import app_for
 
 log = logging.getLogger("usa_reminder.wsgi")
 
@@ -37,6 +37,7 @@ class WorkerApp:
 
 app = WorkerApp()
 _running = {}
+STOP_CHECK_SECONDS = 0.2
 
 
 def check_start():
@@ -46,28 +47,39 @@ def check_start():
         raise refuse_start("several processes need LINE credentials and REDIS_URL",
                            "set CHANNEL_SECRET, CHANNEL_ACCESS_TOKEN and REDIS_URL, or run "
                            "one process with `python web.py` (which can also simulate LINE)")
+    check_redis(settings.redis_url)
 
 
-def start_worker(workers: int) -> None:
-    """Build this worker's runtime and serve the bot (StartRefused when it cannot)."""
+def start_worker(workers: int, serving) -> None:
+    """Build this worker's runtime and serve the bot (StartRefused when it cannot).
+    `serving()` turns false when gunicorn tells the worker to stop (SIGTERM)."""
     settings = settings_module.from_environment()
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     settings = dataclasses.replace(settings, processes=workers)
     runtime = build_runtime(settings)
-    app.bot = create_app(channel_secret=settings.channel_secret, system=runtime.system,
-                         store=runtime.store, outbox=runtime.outbox,
-                         debug_token=settings.debug_token)
+    app.bot = app_for(runtime)
     _running["runtime"] = runtime
-    _running["restore"] = gevent.spawn(runtime.system.restore)
+    _running["start"] = gevent.spawn(runtime.system.start)
+    _running["watch"] = gevent.spawn(_drain_when_told, runtime, serving)
+
+
+def _drain_when_told(runtime, serving) -> None:
+    """gunicorn's SIGTERM only marks the worker as stopping: it then serves its open
+    connections (LINE keeps them open) for up to graceful_timeout, and its master kills it
+    then. So the work stops here, at once: no more due users, in-flight sends finish.
+    Webhooks still coming on open connections are handled as before."""
+    while serving():
+        gevent.sleep(STOP_CHECK_SECONDS)
+    runtime.system.stop(timeout=runtime.settings.shutdown_grace_seconds)
 
 
 def stop_worker() -> None:
-    """Webhooks have stopped coming (gunicorn stopped accepting): finish in-flight sends."""
+    """The worker is exiting: stop what is left and close its connections."""
     runtime = _running.pop("runtime", None)
     if runtime is None:
         return
-    _running.pop("restore").kill()
-    quiet = runtime.system.stop(timeout=runtime.settings.shutdown_grace_seconds)
-    runtime.close()
+    _running.pop("start").kill()
+    _running.pop("watch").kill()
+    quiet = runtime.stop()
     log.info("worker stopped%s", "" if quiet else " (some work was cut short)")

@@ -6,12 +6,11 @@ resend after a crash or by a second process is one LINE answers 409: never shown
 Every push LINE takes is counted for the month (they count against the message quota)."""
 import logging
 import uuid
-from datetime import datetime
 
 import gevent
 
 from chat import texts
-from domain.wallclock import zone
+from domain.wallclock import month_of, zone
 from logsafe import short_id
 from outbox.line import PushResult
 
@@ -54,7 +53,7 @@ class Notices:
 
     def count(self, user_ids, alerts: int = 0) -> None:
         """Count pushes LINE took this month; a failure to count only loses a figure."""
-        month = datetime.fromtimestamp(self._timer.now(), self._zone).strftime("%Y-%m")
+        month = month_of(self._timer.now(), self._zone)
         try:
             self._usage.count_pushes(month, user_ids, alerts)
         except Exception as exc:

@@ -4,7 +4,6 @@ this process nothing: their records and due times are in Redis."""
 import itertools
 import logging
 import uuid
-from datetime import datetime
 
 import gevent
 from gevent.event import Event
@@ -16,7 +15,7 @@ from actors.notices import Notices
 from actors.scheduler import Scheduler
 from actors.user import UserActor
 from domain.rounds import Rules
-from domain.wallclock import zone
+from domain.wallclock import month_of, zone
 from storage.store import StorageUnavailable
 from storage.usage import Usage
 from storage.watches import Watches
@@ -30,6 +29,7 @@ MAX_WAKING = 2000
 # batch of asks held by a process without one is resent at once.
 HEARTBEAT_SECONDS = 1.0
 HEARTBEAT_TTL_SECONDS = 5.0
+START_RETRY_SECONDS = 1.0
 # A deploy from the version without a due index: both run for up to a minute.
 REINDEX_AFTER_SECONDS = 120.0
 
@@ -45,7 +45,7 @@ class ActorSystem:
                            max_reasks=settings.max_reasks,
                            grace=settings.missed_ask_grace_seconds)
         self.awake = {}     # user id -> UserActor, only while it has work
-        self.token = store.token = uuid.uuid4().hex   # this process, in its leases
+        self.token = store.token = uuid.uuid4().hex   # this process (this start), in its leases
         self.watches = Watches(store.redis, store.pipeliner)
         self.usage = Usage(store.redis)
         self.notices = Notices(outbox, self.usage, timer, settings.timezone)
@@ -57,9 +57,20 @@ class ActorSystem:
         self.ready = Event()
         self._heartbeat = self._reindex = None
 
-    def restore(self) -> int:
+    def start(self) -> int:
         """Start: index the due times of users stored before the index existed (once), then
-        the heartbeat and the scheduler. Returns how many users have a due time."""
+        the heartbeat and the scheduler. With Redis away (a restart, a failover) each step
+        is tried again every second until Redis is back. Returns how many users have a due
+        time."""
+        _until_redis_answers(self._index_once)
+        self._heartbeat = gevent.spawn(self._beat)
+        self.scheduler.start()
+        self.ready.set()
+        _, due = _until_redis_answers(lambda: self.store.due_head(0))
+        log.info("ready: %d users with a due time", due)
+        return due
+
+    def _index_once(self) -> None:
         self.store.heartbeat(HEARTBEAT_TTL_SECONDS)
         if not self.store.due_index_built():
             indexed = self.store.build_due_index()
@@ -67,12 +78,6 @@ class ActorSystem:
             # A process of the version without the index may still run (a deploy) and save
             # users without indexing them: index once more after it has gone.
             self._reindex = gevent.spawn_later(REINDEX_AFTER_SECONDS, self._index_again)
-        self._heartbeat = gevent.spawn(self._beat)
-        self.scheduler.start()
-        self.ready.set()
-        _, due = self.store.due_head(0)
-        log.info("ready: %d users with a due time", due)
-        return due
 
     def tell(self, user_id: str, message) -> None:
         self._actor(user_id).tell(message)
@@ -152,7 +157,7 @@ class ActorSystem:
     def this_month(self, user_ids) -> dict:
         """For /debug, read from Redis: pushes LINE took this month per user, each user's
         watchers, and how many of the month's pushes were watch alerts."""
-        month = _month(self.timer.now(), self.settings.timezone)
+        month = month_of(self.timer.now(), zone(self.settings.timezone))
         user_ids = list(user_ids)
         return {"pushes": self.usage.pushes(month, user_ids),
                 "watchers": {user_id: len(self.watches.watchers(user_id))
@@ -160,8 +165,12 @@ class ActorSystem:
                 "watch_alerts": self.usage.alerts(month)}
 
 
-def _month(at: float, timezone: str) -> str:
-    return datetime.fromtimestamp(at, zone(timezone)).strftime("%Y-%m")
+def _until_redis_answers(call):
+    while True:
+        try:
+            return call()
+        except StorageUnavailable:  # the store logs the outage, once
+            gevent.sleep(START_RETRY_SECONDS)
 
 
 def _round_snapshot(round) -> dict:

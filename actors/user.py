@@ -22,8 +22,8 @@ from actors.notices import alert_retry_key
 from chat import record_card, texts
 from domain import history, places, schedule, watch
 from domain.rounds import (
-    DUE_TOLERANCE, LOOK_AGAIN_SECONDS, Answered, Ask, Cancel, Delivered, Due, Ended, HeldElsewhere, LookAgain,
-    NotDelivered, Resume, RoundState, decide,
+    DUE_TOLERANCE, LOOK_AGAIN_SECONDS, Answered, Ask, Cancel, Delivered, Due, Ended,
+    HeldElsewhere, LookAgain, NotDelivered, Resume, RoundState, decide,
 )
 from domain.user import UserRecord
 from domain.wallclock import local_day, zone
@@ -159,7 +159,8 @@ class UserActor(Actor):
             self._save()
         else:
             self._forget_times()
-        self._reply(message.reply_token, texts.times_removed(removal.removed, record.times))
+        self._reply(message.reply_token,
+                    texts.times_removed(removal.removed, self.record.times))
 
     def _reject_time(self, message: RejectTime):
         self._reply(message.reply_token, texts.BAD_TIME)
@@ -274,7 +275,7 @@ class UserActor(Actor):
             say = texts.missed_alert if alert.kind == watch.MISSED else texts.taken_alert
             text, failed, elsewhere = say(name, alert.hour, alert.minute), [], []
             for watcher in alert.to:
-                wait = system.store.claim_alert(self.user_id, alert.id, watcher, system.token,
+                wait = system.store.claim_alert(self.user_id, alert.id, watcher,
                                                 self.settings.push_lease_seconds)
                 if wait:
                     elsewhere.append(watcher)
@@ -324,7 +325,7 @@ class UserActor(Actor):
     def _forget(self, message: Forget):
         watchers, watched = self.system.watches.forget(self.user_id)
         self.system.store.forget(self.user_id)
-        self.record.assign(UserRecord(self.user_id))
+        self.record = UserRecord(self.user_id)
         self._saved = True
         self._tell_watch_over(watchers + watched)
 
@@ -336,7 +337,7 @@ class UserActor(Actor):
             self._save()
             return
         self.system.store.delete(self.user_id)
-        record.assign(UserRecord(self.user_id))
+        self.record = UserRecord(self.user_id)
         self._saved = True
 
     def _pause(self):
@@ -416,11 +417,7 @@ class UserActor(Actor):
 
     def _reload(self):
         stored = self.system.store.load(self.user_id)
-        stored = stored if stored is not None else UserRecord(self.user_id)
-        if self.record is None:
-            self.record = stored
-        else:
-            self.record.assign(stored)
+        self.record = stored if stored is not None else UserRecord(self.user_id)
 
     def _keep_due_scheduled(self, woken: bool):
         """The due index holds what the last save wrote; a wake-up that saved nothing (a

@@ -79,8 +79,7 @@ def due_loading_parts(row, store, batch=500):
 
     from storage import keys, records
 
-    users, _ = store.due_head(10 ** 9)
-    n = len(users)
+    _, n = store.due_head(1)
     print("due users taken and loaded (Scheduler), per user:")
     begin = time.process_time()
     taken = []
@@ -134,7 +133,7 @@ def main(argv=None):
             now = time.time()
             ids = list(records.ids(n))
             records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
-            loaded_by_id = {record.user_id: record for record in store.load_all()}
+            loaded_by_id = dict(zip(ids, store.load_many(ids)))
             first = store.load(ids[0]).rounds[0]
             day, round_at = first.day, first.at
             buttons = texts.ask_buttons(round_at)
@@ -172,7 +171,7 @@ def main(argv=None):
             print(f"asks due together ({together} users, one multicast), per user:")
             rounds = n // together
             records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
-            loaded_by_id.update((record.user_id, record) for record in store.load_all())
+            loaded_by_id.update(zip(ids, store.load_many(ids)))
             system.awake.clear()
             row(f"  whole ask, {together} actors at once",
                 cpu_per_call(asked_together, rounds) / together)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+from outbox.clock import real_seconds as monotonic
 from storage.redis_server import RedisServer, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,10 +20,6 @@ WORK_DIR = os.path.join(ROOT, ".bench")
 SECRET = "bench-channel-secret"
 TOKEN = "bench-channel-token"
 DEBUG_TOKEN = "bench-debug-token"
-
-
-def monotonic():
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
 def _stop(process, timeout=10.0):

@@ -29,6 +29,7 @@ import socket
 import sys
 import time
 
+from outbox.clock import real_seconds as _monotonic
 from simulator.line_api import (
     AUTH_FAILED, INVALID_REPLY_TOKEN, LOADING_PATH, MULTICAST_MAX, MULTICAST_PATH, NOT_FOUND,
     PROFILE_PATH, PUSH_PATH, QUOTA_CONSUMPTION_PATH, QUOTA_PATH, RATE_LIMITED, REPLY_PATH,
@@ -38,10 +39,6 @@ from simulator.line_api import (
 _UUID = re.compile(UUID_PATTERN.encode())
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
             404: "Not Found", 409: "Conflict", 429: "Too Many Requests"}
-
-
-def _monotonic():
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
 class SlidingWindow:
@@ -181,7 +178,7 @@ class StandIn:
             options = json.loads(body or b"{}")
             self.configure(options.get("latency"), options.get("rate_limit", ...))
             return 200, self.stats()
-        return 404, {"message": "Not found"}
+        return 404, {"message": NOT_FOUND}
 
 
 def response_bytes(status: int, payload: dict) -> bytes:

@@ -9,9 +9,7 @@ sdk-http    the outbox's transport as it was before outbox/http.py: every push, 
             no retries. LINE's non-2xx answers come back as the same outbox.http.Answer.
             tests/test_outbox_wire.py checks that it and the core send the same bytes.
 
-(lean-line, urllib3 without the SDK's wrapping, measured no faster than call_api; raw-http, a
-keep-alive gevent socket, became the core's outbox/http.py on geventhttpclient's pool and
-parser. blocking-redis and paced-dispatch were adopted by the core in de508d5.)
+Earlier variants and what became of them: bench/README.md.
 """
 import json
 

@@ -6,12 +6,9 @@ import secrets
 import time
 from typing import Callable, NamedTuple
 
+from outbox.clock import real_seconds as monotonic
 from simulator.line_api import new_webhook_event_id
 from simulator.signing import sign
-
-
-def monotonic():
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
 def text_event_body(user_id: str, text: str, reply_token: str, message_id: int = 1) -> bytes:

@@ -50,7 +50,7 @@ class Rules:
 
 class Round(NamedTuple):
     """A daily time (`hour`:`minute`, wall clock in the user's zone) and its current round.
-    Immutable; a tuple, so that restoring 100k users builds them fast."""
+    Immutable; a tuple, so that loading thousands of due users builds them fast."""
     hour: int
     minute: int
     due: Optional[float] = None          # when it next needs attention: a first ask, a
@@ -184,13 +184,12 @@ def _due(round: Round, event: Due, now, rules, tz) -> Decision:
     if attempt == 0:
         if now - round.at > rules.grace:  # the bot was down when it fell due
             return _end(round._replace(state=RoundState.NOT_ASKED,
-                                due=_next_first_ask(round, tz, now)))
+                                       due=_next_first_ask(round, tz, now)))
         return round, (Ask(0, round.at),)
     if now - round.due > rules.grace:      # down through the re-asks: stop asking
         return _end_unanswered(round, now, tz)
     if not event.reasks_allowed:
-        return round._replace(state=RoundState.EXHAUSTED,
-                       due=now + rules.snooze_interval), ()
+        return round._replace(state=RoundState.EXHAUSTED, due=now + rules.snooze_interval), ()
     return round, (Ask(attempt, round.at),)
 
 
@@ -224,7 +223,7 @@ def _not_delivered(round: Round, event, now, rules, tz) -> Decision:
         return round._replace(due=retry_at), ()
     if round.asks == 0:
         return _end(round._replace(state=RoundState.NOT_ASKED,
-                            due=_next_first_ask(round, tz, now)))
+                                   due=_next_first_ask(round, tz, now)))
     return _end_unanswered(round, now, tz)
 
 
@@ -241,7 +240,7 @@ def _require_open(round: Round, event) -> None:
 def _answered(round: Round, event, now, rules, tz) -> Decision:
     if round.is_open:
         return _end(round._replace(state=RoundState.TAKEN, answered_at=now,
-                            due=_next_first_ask(round, tz, now)))
+                                   due=_next_first_ask(round, tz, now)))
     if round.state is RoundState.MISSED:
         return _end(round._replace(state=RoundState.LATE, answered_at=now),
                     was=RoundState.MISSED)

@@ -1,7 +1,7 @@
 """A user's persisted state: their zone and their daily times, each with its round.
 
-Kept compact (slots, a tuple of frozen rounds, no greenlet) because every known user has one
-in memory. The rounds are what make a restart resume exactly where it stopped."""
+Kept compact (slots, a tuple of frozen rounds) because a burst holds thousands at once. The
+rounds are what make a restart resume exactly where it stopped."""
 from typing import Optional, Tuple
 
 from domain.rounds import Round
@@ -41,11 +41,6 @@ class UserRecord:
 
     def replace_round(self, old: Round, new: Round) -> None:
         self.rounds = tuple(new if round is old else round for round in self.rounds)
-
-    def assign(self, other: "UserRecord") -> None:
-        """Take over another record's fields in place (the registry keeps this object)."""
-        for name in self.__slots__:
-            setattr(self, name, getattr(other, name))
 
     def __repr__(self):
         return (f"UserRecord({self.user_id!r}, tz={self.tz!r}, v={self.version}, "

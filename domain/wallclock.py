@@ -52,6 +52,11 @@ def local_day(at: float, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(at, tz).date().isoformat()
 
 
+def month_of(at: float, tz: ZoneInfo) -> str:
+    """"YYYY-MM", the local month of `at`."""
+    return datetime.fromtimestamp(at, tz).strftime("%Y-%m")
+
+
 def wall_time_on(day: str, hour: int, minute: int, tz: ZoneInfo) -> float:
     """Epoch seconds of hour:minute on the local date `day` ("YYYY-MM-DD") in `tz`."""
     return _instant_of(date.fromisoformat(day), hour, minute, tz)

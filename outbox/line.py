@@ -26,6 +26,7 @@ MULTICAST_PATH = "/v2/bot/message/multicast"
 MULTICAST_MAX = 500                          # recipients per multicast, LINE's limit
 MULTICAST_RATE = 180.0                       # LINE allows 200 multicast requests/s per channel
 REPLY_PATH = "/v2/bot/message/reply"
+REPLY_CONNECTIONS = 32                       # connections beyond the push slots, for replies
 _SEND_KINDS = {PUSH_PATH: "push", MULTICAST_PATH: "multicast", REPLY_PATH: "reply"}
 
 QUOTA_MESSAGE = "monthly limit"              # 429 "You have reached your monthly limit."
@@ -63,10 +64,12 @@ class LineOutbox:
                  clock=real_seconds, sleep=gevent.sleep, transport=None, share: float = 1.0):
         """`share`: this process's part of the channel's rates, when several processes send
         for one channel (LINE's limits are per channel): each paces to its share."""
-        # Pushes and replies: one pool of kept-alive connections, as many as sends at once;
+        # Pushes and replies: one pool of kept-alive connections, as many as pushes at once
+        # plus room for replies, which take no push slot and must not wait behind a burst;
         # retries are ours, with the same key. `transport.post(path, payload, timeout,
         # headers)` answers an outbox.http.Answer or raises OSError.
-        self.transport = transport or LineHttp(base_url, access_token, concurrency=concurrency,
+        self.transport = transport or LineHttp(base_url, access_token,
+                                               concurrency=concurrency + REPLY_CONNECTIONS,
                                                timeout=timeout)
         self._timeout = timeout
         self._slots = BoundedSemaphore(concurrency)
@@ -83,7 +86,9 @@ class LineOutbox:
         # The account's side of the API, through the SDK (loaded on first use): users'
         # display names (`names.display_name(user_id)`) and the month's message usage
         # (`quota.current()`).
-        api = sdk.LazyMessagingApi(base_url, access_token, pool_size=concurrency)
+        # Its pool: profile lookups at once, and the two quota requests.
+        api = sdk.LazyMessagingApi(base_url, access_token,
+                                   pool_size=DisplayNames.MAX_ASKING + 2)
         self.names = DisplayNames(api, timeout=timeout)
         self.quota = MessageQuota(api, timeout=timeout)
         self.quota_exhausted = False  # LINE said "monthly limit"; cleared by the next success

@@ -6,17 +6,12 @@ once per `cut_interval`, so one storm seen by many in-flight pushes counts once)
 quiet `recover_after` seconds without a 429 the rate climbs back by a step of the nominal
 rate (additive increase, multiplicative decrease)."""
 import logging
-import time
 
 import gevent
 
+from outbox.clock import real_seconds as _monotonic  # real time, even under freezegun
+
 log = logging.getLogger(__name__)
-
-
-def _monotonic():
-    # CLOCK_MONOTONIC directly: pacing is about real time towards LINE, even in tests that
-    # freeze the wall clock (freezegun patches time.monotonic).
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
 class RateLimiter:

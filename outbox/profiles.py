@@ -26,10 +26,12 @@ class DisplayNames:
     never wait for LINE: for pages that show what is known and fill in the rest later.
     `api` is the SDK's MessagingApi (outbox.sdk.LazyMessagingApi in the bot)."""
 
+    MAX_ASKING = 32  # lookups at once (the SDK's connection pool is sized for them)
+
     def __init__(self, api, *, timeout: float = 5.0, ttl: float = 6 * 3600.0,
                  miss_ttl: float = 60.0, max_entries: int = 10_000,
                  background: Optional[Pool] = None, clock=real_seconds,
-                 max_asking: int = 32):
+                 max_asking: int = MAX_ASKING):
         self._api = api
         self._timeout = timeout
         self._ttl = ttl
@@ -96,7 +98,7 @@ class DisplayNames:
 
     def _ask_line(self, user_id: str) -> Optional[str]:
         try:
-            with self._asking:   # no more at once than the SDK's connection pool holds
+            with self._asking:   # bounded: the SDK's connection pool is sized for these
                 profile = self._api.get_profile(user_id, _request_timeout=self._timeout)
         except Exception as exc:  # the caller has a fallback, never an exception
             if not isinstance(exc, api_exception()):  # a timeout, a connection error, a

@@ -24,8 +24,11 @@ from linebot.v3.messaging import (
 )
 from urllib3.exceptions import HTTPError
 
+from chat import parse
+
 WIDTH, HEIGHT = 2500, 843              # LINE's compact size
-LABELS = ("設定教えて", "記録", "見守り", "使い方")
+# Each area sends the first word the chat knows for its command.
+LABELS = (parse.SHOW_WORDS[0], parse.RECORD_WORDS[0], parse.WATCH_WORD, parse.HELP_WORDS[0])
 CHAT_BAR_TEXT = "メニュー"
 NAME_PREFIX = "usa-reminder "          # + digest; the bot's menus are those with this prefix
 IMAGE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "richmenu.png")

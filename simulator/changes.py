@@ -1,13 +1,8 @@
 """Wakes whoever waits when a stand-in records something new; `wait_for` re-checks a
 condition on each change. Deadlines use the real monotonic clock: tests freeze the other."""
-import time
-
 import gevent.event
 
-
-def real_monotonic() -> float:
-    # CLOCK_MONOTONIC directly: freezegun patches time.monotonic.
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
+from outbox.clock import real_seconds as real_monotonic
 
 
 class Changes:

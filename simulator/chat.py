@@ -200,13 +200,15 @@ class ChatHub:
         if since is None:
             since = self._seq
         yield b"retry: 1000\n\n"
-        menu = None
+        menu = menu_read_at = None
         while not self.closed:
             changed, platform_changed = self._changes.event, self.platform.changed
-            current = self.rich_menu()
-            if current != menu:
-                menu = current
-                yield _sse(None, "richmenu", {"type": "richmenu", "richMenu": menu})
+            if platform_changed is not menu_read_at:  # the platform saw a request since
+                menu_read_at = platform_changed
+                current = self.rich_menu()
+                if current != menu:
+                    menu = current
+                    yield _sse(None, "richmenu", {"type": "richmenu", "richMenu": menu})
             events = self.events_after(since)
             if events is None:  # the page must reload the state
                 since = self._seq

@@ -396,7 +396,8 @@ class LinePlatform:
             self._seen_retry_keys.add(retry_key)
         recipients = [user_id for user_id in (to if multicast else [to])
                       if user_id not in faults.blocked_users]
-        if faults.quota_exhausted or not self._quota_allows(len(recipients)):
+        month = self._quota_month()
+        if faults.quota_exhausted or not self._quota_allows(len(recipients), month):
             return _Answer(429, {"message": MONTHLY_LIMIT}), delay
         messages = body["messages"]
         if not multicast and not recipients:
@@ -407,7 +408,7 @@ class LinePlatform:
         if retry_key is not None:
             self._accepted_retry_keys[retry_key] = (request_id, sent)
         labels = _quick_reply_labels(messages)
-        self._usage[self._quota_month()] += len(recipients)
+        self._usage[month] += len(recipients)
         for user_id in recipients:
             self.pushes.append(Push(user_id, texts, retry_key, time.time(), labels))
             self._timeline.extend((user_id, "push", text) for text in texts)
@@ -475,9 +476,9 @@ class LinePlatform:
         replies are free."""
         return self._usage[self._quota_month()]
 
-    def _quota_allows(self, recipients: int) -> bool:
+    def _quota_allows(self, recipients: int, month: str) -> bool:
         return self.quota_limit is None or (
-            self.messages_this_month() + recipients <= self.quota_limit)
+            self._usage[month] + recipients <= self.quota_limit)
 
     def _handle_quota(self, environ):
         if self.quota_limit is None:

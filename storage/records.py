@@ -36,7 +36,7 @@ def encode(record: UserRecord, version: Optional[int] = None) -> bytes:
 
 def decode(user_id: str, raw: bytes) -> UserRecord:
     data = orjson.loads(raw)
-    get = data.get  # plain lookups: a restart decodes 100k of these
+    get = data.get  # plain lookups: a burst decodes thousands of these
     times = get("times")
     if times is not None:
         rounds = tuple(Round(h, m, due, at, day, _STATES.get(state), asks, ans,

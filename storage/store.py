@@ -2,6 +2,7 @@
 import enum
 import functools
 import logging
+import uuid
 from datetime import date
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence
 
@@ -240,11 +241,11 @@ def connect(url: str, max_connections: int = 64) -> redis.Redis:
 
 
 class Store:
-    def __init__(self, client: redis.Redis, token: str = "-"):
+    def __init__(self, client: redis.Redis, token: Optional[str] = None):
         self.redis = client
-        self.token = token  # this process, in the leases it holds (see heartbeat)
+        # This process, in the leases it holds (see heartbeat).
+        self.token = token or uuid.uuid4().hex
         self.pipeliner = Pipeliner(client)  # shared with the other stores on this client
-        self._pipeliner = self.pipeliner
         self._save_if_version = client.register_script(_SAVE_IF_VERSION)
         self._claim_batch = client.register_script(_CLAIM_BATCH)
         self._take_batch = client.register_script(_TAKE_BATCH)
@@ -256,7 +257,7 @@ class Store:
     @_outage_aware
     def load(self, user_id: str) -> Optional[UserRecord]:
         """Loads made by many actors at the same moment share one round trip."""
-        raw = self._pipeliner.call(lambda pipe: pipe.get(keys.user(user_id)))
+        raw = self.pipeliner.call(lambda pipe: pipe.get(keys.user(user_id)))
         return None if raw is None else records.decode(user_id, raw)
 
     @_outage_aware
@@ -272,7 +273,7 @@ class Store:
             args += [history.day_number(change.day), outcome_index(change.outcome),
                      change.delta]
         user_keys = [keys.user(record.user_id), keys.history(record.user_id), keys.DUE]
-        if not self._pipeliner.call(lambda pipe: self._save_if_version(
+        if not self.pipeliner.call(lambda pipe: self._save_if_version(
                 keys=user_keys, args=args, client=pipe)):
             raise Conflict(record.user_id)
         record.version = version
@@ -316,9 +317,9 @@ class Store:
     def schedule(self, user_id: str, due: Optional[float]) -> None:
         """Set the user's place in the due index (their record was not saved)."""
         if due is None:
-            self._pipeliner.call(lambda pipe: pipe.zrem(keys.DUE, user_id))
+            self.pipeliner.call(lambda pipe: pipe.zrem(keys.DUE, user_id))
         else:
-            self._pipeliner.call(lambda pipe: pipe.zadd(keys.DUE, {user_id: due}))
+            self.pipeliner.call(lambda pipe: pipe.zadd(keys.DUE, {user_id: due}))
 
     @_outage_aware
     def due_head(self, limit: int):
@@ -329,6 +330,7 @@ class Store:
         head, count = pipe.execute()
         return [(user.decode(), score) for user, score in head], count
 
+    @_outage_aware
     def build_due_index(self, batch: int = 2000) -> int:
         """Index every stored user's next due time (users stored before the index existed).
         Returns how many users have one."""
@@ -341,6 +343,7 @@ class Store:
         self.redis.set(keys.DUE_INDEXED, 1)
         return indexed
 
+    @_outage_aware
     def due_index_built(self) -> bool:
         return bool(self.redis.exists(keys.DUE_INDEXED))
 
@@ -359,11 +362,6 @@ class Store:
     @_outage_aware
     def history(self, user_id: str) -> Dict[date, DayTally]:
         return history.decode(self.redis.get(keys.history(user_id)) or b"")
-
-    def load_all(self, batch: int = 2000) -> Iterator[UserRecord]:
-        """Every stored user: SCAN in batches, one MGET per batch."""
-        for records_ in self._batches_of_records(batch):
-            yield from records_
 
     def scan_batches(self, pattern: str, batch: int) -> Iterator[List[bytes]]:
         cursor = 0
@@ -420,24 +418,24 @@ class Store:
         LINE did not: drop the lease, so the next try resends it at once. Either way one
         command, sharing a round trip with the saves made at the same moment."""
         if shown:
-            self._pipeliner.call(lambda pipe: pipe.set(keys.batch_sent(batch_id), 1,
+            self.pipeliner.call(lambda pipe: pipe.set(keys.batch_sent(batch_id), 1,
                                                        ex=PUSH_RECORD_TTL))
         else:
-            self._pipeliner.call(lambda pipe: pipe.delete(keys.batch_lease(batch_id)))
+            self.pipeliner.call(lambda pipe: pipe.delete(keys.batch_lease(batch_id)))
 
     @_outage_aware
-    def claim_alert(self, user_id: str, alert_id: str, watcher: str, token: str,
+    def claim_alert(self, user_id: str, alert_id: str, watcher: str,
                     lease_seconds: float) -> float:
-        """0.0 when the process `token` may tell `watcher` the alert now, else the seconds
-        another process still holds it."""
-        held = self._pipeliner.call(lambda pipe: self._claim_alert(
+        """0.0 when this process may tell `watcher` the alert now, else the seconds another
+        process still holds it."""
+        held = self.pipeliner.call(lambda pipe: self._claim_alert(
             keys=[keys.alert_claim(user_id, alert_id, watcher)],
-            args=[token, _ms(lease_seconds)], client=pipe))
+            args=[self.token, _ms(lease_seconds)], client=pipe))
         return held / 1000.0
 
     # -- webhook redelivery ----------------------------------------------------------------
     @_outage_aware
     def first_delivery(self, event_id: str) -> bool:
         """True the first time an event id is seen (kept one day)."""
-        return bool(self._pipeliner.call(lambda pipe: pipe.set(
+        return bool(self.pipeliner.call(lambda pipe: pipe.set(
             keys.webhook_event(event_id), 1, nx=True, ex=EVENT_DEDUPE_TTL)))

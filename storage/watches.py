@@ -32,10 +32,11 @@ return false
 """
 
 # KEYS[1] the code's key, KEYS[2] the sender's wrong-code counter; ARGV[1] the sender,
-# ARGV[2] wrong codes allowed, ARGV[3] their window s, ARGV[4] watchers allowed, ARGV[5] the
-# watch key prefix. Returns {status, owner}.
+# ARGV[2] wrong codes allowed, ARGV[3] their window s, ARGV[4] watchers allowed, then the key
+# prefixes (storage/keys.py) of a person's watchers, whom a watcher watches, and a person's
+# code. Returns {status, owner}.
 _REDEEM = """
-local prefix, sender = ARGV[5], ARGV[1]
+local sender = ARGV[1]
 if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then
   return {'locked', ''}
 end
@@ -45,14 +46,14 @@ if not owner then
   return {'unknown', ''}
 end
 if owner == sender then return {'own', owner} end
-local watchers = prefix .. 'watchers:' .. owner
+local watchers = ARGV[5] .. owner
 if redis.call('SISMEMBER', watchers, sender) == 0
     and redis.call('SCARD', watchers) >= tonumber(ARGV[4]) then
   return {'full', owner}
 end
-redis.call('DEL', KEYS[1], prefix .. 'code-of:' .. owner)
+redis.call('DEL', KEYS[1], ARGV[7] .. owner)
 redis.call('SADD', watchers, sender)
-redis.call('SADD', prefix .. 'watching:' .. sender, owner)
+redis.call('SADD', ARGV[6] .. sender, owner)
 return {'started', owner}
 """
 
@@ -98,7 +99,8 @@ class Watches:
     def redeem(self, code: str, watcher: str) -> Redeemed:
         status, owner = self._redeem(
             keys=[keys.watch_code(code), keys.watch_failures(watcher)],
-            args=[watcher, MAX_WRONG_CODES, WRONG_CODE_WINDOW, MAX_WATCHERS, keys.WATCH_PREFIX])
+            args=[watcher, MAX_WRONG_CODES, WRONG_CODE_WINDOW, MAX_WATCHERS, keys.watchers(""),
+                  keys.watching(""), keys.watch_code_of("")])
         return Redeemed(Redeem(status.decode()), owner.decode() or None)
 
     def watchers(self, owner: str) -> List[str]:

@@ -91,7 +91,7 @@ class Bot:
         self.server.start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/callback"
         self.platform.webhook_url = self.url
-        self.system.restore()
+        self.system.start()
         return self
 
     def restart(self):

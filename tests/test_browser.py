@@ -111,7 +111,7 @@ def _running_bot(redis_server, tmp_path, **environment):
     server = make_server(app, "127.0.0.1", 0)
     server.start()
     runtime.serving("127.0.0.1", server.server_port)
-    runtime.system.restore()
+    runtime.system.start()
     try:
         yield SimpleNamespace(timer=timer, line=runtime.simulator,
                               chat_url=runtime.simulator.chat_url,

@@ -1,6 +1,10 @@
 """Redis goes away for a few seconds mid-round (a restart, a failover) and comes back."""
 import logging
 
+import urllib.error
+import urllib.request
+
+import gevent
 import pytest
 
 from chat import texts
@@ -55,3 +59,39 @@ def test_the_round_resumes_when_redis_is_back(bot_behind_link, link, platform, u
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
     bot.advance(hours=2)
     assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
+
+
+def test_a_start_while_redis_is_away_waits_for_it(link, platform, frozen, user_id):
+    client = connect(link.url)
+    bot = Bot(Store(client), platform, frozen, make_settings())
+    outage = gevent.event.Event()
+    seen = _OnLog("Redis unavailable", outage)
+    logging.getLogger("storage.store").addHandler(seen)
+    try:
+        link.cut()
+        starting = gevent.spawn(bot.start)
+        assert outage.wait(10)
+        health = bot.url.replace("/callback", "/healthz")
+        with pytest.raises(urllib.error.HTTPError) as not_yet:
+            urllib.request.urlopen(health, timeout=5)
+        assert not_yet.value.code == 503                # not ready: LINE redelivers
+        link.restore()
+        starting.get(timeout=10)
+        assert urllib.request.urlopen(health, timeout=5).status == 200
+        bot.say(user_id, "6時10分")
+        bot.advance(minutes=10)
+        assert bot.pushed_texts(user_id) == ["飲んだ?"]
+    finally:
+        logging.getLogger("storage.store").removeHandler(seen)
+        bot.stop()
+        client.close()
+
+
+class _OnLog(logging.Handler):
+    def __init__(self, text, event):
+        super().__init__(logging.WARNING)
+        self.text, self.event = text, event
+
+    def emit(self, record):
+        if self.text in record.getMessage():
+            self.event.set()

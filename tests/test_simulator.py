@@ -453,7 +453,7 @@ def test_simulator_mode_runs_the_production_path_in_process(simulator_settings, 
         server = make_server(app, "127.0.0.1", 0)
         server.start()
         runtime.serving("127.0.0.1", server.server_port)
-        runtime.system.restore()
+        runtime.system.start()
         banner = capsys.readouterr().out
         assert local.chat_url in banner and f"/debug?token={runtime.settings.debug_token}" in banner
 

@@ -47,13 +47,14 @@ def processes_in_group(pgid):
     return names
 
 
-def run_bot(data_dir, **env):
-    """`python web.py` on embedded defaults plus `env`; returns once it has exited."""
+def run_bot(data_dir, command=("web.py",), **env):
+    """`python web.py` (or `python <command>`) on embedded defaults plus `env`; returns once
+    it has exited."""
     environment = {name: value for name, value in os.environ.items()
                    if name not in BOT_VARIABLES}
     environment.update(HOST="127.0.0.1", PORT=str(free_port()), DATA_DIR=str(data_dir))
     environment.update(env)
-    process = subprocess.Popen([sys.executable, "web.py"], cwd=ROOT, env=environment,
+    process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=environment,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -90,6 +91,15 @@ def test_a_redis_that_cannot_be_reached_stops_the_start_and_the_simulator(tmp_pa
     run = run_bot(tmp_path, REDIS_URL=f"redis://127.0.0.1:{unused}/0", LOG_LEVEL="WARNING")
     assert_refused(run, f"Redis at 127.0.0.1:{unused} cannot be reached", "check REDIS_URL")
     assert len(run.stderr.splitlines()) == 1        # LOG_LEVEL=WARNING: the refusal alone
+
+
+def test_gunicorn_refuses_a_redis_that_cannot_be_reached_before_any_worker_starts(tmp_path):
+    unused = free_port()
+    run = run_bot(tmp_path, command=("-m", "gunicorn", "-c", "gunicorn.conf.py"),
+                  CHANNEL_SECRET=SECRET, CHANNEL_ACCESS_TOKEN=TOKEN,
+                  REDIS_URL=f"redis://127.0.0.1:{unused}/0")
+    assert_refused(run, f"Redis at 127.0.0.1:{unused} cannot be reached", "check REDIS_URL")
+    assert "Booting worker" not in run.stderr
 
 
 def test_a_bad_redis_url_is_named_without_its_password(tmp_path):
@@ -133,7 +143,7 @@ def settings_for(tmp_path, platform):
 
 @contextlib.contextmanager
 def running(settings):
-    """The bot as `main` runs it, serving on a free port; yields (runtime, users restored)."""
+    """The bot as `main` runs it, serving on a free port; yields (runtime, users with a due time)."""
     runtime = runtime_module.build_runtime(settings)
     app = create_app(channel_secret=runtime.settings.channel_secret, system=runtime.system,
                      store=runtime.store, outbox=runtime.outbox)
@@ -141,7 +151,7 @@ def running(settings):
     server.start()
     try:
         runtime.serving("127.0.0.1", server.server_port)
-        yield runtime, runtime.system.restore()
+        yield runtime, runtime.system.start()
     finally:
         server.stop(timeout=1)
         runtime.system.stop(timeout=2)
@@ -189,8 +199,9 @@ def test_a_start_that_fails_late_stops_what_it_started(settings_for, monkeypatch
     start_redis, start_simulator = RedisServer.start, LocalLine.start
 
     def redis_noted(server, *args, **kwargs):
-        redis_servers.append(server)
-        return start_redis(server, *args, **kwargs)
+        started = start_redis(server, *args, **kwargs)
+        redis_servers.append((server, server.process))
+        return started
 
     def simulator_noted(local, *args, **kwargs):
         start_simulator(local, *args, **kwargs)
@@ -205,7 +216,8 @@ def test_a_start_that_fails_late_stops_what_it_started(settings_for, monkeypatch
     monkeypatch.setattr(migrate, "import_go_users", import_fails)
     with pytest.raises(OSError, match="the disk is gone"):
         runtime_module.build_runtime(settings_for(simulated=True))
-    [redis_server], [simulator_port] = redis_servers, simulator_ports
+    [(redis_server, redis_process)], [simulator_port] = redis_servers, simulator_ports
     assert redis_server.process is None                     # stopped by its PID
+    assert redis_process.poll() is not None                 # and it is gone
     with pytest.raises(OSError):                            # the stand-in no longer listens
         socket.create_connection(("127.0.0.1", simulator_port), timeout=1)
