@@ -109,6 +109,8 @@ def test_a_request_that_never_got_an_answer_names_the_error(outbox, platform, in
     assert len(logged) == 4                              # every attempt, none answered
     assert all(re.fullmatch(rf"send=push recipients=1 user={SHORT_ID} "
                             rf"error=\w+ {LATENCY} attempt=\d", line) for line in logged), logged
+    assert [re.search(r"error=(\w+) .* attempt=(\d)", line).groups() for line in logged] == [
+        ("ConnectionRefusedError", str(n)) for n in range(1, 5)]
 
 
 def test_a_reply_gets_one_line_without_its_token(bot, platform, user_id, info_logs):

@@ -91,12 +91,16 @@ def test_a_text_answer_answers_every_open_round(bot, user_id):
 
 
 def test_a_button_answers_only_the_round_it_was_sent_with(bot, user_id, platform):
+    sent = []
+    platform.observers.append(lambda kind, uid, messages: sent.append(messages))
     bot.say(user_id, "8時と8時15分")
     bot.advance(hours=2, minutes=18)             # 8:00 asked twice, 8:15 once
     eight_first = bot.pushes(user_id)[0]
     [took, _] = eight_first.quick_reply
     assert took == texts.QUICK_TOOK
     round_8 = [data for label, data in texts.ask_buttons(eight_first.at)][0]
+    [eight_reask] = [m for [m] in sent if m["text"] == texts.ask(1)]
+    assert eight_reask["quickReply"]["items"][0]["action"]["data"] == round_8   # as sent
     bot.tap(user_id, round_8)
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
     bot.advance(hours=3)
@@ -122,6 +126,8 @@ def test_removing_a_time_cancels_its_open_round(bot, user_id):
     bot.say(user_id, "8時を削除")
     bot.advance(hours=2)
     assert bot.pushed_texts(user_id) == ["飲んだ?"]
+    bot.advance(hours=10)                        # 20:05: the time kept is still asked
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ?"]
 
 
 def test_commands_are_never_an_answer(bot, user_id):

@@ -1,3 +1,4 @@
+import itertools
 from datetime import date
 
 import gevent
@@ -151,6 +152,8 @@ def test_pipelined_commands_of_one_moment_share_a_round_trip(redis_client, monke
                 for n in range(1, 51)]
     gevent.joinall(together)
     assert sorted(g.value for g in together)[-1] == sum(range(1, 51))
+    # each caller gets its own command's answer, in the order they came
+    assert [g.value for g in together] == list(itertools.accumulate(range(1, 51)))
     assert len(sent) == 1                          # one pipeline for the 50
     assert pipeliner.call(lambda pipe: pipe.get("sum")) == b"1275"   # alone: no pipeline
     assert len(sent) == 1

@@ -9,7 +9,7 @@ import urllib3
 from chat import texts
 from settings import Settings
 from storage import keys
-from storage.watches import CODE_TTL
+from storage.watches import CODE_TTL, WRONG_CODE_WINDOW
 from tests.support import advance_together, let_the_dead_senders_lease_run_out, new_user_id
 
 HANAKO, TARO, JIRO, SABURO, SHIRO = "花子", "太郎", "次郎", "三郎", "四郎"
@@ -34,12 +34,8 @@ def code_of(bot, user_id):
     return first_line.split(": ")[1]
 
 
-def pushes_to(bot, user_id):
-    return [push.texts[0] for push in bot.pushes(user_id)]
-
-
 def wait_for_push(bot, user_id, text):
-    bot.platform.wait_for(lambda platform: text in pushes_to(bot, user_id), timeout=5,
+    bot.platform.wait_for(lambda platform: text in bot.pushed_texts(user_id), timeout=5,
                           what=f"the push {text!r}")
 
 
@@ -90,13 +86,16 @@ def test_wrong_own_used_and_replaced_codes(bot, people, redis_client):
     assert bot.last_reply(c) == ("そのコードは見つかりませんでした。",)
 
 
-def test_five_wrong_codes_in_an_hour_and_then_even_the_right_one_is_refused(bot, people):
+def test_five_wrong_codes_in_an_hour_and_then_even_the_right_one_is_refused(bot, people,
+                                                                          redis_client):
     a, guesser = people[HANAKO], people[TARO]
     code = code_of(bot, a)
     wrong = [f"{(int(code) + n) % 10 ** 6:06d}" for n in range(1, 6)]
     for guess in wrong:
         bot.say(guesser, guess)
         assert bot.last_reply(guesser) == ("そのコードは見つかりませんでした。",)
+    # the count is for this hour only
+    assert 0 < redis_client.ttl(keys.watch_failures(guesser)) <= WRONG_CODE_WINDOW
     bot.say(guesser, code)
     assert bot.last_reply(guesser) == ("しばらくしてからもう一度試してください。",)
     assert bot.system.watches.watchers(a) == []
@@ -132,9 +131,9 @@ def test_a_missed_round_alerts_every_watcher_and_a_late_answer_tells_them(bot, p
     bot.say(a, "6時10分")
     bot.advance(hours=1, minutes=59)                 # 7:59: the last re-ask came at 7:50
     missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
-    assert missed not in pushes_to(bot, b)
+    assert missed not in bot.pushed_texts(b)
     bot.advance(minutes=1)                           # 8:00: one interval after the last ask
-    assert pushes_to(bot, b)[-1] == missed and pushes_to(bot, c)[-1] == missed
+    assert bot.pushed_texts(b)[-1] == missed and bot.pushed_texts(c)[-1] == missed
     late_watcher = people[SABURO]
     watch(bot, a, late_watcher)                      # was not told: hears nothing of it
     bot.advance(hours=1)
@@ -142,9 +141,9 @@ def test_a_missed_round_alerts_every_watcher_and_a_late_answer_tells_them(bot, p
     assert bot.last_reply(a) == (texts.WELL_DONE,)
     bot.advance(seconds=1)
     taken = "花子さんが6時10分の薬を飲みました。"
-    assert pushes_to(bot, b)[-1] == taken and pushes_to(bot, c)[-1] == taken
-    assert taken not in pushes_to(bot, late_watcher)
-    assert pushes_to(bot, b).count(missed) == 1 and pushes_to(bot, b).count(taken) == 1
+    assert bot.pushed_texts(b)[-1] == taken and bot.pushed_texts(c)[-1] == taken
+    assert taken not in bot.pushed_texts(late_watcher)
+    assert bot.pushed_texts(b).count(missed) == 1 and bot.pushed_texts(b).count(taken) == 1
 
 
 def test_a_round_answered_in_time_alerts_nobody(bot, people):
@@ -154,7 +153,7 @@ def test_a_round_answered_in_time_alerts_nobody(bot, people):
     bot.advance(minutes=30)
     bot.say(a, "飲んだ")
     bot.advance(hours=3)
-    assert pushes_to(bot, b) == []
+    assert bot.pushed_texts(b) == []
 
 
 def test_ending_the_watch_from_either_side(bot, people):
@@ -164,6 +163,7 @@ def test_ending_the_watch_from_either_side(bot, people):
     bot.say(b, "見守り解除")                          # the watcher ends their watching
     assert bot.last_reply(b) == ("見守りを解除しました。",)
     wait_for_push(bot, a, "太郎さんの見守りが終わりました。")
+    assert bot.system.watches.watchers(a) == [c] and bot.system.watches.watching(b) == []
     bot.say(a, "見守り解除")                          # the person watched ends all of theirs
     assert bot.last_reply(a) == ("見守りを解除しました。",)
     wait_for_push(bot, c, "花子さんの見守りが終わりました。")
@@ -171,7 +171,7 @@ def test_ending_the_watch_from_either_side(bot, people):
     assert bot.last_reply(a) == ("見守りは設定されていません。",)
     bot.say(a, "6時10分")
     bot.advance(hours=3)
-    assert "花子さんが6時10分の薬をまだ飲んでいないようです。" not in pushes_to(bot, c)
+    assert "花子さんが6時10分の薬をまだ飲んでいないようです。" not in bot.pushed_texts(c)
 
 
 @pytest.mark.parametrize("who", ["watched", "watcher"])
@@ -218,13 +218,13 @@ def test_an_alert_survives_a_kill_between_the_round_ending_and_the_push(make_bot
                                                                       monkeypatch):
     second, _, watcher = killed_while_alerting(make_bot, people, monkeypatch,
                                                line_took_it=False)
-    assert pushes_to(second, watcher).count("花子さんが6時10分の薬をまだ飲んでいないようです。") == 1
+    assert second.pushed_texts(watcher).count("花子さんが6時10分の薬をまだ飲んでいないようです。") == 1
 
 
 def test_an_alert_line_took_before_a_kill_is_not_shown_twice(make_bot, people, monkeypatch):
     second, watched, watcher = killed_while_alerting(make_bot, people, monkeypatch,
                                                      line_took_it=True)
-    assert pushes_to(second, watcher).count("花子さんが6時10分の薬をまだ飲んでいないようです。") == 1
+    assert second.pushed_texts(watcher).count("花子さんが6時10分の薬をまだ飲んでいないようです。") == 1
     statuses = [r.status for r in second.platform.requests if r.path.endswith("/push")]
     assert 409 in statuses                      # the resend, recognised by its retry key
     assert second.store.load(watched).alerts == ()
@@ -259,5 +259,5 @@ def test_two_processes_tell_a_watcher_once_without_a_resend(make_bot, people):
     new = make_bot()                                 # a deploy: both hold the user
     advance_together([old.timer, new.timer], 3 * 3600)
     missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
-    assert pushes_to(old, b).count(missed) == 1
+    assert old.pushed_texts(b).count(missed) == 1
     assert 409 not in [r.status for r in old.platform.requests if r.path.endswith("/push")]
