@@ -12,12 +12,14 @@ outcome: it is the only writer of its user's record."""
 import enum
 import logging
 import uuid
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import gevent
 from gevent.event import AsyncResult
 
 from chat import texts
+from domain.rounds import Delivered, NotDelivered, Round
+from domain.user import UserRecord
 from outbox.line import MULTICAST_MAX, PushResult
 from storage.store import Ask, ClaimStatus, Conflict, TakeStatus
 
@@ -42,6 +44,14 @@ class AskOutcome(NamedTuple):
 
 
 SHOWN = AskOutcome(AskResult.SHOWN)
+
+# What each outcome of an ask means for its round (UNREACHABLE pauses the whole user, HELD
+# looks again later).
+ROUND_EVENT = {
+    AskResult.SHOWN: Delivered(),
+    AskResult.REFUSED: Delivered(),   # spent: logged once per batch
+    AskResult.NOT_DELIVERED: NotDelivered(),
+}
 
 _BY_PUSH_RESULT = {
     PushResult.DELIVERED: SHOWN,
@@ -75,14 +85,30 @@ class AskBatcher:
         """Ask `record`'s user ask `attempt` of `round`, together with everyone else asked
         that ask of a round starting at the same moment. Blocks this greenlet until LINE has
         answered. Raises Conflict when the stored record changed since it was read."""
-        # A user with one time: the day's claim of the one-time version applies too.
-        day = round.day if len(record.rounds) == 1 else None
-        waiting = _Waiting(Ask(record, day), AsyncResult())
+        waiting = _waiting_for(record, round)
         self._waiting.setdefault((attempt, round.at), []).append(waiting)
         if self._senders < self._max_senders:
             self._senders += 1
             gevent.spawn(self._send_waiting)  # starts after the greenlets already ready
         return waiting.outcome.get()
+
+    def ask_together(self, asks: Sequence[Tuple[UserRecord, Round]], attempt: int) -> list:
+        """Ask each record's user ask `attempt` of its round (rounds that all start at the
+        same moment), claimed and sent from this greenlet in batches of up to 500. Returns
+        per record its AskOutcome, or the exception that stopped its ask (Conflict: the
+        stored record changed since it was read)."""
+        waitings = [_waiting_for(record, round) for record, round in asks]
+        round_at = asks[0][1].at
+        for start in range(0, len(waitings), self._batch_size):
+            gevent.spawn(self._send_part, attempt, round_at,
+                         waitings[start:start + self._batch_size])
+        outcomes = []
+        for waiting in waitings:  # a resend of an earlier batch may still be under way
+            try:
+                outcomes.append(waiting.outcome.get())
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
     @property
     def waiting(self) -> int:
@@ -101,6 +127,15 @@ class AskBatcher:
                 self._send_batch(*key, batch)
         finally:
             self._senders -= 1
+
+    def _send_part(self, attempt, round_at, batch):
+        # The asker wakes with LINE's answer (its delivery time), before the batch is marked
+        # sent, so that its save shares that round trip.
+        try:
+            self._send_batch(attempt, round_at, batch)
+        except BaseException as exc:
+            _fail(batch, exc)
+            raise
 
     def _send_batch(self, attempt, round_at, batch):
         batch_id = str(uuid.uuid4())
@@ -196,6 +231,12 @@ class AskBatcher:
         result = self._send(batch_id, body["to"], body["attempt"], body.get("round"))
         self._store.finish_batch(batch_id, shown=result.shown)
         return _BY_PUSH_RESULT[result]
+
+
+def _waiting_for(record, round) -> _Waiting:
+    # A user with one time: the day's claim of the one-time version applies too.
+    day = round.day if len(record.rounds) == 1 else None
+    return _Waiting(Ask(record, day), AsyncResult())
 
 
 def _fail(batch, exc):

@@ -34,7 +34,7 @@ class Scheduler(Actor):
                  batch=500):
         super().__init__(timer, activity)
         self._store = store
-        self._wake = wake              # wake(user_id, record or None)
+        self._wake = wake              # wake([(user_id, record or None), ...])
         self._poll = poll
         self._batch = batch
         self._lease = lease
@@ -59,9 +59,16 @@ class Scheduler(Actor):
             users, following = self._store.claim_due(now + DUE_TOLERANCE, self._lease,
                                                      self._batch)
             self._next = following
+            waking = []
             for user_id, record in zip(users, self._store.load_many(users)):
-                self._waking.acquire()  # blocks only this greenlet; ScheduleDue waits
-                self._wake(user_id, record)
+                if not self._waking.acquire(blocking=False):
+                    if waking:
+                        self._wake(waking)
+                        waking = []
+                    self._waking.acquire()  # blocks only this greenlet; ScheduleDue waits
+                waking.append((user_id, record))
+            if waking:
+                self._wake(waking)
             if len(users) < self._batch:
                 return
 
@@ -72,7 +79,7 @@ class Scheduler(Actor):
         self._next = self.timer.now() + RETRY_SECONDS
 
     def due_handled(self):
-        """A UserActor is done with (or dropped) a ReminderDue: the next one may wake."""
+        """A due user is handled (or their ReminderDue dropped): the next one may wake."""
         self._waking.release()
 
     @property

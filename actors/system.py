@@ -13,6 +13,7 @@ from actors.base import Activity
 from actors.messages import ReminderDue
 from actors.notices import Notices
 from actors.scheduler import Scheduler
+from actors.together import AskTogether
 from actors.user import UserActor
 from domain.rounds import Rules
 from domain.wallclock import month_of, zone
@@ -51,7 +52,8 @@ class ActorSystem:
         self.notices = Notices(outbox, self.usage, timer, settings.timezone)
         self.asks = AskBatcher(store, outbox, settings.push_lease_seconds,
                                on_delivered=self.notices.count)
-        self.scheduler = Scheduler(timer, self.activity, store, self.wake,
+        self.together = AskTogether(self)
+        self.scheduler = Scheduler(timer, self.activity, store, self.together.wake,
                                    lease=settings.due_lease_seconds,
                                    poll=settings.scheduler_poll_seconds, max_waking=MAX_WAKING)
         self.ready = Event()
@@ -86,7 +88,8 @@ class ActorSystem:
         return self._actor(user_id).ask(message)
 
     def wake(self, user_id: str, record) -> None:
-        """The scheduler found the user due (`record`: as just loaded, or None)."""
+        """The user is due and their actor is to handle it (`record`: as just loaded, or
+        None). Users due together are woken through `together` first."""
         self._actor(user_id, record).tell(ReminderDue(self.timer.now()))
 
     def _actor(self, user_id, record=None):
@@ -107,6 +110,7 @@ class ActorSystem:
         """Stop waking users, let in-flight work finish (bounded), then stop every actor."""
         self.scheduler.stop()
         quiet = self.wait_quiet(timeout)
+        self.together.stop()
         for actor in list(self.awake.values()):
             actor.stop()
         for helper in (self._heartbeat, self._reindex):

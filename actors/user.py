@@ -12,18 +12,19 @@ from datetime import date
 from typing import Optional
 
 from actors.base import Actor
-from actors.asks import AskResult
+from actors.asks import ROUND_EVENT, AskResult
 from actors.messages import (
     EndWatches, Forget, Greet, MessageReceived, Postpone, RedeemWatchCode, RejectTime,
     ReminderDue, RemoveTimes, RequestWatchCode, ScheduleDue, SetTimes, SetZone, SetZoneAt,
     ShowHelp, ShowRecord, ShowSetting, TookTapped,
 )
 from actors.notices import alert_retry_key
+from actors.saving import save_decided
 from chat import record_card, texts
 from domain import history, places, schedule, watch
 from domain.rounds import (
-    DUE_TOLERANCE, LOOK_AGAIN_SECONDS, Answered, Ask, Cancel, Delivered, Due, Ended,
-    HeldElsewhere, LookAgain, NotDelivered, Resume, RoundState, decide,
+    DUE_TOLERANCE, LOOK_AGAIN_SECONDS, Answered, Ask, Cancel, Due, HeldElsewhere, LookAgain,
+    Resume, RoundState, decide,
 )
 from domain.user import UserRecord
 from domain.wallclock import local_day, zone
@@ -35,14 +36,6 @@ from storage.watches import Redeem
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_SECONDS = 1.0
-
-# What each outcome of an ask means for its round (UNREACHABLE pauses the whole user).
-_ROUND_EVENT = {
-    AskResult.SHOWN: Delivered(),
-    AskResult.REFUSED: Delivered(),   # spent: logged once per batch by the batcher
-    AskResult.NOT_DELIVERED: NotDelivered(),
-}
-
 
 class UserActor(Actor):
     hibernates = True
@@ -348,13 +341,7 @@ class UserActor(Actor):
         log.warning("%s cannot receive pushes; reminders paused", short_id(self.user_id))
 
     def _apply_to_all(self, event) -> bool:
-        now, changed = self.timer.now(), False
-        for round in self.record.rounds:
-            new, _ = decide(round, event, now, self.rules, self.zone)
-            if new != round:
-                self.record.replace_round(round, new)
-                changed = True
-        return changed
+        return self.record.apply_to_all(event, self.timer.now(), self.rules, self.zone)
 
     # -- the daily rounds ----------------------------------------------------------------
     def _reminder_due(self, message: ReminderDue):
@@ -384,7 +371,7 @@ class UserActor(Actor):
         if outcome.result is AskResult.UNREACHABLE:
             self._pause()
             return
-        event = _ROUND_EVENT.get(outcome.result) or HeldElsewhere(outcome.wait)
+        event = ROUND_EVENT.get(outcome.result) or HeldElsewhere(outcome.wait)
         if outcome.result is AskResult.NOT_DELIVERED:
             log.warning("ask %d for %s not delivered; trying again later", ask.attempt,
                         short_id(self.user_id))
@@ -400,19 +387,7 @@ class UserActor(Actor):
 
     # -- plumbing ------------------------------------------------------------------------
     def _save(self, effects=()):
-        """Save the record, with the record's tally changes and the watch alerts that rounds
-        ending in `effects` owe: all or nothing."""
-        record = self.record
-        ended = [effect for effect in effects if isinstance(effect, Ended)]
-        for effect in ended:
-            if effect.outcome is RoundState.NOT_ASKED:
-                log.warning("an ask for %s fell due while the bot was down; not sent",
-                            short_id(self.user_id))
-        if any(effect.outcome in (RoundState.MISSED, RoundState.LATE) for effect in ended):
-            missed = any(effect.outcome is RoundState.MISSED for effect in ended)
-            watchers = self.system.watches.watchers(self.user_id) if missed else ()
-            record.alerts += watch.alerts_for(ended, record.rounds, watchers, self.timer.now())
-        self.system.store.save(record, history.changes(ended))
+        save_decided(self.system, self.record, effects)
         self._saved = True
 
     def _reload(self):

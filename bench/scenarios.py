@@ -143,8 +143,12 @@ def burst(report, n=10000, latency=0.05, rate_limit=LINE_RATE, push_rate=None, l
             bot.profile_start()
             _sleep_until(due)
             window = CpuWindow(bot).start()
+            redis_cpu = procs.cpu_seconds(server.process.pid)
+            client.config_resetstat()
             wait_for_pushes(standin, n, _patience(n, rate))
             window.stop()
+            redis_cpu = procs.cpu_seconds(server.process.pid) - redis_cpu
+            redis_commands = client.info("commandstats")
             time.sleep(QUIET_SECONDS)
             peak = bot.memory()["VmHWM"]
             profile = bot.profile_stop()
@@ -158,7 +162,12 @@ def burst(report, n=10000, latency=0.05, rate_limit=LINE_RATE, push_rate=None, l
                   f"{stats.percentile(late, 50):.2f} s)", f"<= {goal:.1f} s", last <= goal)
     sent = len(data["pushes"])
     report.figure(f"burst {n}: bot CPU per push", f"{1000 * window.cpu / max(1, sent):.2f} ms "
-                  f"({sent / max(last, 1e-9):.0f}/s, {window.busy:.2f} cores busy)")
+                  f"({sent / max(last, 1e-9):.0f}/s, {window.busy:.2f} cores busy); "
+                  f"Redis {1000 * redis_cpu / max(1, sent):.2f} ms")
+    busiest = sorted(redis_commands.items(), key=lambda item: -item[1]["usec"])[:4]
+    report.note("Redis time by command: " + ", ".join(
+        f"{name.removeprefix('cmdstat_')} {stat['usec'] / 1e6:.2f} s ({stat['calls']} calls)"
+        for name, stat in busiest))
     report.figure(f"burst {n}: memory peak / idle", f"{peak / 1024:.0f} / {idle / 1024:.0f} MiB"
                   f" = {peak / idle:.2f}x", "<= 2x", peak <= 2 * idle)
     if profile:

@@ -4,7 +4,7 @@ Kept compact (slots, a tuple of frozen rounds) because a burst holds thousands a
 rounds are what make a restart resume exactly where it stopped."""
 from typing import Optional, Tuple
 
-from domain.rounds import Round
+from domain.rounds import Round, decide
 from domain.watch import Alert
 
 
@@ -41,6 +41,17 @@ class UserRecord:
 
     def replace_round(self, old: Round, new: Round) -> None:
         self.rounds = tuple(new if round is old else round for round in self.rounds)
+
+    def apply_to_all(self, event, now: float, rules, tz) -> bool:
+        """Apply `event` to every round (one without effects: Cancel, Resume); True when
+        any round changed."""
+        changed = False
+        for round in self.rounds:
+            new, _ = decide(round, event, now, rules, tz)
+            if new != round:
+                self.replace_round(round, new)
+                changed = True
+        return changed
 
     def __repr__(self):
         return (f"UserRecord({self.user_id!r}, tz={self.tz!r}, v={self.version}, "

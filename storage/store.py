@@ -19,16 +19,25 @@ log = logging.getLogger(__name__)
 PUSH_RECORD_TTL = 3 * 24 * 3600
 EVENT_DEDUPE_TTL = 24 * 3600
 
+# The version inside a stored record (0 when it has none, as records.decode reads it),
+# found without decoding the whole JSON: "v" is the only key of that name, and no value can
+# hold the characters `"v":` (records.encode).
+VERSION_OF_LUA = """
+local function version_of(raw)
+  return tonumber(string.match(raw, '"v"%s*:%s*(%d+)')) or 0
+end
+"""
+
 # Compare-and-set on the version carried inside the stored JSON (0: absent), the changes to
 # the record (記録) that the new state brings, and the user's place in the due index, in one
 # atomic call. KEYS[1] user key, KEYS[2] history key, KEYS[3] the due index; ARGV[1] the
 # version read, ARGV[2] the new JSON, ARGV[3] the user id, ARGV[4] their next due time ('':
 # none), then (day number, outcome index, delta) triples.
-_SAVE_IF_VERSION = history.APPLY_CHANGES_LUA + """
+_SAVE_IF_VERSION = history.APPLY_CHANGES_LUA + VERSION_OF_LUA + """
 local current = redis.call('GET', KEYS[1])
 local expected = tonumber(ARGV[1])
 if current then
-  if cjson.decode(current)['v'] ~= expected then return 0 end
+  if version_of(current) ~= expected then return 0 end
 elseif expected ~= 0 then
   return 0
 end
@@ -37,6 +46,29 @@ if ARGV[4] == '' then redis.call('ZREM', KEYS[3], ARGV[3])
 else redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3]) end
 apply_changes(KEYS[2], 5)
 return 1
+"""
+
+# The same compare-and-set for many records at once, each on its own, without tally changes.
+# KEYS[1] the due index, then the user keys; per user four ARGV: version read, new JSON,
+# user id, next due time (''). Returns 1 (saved) or 0 (changed meanwhile) per user.
+_SAVE_MANY_IF_VERSION = VERSION_OF_LUA + """
+local saved = {}
+for i = 2, #KEYS do
+  local a = 4 * (i - 2)
+  local current = redis.call('GET', KEYS[i])
+  local expected = tonumber(ARGV[a + 1])
+  local fresh
+  if current then fresh = version_of(current) == expected else fresh = expected == 0 end
+  if fresh then
+    redis.call('SET', KEYS[i], ARGV[a + 2])
+    if ARGV[a + 4] == '' then redis.call('ZREM', KEYS[1], ARGV[a + 3])
+    else redis.call('ZADD', KEYS[1], ARGV[a + 4], ARGV[a + 3]) end
+    saved[i - 1] = 1
+  else
+    saved[i - 1] = 0
+  end
+end
+return saved
 """
 
 # Claim the users due by ARGV[1] for this process: their scores move ARGV[2] ahead (a lease:
@@ -63,7 +95,7 @@ return {due, next[2] or false}
 # ARGV[5] attempt, ARGV[6] round start, ARGV[7] this process's token, ARGV[8] the key prefix of
 # live processes' heartbeats; then per user: user id, version read, "1" if the day claim
 # applies. A batch whose sender's heartbeat stopped is resent at once, lease or not.
-_CLAIM_BATCH = """
+_CLAIM_BATCH = VERSION_OF_LUA + """
 local prefix, round_at, alive = ARGV[4], tonumber(ARGV[6]), ARGV[8]
 local recipients, answers = {}, {}
 
@@ -89,7 +121,7 @@ for i = 1, (#KEYS - 2) / 3 do
   local current = redis.call('GET', user_key)
   local expected = tonumber(ARGV[a + 1])
   local fresh
-  if current then fresh = cjson.decode(current)['v'] == expected else fresh = expected == 0 end
+  if current then fresh = version_of(current) == expected else fresh = expected == 0 end
   if not fresh then
     answers[i] = {'conflict', ''}
   else
@@ -247,6 +279,7 @@ class Store:
         self.token = token or uuid.uuid4().hex
         self.pipeliner = Pipeliner(client)  # shared with the other stores on this client
         self._save_if_version = client.register_script(_SAVE_IF_VERSION)
+        self._save_many_if_version = client.register_script(_SAVE_MANY_IF_VERSION)
         self._claim_batch = client.register_script(_CLAIM_BATCH)
         self._take_batch = client.register_script(_TAKE_BATCH)
         self._claim_alert = client.register_script(_CLAIM_ALERT)
@@ -277,6 +310,29 @@ class Store:
                 keys=user_keys, args=args, client=pipe)):
             raise Conflict(record.user_id)
         record.version = version
+
+    @_outage_aware
+    def save_many(self, batch: Sequence[UserRecord]) -> List[UserRecord]:
+        """`save` for many records in one call, each on its own compare-and-set (no tally
+        changes), sharing a round trip with what else is sent at that moment. Returns the
+        records that changed meanwhile and were not saved."""
+        if not batch:
+            return []
+        user_keys, args = [keys.DUE], []
+        for record in batch:
+            due = record.due
+            user_keys.append(keys.user(record.user_id))
+            args += [record.version, records.encode(record, record.version + 1),
+                     record.user_id, "" if due is None else repr(due)]
+        saved = self.pipeliner.call(lambda pipe: self._save_many_if_version(
+            keys=user_keys, args=args, client=pipe))
+        conflicts = []
+        for record, ok in zip(batch, saved):
+            if ok:
+                record.version += 1
+            else:
+                conflicts.append(record)
+        return conflicts
 
     @_outage_aware
     def delete(self, user_id: str) -> None:
@@ -324,6 +380,8 @@ class Store:
     @_outage_aware
     def due_head(self, limit: int):
         """The first (user id, due time) pairs of the index, and how many it holds."""
+        if limit <= 0:
+            return [], self.redis.zcard(keys.DUE)
         pipe = self.redis.pipeline(transaction=False)
         pipe.zrange(keys.DUE, 0, limit - 1, withscores=True)
         pipe.zcard(keys.DUE)

@@ -8,22 +8,26 @@ from storage import keys
 KEEP_SECONDS = 62 * 24 * 3600
 
 
+# One call for a whole multicast's recipients. KEYS[1] the month's pushes per user, KEYS[2]
+# its watch alerts; ARGV[1] seconds to keep them, ARGV[2] alerts to add, then the user ids.
+_COUNT_PUSHES = """
+for i = 3, #ARGV do redis.call('HINCRBY', KEYS[1], ARGV[i], 1) end
+if #ARGV > 2 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('INCRBY', KEYS[2], ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
+"""
+
+
 class Usage:
     def __init__(self, client):
         self.redis = client
+        self._count_pushes = client.register_script(_COUNT_PUSHES)
 
     def count_pushes(self, month: str, user_ids: Iterable[str], alerts: int = 0) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        counted = False
-        for user_id in user_ids:
-            pipe.hincrby(keys.pushes_in(month), user_id, 1)
-            counted = True
-        if counted:
-            pipe.expire(keys.pushes_in(month), KEEP_SECONDS)
-        if alerts:
-            pipe.incrby(keys.alerts_in(month), alerts)
-            pipe.expire(keys.alerts_in(month), KEEP_SECONDS)
-        pipe.execute()
+        self._count_pushes(keys=[keys.pushes_in(month), keys.alerts_in(month)],
+                           args=[KEEP_SECONDS, alerts, *user_ids])
 
     def pushes(self, month: str, user_ids: Iterable[str]) -> Dict[str, int]:
         user_ids = list(user_ids)

@@ -82,15 +82,15 @@ def test_two_processes_on_one_redis_show_each_ask_once(make_bot, user_id, monkey
     first.say(user_id + "b", "6時20分")
     second = make_bot()                          # the new dyno starts while the old one runs
     both = [first.timer, second.timer]           # their timers fire at the same moments
-    went_for = []                                # (process, user, attempt) of every ask tried
+    went_for = []                                # (process, user, attempt) of every claim
     for name, bot in (("first", first), ("second", second)):
-        real_ask = bot.system.asks.ask
+        real_claim = bot.store.claim_batch
 
-        def ask(record, round, attempt, name=name, real_ask=real_ask):
-            went_for.append((name, record.user_id, attempt))
-            return real_ask(record, round, attempt)
+        def claim_batch(batch_id, attempt, round_at, asks, lease, name=name, real=real_claim):
+            went_for.extend((name, ask.record.user_id, attempt) for ask in asks)
+            return real(batch_id, attempt, round_at, asks, lease)
 
-        monkeypatch.setattr(bot.system.asks, "ask", ask)
+        monkeypatch.setattr(bot.store, "claim_batch", claim_batch)
     advance_together(both, 45 * 60)
     assert asks_seen_once(first)
     assert first.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ???", "飲んだ????"]
@@ -123,19 +123,28 @@ def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkey
     other = user_id + "other"
     bot.say(user_id, "6時10分")
     bot.say(other, "6時10分")
-    real_ask = bot.system.asks.ask
+    asks = bot.system.asks
+    real_together, real_ask = asks.ask_together, asks.ask
     crashes = []
 
-    def flaky_ask(record, *args):
-        if record.user_id == user_id and not crashes:
-            crashes.append(record.user_id)
+    def flaky_together(plain_asks, attempt):   # asking the two together fails once: a bug
+        if not crashes:
+            crashes.append("together")
+            raise RuntimeError("a bug")
+        return real_together(plain_asks, attempt)
+
+    def flaky_ask(record, *args):               # then the user's own actor crashes once
+        if record.user_id == user_id and crashes == ["together"]:
+            crashes.append("actor")
             raise ConnectionError("Redis went away")
         return real_ask(record, *args)
 
-    monkeypatch.setattr(bot.system.asks, "ask", flaky_ask)
+    monkeypatch.setattr(asks, "ask_together", flaky_together)
+    monkeypatch.setattr(asks, "ask", flaky_ask)
     with caplog.at_level(logging.ERROR):
-        bot.advance(minutes=10)                  # the first ask crashes this user's actor once
-    assert crashes == [user_id]
+        bot.advance(minutes=10)                  # the first ask: both crashes
+    assert crashes == ["together", "actor"]
+    assert "asking 2 users together failed (RuntimeError); their actors take over" in caplog.text
     assert "restarting from Redis" in caplog.text
     assert user_id not in caplog.text            # logs carry no full user ids
     assert bot.pushed_texts(other) == ["飲んだ?"]
