@@ -1,0 +1,103 @@
+"""Users due together with a plain ask are asked as a group (actors/together.py): one claim,
+one multicast, one save for all of them. Whatever the group cannot finish goes to the user's
+actor, and the user still sees each ask once."""
+from gevent.event import Event
+
+from actors import user as user_actor
+from actors.messages import ShowHelp
+from actors.system import MAX_WAKING
+from simulator.platform import MULTICAST_PATH
+from storage.store import Store
+from tests.conftest import WHOLE_DAY
+from tests.support import asks_seen_once
+
+
+def crowd(bot, n):
+    users = [f"U{i:032x}" for i in range(n)]
+    for user in users:
+        bot.say(user, "6時10分")
+    return users
+
+
+def count_calls(monkeypatch, owner, name):
+    calls = []
+    real = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+def test_a_crowd_is_claimed_sent_and_saved_once_for_all(bot, monkeypatch):
+    users = crowd(bot, 30)
+    claims = count_calls(monkeypatch, bot.store, "claim_batch")
+    saves_together = count_calls(monkeypatch, bot.store, "save_many")
+    saves_alone = count_calls(monkeypatch, bot.store, "save")
+    bot.advance(minutes=10)
+    assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
+    assert [r.path for r in bot.platform.requests if r.path == MULTICAST_PATH] == [MULTICAST_PATH]
+    assert len(claims) == 1 and len(saves_together) == 1 and saves_alone == []
+    assert not bot.system.awake                  # no actor was woken for any of them
+    bot.advance(hours=3)                         # and their whole day goes on together
+    assert all(bot.pushed_texts(user) == WHOLE_DAY for user in users)
+    assert bot.gaps(users[0]) == [600] * 10
+    assert bot.system.scheduler.waking == MAX_WAKING   # every waking slot was given back
+
+
+def test_a_record_changed_while_the_group_asks_goes_to_the_actor_and_is_asked_once(
+        bot, redis_server, monkeypatch):
+    users = crowd(bot, 3)
+    changed = users[1]
+    other_process = Store(bot.store.redis)
+    real_save_many = bot.store.save_many
+
+    def save_many(records):
+        # Another process writes this user's record between the claim and the save.
+        record = other_process.load(changed)
+        other_process.save(record)
+        return real_save_many(records)
+
+    monkeypatch.setattr(bot.store, "save_many", save_many)
+    bot.advance(minutes=10)
+    monkeypatch.setattr(bot.store, "save_many", real_save_many)
+    assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
+    stored = bot.store.load(changed)             # the actor found the ask sent and saved it
+    assert (stored.rounds[0].state, stored.rounds[0].asks) == ("asking", 1)
+    bot.advance(minutes=10)
+    assert all(bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"] for user in users)
+    assert bot.gaps(changed) == [600]
+    assert asks_seen_once(bot)
+
+
+def test_a_user_whose_actor_is_busy_is_asked_by_that_actor(bot, monkeypatch):
+    users = crowd(bot, 3)
+    busy = users[0]
+    real_show_help = user_actor._HANDLERS[ShowHelp]
+
+    real_load_many = bot.store.load_many
+    found_due = Event()
+
+    def load_many(user_ids):
+        try:
+            return real_load_many(user_ids)
+        finally:
+            found_due.set()
+
+    def show_help_as_the_round_falls_due(actor, message):
+        bot.timer._move_to(bot.timer.now() + 600)
+        bot.timer._wake_due()
+        found_due.wait()                         # still handling this when the round is due
+        return real_show_help(actor, message)
+
+    monkeypatch.setattr(bot.store, "load_many", load_many)
+
+    monkeypatch.setitem(user_actor._HANDLERS, ShowHelp, show_help_as_the_round_falls_due)
+    asked_by_actors = count_calls(monkeypatch, bot.system.asks, "ask")
+    bot.system.tell(busy, ShowHelp())
+    bot.timer.settle()
+    assert [record.user_id for record, *_ in asked_by_actors] == [busy]
+    assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
+    assert asks_seen_once(bot)
