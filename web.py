@@ -120,11 +120,14 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
         routed = translate(event)
         if routed is None:
             return "ignored"
-        if event_id and not store.first_delivery(event_id):
-            return "duplicate"  # LINE redelivered an event we already handled
         if isinstance(routed, ForUser):
-            system.tell(routed.user_id, routed.message)
+            if not event_id:
+                system.tell(routed.user_id, routed.message)
+            elif not system.tell_first_delivery(event_id, routed.user_id, routed.message):
+                return "duplicate"  # LINE redelivered an event we already handled
             return "told"
+        if event_id and not store.first_delivery(event_id):
+            return "duplicate"
         if isinstance(routed, NotOneToOne) and routed.reply_token:
             outbox.reply_soon(routed.reply_token, [texts.ONE_TO_ONE_ONLY])
         return "not_one_to_one"

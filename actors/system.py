@@ -84,6 +84,20 @@ class ActorSystem:
     def tell(self, user_id: str, message) -> None:
         self._actor(user_id).tell(message)
 
+    def tell_first_delivery(self, event_id: str, user_id: str, message) -> bool:
+        """`tell`, unless the webhook event `event_id` was handled before (LINE redelivers).
+        An asleep user's record is read in the same round trip as that check."""
+        if user_id in self.awake:
+            if not self.store.first_delivery(event_id):
+                return False
+            record = None
+        else:
+            first, record = self.store.first_delivery_reading(event_id, user_id)
+            if not first:
+                return False
+        self._actor(user_id, record).tell(message)
+        return True
+
     def ask(self, user_id: str, message):
         return self._actor(user_id).ask(message)
 

@@ -332,16 +332,21 @@ def day(report, n=10000, interval=2.0, reasks=10, connections=64):
             setting = closed_loop(bot.port, WebhookFactory(bot.port, procs.SECRET, ids,
                                                            f"{hour}時{minute}分", once=True),
                                   connections, duration=600, warmup=0)
+            phases = [("setting", bot.cpu_seconds())]
             set_seconds = max(setting.sent.values()) - min(setting.sent.values())
             report.figure(f"day {n}: users set their time by webhook",
                           f"{n / set_seconds:.0f}/s ({setting.statuses})", ">= 2000/s",
                           n / set_seconds >= 2000)
+            idle_before_due = bot.cpu_seconds()
             wait_for_pushes(standin, n, timeout=due - time.time() + 60)
             first_asks = time.time()
+            phases += [("waiting for the minute", idle_before_due),
+                       ("first asks", bot.cpu_seconds())]
             answering = ids[: n // 2]
             closed_loop(bot.port, WebhookFactory(bot.port, procs.SECRET, answering, "飲んだ",
                                                  once=True), connections, duration=600,
                         warmup=0)
+            phases.append(("answers", bot.cpu_seconds()))
             # The other half: every re-ask, then the end of their round.
             expected = n + (n - len(answering)) * reasks
             wait_for_pushes(standin, expected, timeout=(reasks + 2) * interval + 60)
@@ -350,9 +355,16 @@ def day(report, n=10000, interval=2.0, reasks=10, connections=64):
                 time.sleep(2 * interval)
                 if standin.stats()["pushes"] == before:
                     break
+            phases.append(("re-asks and the rounds' end", bot.cpu_seconds()))
             cpu = bot.cpu_seconds() - cpu0
             pushes = standin.stats()["pushes"]
     report.figure(f"day {n}: bot CPU for the whole day", f"{cpu:.1f} s "
                   f"({pushes} asks, {n + len(answering)} webhooks; {zone.key})", "<= 15 s",
                   cpu <= 15)
     report.note(f"first asks all in {first_asks - due:.1f} s after the due minute")
+    before = cpu0
+    spent = []
+    for phase, at in phases:
+        spent.append(f"{phase} {at - before:.1f} s")
+        before = at
+    report.note("bot CPU by phase: " + ", ".join(spent))

@@ -71,6 +71,13 @@ end
 return saved
 """
 
+# A webhook event seen for the first time (kept ARGV[1] seconds), and then the record of the
+# user it is for. KEYS[1] the event's dedupe key, KEYS[2] the user's record.
+_FIRST_DELIVERY_READING = """
+if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then return {0, false} end
+return {1, redis.call('GET', KEYS[2])}
+"""
+
 # Claim the users due by ARGV[1] for this process: their scores move ARGV[2] ahead (a lease:
 # the actor's save sets the real next due time; if this process dies, they come due again).
 # KEYS[1] the due index; ARGV[3] at most this many. Returns {users, the next score or false}.
@@ -284,6 +291,7 @@ class Store:
         self._take_batch = client.register_script(_TAKE_BATCH)
         self._claim_alert = client.register_script(_CLAIM_ALERT)
         self._claim_due = client.register_script(_CLAIM_DUE)
+        self._first_delivery_reading = client.register_script(_FIRST_DELIVERY_READING)
         self.unavailable = False  # the last call found Redis unreachable
 
     # -- users ---------------------------------------------------------------------------
@@ -497,3 +505,14 @@ class Store:
         """True the first time an event id is seen (kept one day)."""
         return bool(self.pipeliner.call(lambda pipe: pipe.set(
             keys.webhook_event(event_id), 1, nx=True, ex=EVENT_DEDUPE_TTL)))
+
+    @_outage_aware
+    def first_delivery_reading(self, event_id: str, user_id: str):
+        """(`first_delivery`, and when it is the first: the user's record, a new one when
+        none is stored), in one round trip."""
+        first, raw = self.pipeliner.call(lambda pipe: self._first_delivery_reading(
+            keys=[keys.webhook_event(event_id), keys.user(user_id)], args=[EVENT_DEDUPE_TTL],
+            client=pipe))
+        if not first:
+            return False, None
+        return True, UserRecord(user_id) if raw is None else records.decode(user_id, raw)

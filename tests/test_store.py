@@ -305,3 +305,13 @@ def test_the_due_index_follows_every_save_and_is_claimed_a_lease_at_a_time(store
     store.save(early)                                      # a save puts it at its due time
     store.delete("U2")
     assert store.due_head(10) == ([("U1", AT)], 1)
+
+
+def test_first_delivery_reading_reads_the_record_only_the_first_time(store):
+    record = UserRecord("U1", (Round(8, 0, due=AT),))
+    store.save(record)
+    first, loaded = store.first_delivery_reading("01JREAD", "U1")
+    assert first and loaded.rounds == record.rounds and loaded.version == 1
+    assert store.first_delivery_reading("01JREAD", "U1") == (False, None)
+    first, new = store.first_delivery_reading("01JOTHER", "Unobody")
+    assert first and (new.user_id, new.rounds, new.version) == ("Unobody", (), 0)
