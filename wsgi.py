@@ -10,9 +10,6 @@ import dataclasses
 import logging
 
 import gevent
-# The SDK (display names, the quota, checking Flex) is loaded on first use (outbox/sdk.py):
-# here, once in the master, so that no worker stops for a second to import it.
-import linebot.v3.messaging  # noqa: F401
 
 import settings as settings_module
 from runtime import build_runtime, check_redis

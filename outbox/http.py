@@ -1,4 +1,4 @@
-"""POSTs to the Messaging API on pooled keep-alive connections: geventhttpclient's connection
+"""Requests to the Messaging API on pooled keep-alive connections: geventhttpclient's connection
 pool (TLS, dead-connection check) and its C response parser, with the request written here.
 
 The line-bot-sdk client spends ~0.4 ms of CPU per request in urllib3 and http.client; this
@@ -58,6 +58,9 @@ class LineHttp:
         if url.port and url.port != (443 if secure else 80):
             host += f":{url.port}"
         self._prefix = url.path.rstrip("/")
+        self._get_headers = (f"Host: {host}\r\nAccept-Encoding: identity\r\n"
+                             f"Accept: application/json\r\nAuthorization: Bearer {access_token}"
+                             f"\r\nUser-Agent: {USER_AGENT}\r\n")
         self._headers = (f"Host: {host}\r\nAccept-Encoding: identity\r\n"
                          f"Accept: application/json\r\nContent-Type: application/json\r\n"
                          f"Authorization: Bearer {access_token}\r\nUser-Agent: {USER_AGENT}\r\n")
@@ -68,20 +71,28 @@ class LineHttp:
         extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
         request = (f"POST {self._prefix}{path} HTTP/1.1\r\n{self._headers}{extra}"
                    f"Content-Length: {len(payload)}\r\n\r\n").encode("latin-1") + payload
+        return self._send(request, "POST", timeout)
+
+    def get(self, path: str, timeout: float) -> Answer:
+        """GET `path` (already quoted); LINE's answer, whatever its status."""
+        request = f"GET {self._prefix}{path} HTTP/1.1\r\n{self._get_headers}\r\n"
+        return self._send(request.encode("latin-1"), "GET", timeout)
+
+    def _send(self, request: bytes, method: str, timeout: float) -> Answer:
         try:
             with gevent.Timeout(timeout, TimeoutError(f"no answer within {timeout:g} s")):
-                return self._exchange(request, timeout)
+                return self._exchange(request, method, timeout)
         except HTTPException as exc:  # the answer did not parse: a broken exchange
             raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
-    def _exchange(self, request: bytes, timeout: float) -> Answer:
+    def _exchange(self, request: bytes, method: str, timeout: float) -> Answer:
         sock = self._pool.get_socket()  # a kept-alive connection, or a new one
         ours = True
         try:
             sock.settimeout(timeout)
             sock.sendall(request)
             ours = False  # the response returns the socket to the pool, or closes it
-            response = HTTPSocketPoolResponse(sock, self._pool, method="POST")
+            response = HTTPSocketPoolResponse(sock, self._pool, method=method)
         except BaseException:
             if ours:
                 self._pool.release_socket(sock)

@@ -1,5 +1,5 @@
 """The LINE Messaging API, behind one small object. Pushes, multicasts and replies go over
-outbox/http.py; the line-bot-sdk (outbox/sdk.py) is loaded only for what needs its models.
+outbox/http.py, and so do the account's reads (outbox/account.py).
 Pushes are paced under a rate and bounded in concurrency; every call has a timeout; failures
 are logged by status and x-line-request-id, never by content."""
 import enum
@@ -12,7 +12,7 @@ import gevent
 from gevent.lock import BoundedSemaphore
 
 from logsafe import fields, short_id
-from outbox import sdk
+from outbox.account import AccountApi
 from outbox.clock import real_seconds
 from outbox.http import Answer, LineHttp, dumps
 from outbox.pacing import RateLimiter
@@ -83,12 +83,11 @@ class LineOutbox:
         self._deadline = deadline
         self._clock = clock
         self._sleep = sleep
-        # The account's side of the API, through the SDK (loaded on first use): users'
-        # display names (`names.display_name(user_id)`) and the month's message usage
-        # (`quota.current()`).
-        # Its pool: profile lookups at once, and the two quota requests.
-        api = sdk.LazyMessagingApi(base_url, access_token,
-                                   pool_size=DisplayNames.MAX_ASKING + 2)
+        # The account's side of the API: users' display names (`names.display_name(user_id)`)
+        # and the month's message usage (`quota.current()`). Its own pool: profile lookups
+        # at once, and the two quota requests.
+        api = AccountApi(LineHttp(base_url, access_token,
+                                  concurrency=DisplayNames.MAX_ASKING + 2, timeout=timeout))
         self.names = DisplayNames(api, timeout=timeout)
         self.quota = MessageQuota(api, timeout=timeout)
         self.quota_exhausted = False  # LINE said "monthly limit"; cleared by the next success
@@ -253,11 +252,11 @@ def _reply_messages(messages) -> list:
 
 
 def _message(message: Union[str, dict]) -> dict:
-    """A text, or a message object checked against the SDK's models (a Flex message that
-    LINE would refuse fails here, with the SDK's reason)."""
+    """A text, or a message object as built (chat/record_card.py; its tests hold it to
+    line-bot-sdk's Flex models)."""
     if isinstance(message, str):
         return _messages((message,), ())[0]
-    return sdk.checked_message(message)
+    return message
 
 
 @functools.lru_cache(maxsize=4096)

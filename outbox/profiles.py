@@ -15,7 +15,7 @@ from gevent.pool import Pool
 
 from logsafe import short_id
 from outbox.clock import real_seconds
-from outbox.sdk import api_exception
+from outbox.account import LineApiError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class DisplayNames:
     """`display_name(user_id)` asks LINE when the name is not cached (one request per user
     at a time; concurrent callers share it). `cached(user_id)` and `fetch_soon(user_ids)`
     never wait for LINE: for pages that show what is known and fill in the rest later.
-    `api` is the SDK's MessagingApi (outbox.sdk.LazyMessagingApi in the bot)."""
+    `api` is an outbox.account.AccountApi."""
 
     MAX_ASKING = 32  # lookups at once (the SDK's connection pool is sized for them)
 
@@ -98,20 +98,20 @@ class DisplayNames:
 
     def _ask_line(self, user_id: str) -> Optional[str]:
         try:
-            with self._asking:   # bounded: the SDK's connection pool is sized for these
-                profile = self._api.get_profile(user_id, _request_timeout=self._timeout)
-        except Exception as exc:  # the caller has a fallback, never an exception
-            if not isinstance(exc, api_exception()):  # a timeout, a connection error, a
-                self._failed(type(exc).__name__)      # body the SDK's model refused
-                return None
+            with self._asking:   # bounded: the API's connection pool is sized for these
+                name = self._api.display_name(user_id, self._timeout)
+        except LineApiError as exc:
             if exc.status == 404:
                 log.debug("no profile for %s", short_id(user_id))
                 self._working()
                 return None
             self._failed(f"status {exc.status}")
             return None
+        except Exception as exc:  # a timeout, a connection error, a body not as documented:
+            self._failed(type(exc).__name__)  # the caller has a fallback, never an exception
+            return None
         self._working()
-        return profile.display_name
+        return name
 
     def _remember(self, user_id, name, ttl):
         self._entries[user_id] = (name, self._clock() + ttl)

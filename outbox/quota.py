@@ -9,7 +9,7 @@ from typing import Optional
 import gevent
 
 from outbox.clock import real_seconds
-from outbox.sdk import api_exception
+from outbox.account import LineApiError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class QuotaUsage:
 
 
 class MessageQuota:
-    """`api` is the SDK's MessagingApi (outbox.sdk.LazyMessagingApi in the bot)."""
+    """`api` is an outbox.account.AccountApi."""
 
     def __init__(self, api, *, timeout: float = 5.0, max_age: float = 60.0,
                  clock=real_seconds, spawn=gevent.spawn):
@@ -62,17 +62,15 @@ class MessageQuota:
         """Ask LINE now (two requests); on failure keep the last figures. Never raises."""
         self._asked_at = self._clock()
         try:
-            quota = self._api.get_message_quota(_request_timeout=self._timeout)
-            consumption = self._api.get_message_quota_consumption(
-                _request_timeout=self._timeout)
-        except Exception as exc:  # timeouts, connection errors, a body the SDK refused
-            if isinstance(exc, api_exception()):
-                log.warning("LINE message quota not read: status %s", exc.status)
-            else:
-                log.warning("LINE message quota not read: %s", type(exc).__name__)
+            limit = self._api.quota_limit(self._timeout)
+            used = self._api.quota_used(self._timeout)
+        except LineApiError as exc:
+            log.warning("LINE message quota not read: status %s", exc.status)
             return self._usage
-        limit = quota.value if quota.type == "limited" else None
-        self._usage = QuotaUsage(used=consumption.total_usage, limit=limit)
+        except Exception as exc:  # timeouts, connection errors, a body not as documented
+            log.warning("LINE message quota not read: %s", type(exc).__name__)
+            return self._usage
+        self._usage = QuotaUsage(used=used, limit=limit)
         return self._usage
 
     def _refresh_in_background(self) -> None:

@@ -1,7 +1,7 @@
 import os
 import tempfile
 
-# The bot imports line-bot-sdk's models on first use (outbox/sdk.py, webhook_events.py). In a
+# The bot imports line-bot-sdk's models on first use (webhook_events.py), and tests use them. In a
 # test that first use may come while freezegun has replaced datetime.date, and pydantic's
 # classes cannot be defined then (a metaclass conflict): import them before any time is frozen.
 import linebot.v3.messaging  # noqa: F401

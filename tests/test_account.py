@@ -16,6 +16,8 @@ from linebot.v3.messaging import (
 )
 
 import debug_page
+from outbox.account import AccountApi
+from outbox.http import LineHttp
 from outbox.line import LineOutbox, PushResult
 from outbox.profiles import DisplayNames
 from outbox.quota import MessageQuota, QuotaUsage
@@ -50,6 +52,14 @@ def api(platform):
 
 
 @pytest.fixture
+def account(platform):
+    """The bot's own client of the account's side of the API (outbox/account.py)."""
+    http = LineHttp(platform.base_url, TOKEN, concurrency=8, timeout=TIMEOUT)
+    yield AccountApi(http)
+    http.close()
+
+
+@pytest.fixture
 def clock():
     return FakeClock()
 
@@ -62,8 +72,8 @@ def pool():
 
 
 @pytest.fixture
-def names(api, clock, pool):
-    return DisplayNames(api, timeout=TIMEOUT, ttl=6 * 3600, miss_ttl=60, clock=clock,
+def names(account, clock, pool):
+    return DisplayNames(account, timeout=TIMEOUT, ttl=6 * 3600, miss_ttl=60, clock=clock,
                         background=pool)
 
 
@@ -140,8 +150,8 @@ def test_a_user_line_does_not_know_is_none_and_asked_again_only_after_a_while(pl
 
 
 def test_a_lookup_that_times_out_is_none_never_raises_and_is_not_repeated_at_once(
-        platform, api, clock, release, caplog):
-    names = DisplayNames(api, timeout=0.05, miss_ttl=60, clock=clock)
+        platform, account, clock, release, caplog):
+    names = DisplayNames(account, timeout=0.05, miss_ttl=60, clock=clock)
     users = [new_user_id() for _ in range(3)]
     for user in users:
         platform.profiles[user] = {"displayName": "花子"}
@@ -152,7 +162,7 @@ def test_a_lookup_that_times_out_is_none_never_raises_and_is_not_repeated_at_onc
     assert names.display_name(users[0]) is None  # remembered as unknown: LINE is not asked
     assert len(profile_requests(platform)) == 3
     failing = [r for r in caplog.records if "profile lookups failing" in r.getMessage()]
-    assert len(failing) == 1 and "ReadTimeoutError" in failing[0].getMessage()
+    assert len(failing) == 1 and "TimeoutError" in failing[0].getMessage()
     assert all(user not in r.getMessage() for r in caplog.records for user in users)
     clock.now += 60
     assert names.display_name(users[0]) == "花子"  # LINE works again
@@ -161,8 +171,8 @@ def test_a_lookup_that_times_out_is_none_never_raises_and_is_not_repeated_at_onc
 def test_a_refused_lookup_is_none(platform):
     user = new_user_id()
     platform.profiles[user] = {"displayName": "花子"}
-    with client_for(platform.base_url, "revoked") as client:
-        assert DisplayNames(MessagingApi(client)).display_name(user) is None  # 401
+    revoked = AccountApi(LineHttp(platform.base_url, "revoked", timeout=TIMEOUT))
+    assert DisplayNames(revoked).display_name(user) is None  # 401
 
 
 def test_callers_asking_for_the_same_user_at_once_share_one_request(platform, names, release):
@@ -176,8 +186,8 @@ def test_callers_asking_for_the_same_user_at_once_share_one_request(platform, na
     assert len(profile_requests(platform)) == 1
 
 
-def test_at_most_max_entries_names_are_kept_least_recently_used_go(platform, api, clock):
-    names = DisplayNames(api, timeout=TIMEOUT, max_entries=2, clock=clock)
+def test_at_most_max_entries_names_are_kept_least_recently_used_go(platform, account, clock):
+    names = DisplayNames(account, timeout=TIMEOUT, max_entries=2, clock=clock)
     first, second, third = (new_user_id() for _ in range(3))
     for user, name in ((first, "一"), (second, "二"), (third, "三")):
         platform.profiles[user] = {"displayName": name}
@@ -263,10 +273,10 @@ def test_a_limit_refuses_what_would_go_past_it_and_the_month_starts_again(platfo
         multicast(api, users)
 
 
-def test_quota_is_read_at_most_once_a_minute_and_never_waited_for(platform, api, clock,
-                                                                   release):
+def test_quota_is_read_at_most_once_a_minute_and_never_waited_for(platform, api, account,
+                                                                   clock, release):
     spawned = []
-    quota = MessageQuota(api, timeout=TIMEOUT, max_age=60, clock=clock,
+    quota = MessageQuota(account, timeout=TIMEOUT, max_age=60, clock=clock,
                          spawn=lambda run: spawned.append(gevent.spawn(run)) or spawned[-1])
     platform.quota_limit = 200
     assert quota.current() is None                   # the stand-in holds the call: no wait
@@ -286,8 +296,8 @@ def test_quota_is_read_at_most_once_a_minute_and_never_waited_for(platform, api,
     assert len(consumption_reads) == 2
 
 
-def test_quota_keeps_the_last_figures_when_line_cannot_be_reached(platform, api, clock):
-    quota = MessageQuota(api, timeout=TIMEOUT, clock=clock)
+def test_quota_keeps_the_last_figures_when_line_cannot_be_reached(platform, account, clock):
+    quota = MessageQuota(account, timeout=TIMEOUT, clock=clock)
     platform.quota_limit = 10
     assert quota.refresh() == QuotaUsage(used=0, limit=10)
     platform.stop()
