@@ -12,7 +12,7 @@ more, measured). Commands that arrive while a batch is on the wire go in the nex
 sent by a greenlet of its own, so that no caller waits for other callers' batches."""
 import gevent
 from gevent.event import AsyncResult
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ConnectionError as RedisConnectionError, NoScriptError
 
 
 class Pipeliner:
@@ -21,6 +21,7 @@ class Pipeliner:
         self._max_batch = max_batch
         self._queued = []
         self._flushing = False
+        self._loaded = set()   # Lua scripts this client has made sure Redis knows
 
     def call(self, add):
         """`add(pipe)` queues one command on a pipeline (or, when it is alone, runs it on
@@ -76,10 +77,7 @@ class Pipeliner:
                 answer.set_exception(exc)
             return
         try:
-            pipe = self._client.pipeline(transaction=False)
-            for add, _ in batch:
-                add(pipe)
-            replies = pipe.execute(raise_on_error=False)
+            replies = self._execute(batch)
         except Exception as exc:  # the connection failed: every caller in the batch hears it
             for _, answer in batch:
                 answer.set_exception(exc)
@@ -89,3 +87,25 @@ class Pipeliner:
                 answer.set_exception(reply)
             else:
                 answer.set(reply)
+
+    def _execute(self, batch):
+        """The batch's replies, in one round trip. redis-py makes sure of a pipeline's Lua
+        scripts with a SCRIPT EXISTS round trip before each pipeline; scripts this client
+        has run before are sent as they are, and should Redis have forgotten them (a
+        restart), the commands it refused go once more, after that check."""
+        pipe = self._client.pipeline(transaction=False)
+        for add, _ in batch:
+            add(pipe)
+        scripts, known = pipe.scripts, pipe.scripts <= self._loaded
+        if known:
+            pipe.scripts = set()
+        replies = pipe.execute(raise_on_error=False)
+        forgotten = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if known and forgotten:
+            again = self._client.pipeline(transaction=False)  # this one checks first
+            for i in forgotten:
+                batch[i][0](again)
+            for i, reply in zip(forgotten, again.execute(raise_on_error=False)):
+                replies[i] = reply
+        self._loaded |= scripts
+        return replies

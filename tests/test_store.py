@@ -159,6 +159,28 @@ def test_pipelined_commands_of_one_moment_share_a_round_trip(redis_client, monke
     assert len(sent) == 1
 
 
+def test_pipelined_scripts_are_checked_once_and_again_only_if_redis_forgot_them(redis_client):
+    pipeliner = Pipeliner(redis_client)
+    add = redis_client.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+
+    def together(n):
+        callers = [gevent.spawn(pipeliner.call, lambda pipe, i=i: add(
+            keys=["sum"], args=[i], client=pipe)) for i in range(1, n + 1)]
+        gevent.joinall(callers, raise_error=True)
+        return [caller.value for caller in callers]
+
+    def script_checks():
+        return redis_client.info("commandstats").get("cmdstat_script", {}).get("calls", 0)
+
+    assert together(3) == [1, 3, 6]
+    checks = script_checks()
+    assert together(3) == [7, 9, 12] and script_checks() == checks   # no SCRIPT EXISTS again
+    redis_client.script_flush()                  # as a restarted Redis would have forgotten
+    checks = script_checks()
+    assert together(3) == [13, 15, 18]           # each caller's once, nothing run twice
+    assert script_checks() > checks
+
+
 def test_a_caller_killed_while_sending_its_batch_leaves_nobody_waiting(redis_client):
     pipeliner = Pipeliner(redis_client)
     sending = Event()
