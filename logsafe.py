@@ -1,5 +1,6 @@
-"""Helpers that keep logs free of user data: ids are shortened, texts never logged."""
+"""The bot's log lines, kept free of user data: ids are shortened, texts never logged."""
 import json
+import logging
 
 
 def short_id(user_id: str) -> str:
@@ -33,3 +34,16 @@ def _value(value) -> str:
     if not text or any(c.isspace() or c in "\"'=" for c in text):
         return json.dumps(text, ensure_ascii=False)
     return text
+
+
+def configure(level: str, process_id: bool = False) -> None:
+    """The bot's log lines on stderr. A record leaves out the thread and the calling function,
+    which no line shows: under gevent each greenlet that logs would get a thread object of
+    its own, and the two cost ~0.02 ms per line, on every webhook."""
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None   # no findCaller (the logging HOWTO's "Optimization")
+    process = "[%(process)d]" if process_id else ""
+    logging.basicConfig(level=level,
+                        format=f"%(asctime)s %(levelname)s %(name)s{process}: %(message)s")
+

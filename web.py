@@ -18,6 +18,7 @@ from bottle import Bottle, HTTPResponse, request, response
 
 from chat import texts
 from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_events, signature_ok, translate
+import logsafe
 from logsafe import fields
 from outbox.clock import real_seconds
 from startup import refuse_start
@@ -268,8 +269,7 @@ def main():
     import settings as settings_module
 
     settings = settings_module.from_environment()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logsafe.configure(settings.log_level)
     listener = listen(settings.host, settings.port)
     try:
         from runtime import build_runtime  # Redis, the outbox and the actors: after the checks

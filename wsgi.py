@@ -11,6 +11,7 @@ import logging
 
 import gevent
 
+import logsafe
 import settings as settings_module
 from runtime import build_runtime, check_redis
 from startup import refuse_start
@@ -51,8 +52,7 @@ def start_worker(workers: int, serving) -> None:
     """Build this worker's runtime and serve the bot (StartRefused when it cannot).
     `serving()` turns false when gunicorn tells the worker to stop (SIGTERM)."""
     settings = settings_module.from_environment()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+    logsafe.configure(settings.log_level, process_id=True)
     settings = dataclasses.replace(settings, processes=workers)
     runtime = build_runtime(settings)
     app.bot = app_for(runtime)

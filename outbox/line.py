@@ -226,11 +226,13 @@ class LineOutbox:
 
     def _log_send(self, path, body, started, attempt=None, status=None, error=None):
         """One line per request LINE answered (or that failed on the way): kind, recipients,
-        status, latency. Never the texts, the token or a full user id."""
-        if not log.isEnabledFor(logging.INFO):
+        status, latency. Never the texts, the token or a full user id. A reply LINE took is
+        a DEBUG line: the webhook event's own line says what was answered."""
+        level = logging.DEBUG if path == REPLY_PATH and status == 200 else logging.INFO
+        if not log.isEnabledFor(level):
             return
         to = body.get("to")
-        log.info("%s", fields(
+        log.log(level, "%s", fields(
             send=_SEND_KINDS.get(path, path), recipients=len(to) if isinstance(to, list) else 1,
             user=to if isinstance(to, str) else None, status=status, error=error,
             latency_ms=(self._clock() - started) * 1000, attempt=attempt))

@@ -113,10 +113,16 @@ def test_a_request_that_never_got_an_answer_names_the_error(outbox, platform, in
         ("ConnectionRefusedError", str(n)) for n in range(1, 5)]
 
 
-def test_a_reply_gets_one_line_without_its_token(bot, platform, user_id, info_logs):
-    bot.say(user_id, "設定教えて")
+def test_a_reply_line_took_is_a_debug_line_one_it_refused_an_info_line(bot, platform, user_id,
+                                                                        caplog):
+    caplog.set_level(logging.DEBUG, logger="outbox.line")
+    bot.say(user_id, "設定教えて")                  # the event's own line says it was answered
     reply_token = platform.replies[-1].reply_token
-    logged = lines(info_logs, "outbox.line")
-    assert len(logged) == 1 and re.fullmatch(rf"send=reply recipients=1 status=200 {LATENCY}",
-                                             logged[0]), logged
-    assert reply_token not in info_logs.text and user_id not in info_logs.text
+    debug = [r.getMessage() for r in caplog.records
+             if r.name == "outbox.line" and r.levelno == logging.DEBUG]
+    assert lines(caplog, "outbox.line") == []
+    assert re.fullmatch(rf"send=reply recipients=1 status=200 {LATENCY}", debug[-1]), debug
+    assert bot.outbox.reply(reply_token, ["もう一度"]) is False   # a spent token: LINE's 400
+    assert re.fullmatch(rf"send=reply recipients=1 status=400 {LATENCY}",
+                        lines(caplog, "outbox.line")[-1])
+    assert reply_token not in caplog.text and user_id not in caplog.text
