@@ -13,6 +13,7 @@ At 8:00 thousands of users fall due together. Waking them all at once would only
 thousands of greenlets (memory) in front of the Redis pool and the push pacer, so at most
 `max_waking` due users are handled at a time; the rest wait in the index."""
 import logging
+import math
 import sys
 
 from gevent.lock import BoundedSemaphore
@@ -39,8 +40,18 @@ class Scheduler(Actor):
         self._batch = batch
         self._lease = lease
         self._waking = BoundedSemaphore(max_waking)
-        self._next = None              # the earliest due time known; None: look now
+        self._next = None              # the earliest due time known; None: look now,
+                                       # math.inf: none (the index was empty)
         self._looked_at = None
+        self._looking = False          # in on_timeout: claiming and handing out due users
+
+    def schedule(self, user_id: str, due: float) -> None:
+        """A due time this process just set (and saved). A scheduler waiting for an earlier
+        or equal moment finds it then, in the index: only an earlier one needs a message
+        (10,000 users setting the same minute wake it once, not 10,000 times). While it is
+        looking, a message always goes: what it finds may not include this save."""
+        if self._looking or self._next is None or due < self._next:
+            self.tell(ScheduleDue(user_id, due))
 
     def on_receive(self, message: ScheduleDue):
         if self._next is None or message.due < self._next:
@@ -50,15 +61,22 @@ class Scheduler(Actor):
         deadline = self._next if self._next is not None else self.timer.now()
         if self._poll is not None and self._looked_at is not None:
             deadline = min(deadline, self._looked_at + self._poll)
-        return deadline
+        return None if deadline == math.inf else deadline
 
     def on_timeout(self):
+        self._looking = True
+        try:
+            self._look()
+        finally:
+            self._looking = False
+
+    def _look(self):
         now = self.timer.now()
         self._looked_at = now
         while True:
             users, following = self._store.claim_due(now + DUE_TOLERANCE, self._lease,
                                                      self._batch)
-            self._next = following
+            self._next = following if following is not None else math.inf
             waking = []
             for user_id, record in zip(users, self._store.load_many(users)):
                 if not self._waking.acquire(blocking=False):

@@ -11,7 +11,6 @@ import logging
 import gevent
 
 from actors.asks import ROUND_EVENT, AskResult
-from actors.messages import ScheduleDue
 from actors.saving import save_decided
 from domain.rounds import Cancel, decide
 from domain.wakeup import plain_ask
@@ -113,7 +112,7 @@ class AskTogether:
             system.wake(user_id, record)
         dues = [record.due for record in saved if record.due is not None]
         if dues:  # this process's scheduler hears of the earliest due time set here
-            system.scheduler.tell(ScheduleDue(saved[0].user_id, min(dues)))
+            system.scheduler.schedule(saved[0].user_id, min(dues))
         for record in saved:
             left.discard(record.user_id)
             system.scheduler.due_handled()

@@ -15,7 +15,7 @@ from actors.base import Actor
 from actors.asks import ROUND_EVENT, AskResult
 from actors.messages import (
     EndWatches, Forget, Greet, MessageReceived, Postpone, RedeemWatchCode, RejectTime,
-    ReminderDue, RemoveTimes, RequestWatchCode, ScheduleDue, SetTimes, SetZone, SetZoneAt,
+    ReminderDue, RemoveTimes, RequestWatchCode, SetTimes, SetZone, SetZoneAt,
     ShowHelp, ShowRecord, ShowSetting, TookTapped,
 )
 from actors.notices import alert_retry_key
@@ -107,7 +107,7 @@ class UserActor(Actor):
                 self.system.store.schedule(self.user_id, retry_at)
             except StorageUnavailable:
                 return
-            self.system.scheduler.tell(ScheduleDue(self.user_id, retry_at))
+            self.system.scheduler.schedule(self.user_id, retry_at)
         self._scheduled_due = due
 
     def on_idle(self):
@@ -402,7 +402,7 @@ class UserActor(Actor):
         if woken and not self._saved:
             self.system.store.schedule(self.user_id, due)
         if due is not None and due != self._scheduled_due:
-            self.system.scheduler.tell(ScheduleDue(self.user_id, due))
+            self.system.scheduler.schedule(self.user_id, due)
         self._scheduled_due = due
 
     def _reply(self, reply_token, *messages):

@@ -194,3 +194,29 @@ def test_a_photo_answers_an_open_reminder_too(bot, user_id, platform):
     assert platform.post_events([photo]) == 200
     bot.timer.settle()
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
+
+
+def test_users_setting_the_same_time_wake_the_scheduler_once(bot, monkeypatch):
+    told = []
+    real_tell = bot.system.scheduler.tell
+    monkeypatch.setattr(bot.system.scheduler, "tell", lambda m: told.append(m) or real_tell(m))
+    users = [f"U{n:032x}" for n in range(5)]
+    for uid in users:
+        bot.say(uid, "6時30分")
+    bot.say(users[0], "追加 6時20分")            # an earlier moment: the scheduler hears of it
+    assert [message.due - bot.timer.now() for message in told] == [30 * 60, 20 * 60]
+    bot.advance(minutes=30)
+    assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users[1:])
+    assert bot.pushed_texts(users[0]) == ["飲んだ?", "飲んだ??", "飲んだ?"]  # 6:20 twice, 6:30
+
+
+def test_a_bot_without_users_does_not_keep_looking_for_due_ones(bot, monkeypatch):
+    looks = []
+    real_claim_due = bot.store.claim_due
+    monkeypatch.setattr(bot.store, "claim_due", lambda *args: looks.append(1) or
+                        real_claim_due(*args))
+    bot.advance(hours=1)
+    assert looks == []                          # it looked once, at its start, and waits
+    bot.say("U" + "0" * 32, "7時30分")
+    bot.advance(minutes=30)
+    assert bot.pushed_texts("U" + "0" * 32) == ["飲んだ?"]
