@@ -211,6 +211,10 @@ class Claim(NamedTuple):
     batch_id: Optional[str] = None  # RESEND: the batch that holds the ask
 
 
+_CLAIM_STATUS = {status.value.encode(): status for status in ClaimStatus}
+_PLAIN_CLAIM = {status: Claim(status) for status in ClaimStatus}  # a burst reads thousands
+
+
 class TakeStatus(enum.Enum):
     """What taking an earlier batch back (to resend it) says."""
     TAKEN = "taken"  # this process holds it now: resend its body
@@ -456,13 +460,13 @@ class Store:
                   int(round_at), self.token, keys.alive(""), *user_args])
         claims = []
         for status, detail in replies:
-            status, detail = ClaimStatus(status.decode()), detail.decode()
+            status = _CLAIM_STATUS[status]
             if status is ClaimStatus.HELD:
                 claims.append(Claim(status, lease_left=int(detail) / 1000.0))
             elif status is ClaimStatus.RESEND:
-                claims.append(Claim(status, batch_id=detail))
+                claims.append(Claim(status, batch_id=detail.decode()))
             else:
-                claims.append(Claim(status))
+                claims.append(_PLAIN_CLAIM[status])
         return claims
 
     @_outage_aware
