@@ -86,22 +86,15 @@ class AskBatcher:
         that ask of a round starting at the same moment. Blocks this greenlet until LINE has
         answered. Raises Conflict when the stored record changed since it was read."""
         waiting = _waiting_for(record, round)
-        self._waiting.setdefault((attempt, round.at), []).append(waiting)
-        if self._senders < self._max_senders:
-            self._senders += 1
-            gevent.spawn(self._send_waiting)  # starts after the greenlets already ready
+        self._queue(attempt, round.at, [waiting])
         return waiting.outcome.get()
 
     def ask_together(self, asks: Sequence[Tuple[UserRecord, Round]], attempt: int) -> list:
-        """Ask each record's user ask `attempt` of its round (rounds that all start at the
-        same moment), claimed and sent from this greenlet in batches of up to 500. Returns
+        """`ask` for many users at once (rounds that all start at the same moment). Returns
         per record its AskOutcome, or the exception that stopped its ask (Conflict: the
         stored record changed since it was read)."""
         waitings = [_waiting_for(record, round) for record, round in asks]
-        round_at = asks[0][1].at
-        for start in range(0, len(waitings), self._batch_size):
-            gevent.spawn(self._send_part, attempt, round_at,
-                         waitings[start:start + self._batch_size])
+        self._queue(attempt, asks[0][1].at, waitings)
         outcomes = []
         for waiting in waitings:  # a resend of an earlier batch may still be under way
             try:
@@ -109,6 +102,17 @@ class AskBatcher:
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
+
+    def _queue(self, attempt, round_at, waitings):
+        """Asks wait with the others of their key; up to `senders` greenlets send them, each
+        taking up to 500 of one key at a time, so that asks falling due one by one while the
+        senders are busy go out together (LINE allows 200 multicasts a second)."""
+        self._waiting.setdefault((attempt, round_at), []).extend(waitings)
+        wanted = -(-len(waitings) // self._batch_size)
+        while wanted and self._senders < self._max_senders:
+            wanted -= 1
+            self._senders += 1
+            gevent.spawn(self._send_waiting)  # starts after the greenlets already ready
 
     @property
     def waiting(self) -> int:
@@ -124,18 +128,13 @@ class AskBatcher:
                 del group[:self._batch_size]
                 if not group:
                     del self._waiting[key]
-                self._send_batch(*key, batch)
+                try:
+                    self._send_batch(*key, batch)
+                except BaseException as exc:  # nobody waits forever for a lost batch
+                    _fail(batch, exc)
+                    raise
         finally:
             self._senders -= 1
-
-    def _send_part(self, attempt, round_at, batch):
-        # The asker wakes with LINE's answer (its delivery time), before the batch is marked
-        # sent, so that its save shares that round trip.
-        try:
-            self._send_batch(attempt, round_at, batch)
-        except BaseException as exc:
-            _fail(batch, exc)
-            raise
 
     def _send_batch(self, attempt, round_at, batch):
         batch_id = str(uuid.uuid4())

@@ -1,15 +1,21 @@
 """Users due together with a plain ask are asked as a group (actors/together.py): one claim,
 one multicast, one save for all of them. Whatever the group cannot finish goes to the user's
 actor, and the user still sees each ask once."""
+import gevent
 from gevent.event import Event
 
 from actors import user as user_actor
+from actors.asks import AskBatcher
 from actors.messages import ShowHelp
 from actors.system import MAX_WAKING
-from simulator.platform import MULTICAST_PATH
+from domain.wakeup import plain_ask
+from domain.wallclock import zone
+from simulator.platform import MULTICAST_PATH, PUSH_PATH
 from storage.store import Store
 from tests.conftest import WHOLE_DAY
 from tests.support import asks_seen_once
+
+TOKYO = zone("Asia/Tokyo")
 
 
 def crowd(bot, n):
@@ -101,3 +107,28 @@ def test_a_user_whose_actor_is_busy_is_asked_by_that_actor(bot, monkeypatch):
     assert [record.user_id for record, *_ in asked_by_actors] == [busy]
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
     assert asks_seen_once(bot)
+
+
+def test_asks_queued_while_the_senders_are_busy_go_out_together(bot, monkeypatch):
+    users = crowd(bot, 4)
+    batcher = AskBatcher(bot.store, bot.outbox, lease_seconds=30, senders=1)
+    bot.timer._move_to(bot.timer.now() + 600)    # 6:10 (their actors are not woken)
+    plans = [plain_ask(bot.store.load(user), bot.timer.now(), bot.system.rules, TOKYO)
+             for user in users]
+    line_answers, on_the_wire = Event(), Event()
+    bot.platform.faults.held = line_answers
+    real_push = bot.outbox.push
+    monkeypatch.setattr(bot.outbox, "push",
+                        lambda *args: on_the_wire.set() or real_push(*args))
+    first = gevent.spawn(batcher.ask_together, [(p.record, p.started) for p in plans[:1]], 0)
+    assert on_the_wire.wait(timeout=5)          # the one sender is busy with the first user
+    later = [gevent.spawn(batcher.ask_together, [(p.record, p.started) for p in part], 0)
+             for part in (plans[1:3], plans[3:])]   # two more groups fall due meanwhile
+    gevent.idle()
+    assert batcher.waiting == 3
+    line_answers.set()
+    gevent.joinall([first, *later], raise_error=True)
+    assert [len(g.value) for g in (first, *later)] == [1, 2, 1]
+    sent = [r.path for r in bot.platform.requests if "/message/" in r.path and "reply" not in r.path]
+    assert sent == [PUSH_PATH, MULTICAST_PATH]   # the three that waited: one request
+    assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
