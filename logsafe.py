@@ -46,4 +46,3 @@ def configure(level: str, process_id: bool = False) -> None:
     process = "[%(process)d]" if process_id else ""
     logging.basicConfig(level=level,
                         format=f"%(asctime)s %(levelname)s %(name)s{process}: %(message)s")
-

@@ -3,12 +3,13 @@ the same ask of rounds that started at the same moment ("飲んだ?", "飲んだ
 round's buttons), a push for a user asked alone.
 
 A batch is claimed in Redis before it is sent (`Store.claim_batch`): each user's ask is tied
-to the batch, provided their record is still the version the actor decided on, and the
+to the batch, provided their record is still the version the decision was made on, and the
 batch's recipients are stored. The batch id is the X-Line-Retry-Key, so whoever later finds
 an ask whose batch was never confirmed (after a restart, or a send that gave up) resends that
 very request, and LINE answers 409 if it took it the first time. A user is never asked the
-same ask under two different keys. The actor saves its user's progress once it has the
-outcome: it is the only writer of its user's record."""
+same ask under two different keys. Whoever asked (the user's actor, or a group of users asked
+together: actors/together.py) saves the user's progress once it has the outcome, with a
+compare-and-set on that same version."""
 import enum
 import logging
 import uuid

@@ -26,7 +26,7 @@ class DisplayNames:
     never wait for LINE: for pages that show what is known and fill in the rest later.
     `api` is an outbox.account.AccountApi."""
 
-    MAX_ASKING = 32  # lookups at once (the SDK's connection pool is sized for them)
+    MAX_ASKING = 32  # lookups at once (the account API's connection pool is sized for them)
 
     def __init__(self, api, *, timeout: float = 5.0, ttl: float = 6 * 3600.0,
                  miss_ttl: float = 60.0, max_entries: int = 10_000,

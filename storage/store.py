@@ -79,7 +79,8 @@ return {1, redis.call('GET', KEYS[2])}
 """
 
 # Claim the users due by ARGV[1] for this process: their scores move ARGV[2] ahead (a lease:
-# the actor's save sets the real next due time; if this process dies, they come due again).
+# the save after their ask sets the real next due time; if this process dies, they come due
+# again).
 # KEYS[1] the due index; ARGV[3] at most this many. Returns {users, the next score or false}.
 _CLAIM_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
