@@ -36,8 +36,11 @@ class AskTogether:
         for user_id, record in due:
             plan = None
             if record is not None and user_id not in system.awake:
-                plan = plain_ask(record, now, system.rules, zone(record.tz or default_zone),
-                                 reasks_allowed)
+                try:
+                    plan = plain_ask(record, now, system.rules,
+                                     zone(record.tz or default_zone), reasks_allowed)
+                except Exception:  # a record the domain cannot decide on: its actor fails
+                    plan = None    # alone (and logs it), the others go on
             if plan is None:
                 system.wake(user_id, record)
             else:

@@ -96,8 +96,14 @@ class UserActor(Actor):
         except StorageUnavailable:
             return  # the due index still holds the user: the scheduler comes back to them
         except Exception as reload_exc:
-            log.error("user actor %s could not reload: %s", short_id(self.user_id),
-                      type(reload_exc).__name__)
+            # A record that cannot be read cannot be asked: it stays stored as it is (for
+            # whoever repairs it), out of the due index, so nobody wakes it every lease.
+            log.error("user actor %s could not reload: %s; not asked until its record can "
+                      "be read", short_id(self.user_id), type(reload_exc).__name__)
+            try:
+                self.system.store.schedule(self.user_id, None)
+            except StorageUnavailable:
+                pass
             return
         due = self.record.due
         if due is not None:

@@ -11,6 +11,7 @@ import redis
 
 from domain.history import DayTally, TallyChange, outcome_index
 from domain.user import UserRecord
+from logsafe import short_id
 from storage import history, keys, records
 from storage.pipelining import Pipeliner
 
@@ -365,12 +366,20 @@ class Store:
 
     @_outage_aware
     def load_many(self, user_ids: Sequence[str]) -> List[Optional[UserRecord]]:
-        """Each user's record (None where there is none), one MGET."""
+        """Each user's record (None where there is none, or where it cannot be read: that
+        is logged, and the user's own `load` fails alone), one MGET."""
         if not user_ids:
             return []
         raws = self.redis.mget([keys.user(user_id) for user_id in user_ids])
-        return [None if raw is None else records.decode(user_id, raw)
-                for user_id, raw in zip(user_ids, raws)]
+        loaded = []
+        for user_id, raw in zip(user_ids, raws):
+            try:
+                loaded.append(None if raw is None else records.decode(user_id, raw))
+            except Exception as exc:  # one broken record must not stop the others
+                log.error("the record of %s cannot be read (%s)", short_id(user_id),
+                          type(exc).__name__)
+                loaded.append(None)
+        return loaded
 
     # -- the due index ---------------------------------------------------------------------
     @_outage_aware

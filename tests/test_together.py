@@ -132,3 +132,22 @@ def test_asks_queued_while_the_senders_are_busy_go_out_together(bot, monkeypatch
     sent = [r.path for r in bot.platform.requests if "/message/" in r.path and "reply" not in r.path]
     assert sent == [PUSH_PATH, MULTICAST_PATH]   # the three that waited: one request
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
+
+
+def test_records_that_cannot_be_read_leave_the_others_due_with_them_alone(bot, caplog):
+    users = crowd(bot, 4)
+    cut_short, nowhere = users[1], users[2]
+    stored = {cut_short: b'{"tz": null, "v": 1, "h": 6',
+              nowhere: bot.store.redis.get(f"usa:user:{nowhere}").replace(
+                  b'"tz":null', b'"tz":"Nowhere/Atlantis"')}
+    for user, raw in stored.items():
+        bot.store.redis.set(f"usa:user:{user}", raw)
+    bot.advance(minutes=10)
+    bot.advance(minutes=10)
+    asked = ["飲んだ?", "飲んだ??"]
+    assert [bot.pushed_texts(user) for user in users] == [asked, [], [], asked]
+    for user, raw in stored.items():            # kept as they were, for whoever repairs them
+        assert bot.store.redis.get(f"usa:user:{user}") == raw
+    assert bot.store.redis.zscore("usa:due", cut_short) is None  # unreadable: not woken again
+    assert "cannot be read" in caplog.text and "not asked until" in caplog.text
+    assert cut_short not in caplog.text and nowhere not in caplog.text
