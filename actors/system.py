@@ -13,7 +13,7 @@ from actors.base import Activity
 from actors.messages import ReminderDue
 from actors.notices import Notices
 from actors.scheduler import Scheduler
-from actors.together import AskTogether
+from actors.together import DueTogether
 from actors.user import UserActor
 from domain.rounds import Rules
 from domain.wallclock import month_of, zone
@@ -52,7 +52,7 @@ class ActorSystem:
         self.notices = Notices(outbox, self.usage, timer, settings.timezone)
         self.asks = AskBatcher(store, outbox, settings.push_lease_seconds,
                                on_delivered=self.notices.count)
-        self.together = AskTogether(self)
+        self.together = DueTogether(self)
         self.scheduler = Scheduler(timer, self.activity, store, self.together.wake,
                                    lease=settings.due_lease_seconds,
                                    poll=settings.scheduler_poll_seconds, max_waking=MAX_WAKING)

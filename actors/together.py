@@ -1,6 +1,7 @@
-"""Users due together whose wake-up is a plain ask (domain.wakeup) are asked together, without
-an actor each: one claim, one multicast and one compare-and-set call for up to 500 users, and
-no greenlet or mailbox per user.
+"""Users due together whose wake-up is plain (domain.wakeup) are handled together, without an
+actor each: for an ask, one claim, one multicast and one compare-and-set call for up to 500
+users; for a round's end (the last re-ask went unanswered), one look-up of their watchers and
+one compare-and-set call with the record's (記録) tallies. No greenlet or mailbox per user.
 
 Anything else goes to the user's actor, as does every user this path cannot finish: one whose
 actor is awake (it has a message in hand), one whose record changed meanwhile, one whose ask
@@ -11,20 +12,20 @@ import logging
 import gevent
 
 from actors.asks import ROUND_EVENT, AskResult
-from actors.saving import save_decided
+from actors.saving import settle, tells_watchers
 from domain.rounds import Cancel, decide
-from domain.wakeup import plain_ask
+from domain.wakeup import PlainEnd, plain_wakeup
 from domain.wallclock import zone
 from logsafe import short_id
-from storage.store import Conflict, StorageUnavailable
+from storage.store import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 
-class AskTogether:
+class DueTogether:
     def __init__(self, system):
         self._system = system
-        self._running = set()   # greenlets asking a group now
+        self._running = set()   # greenlets handling a group now
 
     def wake(self, due) -> None:
         """`due`: (user id, record or None) pairs the scheduler found due, each holding one of
@@ -32,38 +33,45 @@ class AskTogether:
         system = self._system
         now, default_zone = system.timer.now(), system.settings.timezone
         reasks_allowed = not system.outbox.quota_exhausted
-        groups = {}
+        asks, ends = {}, []
         for user_id, record in due:
             plan = None
             if record is not None and user_id not in system.awake:
                 try:
-                    plan = plain_ask(record, now, system.rules,
-                                     zone(record.tz or default_zone), reasks_allowed)
+                    plan = plain_wakeup(record, now, system.rules,
+                                        zone(record.tz or default_zone), reasks_allowed)
                 except Exception:  # a record the domain cannot decide on: its actor fails
                     plan = None    # alone (and logs it), the others go on
             if plan is None:
                 system.wake(user_id, record)
+            elif type(plan) is PlainEnd:
+                ends.append(plan)
             else:
-                groups.setdefault((plan.attempt, plan.started.at), []).append(plan)
-        for (attempt, _), plans in groups.items():
-            system.activity.begin()  # a graceful stop waits for the group's sends
-            greenlet = gevent.spawn(self._ask_group, attempt, plans)
-            self._running.add(greenlet)
-            greenlet.link(self._running.discard)
+                asks.setdefault((plan.attempt, plan.started.at), []).append(plan)
+        for (attempt, _), plans in asks.items():
+            self._spawn(self._ask_and_save, plans, attempt)
+        if ends:
+            self._spawn(self._end_and_save, ends)
 
     def stop(self) -> None:
         for greenlet in list(self._running):
             greenlet.kill(block=False)
 
-    def _ask_group(self, attempt, plans):
+    def _spawn(self, work, plans, *args):
+        self._system.activity.begin()  # a graceful stop waits for the group's sends
+        greenlet = gevent.spawn(self._run, work, plans, *args)
+        self._running.add(greenlet)
+        greenlet.link(self._running.discard)
+
+    def _run(self, work, plans, *args):
         system = self._system
         left = {plan.record.user_id for plan in plans}   # users still this greenlet's
         try:
-            self._ask_and_save(attempt, plans, left)
+            work(plans, left, *args)
         except Exception as exc:
             if not isinstance(exc, StorageUnavailable):  # the store logs outages, once
-                log.error("asking %d users together failed (%s); their actors take over",
-                          len(left), type(exc).__name__, exc_info=exc)
+                log.error("handling %d users due together failed (%s); their actors take "
+                          "over", len(left), type(exc).__name__, exc_info=exc)
             for user_id in list(left):
                 left.discard(user_id)
                 system.wake(user_id, None)
@@ -72,12 +80,12 @@ class AskTogether:
                 system.scheduler.due_handled()
             system.activity.end()
 
-    def _ask_and_save(self, attempt, plans, left):
+    def _ask_and_save(self, plans, left, attempt):
         system, rules = self._system, self._system.rules
         outcomes = system.asks.ask_together([(plan.record, plan.started) for plan in plans],
                                             attempt)
         now, default_zone = system.timer.now(), system.settings.timezone
-        to_save, saved, to_actor, not_delivered = [], [], [], 0
+        to_save, changes, to_actor, not_delivered = [], {}, [], 0
         for plan, outcome in zip(plans, outcomes):
             record = plan.record
             if isinstance(outcome, Exception) or outcome.result is AskResult.HELD:
@@ -86,29 +94,41 @@ class AskTogether:
                                  else record))
                 continue
             tz = zone(record.tz or default_zone)
+            to_save.append(record)
             if outcome.result is AskResult.UNREACHABLE:
                 record.apply_to_all(Cancel(), now, rules, tz)
                 log.warning("%s cannot receive pushes; reminders paused",
                             short_id(record.user_id))
-                to_save.append(record)
                 continue
             not_delivered += outcome.result is AskResult.NOT_DELIVERED
             asked, effects = decide(plan.started, ROUND_EVENT[outcome.result], now, rules, tz)
             record.replace_round(plan.round, asked)
-            if not effects:
-                to_save.append(record)
-                continue
-            try:  # the round ended (an ask LINE never took, at the day's end): alone
-                save_decided(system, record, effects)
-            except Conflict:
-                to_actor.append((record.user_id, None))
-            else:
-                saved.append(record)
+            if effects:  # the round ended (an ask LINE never took, at the day's end)
+                watchers = (system.watches.watchers(record.user_id)
+                            if tells_watchers(effects) else ())
+                changes[record.user_id] = settle(record, effects, watchers, now)
         if not_delivered:
             log.warning("ask %d not delivered to %d users; trying again later", attempt,
                         not_delivered)
-        conflicts = {record.user_id for record in system.store.save_many(to_save)}
-        saved += [record for record in to_save if record.user_id not in conflicts]
+        self._save(to_save, changes, to_actor, left)
+
+    def _end_and_save(self, plans, left):
+        system = self._system
+        watched = [plan.record.user_id for plan in plans if tells_watchers(plan.effects)]
+        watchers = system.watches.watchers_of_many(watched) if watched else {}
+        now, changes = system.timer.now(), {}
+        for plan in plans:
+            record = plan.record
+            record.replace_round(plan.round, plan.ended)
+            changes[record.user_id] = settle(record, plan.effects,
+                                             watchers.get(record.user_id, ()), now)
+        self._save([plan.record for plan in plans], changes, [], left)
+
+    def _save(self, records, changes, to_actor, left):
+        """Save what was decided; whoever changed meanwhile goes to their actor."""
+        system = self._system
+        conflicts = {record.user_id for record in system.store.save_many(records, changes)}
+        saved = [record for record in records if record.user_id not in conflicts]
         to_actor += [(user_id, None) for user_id in conflicts]
         for user_id, record in to_actor:
             left.discard(user_id)

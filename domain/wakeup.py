@@ -1,12 +1,12 @@
 """What a user's wake-up asks of the bot, from their record alone.
 
-At a busy minute nearly every wake-up is a plain ask: one round due, its next ask to send,
-nothing else owed. Those can be decided, sent and saved for many users at once; anything
-else (several rounds due, an alert to tell, a round that ends) is the user's actor's to
-handle one message at a time."""
-from typing import NamedTuple, Optional
+At a busy minute nearly every wake-up is plain: one round due, and either its next ask to
+send or its end to record (the last re-ask went unanswered), nothing else owed. Those can be
+decided, sent and saved for many users at once; anything else (several rounds due, an alert
+to tell) is the user's actor's to handle one message at a time."""
+from typing import NamedTuple, Tuple, Union
 
-from domain.rounds import DUE_TOLERANCE, Ask, Due, Round, Rules, decide
+from domain.rounds import DUE_TOLERANCE, Ask, Due, Ended, Round, Rules, decide
 from domain.user import UserRecord
 
 
@@ -17,16 +17,26 @@ class PlainAsk(NamedTuple):
     attempt: int      # 0 = "飲んだ?"
 
 
-def plain_ask(record: UserRecord, now: float, rules: Rules, tz,
-              reasks_allowed: bool = True) -> Optional[PlainAsk]:
-    """The one ask this wake-up is about, or None when it is about anything more (or less)."""
+class PlainEnd(NamedTuple):
+    record: UserRecord
+    round: Round                # the due round, as it is in the record
+    ended: Round                # the same round once Due has been applied
+    effects: Tuple[Ended, ...]  # how it ended, for the record (記録) and the watchers
+
+
+def plain_wakeup(record: UserRecord, now: float, rules: Rules, tz,
+                 reasks_allowed: bool = True) -> Union[PlainAsk, PlainEnd, None]:
+    """The one ask or the one round's end this wake-up is about, or None when it is about
+    anything more (or less)."""
     horizon = now + DUE_TOLERANCE
     if any(alert.due <= horizon for alert in record.alerts):
         return None
     due = [round for round in record.rounds if round.due is not None and round.due <= horizon]
     if len(due) != 1:
         return None
-    started, effects = decide(due[0], Due(reasks_allowed), now, rules, tz)
-    if len(effects) != 1 or type(effects[0]) is not Ask:
-        return None
-    return PlainAsk(record, due[0], started, effects[0].attempt)
+    after, effects = decide(due[0], Due(reasks_allowed), now, rules, tz)
+    if len(effects) == 1 and type(effects[0]) is Ask:
+        return PlainAsk(record, due[0], after, effects[0].attempt)
+    if effects and all(type(effect) is Ended for effect in effects):
+        return PlainEnd(record, due[0], after, effects)
+    return None

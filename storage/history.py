@@ -18,14 +18,16 @@ EPOCH = date(2020, 1, 1)
 CELL_BITS = 32
 
 # Applied in the same script as the record's compare-and-set (storage.store), so an outcome
-# is counted exactly once: ARGV triples (day number, outcome index, delta) from `first` on.
+# is counted exactly once: ARGV triples (day number, outcome index, delta) from `first` to
+# `last` (the end of ARGV when not given).
 APPLY_CHANGES_LUA = f"""
-local function apply_changes(key, first)
-  if first <= #ARGV and redis.call('EXISTS', key) == 0 then
+local function apply_changes(key, first, last)
+  last = last or #ARGV
+  if first <= last and redis.call('EXISTS', key) == 0 then
     -- The whole ring at once: a string grown cell by cell would keep spare room.
     redis.call('SET', key, string.rep('\0', {RING_DAYS * CELL_BITS // 8}))
   end
-  for j = first, #ARGV, 3 do
+  for j = first, last, 3 do
     local day, field, delta = tonumber(ARGV[j]), tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
     local cell = (day % {RING_DAYS}) * {CELL_BITS}
     if redis.call('BITFIELD', key, 'GET', 'u16', cell)[1] ~= day then

@@ -4,7 +4,8 @@ import functools
 import logging
 import uuid
 from datetime import date
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence
+from types import MappingProxyType
+from typing import Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence
 
 import orjson
 import redis
@@ -49,25 +50,30 @@ apply_changes(KEYS[2], 5)
 return 1
 """
 
-# The same compare-and-set for many records at once, each on its own, without tally changes.
-# KEYS[1] the due index, then the user keys; per user four ARGV: version read, new JSON,
-# user id, next due time (''). Returns 1 (saved) or 0 (changed meanwhile) per user.
-_SAVE_MANY_IF_VERSION = VERSION_OF_LUA + """
-local saved = {}
-for i = 2, #KEYS do
-  local a = 4 * (i - 2)
-  local current = redis.call('GET', KEYS[i])
+# The same compare-and-set for many records at once, each on its own with its own tally
+# changes. KEYS[1] the due index, then per user their record and history keys; per user
+# ARGV: version read, new JSON, user id, next due time (''), the number n of tally changes,
+# then n (day number, outcome index, delta) triples. Returns 1 (saved) or 0 (changed
+# meanwhile) per user.
+_SAVE_MANY_IF_VERSION = history.APPLY_CHANGES_LUA + VERSION_OF_LUA + """
+local saved, a = {}, 0
+for i = 1, (#KEYS - 1) / 2 do
+  local user_key, history_key = KEYS[2 * i], KEYS[2 * i + 1]
+  local changes = tonumber(ARGV[a + 5])
+  local current = redis.call('GET', user_key)
   local expected = tonumber(ARGV[a + 1])
   local fresh
   if current then fresh = version_of(current) == expected else fresh = expected == 0 end
   if fresh then
-    redis.call('SET', KEYS[i], ARGV[a + 2])
+    redis.call('SET', user_key, ARGV[a + 2])
     if ARGV[a + 4] == '' then redis.call('ZREM', KEYS[1], ARGV[a + 3])
     else redis.call('ZADD', KEYS[1], ARGV[a + 4], ARGV[a + 3]) end
-    saved[i - 1] = 1
+    if changes > 0 then apply_changes(history_key, a + 6, a + 5 + 3 * changes) end
+    saved[i] = 1
   else
-    saved[i - 1] = 0
+    saved[i] = 0
   end
+  a = a + 5 + 3 * changes
 end
 return saved
 """
@@ -238,6 +244,18 @@ class Ask(NamedTuple):
     day: Optional[str] = None
 
 
+def _triple(change: TallyChange) -> list:
+    return [history.day_number(change.day), outcome_index(change.outcome), change.delta]
+
+
+def _changes_args(changes: Sequence[TallyChange]) -> list:
+    """How many changes, then their triples."""
+    args = [len(changes)]
+    for change in changes:
+        args += _triple(change)
+    return args
+
+
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -317,8 +335,7 @@ class Store:
         args = [record.version, records.encode(record, version), record.user_id,
                 "" if due is None else repr(due)]
         for change in changes:
-            args += [history.day_number(change.day), outcome_index(change.outcome),
-                     change.delta]
+            args += _triple(change)
         user_keys = [keys.user(record.user_id), keys.history(record.user_id), keys.DUE]
         if not self.pipeliner.call(lambda pipe: self._save_if_version(
                 keys=user_keys, args=args, client=pipe)):
@@ -326,18 +343,22 @@ class Store:
         record.version = version
 
     @_outage_aware
-    def save_many(self, batch: Sequence[UserRecord]) -> List[UserRecord]:
-        """`save` for many records in one call, each on its own compare-and-set (no tally
-        changes), sharing a round trip with what else is sent at that moment. Returns the
-        records that changed meanwhile and were not saved."""
+    def save_many(self, batch: Sequence[UserRecord],
+                  changes: Mapping[str, Sequence[TallyChange]] = MappingProxyType({})
+                  ) -> List[UserRecord]:
+        """`save` for many records in one call, each on its own compare-and-set with its
+        user's tally changes (`changes` by user id), sharing a round trip with what else is
+        sent at that moment. Returns the records that changed meanwhile and were not saved."""
         if not batch:
             return []
         user_keys, args = [keys.DUE], []
         for record in batch:
             due = record.due
-            user_keys.append(keys.user(record.user_id))
-            args += [record.version, records.encode(record, record.version + 1),
-                     record.user_id, "" if due is None else repr(due)]
+            user_id = record.user_id
+            user_keys += [keys.user(user_id), keys.history(user_id)]
+            args += [record.version, records.encode(record, record.version + 1), user_id,
+                     "" if due is None else repr(due)]
+            args += _changes_args(changes.get(user_id, ()))
         saved = self.pipeliner.call(lambda pipe: self._save_many_if_version(
             keys=user_keys, args=args, client=pipe))
         conflicts = []

@@ -7,7 +7,7 @@ code or not) until that hour is over. Links are two sets: a person's watchers, a
 watcher watches. Key names: storage/keys.py."""
 import enum
 import secrets
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from domain.watch import MAX_WATCHERS
 from storage import keys
@@ -108,6 +108,14 @@ class Watches:
         members = (self._pipeliner.call(lambda pipe: pipe.smembers(key)) if self._pipeliner
                    else self.redis.smembers(key))
         return sorted(member.decode() for member in members)
+
+    def watchers_of_many(self, owners: Sequence[str]) -> Dict[str, List[str]]:
+        """`watchers` of each owner, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for owner in owners:
+            pipe.smembers(keys.watchers(owner))
+        return {owner: sorted(member.decode() for member in members)
+                for owner, members in zip(owners, pipe.execute())}
 
     def watching(self, watcher: str) -> List[str]:
         return sorted(member.decode() for member in self.redis.smembers(keys.watching(watcher)))

@@ -144,7 +144,7 @@ def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkey
     with caplog.at_level(logging.ERROR):
         bot.advance(minutes=10)                  # the first ask: both crashes
     assert crashes == ["together", "actor"]
-    assert "asking 2 users together failed (RuntimeError); their actors take over" in caplog.text
+    assert "handling 2 users due together failed (RuntimeError); their actors take over" in caplog.text
     assert "restarting from Redis" in caplog.text
     assert user_id not in caplog.text            # logs carry no full user ids
     assert bot.pushed_texts(other) == ["飲んだ?"]

@@ -8,7 +8,7 @@ from actors import user as user_actor
 from actors.asks import AskBatcher
 from actors.messages import ShowHelp
 from actors.system import MAX_WAKING
-from domain.wakeup import plain_ask
+from domain.wakeup import plain_wakeup
 from domain.wallclock import zone
 from simulator.platform import MULTICAST_PATH, PUSH_PATH
 from storage.store import Store
@@ -113,7 +113,7 @@ def test_asks_queued_while_the_senders_are_busy_go_out_together(bot, monkeypatch
     users = crowd(bot, 4)
     batcher = AskBatcher(bot.store, bot.outbox, lease_seconds=30, senders=1)
     bot.timer._move_to(bot.timer.now() + 600)    # 6:10 (their actors are not woken)
-    plans = [plain_ask(bot.store.load(user), bot.timer.now(), bot.system.rules, TOKYO)
+    plans = [plain_wakeup(bot.store.load(user), bot.timer.now(), bot.system.rules, TOKYO)
              for user in users]
     line_answers, on_the_wire = Event(), Event()
     bot.platform.faults.held = line_answers
@@ -151,3 +151,27 @@ def test_records_that_cannot_be_read_leave_the_others_due_with_them_alone(bot, c
     assert bot.store.redis.zscore("usa:due", cut_short) is None  # unreadable: not woken again
     assert "cannot be read" in caplog.text and "not asked until" in caplog.text
     assert cut_short not in caplog.text and nowhere not in caplog.text
+
+
+def test_rounds_ending_together_are_recorded_in_one_save_and_watchers_told_once(
+        bot, platform, monkeypatch):
+    users = crowd(bot, 3)
+    watcher = "U" + "f" * 32
+    platform.profiles[users[0]] = {"displayName": "花子"}
+    bot.say(users[0], "見守り")
+    bot.say(watcher, bot.last_reply(users[0])[0].split("\n")[0].split(": ")[1])
+    bot.advance(hours=1, minutes=59)            # 7:59: the last re-ask came at 7:50
+    together = count_calls(monkeypatch, bot.store, "save_many")
+    alone = count_calls(monkeypatch, bot.store, "save")
+    bot.advance(minutes=1)                      # 8:00: every round ends unanswered
+    [(ended, changes)] = [call for call in together if len(call[0]) == 3]
+    assert sorted(record.user_id for record in ended) == users
+    assert all(change.outcome == "missed" for change in sum(changes.values(), ()))
+    assert len(alone) == 1                      # the watcher's alert, sent by that user's actor
+    missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
+    assert bot.pushed_texts(watcher).count(missed) == 1
+    for user in users:                          # 記録: one missed round each, counted once
+        [tally] = bot.store.history(user).values()
+        assert (tally.taken, tally.late, tally.missed) == (0, 0, 1)
+    bot.advance(hours=1)
+    assert bot.pushed_texts(watcher).count(missed) == 1
