@@ -86,9 +86,10 @@ class AskBatcher:
         """Ask `record`'s user ask `attempt` of `round`, together with everyone else asked
         that ask of a round starting at the same moment. Blocks this greenlet until LINE has
         answered. Raises Conflict when the stored record changed since it was read."""
-        waiting = _waiting_for(record, round)
-        self._queue(attempt, round.at, [waiting])
-        return waiting.outcome.get()
+        [outcome] = self.ask_together([(record, round)], attempt)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     def ask_together(self, asks: Sequence[Tuple[UserRecord, Round]], attempt: int) -> list:
         """`ask` for many users at once (rounds that all start at the same moment). Returns

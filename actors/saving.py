@@ -6,7 +6,7 @@ from typing import Sequence, Tuple
 
 from domain import history, watch
 from domain.history import TallyChange
-from domain.rounds import Ended, RoundState
+from domain.rounds import Cancel, Ended, RoundState
 from logsafe import short_id
 
 log = logging.getLogger(__name__)
@@ -16,6 +16,13 @@ def save_decided(system, record, effects=()) -> None:
     """Raises Conflict when the stored record changed since `record` was read."""
     watchers = system.watches.watchers(record.user_id) if tells_watchers(effects) else ()
     system.store.save(record, settle(record, effects, watchers, system.timer.now()))
+
+
+def pause(record, now: float, rules, tz) -> None:
+    """LINE cannot deliver to this user (they blocked the bot): stop asking every day. Their
+    times are kept; adding the bot again (follow) resumes them."""
+    record.apply_to_all(Cancel(), now, rules, tz)
+    log.warning("%s cannot receive pushes; reminders paused", short_id(record.user_id))
 
 
 def tells_watchers(effects) -> bool:

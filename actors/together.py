@@ -12,11 +12,10 @@ import logging
 import gevent
 
 from actors.asks import ROUND_EVENT, AskResult
-from actors.saving import settle, tells_watchers
-from domain.rounds import Cancel, decide
+from actors.saving import pause, settle, tells_watchers
+from domain.rounds import decide
 from domain.wakeup import PlainEnd, plain_wakeup
 from domain.wallclock import zone
-from logsafe import short_id
 from storage.store import StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -96,9 +95,7 @@ class DueTogether:
             tz = zone(record.tz or default_zone)
             to_save.append(record)
             if outcome.result is AskResult.UNREACHABLE:
-                record.apply_to_all(Cancel(), now, rules, tz)
-                log.warning("%s cannot receive pushes; reminders paused",
-                            short_id(record.user_id))
+                pause(record, now, rules, tz)
                 continue
             not_delivered += outcome.result is AskResult.NOT_DELIVERED
             asked, effects = decide(plan.started, ROUND_EVENT[outcome.result], now, rules, tz)

@@ -19,11 +19,11 @@ from actors.messages import (
     ShowHelp, ShowRecord, ShowSetting, TookTapped,
 )
 from actors.notices import alert_retry_key
-from actors.saving import save_decided
+from actors.saving import pause, save_decided
 from chat import record_card, texts
 from domain import history, places, schedule, watch
 from domain.rounds import (
-    DUE_TOLERANCE, LOOK_AGAIN_SECONDS, Answered, Ask, Cancel, Due, HeldElsewhere, LookAgain,
+    DUE_TOLERANCE, LOOK_AGAIN_SECONDS, Answered, Ask, Due, HeldElsewhere, LookAgain,
     Resume, RoundState, decide,
 )
 from domain.user import UserRecord
@@ -340,11 +340,8 @@ class UserActor(Actor):
         self._saved = True
 
     def _pause(self):
-        """LINE cannot deliver to this user (they blocked the bot): stop asking every day.
-        Their times are kept; adding the bot again (follow) resumes them."""
-        self._apply_to_all(Cancel())
+        pause(self.record, self.timer.now(), self.rules, self.zone)
         self._save()
-        log.warning("%s cannot receive pushes; reminders paused", short_id(self.user_id))
 
     def _apply_to_all(self, event) -> bool:
         return self.record.apply_to_all(event, self.timer.now(), self.rules, self.zone)

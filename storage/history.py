@@ -19,10 +19,9 @@ CELL_BITS = 32
 
 # Applied in the same script as the record's compare-and-set (storage.store), so an outcome
 # is counted exactly once: ARGV triples (day number, outcome index, delta) from `first` to
-# `last` (the end of ARGV when not given).
+# `last`.
 APPLY_CHANGES_LUA = f"""
 local function apply_changes(key, first, last)
-  last = last or #ARGV
   if first <= last and redis.call('EXISTS', key) == 0 then
     -- The whole ring at once: a string grown cell by cell would keep spare room.
     redis.call('SET', key, string.rep('\0', {RING_DAYS * CELL_BITS // 8}))

@@ -5,7 +5,7 @@ import logging
 import uuid
 from datetime import date
 from types import MappingProxyType
-from typing import Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence
+from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence
 
 import orjson
 import redis
@@ -30,32 +30,13 @@ local function version_of(raw)
 end
 """
 
-# Compare-and-set on the version carried inside the stored JSON (0: absent), the changes to
-# the record (記録) that the new state brings, and the user's place in the due index, in one
-# atomic call. KEYS[1] user key, KEYS[2] history key, KEYS[3] the due index; ARGV[1] the
-# version read, ARGV[2] the new JSON, ARGV[3] the user id, ARGV[4] their next due time ('':
-# none), then (day number, outcome index, delta) triples.
+# Compare-and-set on the version carried inside each stored JSON (0: absent), for one record
+# or many, each on its own: the record, the changes to the user's record (記録) that its new
+# state brings, and the user's place in the due index, in one atomic call. KEYS[1] the due
+# index, then per user their record and history keys; per user ARGV: version read, new JSON,
+# user id, next due time ('': none), the number n of tally changes, then n (day number,
+# outcome index, delta) triples. Returns 1 (saved) or 0 (changed meanwhile) per user.
 _SAVE_IF_VERSION = history.APPLY_CHANGES_LUA + VERSION_OF_LUA + """
-local current = redis.call('GET', KEYS[1])
-local expected = tonumber(ARGV[1])
-if current then
-  if version_of(current) ~= expected then return 0 end
-elseif expected ~= 0 then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[4] == '' then redis.call('ZREM', KEYS[3], ARGV[3])
-else redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3]) end
-apply_changes(KEYS[2], 5)
-return 1
-"""
-
-# The same compare-and-set for many records at once, each on its own with its own tally
-# changes. KEYS[1] the due index, then per user their record and history keys; per user
-# ARGV: version read, new JSON, user id, next due time (''), the number n of tally changes,
-# then n (day number, outcome index, delta) triples. Returns 1 (saved) or 0 (changed
-# meanwhile) per user.
-_SAVE_MANY_IF_VERSION = history.APPLY_CHANGES_LUA + VERSION_OF_LUA + """
 local saved, a = {}, 0
 for i = 1, (#KEYS - 1) / 2 do
   local user_key, history_key = KEYS[2 * i], KEYS[2 * i + 1]
@@ -244,15 +225,11 @@ class Ask(NamedTuple):
     day: Optional[str] = None
 
 
-def _triple(change: TallyChange) -> list:
-    return [history.day_number(change.day), outcome_index(change.outcome), change.delta]
-
-
 def _changes_args(changes: Sequence[TallyChange]) -> list:
-    """How many changes, then their triples."""
+    """How many changes, then their (day number, outcome index, delta) triples."""
     args = [len(changes)]
     for change in changes:
-        args += _triple(change)
+        args += [history.day_number(change.day), outcome_index(change.outcome), change.delta]
     return args
 
 
@@ -310,7 +287,6 @@ class Store:
         self.token = token or uuid.uuid4().hex
         self.pipeliner = Pipeliner(client)  # shared with the other stores on this client
         self._save_if_version = client.register_script(_SAVE_IF_VERSION)
-        self._save_many_if_version = client.register_script(_SAVE_MANY_IF_VERSION)
         self._claim_batch = client.register_script(_CLAIM_BATCH)
         self._take_batch = client.register_script(_TAKE_BATCH)
         self._claim_alert = client.register_script(_CLAIM_ALERT)
@@ -326,21 +302,12 @@ class Store:
         return None if raw is None else records.decode(user_id, raw)
 
     @_outage_aware
-    def save(self, record: UserRecord, changes: Iterable[TallyChange] = ()) -> None:
+    def save(self, record: UserRecord, changes: Sequence[TallyChange] = ()) -> None:
         """Write `record` if nobody changed it since it was read, with the changes to the
         user's record (記録) its new state brings; bump its version. Saves made by many actors
         at the same moment share one round trip."""
-        version = record.version + 1
-        due = record.due
-        args = [record.version, records.encode(record, version), record.user_id,
-                "" if due is None else repr(due)]
-        for change in changes:
-            args += _triple(change)
-        user_keys = [keys.user(record.user_id), keys.history(record.user_id), keys.DUE]
-        if not self.pipeliner.call(lambda pipe: self._save_if_version(
-                keys=user_keys, args=args, client=pipe)):
+        if self.save_many([record], {record.user_id: changes}):
             raise Conflict(record.user_id)
-        record.version = version
 
     @_outage_aware
     def save_many(self, batch: Sequence[UserRecord],
@@ -359,7 +326,7 @@ class Store:
             args += [record.version, records.encode(record, record.version + 1), user_id,
                      "" if due is None else repr(due)]
             args += _changes_args(changes.get(user_id, ()))
-        saved = self.pipeliner.call(lambda pipe: self._save_many_if_version(
+        saved = self.pipeliner.call(lambda pipe: self._save_if_version(
             keys=user_keys, args=args, client=pipe))
         conflicts = []
         for record, ok in zip(batch, saved):

@@ -60,11 +60,11 @@ def test_a_record_changed_while_the_group_asks_goes_to_the_actor_and_is_asked_on
     other_process = Store(bot.store.redis)
     real_save_many = bot.store.save_many
 
-    def save_many(records):
-        # Another process writes this user's record between the claim and the save.
-        record = other_process.load(changed)
-        other_process.save(record)
-        return real_save_many(records)
+    def save_many(records, *args):
+        # Another process writes this user's record between the group's claim and its save.
+        if len(records) == len(users):
+            other_process.save(other_process.load(changed))
+        return real_save_many(records, *args)
 
     monkeypatch.setattr(bot.store, "save_many", save_many)
     bot.advance(minutes=10)
