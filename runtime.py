@@ -157,7 +157,7 @@ def _set_apart_simulated_users(data_dir):
 
 def check_redis(url):
     """Refuse to start (one line) when the Redis at `url` does not answer."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    client = connect(url, max_connections=1)  # as the bot connects (rediss: Heroku's TLS)
     try:
         _check_reachable(client, url)
     finally:

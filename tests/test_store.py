@@ -27,6 +27,15 @@ def test_heroku_rediss_urls_accept_a_self_signed_certificate():
     assert pool.connection_kwargs["ssl_cert_reqs"] is None
 
 
+def test_the_start_check_connects_as_the_bot_does(redis_server, monkeypatch):
+    import runtime
+    used = []
+    monkeypatch.setattr(runtime, "connect", lambda url, **options: used.append(url) or
+                        connect(url, **options))
+    runtime.check_redis(redis_server.url)       # answers: no refusal
+    assert used == [redis_server.url]           # so a rediss:// URL gets Heroku's TLS too
+
+
 def one_time(user_id="U1", **round_fields):
     return UserRecord(user_id, (Round(8, 0, due=AT, **round_fields),))
 
