@@ -73,6 +73,7 @@ class Runtime:
         return quiet
 
     def close(self):
+        self.outbox.close()
         if self.simulator is not None:
             self.simulator.stop()
         self.store.redis.close()

@@ -178,8 +178,8 @@ class ActorSystem:
         month = month_of(self.timer.now(), zone(self.settings.timezone))
         user_ids = list(user_ids)
         return {"pushes": self.usage.pushes(month, user_ids),
-                "watchers": {user_id: len(self.watches.watchers(user_id))
-                             for user_id in user_ids},
+                "watchers": {user_id: len(watchers) for user_id, watchers
+                             in self.watches.watchers_of_many(user_ids).items()},
                 "watch_alerts": self.usage.alerts(month)}
 
 

@@ -23,8 +23,8 @@ from actors.saving import pause, save_decided
 from chat import record_card, texts
 from domain import history, places, schedule, watch
 from domain.rounds import (
-    DUE_TOLERANCE, LOOK_AGAIN_SECONDS, Answered, Ask, Due, HeldElsewhere, LookAgain,
-    Resume, RoundState, decide,
+    DUE_TOLERANCE, Answered, Ask, Due, HeldElsewhere, LookAgain, Resume, RoundState, decide,
+    look_again_at,
 )
 from domain.user import UserRecord
 from domain.wallclock import local_day, zone
@@ -293,7 +293,7 @@ class UserActor(Actor):
                 kept.append(alert._replace(to=tuple(elsewhere)))
         if held is not None and rounds == record.rounds and len(kept) == len(record.alerts):
             # Only held elsewhere: theirs to finish; look again without writing anything.
-            look_again = now + min(held, LOOK_AGAIN_SECONDS) + 0.05
+            look_again = look_again_at(now, held)
             record.alerts = tuple(alert._replace(due=max(alert.due, look_again))
                                   for alert in record.alerts)
             return

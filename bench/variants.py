@@ -53,6 +53,9 @@ class SdkHttp:
             raise ConnectionError(type(exc).__name__) from exc
         return Answer(200, b"", "-")
 
+    def close(self):
+        self._client.close()
+
 
 @variant("sdk-http")
 def sdk_http():

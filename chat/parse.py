@@ -132,7 +132,7 @@ _TIME = re.compile(
 )
 _MAX_DIGITS = 2
 _MORNING = ("午前", "朝")
-_EVENING = ("午後", "夜", "晩")
+_EVENING = ("夜", "晩")
 
 
 def parse(text: str) -> Intent:

@@ -14,10 +14,6 @@ def times_text(times: Iterable[Time]) -> str:
     return "と".join(time_text(hour, minute) for hour, minute in sorted(times))
 
 
-def time_set(hour: int, minute: int) -> str:
-    return times_set([(hour, minute)])
-
-
 def times_set(times: Iterable[Time]) -> str:
     return f"{times_text(times)}ですね。わかりました。"
 

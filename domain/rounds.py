@@ -3,9 +3,9 @@ and how the round ends.
 
     decide(round, event, now, rules, tz) -> (round, effects)
 
-is the whole logic, a plain function: no clock, no I/O. The actor that owns the user loads the
-round, applies the event, saves the new round (compare-and-set) and then carries out the
-effects in order.
+is the whole logic, a plain function: no clock, no I/O. The actor that owns the user (or, for
+a group of plain wake-ups, actors/together.py) loads the round, applies the event, saves the
+new round (compare-and-set) and then carries out the effects in order.
 
     (no round yet) --Due--> ASKING --Delivered x (1 + max_reasks)--> EXHAUSTED --Due--> MISSED
                               |                                        |                 |
@@ -227,8 +227,13 @@ def _not_delivered(round: Round, event, now, rules, tz) -> Decision:
     return _end_unanswered(round, now, tz)
 
 
+def look_again_at(now: float, wait: float) -> float:
+    """When to look again at what another sender holds for `wait` more seconds."""
+    return now + min(wait, LOOK_AGAIN_SECONDS) + 0.05
+
+
 def _held_elsewhere(round: Round, event: HeldElsewhere, now, rules, tz) -> Decision:
-    return round, (LookAgain(now + min(event.wait, LOOK_AGAIN_SECONDS) + 0.05),)
+    return round, (LookAgain(look_again_at(now, event.wait)),)
 
 
 def _require_open(round: Round, event) -> None:

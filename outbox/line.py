@@ -86,8 +86,9 @@ class LineOutbox:
         # The account's side of the API: users' display names (`names.display_name(user_id)`)
         # and the month's message usage (`quota.current()`). Its own pool: profile lookups
         # at once, and the two quota requests.
-        api = AccountApi(LineHttp(base_url, access_token,
-                                  concurrency=DisplayNames.MAX_ASKING + 2, timeout=timeout))
+        self._account_http = LineHttp(base_url, access_token,
+                                      concurrency=DisplayNames.MAX_ASKING + 2, timeout=timeout)
+        api = AccountApi(self._account_http)
         self.names = DisplayNames(api, timeout=timeout)
         self.quota = MessageQuota(api, timeout=timeout)
         self.quota_exhausted = False  # LINE said "monthly limit"; cleared by the next success
@@ -236,6 +237,11 @@ class LineOutbox:
             send=_SEND_KINDS.get(path, path), recipients=len(to) if isinstance(to, list) else 1,
             user=to if isinstance(to, str) else None, status=status, error=error,
             latency_ms=(self._clock() - started) * 1000, attempt=attempt))
+
+    def close(self) -> None:
+        """Close the kept-alive connections to LINE."""
+        self.transport.close()
+        self._account_http.close()
 
     def reply_soon(self, reply_token: Optional[str], messages: Sequence[Union[str, dict]]):
         """Reply from a greenlet of its own, for callers that must not wait (the web edge)."""

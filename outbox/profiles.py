@@ -30,8 +30,7 @@ class DisplayNames:
 
     def __init__(self, api, *, timeout: float = 5.0, ttl: float = 6 * 3600.0,
                  miss_ttl: float = 60.0, max_entries: int = 10_000,
-                 background: Optional[Pool] = None, clock=real_seconds,
-                 max_asking: int = MAX_ASKING):
+                 background: Optional[Pool] = None, clock=real_seconds):
         self._api = api
         self._timeout = timeout
         self._ttl = ttl
@@ -42,7 +41,7 @@ class DisplayNames:
         self._pending = {}                          # user id -> AsyncResult of its lookup
         # fetch_soon's lookups, at most 4 at a time unless the caller brings a pool
         self._background = background if background is not None else Pool(4)
-        self._asking = BoundedSemaphore(max_asking)
+        self._asking = BoundedSemaphore(self.MAX_ASKING)
         self._failing = False
 
     def display_name(self, user_id: str) -> Optional[str]:

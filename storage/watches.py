@@ -81,7 +81,7 @@ class Redeemed(NamedTuple):
 
 
 class Watches:
-    def __init__(self, client, pipeliner=None):
+    def __init__(self, client, pipeliner):
         self.redis = client
         self._pipeliner = pipeliner  # reads made at the same moment share a round trip
         self._new_code = client.register_script(_NEW_CODE)
@@ -105,30 +105,27 @@ class Watches:
 
     def watchers(self, owner: str) -> List[str]:
         key = keys.watchers(owner)
-        members = (self._pipeliner.call(lambda pipe: pipe.smembers(key)) if self._pipeliner
-                   else self.redis.smembers(key))
-        return sorted(member.decode() for member in members)
+        return _names(self._pipeliner.call(lambda pipe: pipe.smembers(key)))
 
     def watchers_of_many(self, owners: Sequence[str]) -> Dict[str, List[str]]:
         """`watchers` of each owner, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for owner in owners:
             pipe.smembers(keys.watchers(owner))
-        return {owner: sorted(member.decode() for member in members)
-                for owner, members in zip(owners, pipe.execute())}
+        return {owner: _names(members) for owner, members in zip(owners, pipe.execute())}
 
     def watching(self, watcher: str) -> List[str]:
-        return sorted(member.decode() for member in self.redis.smembers(keys.watching(watcher)))
+        return _names(self.redis.smembers(keys.watching(watcher)))
 
     def end_watchers_of(self, owner: str) -> List[str]:
         """Every watch of `owner` ends; returns who watched."""
-        return self._unlinked(self._unlink(keys=[keys.watchers(owner)],
-                                           args=[owner, keys.watching("")]))
+        return _names(self._unlink(keys=[keys.watchers(owner)],
+                                   args=[owner, keys.watching("")]))
 
     def end_watching_by(self, watcher: str) -> List[str]:
         """`watcher` stops watching anyone; returns whom they watched."""
-        return self._unlinked(self._unlink(keys=[keys.watching(watcher)],
-                                           args=[watcher, keys.watchers("")]))
+        return _names(self._unlink(keys=[keys.watching(watcher)],
+                                   args=[watcher, keys.watchers("")]))
 
     def forget(self, user_id: str) -> Tuple[List[str], List[str]]:
         """Everything about the user: their code, their watchers, whom they watch."""
@@ -138,6 +135,7 @@ class Watches:
         self.redis.delete(keys.watch_code_of(user_id), keys.watch_failures(user_id))
         return self.end_watchers_of(user_id), self.end_watching_by(user_id)
 
-    @staticmethod
-    def _unlinked(members) -> List[str]:
-        return sorted(member.decode() for member in members)
+
+def _names(members) -> List[str]:
+    """User ids from a Redis set's members, in a stable order."""
+    return sorted(member.decode() for member in members)

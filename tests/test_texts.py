@@ -4,9 +4,9 @@ from chat import texts
 
 
 def test_time_set_uses_plain_integers():
-    assert texts.time_set(7, 5) == "7時5分ですね。わかりました。"
-    assert texts.time_set(0, 0) == "0時0分ですね。わかりました。"
-    assert texts.time_set(23, 59) == "23時59分ですね。わかりました。"
+    assert texts.times_set([(7, 5)]) == "7時5分ですね。わかりました。"
+    assert texts.times_set([(0, 0)]) == "0時0分ですね。わかりました。"
+    assert texts.times_set([(23, 59)]) == "23時59分ですね。わかりました。"
 
 
 def test_current_setting():
