@@ -36,6 +36,32 @@ def send_statuses(platform) -> list:
     return [r.status for r in platform.requests if r.path in (PUSH_PATH, MULTICAST_PATH)]
 
 
+def send_paths(platform) -> list:
+    """The paths of the push and multicast requests the stand-in answered, in order."""
+    return [r.path for r in platform.requests if r.path in (PUSH_PATH, MULTICAST_PATH)]
+
+
+def crowd(bot, n=3, time="6時10分"):
+    """n users (fixed ids, in order) who each set `time`."""
+    users = [f"U{i:032x}" for i in range(n)]
+    for user in users:
+        bot.say(user, time)
+    return users
+
+
+def count_calls(monkeypatch, owner, name) -> list:
+    """Every call of owner.name from now on (its positional arguments), passed through."""
+    calls = []
+    real = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
 class _Wake:
     __slots__ = ("token",)
 

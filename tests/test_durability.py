@@ -4,7 +4,8 @@ import logging
 from chat import texts
 from tests.conftest import WHOLE_DAY
 from tests.support import (
-    advance_together, asks_seen_once, let_the_dead_senders_lease_run_out, send_statuses,
+    advance_together, asks_seen_once, count_calls, crowd, let_the_dead_senders_lease_run_out,
+    send_statuses,
 )
 
 
@@ -82,21 +83,15 @@ def test_two_processes_on_one_redis_show_each_ask_once(make_bot, user_id, monkey
     first.say(user_id + "b", "6時20分")
     second = make_bot()                          # the new dyno starts while the old one runs
     both = [first.timer, second.timer]           # their timers fire at the same moments
-    went_for = []                                # (process, user, attempt) of every claim
-    for name, bot in (("first", first), ("second", second)):
-        real_claim = bot.store.claim_batch
-
-        def claim_batch(batch_id, attempt, round_at, asks, lease, name=name, real=real_claim):
-            went_for.extend((name, ask.record.user_id, attempt) for ask in asks)
-            return real(batch_id, attempt, round_at, asks, lease)
-
-        monkeypatch.setattr(bot.store, "claim_batch", claim_batch)
+    claims = {name: count_calls(monkeypatch, bot.store, "claim_batch")
+              for name, bot in (("first", first), ("second", second))}
     advance_together(both, 45 * 60)
     assert asks_seen_once(first)
     assert first.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ???", "飲んだ????"]
     # Each due user was one process's at a time (the due index's lease): every ask was
     # gone for once, by one process or the other.
-    asks = [(user, attempt) for _, user, attempt in went_for]
+    asks = [(ask.record.user_id, attempt) for made in claims.values()
+            for _, attempt, _, batch, _ in made for ask in batch]
     assert len(asks) == len(set(asks)) == 4 + 3
     # The answer reaches one process; the other one must stop asking too.
     second.say(user_id, "飲んだ")
@@ -156,13 +151,6 @@ def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkey
     bot.say(user_id, "飲んだ")
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
     assert asks_seen_once(bot)
-
-
-def crowd(bot, n=3):
-    users = [f"U{i:032x}" for i in range(n)]
-    for user in users:
-        bot.say(user, "6時10分")
-    return users
 
 
 def die_once(monkeypatch, owner, name, after=False):

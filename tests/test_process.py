@@ -66,6 +66,17 @@ def assert_spacing_kept(line, user_ids):
         assert min(gaps) >= INTERVAL * 0.5, f"re-asks came in a burst: {gaps}"
 
 
+def assert_asked_on_time(line, user_ids, first_due, cut_at=None, lease=0.0):
+    """Each user's first ask within a second of `first_due`, each next one an interval after
+    the one before; an ask in flight at `cut_at` (a kill) may also wait out `lease`."""
+    for uid in user_ids:
+        times = sorted(push.at for push in line.pushes if push.to == uid)
+        assert times[0] - first_due <= 1.0, "the first ask came late"
+        for before, after in zip(times, times[1:]):
+            cut_off = cut_at is not None and before <= cut_at <= after
+            assert INTERVAL * 0.9 <= after - before <= INTERVAL + 1.0 + (lease if cut_off else 0)
+
+
 def all_asks_sent(count):
     return lambda platform: len(platform.pushes) >= count * ASKS_PER_USER
 
@@ -104,13 +115,9 @@ def test_two_processes_ask_on_time_and_either_can_go(processes, line, redis_clie
     gone.process.wait(timeout=10)
     line.wait_for(all_asks_sent(20), timeout=30, what="every ask after one went")
     assert_each_ask_once(line, user_ids)
-    for uid in user_ids:
-        times = sorted(push.at for push in line.pushes if push.to == uid)
-        assert times[0] - max(due, both_up) <= 1.0, "the first ask came late"
-        for before, after in zip(times, times[1:]):
-            # Only an ask that a SIGKILL cut off in flight waits for the dead one's lease.
-            cut_off = how == signal.SIGKILL and before <= went_at <= after
-            assert INTERVAL * 0.9 <= after - before <= INTERVAL + 1.0 + (lease if cut_off else 0)
+    # Only an ask that a SIGKILL cut off in flight waits for the dead one's lease.
+    assert_asked_on_time(line, user_ids, max(due, both_up),
+                         went_at if how == signal.SIGKILL else None, lease)
 
 
 def test_several_workers_share_the_users_and_a_killed_one_is_replaced(redis_server, line,
@@ -131,13 +138,7 @@ def test_several_workers_share_the_users_and_a_killed_one_is_replaced(redis_serv
         os.kill(bot.worker_pids()[0], signal.SIGKILL)   # the master starts another
         line.wait_for(all_asks_sent(30), timeout=30, what="every ask after a worker died")
         assert_each_ask_once(line, user_ids)
-        for uid in user_ids:
-            times = sorted(push.at for push in line.pushes if push.to == uid)
-            assert times[0] - max(due, up) <= 1.0, "the first ask came late"
-            for before, after in zip(times, times[1:]):
-                cut_off = before <= killed_at <= after    # held by the killed worker
-                assert INTERVAL * 0.9 <= after - before <= INTERVAL + 1.0 + (1.0 if cut_off
-                                                                             else 0)
+        assert_asked_on_time(line, user_ids, max(due, up), killed_at, lease=1.0)
         # Any worker answers any user.
         line.webhook_url = f"http://127.0.0.1:{bot.port}/callback"
         for uid in user_ids[:10]:

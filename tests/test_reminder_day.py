@@ -4,8 +4,9 @@ from zoneinfo import ZoneInfo
 
 from actors import system as system_module
 from chat import texts
-from simulator.platform import MULTICAST_PATH
+from simulator.line_api import MULTICAST_PATH
 from tests.conftest import WHOLE_DAY
+from tests.support import count_calls, crowd, send_paths
 
 
 def test_setting_a_time_replies_and_first_ask_comes_at_that_time(bot, user_id):
@@ -155,13 +156,10 @@ def test_a_new_time_later_today_before_any_ask_applies_today(bot, user_id):
 
 
 def test_a_crowd_due_at_once_is_asked_together(bot):
-    users = [f"U{n:032x}" for n in range(30)]
-    for uid in users:
-        bot.say(uid, "6時30分")
+    users = crowd(bot, 30, "6時30分")
     bot.advance(minutes=30)
     assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users)
-    assert [r.path for r in bot.platform.requests if "message/" in r.path
-            and "reply" not in r.path] == [MULTICAST_PATH]  # one request for all thirty
+    assert send_paths(bot.platform) == [MULTICAST_PATH]  # one request for all thirty
     bot.advance(minutes=10)
     assert all(bot.pushed_texts(uid) == ["飲んだ?", "飲んだ??"] for uid in users)
 
@@ -169,19 +167,11 @@ def test_a_crowd_due_at_once_is_asked_together(bot):
 def test_a_crowd_due_at_once_is_woken_a_few_at_a_time(make_bot, monkeypatch):
     monkeypatch.setattr(system_module, "MAX_WAKING", 4)  # at most 4 due users handled at once
     bot = make_bot()
-    users = [f"U{n:032x}" for n in range(30)]
-    for uid in users:
-        bot.say(uid, "6時30分")
-    batch_sizes = []
-    real_claim = bot.store.claim_batch
-
-    def claim_batch(batch_id, attempt, round_at, asks, lease_seconds):
-        batch_sizes.append(len(asks))
-        return real_claim(batch_id, attempt, round_at, asks, lease_seconds)
-
-    monkeypatch.setattr(bot.store, "claim_batch", claim_batch)
+    users = crowd(bot, 30, "6時30分")
+    claims = count_calls(monkeypatch, bot.store, "claim_batch")
     bot.advance(minutes=30)
     assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users)
+    batch_sizes = [len(asks) for _, _, _, asks, _ in claims]
     assert sum(batch_sizes) == 30 and max(batch_sizes) <= 4
     assert bot.system.scheduler.waking == 4      # every slot was given back
 
@@ -197,24 +187,18 @@ def test_a_photo_answers_an_open_reminder_too(bot, user_id, platform):
 
 
 def test_users_setting_the_same_time_wake_the_scheduler_once(bot, monkeypatch):
-    told = []
-    real_tell = bot.system.scheduler.tell
-    monkeypatch.setattr(bot.system.scheduler, "tell", lambda m: told.append(m) or real_tell(m))
-    users = [f"U{n:032x}" for n in range(5)]
-    for uid in users:
-        bot.say(uid, "6時30分")
+    bot.timer.settle()                           # its first look (an empty index) is done
+    told = count_calls(monkeypatch, bot.system.scheduler, "tell")
+    users = crowd(bot, 5, "6時30分")
     bot.say(users[0], "追加 6時20分")            # an earlier moment: the scheduler hears of it
-    assert [message.due - bot.timer.now() for message in told] == [30 * 60, 20 * 60]
+    assert [message.due - bot.timer.now() for message, in told] == [30 * 60, 20 * 60]
     bot.advance(minutes=30)
     assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users[1:])
     assert bot.pushed_texts(users[0]) == ["飲んだ?", "飲んだ??", "飲んだ?"]  # 6:20 twice, 6:30
 
 
 def test_a_bot_without_users_does_not_keep_looking_for_due_ones(bot, monkeypatch):
-    looks = []
-    real_claim_due = bot.store.claim_due
-    monkeypatch.setattr(bot.store, "claim_due", lambda *args: looks.append(1) or
-                        real_claim_due(*args))
+    looks = count_calls(monkeypatch, bot.store, "claim_due")
     bot.advance(hours=1)
     assert looks == []                          # it looked once, at its start, and waits
     bot.say("U" + "0" * 32, "7時30分")

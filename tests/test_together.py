@@ -5,36 +5,17 @@ import gevent
 from gevent.event import Event
 
 from actors import user as user_actor
-from actors.asks import AskBatcher
+from actors.asks import SHOWN, AskBatcher
 from actors.messages import ShowHelp
 from actors.system import MAX_WAKING
 from domain.wakeup import plain_wakeup
 from domain.wallclock import zone
-from simulator.platform import MULTICAST_PATH, PUSH_PATH
+from simulator.line_api import MULTICAST_PATH, PUSH_PATH
 from storage.store import Store
 from tests.conftest import WHOLE_DAY
-from tests.support import asks_seen_once
+from tests.support import asks_seen_once, count_calls, crowd, send_paths
 
 TOKYO = zone("Asia/Tokyo")
-
-
-def crowd(bot, n):
-    users = [f"U{i:032x}" for i in range(n)]
-    for user in users:
-        bot.say(user, "6時10分")
-    return users
-
-
-def count_calls(monkeypatch, owner, name):
-    calls = []
-    real = getattr(owner, name)
-
-    def counted(*args, **kwargs):
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, counted)
-    return calls
 
 
 def test_a_crowd_is_claimed_sent_and_saved_once_for_all(bot, monkeypatch):
@@ -42,14 +23,16 @@ def test_a_crowd_is_claimed_sent_and_saved_once_for_all(bot, monkeypatch):
     claims = count_calls(monkeypatch, bot.store, "claim_batch")
     saves_together = count_calls(monkeypatch, bot.store, "save_many")
     saves_alone = count_calls(monkeypatch, bot.store, "save")
+    woken = count_calls(monkeypatch, bot.system, "wake")
     bot.advance(minutes=10)
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
-    assert [r.path for r in bot.platform.requests if r.path == MULTICAST_PATH] == [MULTICAST_PATH]
+    assert send_paths(bot.platform) == [MULTICAST_PATH]
     assert len(claims) == 1 and len(saves_together) == 1 and saves_alone == []
-    assert not bot.system.awake                  # no actor was woken for any of them
-    bot.advance(hours=3)                         # and their whole day goes on together
+    assert woken == []                           # no actor was woken for any of them
+    bot.advance(hours=3)                         # and their whole day goes on together:
     assert all(bot.pushed_texts(user) == WHOLE_DAY for user in users)
     assert bot.gaps(users[0]) == [600] * 10
+    assert len(claims) == 11 and saves_alone == [] and woken == []  # 11 asks, the end
     assert bot.system.scheduler.waking == MAX_WAKING   # every waking slot was given back
 
 
@@ -67,7 +50,9 @@ def test_a_record_changed_while_the_group_asks_goes_to_the_actor_and_is_asked_on
         return real_save_many(records, *args)
 
     monkeypatch.setattr(bot.store, "save_many", save_many)
+    woken = count_calls(monkeypatch, bot.system, "wake")
     bot.advance(minutes=10)
+    assert [user_id for user_id, _ in woken] == [changed]   # only they left the group
     monkeypatch.setattr(bot.store, "save_many", real_save_many)
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
     stored = bot.store.load(changed)             # the actor found the ask sent and saved it
@@ -128,9 +113,8 @@ def test_asks_queued_while_the_senders_are_busy_go_out_together(bot, monkeypatch
     assert batcher.waiting == 3
     line_answers.set()
     gevent.joinall([first, *later], raise_error=True)
-    assert [len(g.value) for g in (first, *later)] == [1, 2, 1]
-    sent = [r.path for r in bot.platform.requests if "/message/" in r.path and "reply" not in r.path]
-    assert sent == [PUSH_PATH, MULTICAST_PATH]   # the three that waited: one request
+    assert [g.value for g in (first, *later)] == [[SHOWN], [SHOWN, SHOWN], [SHOWN]]
+    assert send_paths(bot.platform) == [PUSH_PATH, MULTICAST_PATH]  # the three that waited
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
 
 
@@ -151,25 +135,32 @@ def test_records_that_cannot_be_read_leave_the_others_due_with_them_alone(bot, c
     assert bot.store.redis.zscore("usa:due", cut_short) is None  # unreadable: not woken again
     assert "cannot be read" in caplog.text and "not asked until" in caplog.text
     assert cut_short not in caplog.text and nowhere not in caplog.text
+    assert bot.system.scheduler.waking == MAX_WAKING   # every waking slot was given back
 
 
 def test_rounds_ending_together_are_recorded_in_one_save_and_watchers_told_once(
         bot, platform, monkeypatch):
     users = crowd(bot, 3)
     watcher = "U" + "f" * 32
-    platform.profiles[users[0]] = {"displayName": "花子"}
-    bot.say(users[0], "見守り")
-    bot.say(watcher, bot.last_reply(users[0])[0].split("\n")[0].split(": ")[1])
+    for user, name in zip(users[:2], ("花子", "太郎")):     # the third is watched by nobody
+        platform.profiles[user] = {"displayName": name}
+        bot.say(user, "見守り")
+        bot.say(watcher, bot.last_reply(user)[0].split("\n")[0].split(": ")[1])
     bot.advance(hours=1, minutes=59)            # 7:59: the last re-ask came at 7:50
     together = count_calls(monkeypatch, bot.store, "save_many")
     alone = count_calls(monkeypatch, bot.store, "save")
+    looked_up = count_calls(monkeypatch, bot.system.watches, "watchers_of_many")
+    one_by_one = count_calls(monkeypatch, bot.system.watches, "watchers")
     bot.advance(minutes=1)                      # 8:00: every round ends unanswered
     [(ended, changes)] = [call for call in together if len(call[0]) == 3]
     assert sorted(record.user_id for record in ended) == users
-    assert all(change.outcome == "missed" for change in sum(changes.values(), ()))
-    assert len(alone) == 1                      # the watcher's alert, sent by that user's actor
+    ended_as = sum(changes.values(), ())
+    assert len(ended_as) == 3 and all(change.outcome == "missed" for change in ended_as)
+    assert [sorted(owners) for owners, in looked_up] == [sorted(users)] and one_by_one == []
+    assert len(alone) == 2                      # each alert, sent by that user's actor
     missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
     assert bot.pushed_texts(watcher).count(missed) == 1
+    assert bot.pushed_texts(watcher).count(missed.replace("花子", "太郎")) == 1
     for user in users:                          # 記録: one missed round each, counted once
         [tally] = bot.store.history(user).values()
         assert (tally.taken, tally.late, tally.missed) == (0, 0, 1)
