@@ -43,20 +43,23 @@ def seed(client, users, first_due_within):
     return due
 
 
+WATCHER_PREFIX = "W"   # user ids start with U: a push to W… is a watch alert
+
+
 def watcher_of(uid):
-    return "W" + uid[1:]
+    return WATCHER_PREFIX + uid[1:]
 
 
 def alert_tally(pushes, ids):
     """Nobody answers: each user's round ends missed and their watcher is told once."""
-    alerts = [(to, text) for to, text, _ in pushes if text.endswith("まだ飲んでいないようです。")]
+    alerts = [(to, text) for to, text, _ in pushes if to.startswith(WATCHER_PREFIX)]
     expected = {watcher_of(uid) for uid in ids}
     lost = len(expected - {to for to, _ in alerts})
     return lost, stats.duplicates(alerts)
 
 
 def tally(pushes, ids, asks_per_user):
-    pushes = [push for push in pushes if not push[0].startswith("W")]
+    pushes = [push for push in pushes if not push[0].startswith(WATCHER_PREFIX)]
     seen = {(to, text) for to, text, _ in pushes}
     expected = {(uid, texts.ask(k)) for uid in ids for k in range(asks_per_user)}
     lost = len(expected - seen)

@@ -7,7 +7,8 @@ from domain.rounds import Round, RoundState
 from domain.user import UserRecord
 from domain.wallclock import local_day, zone
 from settings import Settings
-from storage import keys, records
+from storage import keys
+from storage.records import encode  # exactly what Store.save writes
 
 BOT_ZONE = zone(Settings.timezone)  # records carry no zone of their own: the bot's default
 
@@ -15,11 +16,6 @@ BOT_ZONE = zone(Settings.timezone)  # records carry no zone of their own: the bo
 def user_id(i: int) -> str:
     """A LINE-shaped user id ("U" + 32 hex digits), deterministic for index i."""
     return f"U{i:032x}"
-
-
-def encode(record: UserRecord) -> bytes:
-    """Exactly what storage.store.Store.save writes."""
-    return records.encode(record)
 
 
 def wall_time(at: float):
@@ -59,12 +55,12 @@ def idle_record(uid: str, now: float, times: int = 1) -> UserRecord:
     return UserRecord(uid, tuple(sorted(rounds)), version=1)
 
 
-def write(client, records_: Iterable[UserRecord], batch: int = 5000) -> int:
+def write(client, records: Iterable[UserRecord], batch: int = 5000) -> int:
     """SET every record under its key, and its next due time in the due index (as the bot's
     save does), with a non-transactional pipeline; returns the count."""
     written = 0
     pipe = client.pipeline(transaction=False)
-    for record in records_:
+    for record in records:
         pipe.set(keys.user(record.user_id), encode(record))
         if record.due is not None:
             pipe.zadd(keys.DUE, {record.user_id: record.due})

@@ -10,17 +10,16 @@ everyone is watched, and signed webhooks needing a reply keep coming. Prints:
     python -m bench.rolling --restarts 5 --workers 2    # gunicorn services
 """
 import argparse
-import http.client
 import itertools
 import random
 import secrets
+import socket
 import threading
 import time
 
 from bench import chaos, records, scenarios
 from bench.procs import SECRET, BotProcess, monotonic
-from bench.webhooks import text_event_body
-from simulator.signing import sign
+from bench.webhooks import read_response, signed_request, text_event_body
 
 
 class Router:
@@ -56,12 +55,9 @@ class Router:
             token = secrets.token_hex(16)
             body = text_event_body(random.choice(self.users), "設定教えて", token)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                conn.request("POST", "/callback", body=body, headers={
-                    "Content-Type": "application/json; charset=utf-8",
-                    "X-Line-Signature": sign(SECRET, body)})
-                status = conn.getresponse().status
-                conn.close()
+                with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+                    sock.sendall(signed_request(self.port, body, SECRET))
+                    status = read_response(sock, bytearray()).status
             except OSError:
                 with self._lock:
                     self.failures += 1
