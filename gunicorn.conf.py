@@ -38,7 +38,8 @@ def post_worker_init(worker):
     try:
         # gunicorn's own count (-w and GUNICORN_CMD_ARGS override this file's `workers`):
         # each worker paces to its share of LINE's per-channel rates.
-        wsgi.start_worker(worker.cfg.workers, lambda: worker.alive)
+        wsgi.start_worker(worker.cfg.workers, lambda: worker.alive,
+                          grace=worker.cfg.graceful_timeout)
     except StartRefused:
         # The settings and Redis were checked in the master (on_starting): what refuses a
         # worker now is Redis out of reach for a moment (a restart, a failover). A boot

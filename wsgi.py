@@ -48,12 +48,15 @@ def check_start():
     check_redis(settings.redis_url)
 
 
-def start_worker(workers: int, serving) -> None:
+def start_worker(workers: int, serving, grace: float) -> None:
     """Build this worker's runtime and serve the bot (StartRefused when it cannot).
-    `serving()` turns false when gunicorn tells the worker to stop (SIGTERM)."""
+    `serving()` turns false when gunicorn tells the worker to stop (SIGTERM); in-flight sends
+    then get a little less than gunicorn's `grace` (its graceful_timeout) to finish."""
     settings = settings_module.from_environment()
     logsafe.configure(settings.log_level, process_id=True)
-    settings = dataclasses.replace(settings, processes=workers)
+    settings = dataclasses.replace(
+        settings, processes=workers,
+        shutdown_grace_seconds=min(settings.shutdown_grace_seconds, max(grace - 1.0, 0.0)))
     runtime = build_runtime(settings)
     app.bot = app_for(runtime)
     _running["runtime"] = runtime
@@ -68,7 +71,7 @@ def _drain_when_told(runtime, serving) -> None:
     Webhooks still coming on open connections are handled as before."""
     while serving():
         gevent.sleep(STOP_CHECK_SECONDS)
-    runtime.system.stop(timeout=runtime.settings.shutdown_grace_seconds)
+    return runtime.system.stop(timeout=runtime.settings.shutdown_grace_seconds)
 
 
 def stop_worker() -> None:
@@ -77,6 +80,12 @@ def stop_worker() -> None:
     if runtime is None:
         return
     _running.pop("start").kill()
-    _running.pop("watch").kill()
-    quiet = runtime.stop()
+    draining = _running.pop("watch")
+    draining.join(timeout=runtime.settings.shutdown_grace_seconds)  # told to stop: it drains
+    if draining.dead:
+        quiet = draining.value
+        runtime.close()
+    else:  # the worker ends for another reason: stop here
+        draining.kill()
+        quiet = runtime.stop()
     log.info("worker stopped%s", "" if quiet else " (some work was cut short)")
