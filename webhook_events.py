@@ -316,10 +316,13 @@ def _read_with_sdk(raw: dict) -> Event:
     return from_sdk(event)
 
 
-_CLASSES = {cls.__name__: cls for cls in (
-    Event, MessageEvent, PostbackEvent, FollowEvent, UnfollowEvent, JoinEvent, Source,
-    UserSource, GroupSource, RoomSource, DeliveryContext, MessageContent, TextMessageContent,
-    StickerMessageContent, LocationMessageContent, PostbackContent, FollowDetail)}
+def _descendants(cls):
+    for subclass in cls.__subclasses__():
+        yield subclass
+        yield from _descendants(subclass)
+
+
+_CLASSES = {cls.__name__: cls for cls in _descendants(WebhookObject)}  # every class above
 
 
 def from_sdk(value):

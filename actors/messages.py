@@ -3,7 +3,7 @@ tense. `reply_token` is None when there is nobody to answer (e.g. a test or a re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-Time = Tuple[int, int]
+from domain.rounds import Time
 
 
 # -- UserActor: from the chat ---------------------------------------------------------------

@@ -16,9 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from domain.rounds import Time
 from domain.wallclock import zone_name
-
-Time = Tuple[int, int]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Every text the bot sends. The exact strings are a contract (DESIGN.md §1, §7)."""
 from typing import Iterable, Optional, Tuple
 
-Time = Tuple[int, int]
+from domain.rounds import Time
 
 
 def time_text(hour: int, minute: int) -> str:

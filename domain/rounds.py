@@ -20,6 +20,8 @@ from typing import NamedTuple, Optional, Tuple
 
 from domain.wallclock import local_day, next_occurrence, wall_time_on
 
+Time = Tuple[int, int]  # (hour, minute) on a wall clock
+
 # Something due within this much of "now" counts as due (timers may fire a hair early).
 DUE_TOLERANCE = 0.001
 # How soon an actor looks again at an ask that another sender holds.
@@ -63,7 +65,7 @@ class Round(NamedTuple):
     alerted: Tuple[str, ...] = ()        # watchers told that this round was missed
 
     @property
-    def time(self) -> Tuple[int, int]:
+    def time(self) -> Time:
         return self.hour, self.minute
 
     @property

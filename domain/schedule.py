@@ -6,12 +6,10 @@ cancels it. One round a day per time: a schedule that replaces times already ask
 starts its new times tomorrow, so a dose is never asked about twice."""
 from typing import Iterable, List, NamedTuple, Sequence, Tuple
 
-from domain.rounds import Round
+from domain.rounds import Round, Time
 from domain.wallclock import local_day, next_occurrence, start_of_next_day
 
 MAX_TIMES = 5
-
-Time = Tuple[int, int]
 
 
 class TooManyTimes(ValueError):

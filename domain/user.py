@@ -4,7 +4,7 @@ Kept compact (slots, a tuple of frozen rounds) because a burst holds thousands a
 rounds are what make a restart resume exactly where it stopped."""
 from typing import Optional, Tuple
 
-from domain.rounds import Round, decide
+from domain.rounds import Round, Time, decide
 from domain.watch import Alert
 
 
@@ -24,7 +24,7 @@ class UserRecord:
         return bool(self.rounds)
 
     @property
-    def times(self) -> Tuple[Tuple[int, int], ...]:
+    def times(self) -> Tuple[Time, ...]:
         return tuple(round.time for round in self.rounds)
 
     @property
