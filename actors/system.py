@@ -46,6 +46,7 @@ class ActorSystem:
                            max_reasks=settings.max_reasks,
                            grace=settings.missed_ask_grace_seconds)
         self.awake = {}     # user id -> UserActor, only while it has work
+        self.failures = {}  # user id -> handlings failed in a row (see UserActor.on_failure)
         self.token = store.token = uuid.uuid4().hex   # this process (this start), in its leases
         self.watches = Watches(store.redis, store.pipeliner)
         self.usage = Usage(store.redis)

@@ -43,7 +43,10 @@ class DueTogether:
                     plan = None    # alone (and logs it), the others go on
             if plan is None:
                 system.wake(user_id, record)
-            elif type(plan) is PlainEnd:
+                continue
+            if system.failures:  # decided on: no longer failing (UserActor.on_failure)
+                system.failures.pop(user_id, None)
+            if type(plan) is PlainEnd:
                 ends.append(plan)
             else:
                 asks.setdefault((plan.attempt, plan.started.at), []).append(plan)

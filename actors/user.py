@@ -35,7 +35,12 @@ from storage.watches import Redeem
 
 log = logging.getLogger(__name__)
 
+# A user whose handling keeps failing (a bug, a stored zone this machine does not know) is
+# looked at again 1, 2, 4 ... s later, at most an hour apart: never given up on (a fix or a
+# repaired record brings them back by itself), never a traceback every second.
 RESTART_DELAY_SECONDS = 1.0
+MAX_RESTART_DELAY_SECONDS = 3600.0
+
 
 class UserActor(Actor):
     hibernates = True
@@ -65,6 +70,7 @@ class UserActor(Actor):
             self._saved = False
             result = self._decide(message)
             self._keep_due_scheduled(woken)
+            self.system.failures.pop(self.user_id, None)
             return result
         finally:
             if woken:
@@ -85,12 +91,14 @@ class UserActor(Actor):
 
     def on_failure(self, exc, message):
         if isinstance(exc, StorageUnavailable):  # the store logs the outage, once
+            delay = RESTART_DELAY_SECONDS
             log.debug("user actor %s: Redis unavailable on %s; trying again",
                       short_id(self.user_id), type(message).__name__)
         else:
-            log.error("user actor %s crashed on %s (%s); restarting from Redis",
-                      short_id(self.user_id), type(message).__name__, type(exc).__name__,
-                      exc_info=exc)
+            delay = self._restart_delay()
+            log.error("user actor %s crashed on %s (%s); restarting from Redis, due again "
+                      "in %.0f s at the earliest", short_id(self.user_id),
+                      type(message).__name__, type(exc).__name__, delay, exc_info=exc)
         try:
             self._reload()
         except StorageUnavailable:
@@ -108,7 +116,7 @@ class UserActor(Actor):
         due = self.record.due
         if due is not None:
             # The wake-up that crashed is spent: ask for another, a little later.
-            retry_at = max(due, self.timer.now() + RESTART_DELAY_SECONDS)
+            retry_at = max(due, self.timer.now() + delay)
             try:
                 self.system.store.schedule(self.user_id, retry_at)
             except StorageUnavailable:
@@ -118,6 +126,13 @@ class UserActor(Actor):
 
     def on_idle(self):
         self.system.actor_idle(self)
+
+    def _restart_delay(self) -> float:
+        """1, 2, 4 ... s after each failure in a row, at most MAX_RESTART_DELAY_SECONDS. The
+        count is the system's: an actor goes when idle, the user's failures stay counted."""
+        failures = self.system.failures
+        count = failures[self.user_id] = failures.get(self.user_id, 0) + 1
+        return min(RESTART_DELAY_SECONDS * 2 ** min(count - 1, 20), MAX_RESTART_DELAY_SECONDS)
 
     # -- the schedule ----------------------------------------------------------------------
     def _set_times(self, message: SetTimes):

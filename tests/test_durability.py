@@ -153,6 +153,29 @@ def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkey
     assert asks_seen_once(bot)
 
 
+def test_a_user_whose_wake_ups_keep_crashing_is_looked_at_less_often_until_repaired(
+        bot, user_id, caplog):
+    bot.say(user_id, "6時10分")
+    key = f"usa:user:{user_id}"
+    stored = bot.store.redis.get(key)
+    bot.store.redis.set(key, stored.replace(b'"tz":null', b'"tz":"Nowhere/Atlantis"'))
+    with caplog.at_level(logging.ERROR):
+        bot.advance(minutes=10)                  # 6:10: due, and every look at it crashes
+        bot.advance(hours=2)
+    crashes = [r.created for r in caplog.records if "crashed on ReminderDue" in r.getMessage()]
+    # 1, 2, 4 ... s apart, not every second: 13 in two hours instead of 7,200.
+    assert len(crashes) == 13
+    assert [round(b - a) for a, b in zip(crashes, crashes[1:])][:5] == [1, 2, 4, 8, 16]
+    assert bot.pushed_texts(user_id) == []
+    assert bot.store.redis.zscore("usa:due", user_id) is not None   # never given up on
+    bot.store.redis.set(key, stored)             # repaired (a deploy that knows the zone)
+    bot.advance(hours=1)                         # looked at again: today's ask is too late
+    assert bot.system.failures == {}
+    assert bot.pushed_texts(user_id) == []
+    bot.advance(hours=21)                        # 6:10 the next day
+    assert bot.pushed_texts(user_id) == ["飲んだ?"]
+
+
 def die_once(monkeypatch, owner, name, after=False):
     """The first call to owner.name is where the process dies: before it, or just after."""
     real, died = getattr(owner, name), []
