@@ -1,5 +1,6 @@
 """Configuration, read once from the environment in `main()` and passed down. A value the
 bot cannot run with stops the start here, before anything is started (startup.py)."""
+import math
 import os
 import secrets
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ class Settings:
         return bool(self.channel_secret and self.channel_access_token)
 
 
-def _number(env, name, default, kind=float):
+def _number(env, name, default, kind=float, positive=False):
+    """The variable as a finite number, at least 0 (more than 0 if `positive`), or `default`
+    when unset."""
     raw = env.get(name)
     if raw in (None, ""):
         return default
@@ -58,10 +61,16 @@ def _number(env, name, default, kind=float):
     except ValueError:
         raise refuse_start(f"{name} must be a number, got {raw!r}",
                            f"set {name} to a number or unset it") from None
-    if value < 0:
-        raise refuse_start(f"{name} must not be negative, got {raw!r}",
-                           f"set {name} to 0 or more or unset it")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        wanted = "more than 0" if positive else "0 or more"
+        raise refuse_start(f"{name} must be {wanted}, got {raw!r}",
+                           f"set {name} to {wanted} or unset it")
     return value
+
+
+def _positive(env, name, default, kind=float):
+    """A pace, a size or a duration: 0 would mean never, nothing, or without a pause."""
+    return _number(env, name, default, kind, positive=True)
 
 
 def check_credentials(secret: Optional[str], token: Optional[str]) -> None:
@@ -117,16 +126,16 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Settings:
         redis_url=_redis_url(env),
         line_api_base_url=(env.get("LINE_API_BASE_URL") or "https://api.line.me").rstrip("/"),
         timezone=env.get("BOT_TIMEZONE") or "Asia/Tokyo",
-        snooze_interval_seconds=_number(env, "SNOOZE_INTERVAL_SECONDS", default_snooze),
+        snooze_interval_seconds=_positive(env, "SNOOZE_INTERVAL_SECONDS", default_snooze),
         max_reasks=_number(env, "MAX_REASKS", 10, int),
         missed_ask_grace_seconds=_number(env, "MISSED_ASK_GRACE_SECONDS", 1800.0),
         debug_token=env.get("DEBUG_TOKEN") or None,
-        push_rate_per_second=_number(env, "PUSH_RATE_PER_SECOND", 1800.0),
-        push_concurrency=_number(env, "PUSH_CONCURRENCY", 128, int),
-        line_timeout_seconds=_number(env, "LINE_TIMEOUT_SECONDS", 5.0),
-        push_lease_seconds=_number(env, "PUSH_LEASE_SECONDS", 30.0),
-        due_lease_seconds=_number(env, "DUE_LEASE_SECONDS", 5.0),
-        scheduler_poll_seconds=_number(env, "SCHEDULER_POLL_SECONDS", 1.0),
+        push_rate_per_second=_positive(env, "PUSH_RATE_PER_SECOND", 1800.0),
+        push_concurrency=_positive(env, "PUSH_CONCURRENCY", 128, int),
+        line_timeout_seconds=_positive(env, "LINE_TIMEOUT_SECONDS", 5.0),
+        push_lease_seconds=_positive(env, "PUSH_LEASE_SECONDS", 30.0),
+        due_lease_seconds=_positive(env, "DUE_LEASE_SECONDS", 5.0),
+        scheduler_poll_seconds=_positive(env, "SCHEDULER_POLL_SECONDS", 1.0),
         data_dir=env.get("DATA_DIR") or ".data",
         log_level=_log_level(env),
     )

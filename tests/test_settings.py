@@ -18,10 +18,20 @@ def test_the_simulator_asks_again_sooner_unless_told_otherwise():
     assert from_environment({"SNOOZE_INTERVAL_SECONDS": "600"}).snooze_interval_seconds == 600
 
 
-@pytest.mark.parametrize("name, value", [("PORT", "eighty"), ("MAX_REASKS", "-1")])
+@pytest.mark.parametrize("name, value", [
+    ("PORT", "eighty"), ("MAX_REASKS", "-1"), ("MISSED_ASK_GRACE_SECONDS", "nan"),
+    ("SNOOZE_INTERVAL_SECONDS", "inf"),
+    # 0 would re-ask without a pause, poll Redis without one, or never send at all.
+    ("SNOOZE_INTERVAL_SECONDS", "0"), ("SCHEDULER_POLL_SECONDS", "0"),
+    ("PUSH_RATE_PER_SECOND", "0"), ("PUSH_CONCURRENCY", "0"), ("DUE_LEASE_SECONDS", "0.0")])
 def test_a_bad_number_stops_the_start_with_its_name(name, value):
     with pytest.raises(SystemExit, match=name):
         from_environment({name: value})
+
+
+def test_zero_is_taken_where_it_means_something():
+    settings = from_environment({"MAX_REASKS": "0", "MISSED_ASK_GRACE_SECONDS": "0"})
+    assert (settings.max_reasks, settings.missed_ask_grace_seconds) == (0, 0)
 
 
 def test_log_level_defaults_to_info_and_takes_any_case():
