@@ -119,7 +119,7 @@ class LineOutbox:
         timeout = self._timeout
         while True:
             result, retry = self._send_once(path, limiter, body, retry_key, timeout,
-                                            recipients, failures + rate_limited + 1)
+                                            failures + rate_limited + 1)
             if result is not None:
                 return result
             if retry is _RATE_LIMITED:
@@ -139,7 +139,7 @@ class LineOutbox:
             self._sleep(delay)
             timeout = min(self._timeout, left)
 
-    def _send_once(self, path, limiter, body, retry_key, timeout, recipients, attempt):
+    def _send_once(self, path, limiter, body, retry_key, timeout, attempt):
         """(result, None) when final; (None, _TRANSIENT or _RATE_LIMITED) to try again."""
         limiter.take()
         with self._slots:
@@ -149,17 +149,17 @@ class LineOutbox:
                 answer = self._post(path, body, timeout, retry_key)
             except OSError as exc:
                 self._log_send(path, body, started, attempt, error=type(exc).__name__)
-                log.warning("push to %s: %s", recipients, type(exc).__name__)
                 return None, _TRANSIENT
             finally:
                 self.in_flight -= 1
-        self._log_send(path, body, started, attempt, status=answer.status)
+        self._log_send(path, body, started, attempt, status=answer.status,
+                       request=answer.request_id)
         if answer.status >= 300:
-            return self._classify(recipients, limiter, answer)
+            return self._classify(limiter, answer)
         self._accepted()
         return PushResult.DELIVERED, None
 
-    def _classify(self, recipients, limiter, answer: Answer):
+    def _classify(self, limiter, answer: Answer):
         status = answer.status
         if status == 409:
             self._accepted()
@@ -176,21 +176,14 @@ class LineOutbox:
             limiter.slow_down()
             return None, _RATE_LIMITED
         if status >= 500:
-            log.warning("push to %s: status %s (request %s)", recipients, status,
-                        answer.request_id)
             return None, _TRANSIENT
         if status == 400 and UNREACHABLE_MESSAGE in answer.message():
-            log.warning("push to %s: LINE cannot deliver to this user (request %s)",
-                        recipients, answer.request_id)
             return PushResult.UNREACHABLE, None
         if status in (401, 403):
             if not self.auth_refused:
                 log.error("LINE refused the channel access token or plan (status %s, request "
                           "%s): no push goes out until it is fixed", status, answer.request_id)
             self.auth_refused = True
-        else:
-            log.warning("push to %s refused: status %s (request %s)", recipients, status,
-                        answer.request_id)
         return PushResult.REFUSED, None
 
     def _accepted(self):
@@ -217,26 +210,32 @@ class LineOutbox:
             answer = self._post(REPLY_PATH, body, self._timeout)
         except OSError as exc:
             self._log_send(REPLY_PATH, body, started, error=type(exc).__name__)
-            log.warning("reply failed: %s", type(exc).__name__)
             return False
-        self._log_send(REPLY_PATH, body, started, status=answer.status)
-        if answer.status >= 300:
-            log.warning("reply failed: status %s (request %s)", answer.status, answer.request_id)
-            return False
-        return True
+        self._log_send(REPLY_PATH, body, started, status=answer.status,
+                       request=answer.request_id)
+        return answer.status < 300
 
-    def _log_send(self, path, body, started, attempt=None, status=None, error=None):
+    def _log_send(self, path, body, started, attempt=None, status=None, error=None,
+                  request=None):
         """One line per request LINE answered (or that failed on the way): kind, recipients,
-        status, latency. Never the texts, the token or a full user id. A reply LINE took is
-        a DEBUG line: the webhook event's own line says what was answered."""
-        level = logging.DEBUG if path == REPLY_PATH and status == 200 else logging.INFO
+        status, latency; for a refusal, LINE's request id. Never the texts, the token or a
+        full user id. A request that failed or that LINE refused is a WARNING (not a push's
+        409, the same push taken before, nor its 429, which the pacing answers); a reply LINE
+        took is a DEBUG line: the webhook event's own line says what was answered."""
+        refused = status is not None and status >= 300 and (
+            path == REPLY_PATH or status not in (409, 429))
+        if error is not None or refused:
+            level = logging.WARNING
+        else:
+            level = logging.DEBUG if path == REPLY_PATH else logging.INFO
+            request = None
         if not log.isEnabledFor(level):
             return
         to = body.get("to")
         log.log(level, "%s", fields(
             send=_SEND_KINDS.get(path, path), recipients=len(to) if isinstance(to, list) else 1,
             user=to if isinstance(to, str) else None, status=status, error=error,
-            latency_ms=(self._clock() - started) * 1000, attempt=attempt))
+            latency_ms=(self._clock() - started) * 1000, attempt=attempt, request=request))
 
     def close(self) -> None:
         """Close the kept-alive connections to LINE."""

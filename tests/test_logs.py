@@ -20,6 +20,11 @@ def lines(caplog, logger):
             if r.name == logger and r.levelno == logging.INFO]
 
 
+def warnings(caplog, logger):
+    return [r.getMessage() for r in caplog.records
+            if r.name == logger and r.levelno == logging.WARNING]
+
+
 # -- the shape ---------------------------------------------------------------------------------
 
 def test_fields_are_key_value_pairs_in_the_order_given():
@@ -92,8 +97,11 @@ def test_each_push_multicast_and_retry_gets_one_line(outbox, platform, info_logs
     outbox.multicast(others, ["秘密のお薬"], str(uuid.uuid4()))
 
     short = short_id(user)
+    # A refusal is one WARNING line, with LINE's request id to quote to LINE.
+    [refused] = warnings(info_logs, "outbox.line")
+    assert re.fullmatch(rf"send=push recipients=1 user={short} status=500 {LATENCY} "
+                        r"attempt=1 request=\S+", refused), refused
     assert [re.sub(LATENCY, "latency_ms=…", line) for line in lines(info_logs, "outbox.line")] == [
-        f"send=push recipients=1 user={short} status=500 latency_ms=… attempt=1",
         f"send=push recipients=1 user={short} status=200 latency_ms=… attempt=2",
         f"send=push recipients=1 user={short} status=409 latency_ms=… attempt=1",
         "send=multicast recipients=3 status=200 latency_ms=… attempt=1",
@@ -105,16 +113,18 @@ def test_each_push_multicast_and_retry_gets_one_line(outbox, platform, info_logs
 def test_a_request_that_never_got_an_answer_names_the_error(outbox, platform, info_logs):
     platform.stop()                                      # connection refused from now on
     outbox.push(new_user_id(), ["飲んだ?"], str(uuid.uuid4()))
-    logged = lines(info_logs, "outbox.line")
+    *logged, gave_up = warnings(info_logs, "outbox.line")
+    assert lines(info_logs, "outbox.line") == []
     assert len(logged) == 4                              # every attempt, none answered
+    assert re.fullmatch(rf"push to {SHORT_ID} failed after 4 attempts", gave_up), gave_up
     assert all(re.fullmatch(rf"send=push recipients=1 user={SHORT_ID} "
                             rf"error=\w+ {LATENCY} attempt=\d", line) for line in logged), logged
     assert [re.search(r"error=(\w+) .* attempt=(\d)", line).groups() for line in logged] == [
         ("ConnectionRefusedError", str(n)) for n in range(1, 5)]
 
 
-def test_a_reply_line_took_is_a_debug_line_one_it_refused_an_info_line(bot, platform, user_id,
-                                                                        caplog):
+def test_a_reply_line_took_is_a_debug_line_one_it_refused_a_warning(bot, platform, user_id,
+                                                                     caplog):
     caplog.set_level(logging.DEBUG, logger="outbox.line")
     bot.say(user_id, "設定教えて")                  # the event's own line says it was answered
     reply_token = platform.replies[-1].reply_token
@@ -123,6 +133,6 @@ def test_a_reply_line_took_is_a_debug_line_one_it_refused_an_info_line(bot, plat
     assert lines(caplog, "outbox.line") == []
     assert re.fullmatch(rf"send=reply recipients=1 status=200 {LATENCY}", debug[-1]), debug
     assert bot.outbox.reply(reply_token, ["もう一度"]) is False   # a spent token: LINE's 400
-    assert re.fullmatch(rf"send=reply recipients=1 status=400 {LATENCY}",
-                        lines(caplog, "outbox.line")[-1])
+    [refused] = warnings(caplog, "outbox.line")
+    assert re.fullmatch(rf"send=reply recipients=1 status=400 {LATENCY} request=\S+", refused)
     assert reply_token not in caplog.text and user_id not in caplog.text
