@@ -60,7 +60,7 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
     """The page; `now` is the bot's clock, `zone` the zone "now" is shown in."""
     now = time.time() if now is None else now
     users = snapshot.get("users", [])
-    dispatcher = snapshot.get("dispatcher", {})
+    due = snapshot.get("due", {})
     outbox = snapshot.get("outbox", {})
     return f"""<!doctype html>
 <html lang="ja"><head><meta charset="utf-8">
@@ -72,7 +72,7 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 <p>refreshes every {REFRESH_SECONDS} s <span id="status"></span></p></header>
 <main id="snapshot">
 <div class="cards">
-{_card(dispatcher.get("queued", len(users)), "users with a due time (Redis)")}
+{_card(due.get("count", len(users)), "users with a due time (Redis)")}
 {_card(snapshot.get("awake_count", 0), "awake (greenlet)")}
 {_card(outbox.get("in_flight", 0), "requests in flight")}
 {_card(outbox.get("asks_waiting", 0), "asks waiting for a batch")}
@@ -85,7 +85,7 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 <h2>User actors</h2>
 {_users_table(users, now, zone)}
 <h2>Next due times (the due index)</h2>
-{_due_table(dispatcher.get("next", []), users, now, zone)}
+{_due_table(due.get("next", []), users, now, zone)}
 </main>
 <script>{_SCRIPT}</script>
 </body></html>

@@ -166,9 +166,9 @@ class ActorSystem:
                 "mailbox": len(actor.mailbox) if actor is not None else 0,
             })
         return {
-            "users": users, "user_count": indexed, "awake_count": len(self.awake),
-            "dispatcher": {"queued": indexed,
-                           "next": [{"due": due, "user": user_id} for user_id, due in head]},
+            "users": users, "awake_count": len(self.awake),
+            "due": {"count": indexed,
+                    "next": [{"due": due, "user": user_id} for user_id, due in head]},
             "outbox": {"quota_exhausted": self.outbox.quota_exhausted,
                        "in_flight": self.outbox.in_flight, "asks_waiting": self.asks.waiting},
         }

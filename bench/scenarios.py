@@ -245,7 +245,7 @@ def idle(report, n=100000, settle=1.0, times=1, variants=()):
     report.figure(f"restart: listening -> 200 ({n} users)", f"{starting:.2f} s "
                   f"(0 users: {empty_start - empty_answer:.2f} s)", "<= 1 s", starting <= 1.0)
     report.note(f"{n} records written in {wrote:.1f} s; bot reports "
-                f"{snapshot['user_count']} users with a due time, "
+                f"{snapshot['due']['count']} users with a due time, "
                 f"{snapshot['awake_count']} awake")
 
 

@@ -342,7 +342,7 @@ def test_debug_shows_display_names_and_never_waits_for_line(bot, http):
         gate.set()
     [row] = actors["users"]
     assert (row["user"], row["times"][0]["time"], row["name"]) == (user, "7:30", None)
-    assert actors["quota"] is None and actors["dispatcher"]["queued"] == 1
+    assert actors["quota"] is None and actors["due"]["count"] == 1
     assert short in html and "うさぎ" not in html
     # The page asked for the name in the background: this lookup waits for that one.
     assert bot.outbox.names.display_name(user) == "うさぎ"
@@ -376,7 +376,7 @@ def test_debug_shows_messages_without_a_limit(bot, http):
 def test_debug_page_names_users_in_both_tables_escaped_and_says_the_quota_is_coming():
     due = 1795818600.0
     snapshot = {"users": [{"user": "U1234abcdef", "name": "<b>花子</b>", "time": "7:30"}],
-                "dispatcher": {"queued": 1, "next": [{"due": due, "user": "U1234abcdef"}]},
+                "due": {"count": 1, "next": [{"due": due, "user": "U1234abcdef"}]},
                 "quota": None}
     html = debug_page.render(snapshot, now=due - 90, zone="Asia/Tokyo")
     named = '&lt;b&gt;花子&lt;/b&gt; (<code title="U1234abcdef">U1234ab…</code>)'

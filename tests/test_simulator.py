@@ -502,7 +502,7 @@ def test_half_of_the_credentials_is_an_error_not_simulator_mode(simulator_settin
 
 # -- the debug page ------------------------------------------------------------------------------
 
-def test_debug_page_shows_each_actor_and_the_dispatcher():
+def test_debug_page_shows_each_actor_and_the_due_index():
     due = 1795818600.0  # 2026-11-28 07:30 in Tokyo
     snapshot = {
         "users": [{"user": "U<script>", "tz": "Asia/Tokyo", "next_due": due, "awake": True,
@@ -512,8 +512,7 @@ def test_debug_page_shows_each_actor_and_the_dispatcher():
                              {"time": "20:00", "day": "2026-11-26", "round": "late",
                               "asks": 11, "reasks_sent": 10, "answered_at": due - 3600,
                               "next_due": due + 45000}]}],
-        "user_count": 1, "awake_count": 1,
-        "dispatcher": {"queued": 1, "next": [{"due": due, "user": "U<script>"}]},
+        "awake_count": 1, "due": {"count": 1, "next": [{"due": due, "user": "U<script>"}]},
         "outbox": {"quota_exhausted": True, "in_flight": 7, "asks_waiting": 350},
     }
     html = debug_page.render(snapshot, now=due - 90, zone="Asia/Tokyo")
@@ -529,6 +528,6 @@ def test_debug_page_shows_each_actor_and_the_dispatcher():
 
 def test_debug_page_shows_queued_users_beyond_the_listed_ones_in_the_bots_zone():
     due = 1795818600.0  # 2026-11-28 07:30 in Tokyo, 2026-11-27 22:30 UTC
-    snapshot = {"users": [], "dispatcher": {"queued": 1, "next": [{"due": due, "user": "U9"}]}}
+    snapshot = {"users": [], "due": {"count": 1, "next": [{"due": due, "user": "U9"}]}}
     html = debug_page.render(snapshot, now=due - 90, zone="Asia/Tokyo")
     assert "11/28 07:30:00" in html
