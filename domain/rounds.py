@@ -176,7 +176,7 @@ def _due(round: Round, event: Due, now, rules, tz) -> Decision:
     if round.state is RoundState.EXHAUSTED:
         return _end_unanswered(round, now, tz)
     if round.state is not RoundState.ASKING:
-        if _asked_on_the_day_of(round, round.due, tz):
+        if _ran_on_the_day_of(round, round.due, tz):
             # One round a day per time, in the zone the user is in now (a zone change or an
             # hour that repeats must not ask that day again).
             return round._replace(due=_next_first_ask(round, tz, round.due)), ()
@@ -195,7 +195,10 @@ def _due(round: Round, event: Due, now, rules, tz) -> Decision:
     return round, (Ask(attempt, round.at),)
 
 
-def _asked_on_the_day_of(round: Round, moment: float, tz) -> bool:
+def _ran_on_the_day_of(round: Round, moment: float, tz) -> bool:
+    """This time's round of `moment`'s day has begun, whether or not an ask went out (one
+    that fell due while the bot was down is that day's round too). Compare
+    schedule._asked_today, which asks whether the user was asked."""
     return (round.state is not None and round.at is not None
             and local_day(round.at, tz) == local_day(moment, tz))
 

@@ -161,6 +161,11 @@ def test_a_new_time_starts_today_unless_a_replaced_time_was_asked_today():
     assert asked == schedule.Replaced((Round(9, 0, due=t(9, day=28)),), from_tomorrow=True)
     earlier = schedule.replace([ASKING], [(7, 0)], t(8, 12), TOKYO)   # tomorrow anyway
     assert earlier == schedule.Replaced((Round(7, 0, due=t(7, day=28)),), from_tomorrow=False)
+    # Today's 8:00 fell due while the bot was down and was never sent: the user was not
+    # asked today, so 9:00 asks today. (That round still counts as 8:00's round of the day.)
+    not_asked = ASKING._replace(state=S.NOT_ASKED, asks=0, due=TOMORROW_EIGHT)
+    unasked = schedule.replace([not_asked], [(9, 0)], t(8, 40), TOKYO)
+    assert unasked == schedule.Replaced((Round(9, 0, due=t(9)),), from_tomorrow=False)
 
 
 def test_adding_and_removing_times():
