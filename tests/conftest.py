@@ -1,11 +1,7 @@
+import importlib
 import os
 import tempfile
 
-# The bot imports line-bot-sdk's models on first use (webhook_events.py), and tests use them. In a
-# test that first use may come while freezegun has replaced datetime.date, and pydantic's
-# classes cannot be defined then (a metaclass conflict): import them before any time is frozen.
-import linebot.v3.messaging  # noqa: F401
-import linebot.v3.webhooks  # noqa: F401
 import pytest
 from freezegun import freeze_time
 from gevent.pywsgi import WSGIServer
@@ -19,6 +15,12 @@ from storage.redis_server import RedisServer
 from storage.store import Store, connect
 from tests.support import ManualTimer, new_user_id
 from web import create_app
+
+# The bot imports line-bot-sdk's models on first use (webhook_events.py), and tests use them. In a
+# test that first use may come while freezegun has replaced datetime.date, and pydantic's
+# classes cannot be defined then (a metaclass conflict): import them before any time is frozen.
+for _models in ("linebot.v3.messaging", "linebot.v3.webhooks"):
+    importlib.import_module(_models)
 
 SECRET = "test-channel-secret"
 TOKEN = "test-channel-token"
