@@ -272,11 +272,13 @@ def main():
     logsafe.configure(settings.log_level)
     listener = listen(settings.host, settings.port)
     try:
-        from runtime import build_runtime  # Redis, the outbox and the actors: after the checks
+        # Redis, the outbox and the actors: after the checks.
+        from runtime import build_runtime, settle_collector
         runtime = build_runtime(settings)  # stops whatever it started if it cannot finish
     except BaseException:
         listener.close()
         raise
+    settle_collector()
     settings = runtime.settings  # as the bot runs: simulator mode fills in LINE
     server = make_server(app_for(runtime), settings.host, settings.port, listener=listener)
     server.start()

@@ -13,7 +13,7 @@ import gevent
 
 import logsafe
 import settings as settings_module
-from runtime import build_runtime, check_redis
+from runtime import build_runtime, check_redis, settle_collector
 from startup import refuse_start
 from web import app_for
 
@@ -58,6 +58,7 @@ def start_worker(workers: int, serving, grace: float) -> None:
         settings, processes=workers,
         shutdown_grace_seconds=min(settings.shutdown_grace_seconds, max(grace - 1.0, 0.0)))
     runtime = build_runtime(settings)
+    settle_collector()
     app.bot = app_for(runtime)
     _running["runtime"] = runtime
     _running["start"] = gevent.spawn(runtime.system.start)
