@@ -110,8 +110,8 @@ def build_runtime(settings, *, timer=None) -> Runtime:
 
 # Python's cycle collector looks at young objects every 700 container allocations by default.
 # A webhook makes hundreds, nearly all freed at once by reference counting, so under load it
-# ran ~100 times a second and, every tenth time, went through the objects of the older
-# generation too: ~8% of the CPU of a webhook (bench/README.md, "the cycle collector").
+# ran ~100 times a second and, every tenth time, went through the older generation too: 4-9%
+# of the bot's CPU under webhooks (bench/README.md, "the cycle collector").
 GC_THRESHOLDS = (50_000, 20, 100)
 
 

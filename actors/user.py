@@ -35,7 +35,7 @@ from storage.watches import Redeem
 
 log = logging.getLogger(__name__)
 
-# A user whose handling keeps failing (a bug, a stored zone this machine does not know) is
+# A user whose wake-ups keep failing (a bug, a stored zone this machine does not know) is
 # looked at again 1, 2, 4 ... s later, at most an hour apart: never given up on (a fix or a
 # repaired record brings them back by itself), never a traceback every second.
 RESTART_DELAY_SECONDS = 1.0
@@ -95,7 +95,9 @@ class UserActor(Actor):
             log.debug("user actor %s: Redis unavailable on %s; trying again",
                       short_id(self.user_id), type(message).__name__)
         else:
-            delay = self._restart_delay()
+            # A wake-up that keeps failing backs off; a message's failure does not delay asks.
+            delay = (self._restart_delay() if type(message) is ReminderDue
+                     else RESTART_DELAY_SECONDS)
             log.error("user actor %s crashed on %s (%s); restarting from Redis, due again "
                       "in %.0f s at the earliest", short_id(self.user_id),
                       type(message).__name__, type(exc).__name__, delay, exc_info=exc)

@@ -176,6 +176,20 @@ def test_a_user_whose_wake_ups_keep_crashing_is_looked_at_less_often_until_repai
     assert bot.pushed_texts(user_id) == ["飲んだ?"]
 
 
+def test_messages_that_keep_crashing_do_not_delay_the_users_ask(bot, user_id, monkeypatch):
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=9, seconds=50)           # 6:09:50
+
+    def broken_card(*args):
+        raise RuntimeError("a bug in the 記録 card")
+    monkeypatch.setattr("actors.user.record_card.record_message", broken_card)
+    for _ in range(5):
+        bot.platform.send_text(user_id, "記録")    # each crashes the user's actor
+    bot.advance(seconds=10)                      # 6:10
+    [ask] = bot.pushes(user_id)
+    assert round(ask.at - bot.timer.now()) == 0  # on time, not pushed back by the crashes
+
+
 def die_once(monkeypatch, owner, name, after=False):
     """The first call to owner.name is where the process dies: before it, or just after."""
     real, died = getattr(owner, name), []
