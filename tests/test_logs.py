@@ -15,14 +15,9 @@ SHORT_ID = r"U[0-9a-f]{6}…"
 LATENCY = r"latency_ms=\d+\.\d"
 
 
-def lines(caplog, logger):
+def lines(caplog, logger, level=logging.INFO):
     return [r.getMessage() for r in caplog.records
-            if r.name == logger and r.levelno == logging.INFO]
-
-
-def warnings(caplog, logger):
-    return [r.getMessage() for r in caplog.records
-            if r.name == logger and r.levelno == logging.WARNING]
+            if r.name == logger and r.levelno == level]
 
 
 # -- the shape ---------------------------------------------------------------------------------
@@ -98,7 +93,7 @@ def test_each_push_multicast_and_retry_gets_one_line(outbox, platform, info_logs
 
     short = short_id(user)
     # A refusal is one WARNING line, with LINE's request id to quote to LINE.
-    [refused] = warnings(info_logs, "outbox.line")
+    [refused] = lines(info_logs, "outbox.line", logging.WARNING)
     assert re.fullmatch(rf"send=push recipients=1 user={short} status=500 {LATENCY} "
                         r"attempt=1 request=\S+", refused), refused
     assert [re.sub(LATENCY, "latency_ms=…", line) for line in lines(info_logs, "outbox.line")] == [
@@ -113,7 +108,7 @@ def test_each_push_multicast_and_retry_gets_one_line(outbox, platform, info_logs
 def test_a_request_that_never_got_an_answer_names_the_error(outbox, platform, info_logs):
     platform.stop()                                      # connection refused from now on
     outbox.push(new_user_id(), ["飲んだ?"], str(uuid.uuid4()))
-    *logged, gave_up = warnings(info_logs, "outbox.line")
+    *logged, gave_up = lines(info_logs, "outbox.line", logging.WARNING)
     assert lines(info_logs, "outbox.line") == []
     assert len(logged) == 4                              # every attempt, none answered
     assert re.fullmatch(rf"push to {SHORT_ID} failed after 4 attempts", gave_up), gave_up
@@ -133,6 +128,6 @@ def test_a_reply_line_took_is_a_debug_line_one_it_refused_a_warning(bot, platfor
     assert lines(caplog, "outbox.line") == []
     assert re.fullmatch(rf"send=reply recipients=1 status=200 {LATENCY}", debug[-1]), debug
     assert bot.outbox.reply(reply_token, ["もう一度"]) is False   # a spent token: LINE's 400
-    [refused] = warnings(caplog, "outbox.line")
+    [refused] = lines(caplog, "outbox.line", logging.WARNING)
     assert re.fullmatch(rf"send=reply recipients=1 status=400 {LATENCY} request=\S+", refused)
     assert reply_token not in caplog.text and user_id not in caplog.text
