@@ -87,7 +87,7 @@ class DueTogether:
         outcomes = system.asks.ask_together([(plan.record, plan.started) for plan in plans],
                                             attempt)
         now, default_zone = system.timer.now(), system.settings.timezone
-        to_save, changes, to_actor, not_delivered = [], {}, [], 0
+        to_save, ended, to_actor, not_delivered = [], [], [], 0
         for plan, outcome in zip(plans, outcomes):
             record = plan.record
             if isinstance(outcome, Exception) or outcome.result is AskResult.HELD:
@@ -104,25 +104,26 @@ class DueTogether:
             asked, effects = decide(plan.started, ROUND_EVENT[outcome.result], now, rules, tz)
             record.replace_round(plan.round, asked)
             if effects:  # the round ended (an ask LINE never took, at the day's end)
-                watchers = (system.watches.watchers(record.user_id)
-                            if tells_watchers(effects) else ())
-                changes[record.user_id] = settle(record, effects, watchers, now)
+                ended.append((record, effects))
         if not_delivered:
             log.warning("ask %d not delivered to %d users; trying again later", attempt,
                         not_delivered)
-        self._save(to_save, changes, to_actor, left)
+        self._save(to_save, self._settle(ended, now), to_actor, left)
 
     def _end_and_save(self, plans, left):
-        system = self._system
-        watched = [plan.record.user_id for plan in plans if tells_watchers(plan.effects)]
-        watchers = system.watches.watchers_of_many(watched) if watched else {}
-        now, changes = system.timer.now(), {}
         for plan in plans:
-            record = plan.record
-            record.replace_round(plan.round, plan.ended)
-            changes[record.user_id] = settle(record, plan.effects,
-                                             watchers.get(record.user_id, ()), now)
+            plan.record.replace_round(plan.round, plan.ended)
+        changes = self._settle([(plan.record, plan.effects) for plan in plans],
+                               self._system.timer.now())
         self._save([plan.record for plan in plans], changes, [], left)
+
+    def _settle(self, ended, now) -> dict:
+        """The tally changes (by user id) of rounds that ended, each record given the alerts
+        its watchers are owed: one look-up of the watchers for the whole group."""
+        watched = [record.user_id for record, effects in ended if tells_watchers(effects)]
+        watchers = self._system.watches.watchers_of_many(watched) if watched else {}
+        return {record.user_id: settle(record, effects, watchers.get(record.user_id, ()), now)
+                for record, effects in ended}
 
     def _save(self, records, changes, to_actor, left):
         """Save what was decided; whoever changed meanwhile goes to their actor."""

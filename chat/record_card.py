@@ -1,7 +1,8 @@
 """The answer to 記録: one Flex message, the last four weeks as a calendar (DESIGN.md §7.2).
 
-Plain JSON as LINE defines it (tests/test_record.py holds it to line-bot-sdk's Flex models). One bubble: a header, a row of weekdays, 4 rows of 7 days ending today, the counts.
-About 11 KB of JSON, well inside LINE's 30 KB per bubble."""
+Plain JSON as LINE defines it (tests/test_record.py holds it to line-bot-sdk's Flex models).
+One bubble: a header, a row of weekdays, 4 rows of 7 days ending today, the counts. About
+11 KB of JSON, well inside LINE's 30 KB per bubble."""
 from domain.history import Calendar, DayCell, Mark
 from chat.texts import record_summary
 

@@ -166,3 +166,33 @@ def test_rounds_ending_together_are_recorded_in_one_save_and_watchers_told_once(
         assert (tally.taken, tally.late, tally.missed) == (0, 0, 1)
     bot.advance(hours=1)
     assert bot.pushed_texts(watcher).count(missed) == 1
+
+
+def test_asks_line_cannot_take_at_the_rounds_end_record_them_and_look_up_watchers_once(
+        make_bot, platform, monkeypatch):
+    # A re-ask a day later (an interval near a day): when LINE cannot take it, the round ends
+    # there, unanswered, from the group that asked.
+    bot = make_bot(snooze_interval_seconds=23 * 3600, max_reasks=1)
+    users = crowd(bot, 3)
+    watcher = "U" + "f" * 32
+    for user, name in zip(users[:2], ("花子", "太郎")):     # the third is watched by nobody
+        platform.profiles[user] = {"displayName": name}
+        bot.say(user, "見守り")
+        bot.say(watcher, bot.last_reply(user)[0].split("\n")[0].split(": ")[1])
+    def asks(user):
+        return [text for text in bot.pushed_texts(user) if text.startswith("飲んだ")]
+
+    bot.advance(minutes=10)                     # 6:10: asked, together
+    assert all(asks(user) == ["飲んだ?"] for user in users)
+    looked_up = count_calls(monkeypatch, bot.system.watches, "watchers_of_many")
+    one_by_one = count_calls(monkeypatch, bot.system.watches, "watchers")
+    platform.faults.fail_next(4)                # every attempt of the re-ask: LINE is down
+    bot.advance(hours=23)                       # 5:10 the next day
+    assert all(asks(user) == ["飲んだ?"] for user in users)
+    assert [sorted(owners) for owners, in looked_up] == [sorted(users)] and one_by_one == []
+    missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
+    assert bot.pushed_texts(watcher).count(missed) == 1
+    assert bot.pushed_texts(watcher).count(missed.replace("花子", "太郎")) == 1
+    for user in users:                          # 記録: one missed round each
+        [tally] = bot.store.history(user).values()
+        assert (tally.taken, tally.late, tally.missed) == (0, 0, 1)
