@@ -80,7 +80,7 @@ def due_loading_parts(row, store, batch=500):
 
     from storage import keys, records
 
-    _, n = store.due_head(1)
+    _, n = store.due_head(0)
     print("due users taken and loaded (Scheduler), per user:")
     begin = time.process_time()
     taken = []

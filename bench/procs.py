@@ -7,7 +7,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -175,7 +174,7 @@ class BotProcess:
     def first_reply(self, standin, user_id, text, timeout=120.0, interval=0.01):
         """Seconds from exec until the stand-in got the reply to a webhook from `user_id`,
         sent as soon as the port takes connections (and again after a 503 "starting up")."""
-        from bench.webhooks import read_response, signed_request, text_event_body
+        from bench.webhooks import post_once, signed_request, text_event_body
 
         token = secrets.token_hex(16)
         request = signed_request(self.port, text_event_body(user_id, text, token), SECRET)
@@ -184,9 +183,7 @@ class BotProcess:
             if monotonic() > deadline:
                 raise RuntimeError(f"no 200 for a webhook within {timeout} s")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
-                    sock.sendall(request)
-                    status = read_response(sock, bytearray()).status
+                status = post_once(self.port, request, timeout)
             except OSError:
                 status = None             # not listening yet
             if status == 200:

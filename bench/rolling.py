@@ -13,25 +13,27 @@ import argparse
 import itertools
 import random
 import secrets
-import socket
 import threading
 import time
 
 from bench import chaos, records, scenarios
 from bench.procs import SECRET, BotProcess, monotonic
-from bench.webhooks import read_response, signed_request, text_event_body
+from bench.webhooks import post_once, signed_request, text_event_body
 
 
 class Router:
     """Sends signed webhooks at a steady rate, each on a new connection to whichever server
     is current, and keeps every answer."""
 
-    def __init__(self, port, users, rate, threads=4):
+    def __init__(self, port, users, rate, seed_value, threads=4):
         self.port = port
         self.users = users
         self.gap = threads / rate
-        self.threads = [threading.Thread(target=self._send_loop, daemon=True)
-                        for _ in range(threads)]
+        # Each thread its own generator (the same seed, the same users) and its own moment
+        # in the gap, so that the threads do not send in bursts.
+        self.threads = [threading.Thread(target=self._send_loop, daemon=True,
+                                         args=(random.Random(seed_value + i), i / threads))
+                        for i in range(threads)]
         self.stopping = threading.Event()
         self.statuses = {}
         self.failures = 0
@@ -47,17 +49,15 @@ class Router:
         for thread in self.threads:
             thread.join()
 
-    def _send_loop(self):
-        next_send = monotonic()
+    def _send_loop(self, rng, offset):
+        next_send = monotonic() + offset * self.gap
         while not self.stopping.is_set():
             next_send += self.gap
             time.sleep(max(0.0, next_send - monotonic()))
             token = secrets.token_hex(16)
-            body = text_event_body(random.choice(self.users), "設定教えて", token)
+            body = text_event_body(rng.choice(self.users), "設定教えて", token)
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
-                    sock.sendall(signed_request(self.port, body, SECRET))
-                    status = read_response(sock, bytearray()).status
+                status = post_once(self.port, signed_request(self.port, body, SECRET), 10)
             except OSError:
                 with self._lock:
                     self.failures += 1
@@ -69,7 +69,7 @@ class Router:
 
 
 def run(users, restarts, interval, reasks, rate, workers, seed_value, settle_timeout):
-    random.seed(seed_value)
+    random.seed(seed_value)   # the users' due times and the restarts (this thread only)
     env = chaos.day_settings(interval, reasks)
     with scenarios.environment(0.02, name="rolling-redis") as (redis_server, client, standin):
         generation = itertools.count(1)
@@ -79,37 +79,40 @@ def run(users, restarts, interval, reasks, rate, workers, seed_value, settle_tim
                               log_name=f"rolling-{next(generation) % 2}", workers=workers,
                               **env).start()
 
-        bot = router = None
+        servers, router = [], None   # every server started, each stopped in the end
         try:
             first_due = chaos.seed(client, users, first_due_within=interval * 3)
             started = monotonic()
-            bot = start()
-            bot.wait_healthy()
+            servers.append(start())
+            servers[-1].wait_healthy()
             asking = list(records.ids(200, start=users))   # no time set: "設定教えて" replies
-            router = Router(bot.port, asking, rate)
+            router = Router(servers[-1].port, asking, rate, seed_value)
             router.start()
             for _ in range(restarts):
                 time.sleep(random.uniform(0.2, interval))
-                new = start()
-                new.wait_healthy()
-                router.port = new.port     # new requests go to the new server only
-                bot.stop()                 # SIGTERM, then wait for it to exit
-                bot = new
+                servers.append(start())
+                servers[-1].wait_healthy()
+                router.port = servers[-1].port   # new requests go to the new server only
+                servers[-2].stop()               # SIGTERM, then wait for it to exit
             time.sleep(1.0)
             router.stop()
-            scenarios.wait_for_pushes(standin, chaos.expected_pushes(first_due, reasks),
-                                      settle_timeout)
+            expected = chaos.expected_pushes(first_due, reasks)
+            accepted = scenarios.wait_for_pushes(standin, expected, settle_timeout)
+            # A webhook is answered before its reply is sent: wait for the last replies.
+            scenarios.wait_for_pushes(standin, len(router.answered_tokens), settle_timeout,
+                                      kind="replies")
             elapsed = monotonic() - started
             result = standin.records()
         finally:
             if router is not None:
                 router.stopping.set()
-            if bot is not None:
-                bot.stop()
+            for server in servers:
+                server.stop()
     shape = f"gunicorn with {workers} workers" if workers else "python web.py"
     print(f"users: {users}, {shape}, rolling restarts: {restarts}, "
-          f"snooze interval: {interval} s, re-asks: {reasks}, webhooks offered: {rate:.0f}/s; "
-          f"{elapsed:.1f} s")
+          f"snooze interval: {interval} s, re-asks: {reasks}, webhooks offered: {rate:.0f}/s, "
+          f"seed: {seed_value}; {elapsed:.1f} s")
+    print(f"pushes accepted: {accepted} of {expected} expected")
     webhooks_ok = report_webhooks(router, result["replies"])
     exact, too_late = chaos.report_day(result["pushes"], first_due, reasks, interval)
     return webhooks_ok and exact and too_late == 0

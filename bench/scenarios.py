@@ -33,7 +33,8 @@ class Report:
 
 @contextlib.contextmanager
 def environment(latency=0.0, rate_limit=None, name="redis", persistent=False):
-    """A private Redis (flushed, with a client) and the stand-in; both stopped afterwards."""
+    """A private Redis of its own (`name`, `persistent`: procs.private_redis) with a client,
+    and the stand-in; all stopped afterwards."""
     with procs.private_redis(name, persistent=persistent) as server:
         client = redis_py.Redis.from_url(server.url)
         standin = None
@@ -64,13 +65,14 @@ def running_bot(server, standin, name, profile=False, variants=(), **env):
         bot.stop()
 
 
-def wait_for_pushes(standin, expected, timeout):
-    """Poll the stand-in until `expected` pushes arrived (or `timeout`); returns the count."""
+def wait_for_pushes(standin, expected, timeout, kind="pushes"):
+    """Poll the stand-in until `expected` pushes (or `kind`: "replies") arrived, or for
+    `timeout`; returns the count."""
     deadline = time.monotonic() + timeout
     while True:
-        pushed = standin.stats()["pushes"]
-        if pushed >= expected or time.monotonic() >= deadline:
-            return pushed
+        arrived = standin.stats()[kind]
+        if arrived >= expected or time.monotonic() >= deadline:
+            return arrived
         time.sleep(0.25)
 
 
@@ -287,9 +289,7 @@ def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
                 used["driver"] = time.process_time() - driver0
                 cpu = used["bot"]
                 ok = result.statuses.get(200, 0)
-                deadline = time.monotonic() + 30
-                while standin.stats()["replies"] < ok and time.monotonic() < deadline:
-                    time.sleep(0.2)
+                wait_for_pushes(standin, ok, 30, kind="replies")
                 profile = bot.profile_stop()
                 data = standin.records()
                 lag = [at - result.sent[token] for token, _, at in data["replies"]
@@ -344,11 +344,10 @@ def day(report, n=10000, interval=2.0, reasks=10, connections=64):
                           f"{n / set_seconds:.0f}/s ({setting.statuses})", ">= 2000/s",
                           n / set_seconds >= 2000)
             _sleep_until(due)
-            idle_before_due = bot.cpu_seconds()
+            phases.append(("waiting for the minute", bot.cpu_seconds()))
             wait_for_pushes(standin, n, timeout=due - time.time() + 60)
             first_asks = time.time()
-            phases += [("waiting for the minute", idle_before_due),
-                       ("first asks", bot.cpu_seconds())]
+            phases.append(("first asks", bot.cpu_seconds()))
             answering = ids[: n // 2]
             closed_loop(bot.port, WebhookFactory(bot.port, procs.SECRET, answering, "飲んだ",
                                                  once=True), connections, duration=600,
@@ -363,7 +362,7 @@ def day(report, n=10000, interval=2.0, reasks=10, connections=64):
                 if standin.stats()["pushes"] == before:
                     break
             phases.append(("re-asks and the rounds' end", bot.cpu_seconds()))
-            cpu = bot.cpu_seconds() - cpu0
+            cpu = phases[-1][1] - cpu0
             pushes = standin.stats()["pushes"]
     report.figure(f"day {n}: bot CPU for the whole day", f"{cpu:.1f} s "
                   f"({pushes} asks, {n + len(answering)} webhooks; {zone.key})", "<= 15 s",

@@ -3,6 +3,7 @@ its next request as soon as the previous answer arrives (gevent sockets, no monk
 import itertools
 import json
 import secrets
+import socket
 import time
 from typing import Callable, NamedTuple
 
@@ -49,6 +50,14 @@ class WebhookFactory:
         token = secrets.token_hex(16)
         body = text_event_body(self.users[i % len(self.users)], self.text, token, message_id=i)
         return token, signed_request(self.port, body, self.secret)
+
+
+def post_once(port, request: bytes, timeout: float) -> int:
+    """Send one ready request on a connection of its own; the status it was answered with
+    (OSError when there was no answer)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        return read_response(sock, bytearray()).status
 
 
 class Answer(NamedTuple):
