@@ -24,7 +24,6 @@ from actors.timer import Timer
 from outbox.line import LineOutbox
 from settings import Settings, check_credentials, generated_secret
 from startup import refuse_start
-from storage import migrate
 from storage.redis_server import RedisServer
 from storage.store import Store, connect
 
@@ -194,9 +193,6 @@ def _check_reachable(client, url):
 
 
 def _build(settings, timer, store) -> Runtime:
-    imported = migrate.import_go_users(store, settings.timezone)
-    if imported:
-        log.info("imported %d users from the Go bot's keys", imported)
     outbox = LineOutbox(settings.line_api_base_url, settings.channel_access_token,
                         timeout=settings.line_timeout_seconds,
                         rate=settings.push_rate_per_second,

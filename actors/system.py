@@ -4,6 +4,7 @@ this process nothing: their records and due times are in Redis."""
 import itertools
 import logging
 import uuid
+from typing import Optional
 
 import gevent
 from gevent.event import Event
@@ -61,8 +62,8 @@ class ActorSystem:
         self._heartbeat = self._reindex = None
 
     def start(self) -> int:
-        """Start: index the due times of users stored before the index existed (once), then
-        the heartbeat and the scheduler. With Redis away (a restart, a failover) each step
+        """Start: import the Go bot's users and index the due times of users stored before
+        the index existed (each once), then the heartbeat and the scheduler. With Redis away (a restart, a failover) each step
         is tried again every second until Redis is back. Returns how many users have a due
         time."""
         _until_redis_answers(self._index_once)
@@ -75,6 +76,9 @@ class ActorSystem:
 
     def _index_once(self) -> None:
         self.store.heartbeat(HEARTBEAT_TTL_SECONDS)
+        imported = self.store.import_go_users(self.settings.timezone)
+        if imported:
+            log.info("imported %d users from the Go bot's keys", imported)
         if not self.store.due_index_built():
             indexed = self.store.build_due_index()
             log.info("indexed the due times of %d stored users", indexed)
@@ -85,9 +89,13 @@ class ActorSystem:
     def tell(self, user_id: str, message) -> None:
         self._actor(user_id).tell(message)
 
-    def tell_first_delivery(self, event_id: str, user_id: str, message) -> bool:
-        """`tell`, unless the webhook event `event_id` was handled before (LINE redelivers).
-        An asleep user's record is read in the same round trip as that check."""
+    def tell_first_delivery(self, event_id: Optional[str], user_id: str, message) -> bool:
+        """`tell`, unless the webhook event `event_id` was handled before (LINE redelivers;
+        an event without an id is told as it is). An asleep user's record is read in the same
+        round trip as that check."""
+        if not event_id:
+            self.tell(user_id, message)
+            return True
         if user_id in self.awake:
             if not self.store.first_delivery(event_id):
                 return False

@@ -13,7 +13,7 @@ import redis
 from domain.history import DayTally, TallyChange, outcome_index
 from domain.user import UserRecord
 from logsafe import short_id
-from storage import history, keys, records
+from storage import history, keys, migrate, records
 from storage.pipelining import Pipeliner
 
 log = logging.getLogger(__name__)
@@ -368,6 +368,11 @@ class Store:
                           type(exc).__name__)
                 loaded.append(None)
         return loaded
+
+    @_outage_aware
+    def import_go_users(self, timezone_name: str) -> int:
+        """The Go bot's users, once (storage/migrate.py); how many were imported."""
+        return migrate.import_go_users(self, timezone_name)
 
     # -- the due index ---------------------------------------------------------------------
     @_outage_aware

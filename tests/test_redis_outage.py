@@ -67,6 +67,8 @@ def test_a_start_while_redis_is_away_waits_for_it(link, platform, frozen, user_i
     outage = gevent.event.Event()
     seen = _OnLog("Redis unavailable", outage)
     logging.getLogger("storage.store").addHandler(seen)
+    go_user = "U" + "9" * 32
+    client.set(f"user_{go_user}", "6:30")           # a user of the Go bot, imported at start
     try:
         link.cut()
         starting = gevent.spawn(bot.start)
@@ -81,6 +83,8 @@ def test_a_start_while_redis_is_away_waits_for_it(link, platform, frozen, user_i
         bot.say(user_id, "6時10分")
         bot.advance(minutes=10)
         assert bot.pushed_texts(user_id) == ["飲んだ?"]
+        bot.advance(minutes=20)
+        assert bot.pushed_texts(go_user) == ["飲んだ?"]
     finally:
         logging.getLogger("storage.store").removeHandler(seen)
         bot.stop()

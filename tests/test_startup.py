@@ -19,7 +19,6 @@ import runtime as runtime_module
 from settings import from_environment
 from simulator.local import LocalLine
 from startup import EXIT_STATUS
-from storage import migrate
 from storage.redis_server import RedisServer, free_port
 from tests.conftest import SECRET, TOKEN
 from web import create_app, make_server
@@ -208,12 +207,12 @@ def test_a_start_that_fails_late_stops_what_it_started(settings_for, monkeypatch
         simulator_ports.append(int(local.base_url.rsplit(":", 1)[1]))
         return local
 
-    def import_fails(store, timezone):
-        raise OSError("the disk is gone")  # the last step before the bot is built
+    def actors_fail(*args):
+        raise OSError("the disk is gone")  # the last step of the build
 
     monkeypatch.setattr(RedisServer, "start", redis_noted)
     monkeypatch.setattr(LocalLine, "start", simulator_noted)
-    monkeypatch.setattr(migrate, "import_go_users", import_fails)
+    monkeypatch.setattr(runtime_module, "ActorSystem", actors_fail)
     with pytest.raises(OSError, match="the disk is gone"):
         runtime_module.build_runtime(settings_for(simulated=True))
     [(redis_server, redis_process)], [simulator_port] = redis_servers, simulator_ports
