@@ -62,10 +62,11 @@ def start_worker(workers: int, serving, grace: float) -> None:
     app.bot = app_for(runtime)
     _running["runtime"] = runtime
     _running["start"] = gevent.spawn(runtime.system.start)
+    _running["serving"] = serving
     _running["watch"] = gevent.spawn(_drain_when_told, runtime, serving)
 
 
-def _drain_when_told(runtime, serving) -> None:
+def _drain_when_told(runtime, serving) -> bool:
     """gunicorn's SIGTERM only marks the worker as stopping: it then serves its open
     connections (LINE keeps them open) for up to graceful_timeout, and its master kills it
     then. So the work stops here, at once: no more due users, in-flight sends finish.
@@ -82,11 +83,11 @@ def stop_worker() -> None:
         return
     _running.pop("start").kill()
     draining = _running.pop("watch")
-    draining.join(timeout=runtime.settings.shutdown_grace_seconds)  # told to stop: it drains
-    if draining.dead:
-        quiet = draining.value
-        runtime.close()
-    else:  # the worker ends for another reason: stop here
+    if _running.pop("serving")():  # the worker ends for another reason (a crash): stop here
         draining.kill()
         quiet = runtime.stop()
+    else:  # told to stop: the drain stops the actors, within the grace
+        draining.join()
+        quiet = draining.value
+        runtime.close()
     log.info("worker stopped%s", "" if quiet else " (some work was cut short)")

@@ -34,8 +34,22 @@ def test_a_worker_told_to_stop_stops_its_actors_once_and_then_closes(monkeypatch
     monkeypatch.setattr(wsgi, "STOP_CHECK_SECONDS", 0)
     monkeypatch.setattr(wsgi, "_running", {
         "runtime": runtime, "start": gevent.spawn(gevent.sleep, 60),
+        "serving": lambda: not told.is_set(),
         "watch": gevent.spawn(wsgi._drain_when_told, runtime, lambda: not told.is_set())})
     told.set()                                   # gunicorn's SIGTERM: worker.alive is False
     wsgi.stop_worker()
     assert runtime.system.stops == [9.0]         # the drain's stop, not a second one
     assert (runtime.closed, runtime.stopped) == (1, 0)
+
+
+def test_a_worker_that_ends_while_still_serving_stops_at_once(monkeypatch):
+    # gunicorn's worker exits without being told to stop (its master went away, a crash):
+    # nothing drains, so nothing is waited for; the actors are stopped here, once.
+    runtime = FakeRuntime(grace=3600.0)
+    monkeypatch.setattr(wsgi, "_running", {
+        "runtime": runtime, "start": gevent.spawn(gevent.sleep, 60), "serving": lambda: True,
+        "watch": gevent.spawn(wsgi._drain_when_told, runtime, lambda: True)})
+    with gevent.Timeout(10):                     # not the hour of grace
+        wsgi.stop_worker()
+    assert runtime.system.stops == [3600.0]
+    assert (runtime.closed, runtime.stopped) == (0, 1)
