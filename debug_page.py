@@ -72,7 +72,7 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 <p>refreshes every {REFRESH_SECONDS} s <span id="status"></span></p></header>
 <main id="snapshot">
 <div class="cards">
-{_card(due.get("count", len(users)), "users with a due time (Redis)")}
+{_card(due.get("count", 0), "users with a due time (Redis)")}
 {_card(snapshot.get("awake_count", 0), "awake (greenlet)")}
 {_card(outbox.get("in_flight", 0), "requests in flight")}
 {_card(outbox.get("asks_waiting", 0), "asks waiting for a batch")}

@@ -1,5 +1,5 @@
-"""Configuration, read once from the environment in `main()` and passed down. A value the
-bot cannot run with stops the start here, before anything is started (startup.py)."""
+"""Configuration, read from the environment when a process starts and passed down. A value
+the bot cannot run with stops the start here, before anything is started (startup.py)."""
 import math
 import os
 import secrets

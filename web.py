@@ -122,9 +122,7 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
         if routed is None:
             return "ignored"
         if isinstance(routed, ForUser):
-            if not event_id:
-                system.tell(routed.user_id, routed.message)
-            elif not system.tell_first_delivery(event_id, routed.user_id, routed.message):
+            if not system.tell_first_delivery(event_id, routed.user_id, routed.message):
                 return "duplicate"  # LINE redelivered an event we already handled
             return "told"
         if event_id and not store.first_delivery(event_id):

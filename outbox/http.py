@@ -58,12 +58,10 @@ class LineHttp:
         if url.port and url.port != (443 if secure else 80):
             host += f":{url.port}"
         self._prefix = url.path.rstrip("/")
-        self._get_headers = (f"Host: {host}\r\nAccept-Encoding: identity\r\n"
-                             f"Accept: application/json\r\nAuthorization: Bearer {access_token}"
-                             f"\r\nUser-Agent: {USER_AGENT}\r\n")
-        self._headers = (f"Host: {host}\r\nAccept-Encoding: identity\r\n"
-                         f"Accept: application/json\r\nContent-Type: application/json\r\n"
-                         f"Authorization: Bearer {access_token}\r\nUser-Agent: {USER_AGENT}\r\n")
+        first = f"Host: {host}\r\nAccept-Encoding: identity\r\nAccept: application/json\r\n"
+        last = f"Authorization: Bearer {access_token}\r\nUser-Agent: {USER_AGENT}\r\n"
+        self._get_headers = first + last
+        self._headers = first + "Content-Type: application/json\r\n" + last
 
     def post(self, path: str, payload: bytes, timeout: float,
              headers: Sequence[Tuple[str, str]] = ()) -> Answer:

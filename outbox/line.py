@@ -172,7 +172,6 @@ class LineOutbox:
                 self.quota_exhausted = True
                 return PushResult.QUOTA, None
             # One warning per slow-down comes from the limiter; not one per 429 in a storm.
-            log.debug("push rate limited by LINE (request %s)", answer.request_id)
             limiter.slow_down()
             return None, _RATE_LIMITED
         if status >= 500:
@@ -218,7 +217,7 @@ class LineOutbox:
     def _log_send(self, path, body, started, attempt=None, status=None, error=None,
                   request=None):
         """One line per request LINE answered (or that failed on the way): kind, recipients,
-        status, latency; for a refusal, LINE's request id. Never the texts, the token or a
+        status, latency; for a refusal or a 429, LINE's request id. Never the texts, the token or a
         full user id. A request that failed or that LINE refused is a WARNING (not a push's
         409, the same push taken before, nor its 429, which the pacing answers); a reply LINE
         took is a DEBUG line: the webhook event's own line says what was answered."""
@@ -228,6 +227,7 @@ class LineOutbox:
             level = logging.WARNING
         else:
             level = logging.DEBUG if path == REPLY_PATH else logging.INFO
+        if status is None or status < 300 or status == 409:  # 409: taken before
             request = None
         if not log.isEnabledFor(level):
             return
@@ -255,15 +255,10 @@ def _reply_messages(messages) -> list:
     texts = tuple(message for message in messages if isinstance(message, str))
     if len(texts) == len(messages):
         return list(_messages(texts, ()))
-    return [_message(message) for message in messages]
-
-
-def _message(message: Union[str, dict]) -> dict:
-    """A text, or a message object as built (chat/record_card.py; its tests hold it to
-    line-bot-sdk's Flex models)."""
-    if isinstance(message, str):
-        return _messages((message,), ())[0]
-    return message
+    # Texts, and message objects as built (chat/record_card.py: its tests hold it to
+    # line-bot-sdk's Flex models).
+    return [_messages((message,), ())[0] if isinstance(message, str) else message
+            for message in messages]
 
 
 @functools.lru_cache(maxsize=4096)

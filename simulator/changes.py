@@ -2,7 +2,7 @@
 condition on each change. Deadlines use the real monotonic clock: tests freeze the other."""
 import gevent.event
 
-from outbox.clock import real_seconds as real_monotonic
+from outbox.clock import real_seconds
 
 
 class Changes:
@@ -16,13 +16,13 @@ class Changes:
     def wait_for(self, check, timeout: float, describe):
         """Block until `check()` is truthy and return it; AssertionError(describe()) after
         `timeout` seconds."""
-        deadline = real_monotonic() + timeout
+        deadline = real_seconds() + timeout
         while True:
             changed = self.event
             value = check()
             if value:
                 return value
-            remaining = deadline - real_monotonic()
+            remaining = deadline - real_seconds()
             if remaining <= 0:
                 raise AssertionError(describe())
             changed.wait(remaining)

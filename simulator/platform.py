@@ -29,7 +29,8 @@ import urllib3
 from gevent.pywsgi import WSGIServer
 
 from simulator import rich_menus
-from simulator.changes import Changes, real_monotonic
+from outbox.clock import real_seconds as real_monotonic
+from simulator.changes import Changes
 from simulator.line_api import (
     AUTH_FAILED, DEFAULT_RICH_MENU_PATH, FAILED_TO_SEND, INVALID_REPLY_TOKEN, LOADING_PATH,
     MONTHLY_LIMIT, MULTICAST_MAX, MULTICAST_PATH, NOT_FOUND, PROFILE_PATH, PUSH_PATH,
