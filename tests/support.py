@@ -10,6 +10,7 @@ from gevent.server import StreamServer
 
 from domain.rounds import DUE_TOLERANCE
 from simulator.line_api import MULTICAST_PATH, PUSH_PATH
+from storage import keys
 
 
 def new_user_id() -> str:
@@ -47,6 +48,24 @@ def crowd(bot, n=3, time="6時10分"):
     for user in users:
         bot.say(user, time)
     return users
+
+
+def watched_by(bot, watcher, names):
+    """Each user of `names` (user id -> display name) shows that name and is watched by
+    `watcher` (the code they get from 見守り, sent by the watcher)."""
+    for user, name in names.items():
+        bot.platform.profiles[user] = {"displayName": name}
+        bot.say(user, "見守り")
+        bot.say(watcher, bot.last_reply(user)[0].split("\n")[0].split(": ")[1])
+
+
+def edit_record(bot, user_id, edit) -> bytes:
+    """Replace the user's stored record by `edit(stored bytes)`, as a hand edit or another
+    version would; returns the record as it was."""
+    key = keys.user(user_id)
+    stored = bot.store.redis.get(key)
+    bot.store.redis.set(key, edit(stored))
+    return stored
 
 
 def count_calls(monkeypatch, owner, name) -> list:

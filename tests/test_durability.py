@@ -2,10 +2,11 @@
 import logging
 
 from chat import texts
+from storage import keys
 from tests.conftest import WHOLE_DAY
 from tests.support import (
-    advance_together, asks_seen_once, count_calls, crowd, let_the_dead_senders_lease_run_out,
-    send_statuses,
+    advance_together, asks_seen_once, count_calls, crowd, edit_record,
+    let_the_dead_senders_lease_run_out, send_statuses,
 )
 
 
@@ -155,25 +156,32 @@ def test_a_crash_in_one_users_actor_leaves_the_others_alone(bot, user_id, monkey
 
 def test_a_user_whose_wake_ups_keep_crashing_is_looked_at_less_often_until_repaired(
         bot, user_id, caplog):
+    def nowhere(raw):
+        return raw.replace(b'"tz":null', b'"tz":"Nowhere/Atlantis"')
+
+    def crashes():
+        return [r.created for r in caplog.records if "crashed on ReminderDue" in r.getMessage()]
+
     bot.say(user_id, "6時10分")
-    key = f"usa:user:{user_id}"
-    stored = bot.store.redis.get(key)
-    bot.store.redis.set(key, stored.replace(b'"tz":null', b'"tz":"Nowhere/Atlantis"'))
+    stored = edit_record(bot, user_id, nowhere)
     with caplog.at_level(logging.ERROR):
         bot.advance(minutes=10)                  # 6:10: due, and every look at it crashes
         bot.advance(hours=2)
-    crashes = [r.created for r in caplog.records if "crashed on ReminderDue" in r.getMessage()]
     # 1, 2, 4 ... s apart, not every second: 13 in two hours instead of 7,200.
-    assert len(crashes) == 13
-    assert [round(b - a) for a, b in zip(crashes, crashes[1:])][:5] == [1, 2, 4, 8, 16]
+    assert len(crashes()) == 13
+    assert [round(b - a) for a, b in zip(crashes(), crashes()[1:])][:5] == [1, 2, 4, 8, 16]
     assert bot.pushed_texts(user_id) == []
-    assert bot.store.redis.zscore("usa:due", user_id) is not None   # never given up on
-    bot.store.redis.set(key, stored)             # repaired (a deploy that knows the zone)
+    assert bot.store.redis.zscore(keys.DUE, user_id) is not None   # never given up on
+    edit_record(bot, user_id, lambda raw: stored)  # repaired (a deploy that knows the zone)
     bot.advance(hours=1)                         # looked at again: today's ask is too late
-    assert bot.system.failures == {}
     assert bot.pushed_texts(user_id) == []
     bot.advance(hours=21)                        # 6:10 the next day
     assert bot.pushed_texts(user_id) == ["飲んだ?"]
+    edit_record(bot, user_id, nowhere)           # broken again: the count starts over
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        bot.advance(minutes=10, seconds=1)       # the 6:20 re-ask, and a second later
+    assert [round(b - a) for a, b in zip(crashes(), crashes()[1:])] == [1]
 
 
 def test_messages_that_keep_crashing_do_not_delay_the_users_ask(bot, user_id, monkeypatch):

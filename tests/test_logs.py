@@ -123,8 +123,7 @@ def test_a_reply_line_took_is_a_debug_line_one_it_refused_a_warning(bot, platfor
     caplog.set_level(logging.DEBUG, logger="outbox.line")
     bot.say(user_id, "設定教えて")                  # the event's own line says it was answered
     reply_token = platform.replies[-1].reply_token
-    debug = [r.getMessage() for r in caplog.records
-             if r.name == "outbox.line" and r.levelno == logging.DEBUG]
+    debug = lines(caplog, "outbox.line", logging.DEBUG)
     assert lines(caplog, "outbox.line") == []
     assert re.fullmatch(rf"send=reply recipients=1 status=200 {LATENCY}", debug[-1]), debug
     assert bot.outbox.reply(reply_token, ["もう一度"]) is False   # a spent token: LINE's 400

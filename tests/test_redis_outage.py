@@ -5,8 +5,10 @@ import urllib.error
 import urllib.request
 
 import gevent
+import gevent.event
 import pytest
 
+from actors import system as actor_system
 from chat import texts
 from logsafe import short_id
 from storage.store import Store, connect
@@ -61,7 +63,8 @@ def test_the_round_resumes_when_redis_is_back(bot_behind_link, link, platform, u
     assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
 
 
-def test_a_start_while_redis_is_away_waits_for_it(link, platform, frozen, user_id):
+def test_a_start_while_redis_is_away_waits_for_it(link, platform, frozen, user_id, monkeypatch):
+    monkeypatch.setattr(actor_system, "START_RETRY_SECONDS", 0.01)
     client = connect(link.url)
     bot = Bot(Store(client), platform, frozen, make_settings())
     outage = gevent.event.Event()
@@ -69,6 +72,7 @@ def test_a_start_while_redis_is_away_waits_for_it(link, platform, frozen, user_i
     logging.getLogger("storage.store").addHandler(seen)
     go_user = "U" + "9" * 32
     client.set(f"user_{go_user}", "6:30")           # a user of the Go bot, imported at start
+    starting = None
     try:
         link.cut()
         starting = gevent.spawn(bot.start)
@@ -86,6 +90,8 @@ def test_a_start_while_redis_is_away_waits_for_it(link, platform, frozen, user_i
         bot.advance(minutes=20)
         assert bot.pushed_texts(go_user) == ["飲んだ?"]
     finally:
+        if starting is not None:
+            starting.kill()
         logging.getLogger("storage.store").removeHandler(seen)
         bot.stop()
         client.close()

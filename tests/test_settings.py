@@ -23,7 +23,8 @@ def test_the_simulator_asks_again_sooner_unless_told_otherwise():
     ("SNOOZE_INTERVAL_SECONDS", "inf"),
     # 0 would re-ask without a pause, poll Redis without one, or never send at all.
     ("SNOOZE_INTERVAL_SECONDS", "0"), ("SCHEDULER_POLL_SECONDS", "0"),
-    ("PUSH_RATE_PER_SECOND", "0"), ("PUSH_CONCURRENCY", "0"), ("DUE_LEASE_SECONDS", "0.0")])
+    ("PUSH_RATE_PER_SECOND", "0"), ("PUSH_CONCURRENCY", "0"), ("DUE_LEASE_SECONDS", "0.0"),
+    ("LINE_TIMEOUT_SECONDS", "0"), ("PUSH_LEASE_SECONDS", "0")])
 def test_a_bad_number_stops_the_start_with_its_name(name, value):
     with pytest.raises(SystemExit, match=name):
         from_environment({name: value})

@@ -13,7 +13,10 @@ from domain.wallclock import zone
 from simulator.line_api import MULTICAST_PATH, PUSH_PATH
 from storage.store import Store
 from tests.conftest import WHOLE_DAY
-from tests.support import asks_seen_once, count_calls, crowd, send_paths
+from storage import keys
+from tests.support import (
+    asks_seen_once, count_calls, crowd, edit_record, send_paths, watched_by,
+)
 
 TOKYO = zone("Asia/Tokyo")
 
@@ -37,7 +40,7 @@ def test_a_crowd_is_claimed_sent_and_saved_once_for_all(bot, monkeypatch):
 
 
 def test_a_record_changed_while_the_group_asks_goes_to_the_actor_and_is_asked_once(
-        bot, redis_server, monkeypatch):
+        bot, monkeypatch):
     users = crowd(bot, 3)
     changed = users[1]
     other_process = Store(bot.store.redis)
@@ -80,7 +83,7 @@ def test_a_user_whose_actor_is_busy_is_asked_by_that_actor(bot, monkeypatch):
     def show_help_as_the_round_falls_due(actor, message):
         bot.timer._move_to(bot.timer.now() + 600)
         bot.timer._wake_due()
-        found_due.wait()                         # still handling this when the round is due
+        assert found_due.wait(5)                 # still handling this when the round is due
         return real_show_help(actor, message)
 
     monkeypatch.setattr(bot.store, "load_many", load_many)
@@ -121,31 +124,26 @@ def test_asks_queued_while_the_senders_are_busy_go_out_together(bot, monkeypatch
 def test_records_that_cannot_be_read_leave_the_others_due_with_them_alone(bot, caplog):
     users = crowd(bot, 4)
     cut_short, nowhere = users[1], users[2]
-    stored = {cut_short: b'{"tz": null, "v": 1, "h": 6',
-              nowhere: bot.store.redis.get(f"usa:user:{nowhere}").replace(
-                  b'"tz":null', b'"tz":"Nowhere/Atlantis"')}
-    for user, raw in stored.items():
-        bot.store.redis.set(f"usa:user:{user}", raw)
+    edit_record(bot, cut_short, lambda raw: b'{"tz": null, "v": 1, "h": 6')
+    edit_record(bot, nowhere, lambda raw: raw.replace(b'"tz":null', b'"tz":"Nowhere/Atlantis"'))
+    stored = {user: bot.store.redis.get(keys.user(user)) for user in (cut_short, nowhere)}
     bot.advance(minutes=10)
     bot.advance(minutes=10)
     asked = ["飲んだ?", "飲んだ??"]
     assert [bot.pushed_texts(user) for user in users] == [asked, [], [], asked]
     for user, raw in stored.items():            # kept as they were, for whoever repairs them
-        assert bot.store.redis.get(f"usa:user:{user}") == raw
-    assert bot.store.redis.zscore("usa:due", cut_short) is None  # unreadable: not woken again
+        assert bot.store.redis.get(keys.user(user)) == raw
+    assert bot.store.redis.zscore(keys.DUE, cut_short) is None  # unreadable: not woken again
     assert "cannot be read" in caplog.text and "not asked until" in caplog.text
     assert cut_short not in caplog.text and nowhere not in caplog.text
     assert bot.system.scheduler.waking == MAX_WAKING   # every waking slot was given back
 
 
 def test_rounds_ending_together_are_recorded_in_one_save_and_watchers_told_once(
-        bot, platform, monkeypatch):
+        bot, monkeypatch):
     users = crowd(bot, 3)
     watcher = "U" + "f" * 32
-    for user, name in zip(users[:2], ("花子", "太郎")):     # the third is watched by nobody
-        platform.profiles[user] = {"displayName": name}
-        bot.say(user, "見守り")
-        bot.say(watcher, bot.last_reply(user)[0].split("\n")[0].split(": ")[1])
+    watched_by(bot, watcher, {users[0]: "花子", users[1]: "太郎"})  # the third: by nobody
     bot.advance(hours=1, minutes=59)            # 7:59: the last re-ask came at 7:50
     together = count_calls(monkeypatch, bot.store, "save_many")
     alone = count_calls(monkeypatch, bot.store, "save")
@@ -169,16 +167,13 @@ def test_rounds_ending_together_are_recorded_in_one_save_and_watchers_told_once(
 
 
 def test_asks_line_cannot_take_at_the_rounds_end_record_them_and_look_up_watchers_once(
-        make_bot, platform, monkeypatch):
+        make_bot, monkeypatch):
     # A re-ask a day later (an interval near a day): when LINE cannot take it, the round ends
     # there, unanswered, from the group that asked.
     bot = make_bot(snooze_interval_seconds=23 * 3600, max_reasks=1)
     users = crowd(bot, 3)
     watcher = "U" + "f" * 32
-    for user, name in zip(users[:2], ("花子", "太郎")):     # the third is watched by nobody
-        platform.profiles[user] = {"displayName": name}
-        bot.say(user, "見守り")
-        bot.say(watcher, bot.last_reply(user)[0].split("\n")[0].split(": ")[1])
+    watched_by(bot, watcher, {users[0]: "花子", users[1]: "太郎"})  # the third: by nobody
     def asks(user):
         return [text for text in bot.pushed_texts(user) if text.startswith("飲んだ")]
 
@@ -186,7 +181,7 @@ def test_asks_line_cannot_take_at_the_rounds_end_record_them_and_look_up_watcher
     assert all(asks(user) == ["飲んだ?"] for user in users)
     looked_up = count_calls(monkeypatch, bot.system.watches, "watchers_of_many")
     one_by_one = count_calls(monkeypatch, bot.system.watches, "watchers")
-    platform.faults.fail_next(4)                # every attempt of the re-ask: LINE is down
+    bot.platform.faults.fail_next(4)                # every attempt of the re-ask: LINE is down
     bot.advance(hours=23)                       # 5:10 the next day
     assert all(asks(user) == ["飲んだ?"] for user in users)
     assert [sorted(owners) for owners, in looked_up] == [sorted(users)] and one_by_one == []

@@ -30,16 +30,24 @@ class FakeRuntime:
 
 
 def test_a_worker_told_to_stop_stops_its_actors_once_and_then_closes(monkeypatch):
-    runtime, told = FakeRuntime(grace=9.0), Event()
+    runtime, told, looked = FakeRuntime(grace=9.0), Event(), Event()
     monkeypatch.setattr(wsgi, "STOP_CHECK_SECONDS", 0)
+    starting = gevent.spawn(gevent.sleep, 60)
+
+    def serving():
+        looked.set()
+        return not told.is_set()
+
     monkeypatch.setattr(wsgi, "_running", {
-        "runtime": runtime, "start": gevent.spawn(gevent.sleep, 60),
-        "serving": lambda: not told.is_set(),
-        "watch": gevent.spawn(wsgi._drain_when_told, runtime, lambda: not told.is_set())})
+        "runtime": runtime, "start": starting, "serving": serving,
+        "watch": gevent.spawn(wsgi._drain_when_told, runtime, serving)})
+    assert looked.wait(5)
+    assert runtime.system.stops == []            # serving: the drain only watches
     told.set()                                   # gunicorn's SIGTERM: worker.alive is False
     wsgi.stop_worker()
     assert runtime.system.stops == [9.0]         # the drain's stop, not a second one
     assert (runtime.closed, runtime.stopped) == (1, 0)
+    assert starting.dead
 
 
 def test_a_worker_that_ends_while_still_serving_stops_at_once(monkeypatch):
