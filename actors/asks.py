@@ -4,12 +4,16 @@ round's buttons), a push for a user asked alone.
 
 A batch is claimed in Redis before it is sent (`Store.claim_batch`): each user's ask is tied
 to the batch, provided their record is still the version the decision was made on, and the
-batch's recipients are stored. The batch id is the X-Line-Retry-Key, so whoever later finds
-an ask whose batch was never confirmed (after a restart, or a send that gave up) resends that
-very request, and LINE answers 409 if it took it the first time. A user is never asked the
-same ask under two different keys. Whoever asked (the user's actor, or a group of users asked
-together: actors/together.py) saves the user's progress once it has the outcome, with a
-compare-and-set on that same version."""
+batch's recipients are stored. The claim of a round's first ask also saves the record with
+the round started, so an answer that comes while LINE is still taking the ask (the user sees
+it before the bot hears back) finds the round open, in whichever process it arrives.
+The batch id is the X-Line-Retry-Key, so whoever later finds an ask whose batch was never
+confirmed (after a restart, or a send that gave up) resends that very request, and LINE
+answers 409 if it took it the first time. A user is never asked the same ask under two
+different keys. Whoever asked (the user's actor, or a group of users asked together:
+actors/together.py) saves the user's progress once it has the outcome, with a
+compare-and-set on the version the claim left; an answer saved meanwhile makes that save a
+Conflict, and the asker decides again on what the answer wrote."""
 import enum
 import logging
 import uuid

@@ -84,6 +84,8 @@ class DueTogether:
 
     def _ask_and_save(self, plans, left, attempt):
         system, rules = self._system, self._system.rules
+        for plan in plans:  # a first ask's claim saves the round as started
+            plan.record.replace_round(plan.round, plan.started)
         outcomes = system.asks.ask_together([(plan.record, plan.started) for plan in plans],
                                             attempt)
         now, default_zone = system.timer.now(), system.settings.timezone
@@ -102,7 +104,7 @@ class DueTogether:
                 continue
             not_delivered += outcome.result is AskResult.NOT_DELIVERED
             asked, effects = decide(plan.started, ROUND_EVENT[outcome.result], now, rules, tz)
-            record.replace_round(plan.round, asked)
+            record.replace_round(plan.started, asked)
             if effects:  # the round ended (an ask LINE never took, at the day's end)
                 ended.append((record, effects))
         if not_delivered:

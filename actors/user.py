@@ -385,8 +385,8 @@ class UserActor(Actor):
             if started != round:
                 self._save(effects)
             return
-        # The claim checks that the record is still the one this decision was made on; the
-        # round's progress is saved once LINE has answered.
+        # The claim checks that the record is still the one this decision was made on (and
+        # saves a round it starts); the round's progress is saved once LINE has answered.
         outcome = self.system.asks.ask(self.record, started, ask.attempt)
         if outcome.result is AskResult.UNREACHABLE:
             self._pause()

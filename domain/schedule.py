@@ -78,10 +78,11 @@ def _sorted(rounds: List[Round]) -> Tuple[Round, ...]:
 
 
 def _asked_today(round: Round, now: float, tz) -> bool:
-    """The user was sent at least one ask of this round today: a new time replacing it
-    starts tomorrow, so nobody is reminded of one dose twice in a day. A round that fell due
-    while the bot was down and was never sent does not count."""
-    return (round.asks > 0 and round.at is not None
+    """The user was sent at least one ask of this round today, or its first ask is on its
+    way (an open round): a new time replacing it starts tomorrow, so nobody is reminded of
+    one dose twice in a day. A round that fell due while the bot was down and was never sent
+    does not count."""
+    return ((round.asks > 0 or round.is_open) and round.at is not None
             and local_day(round.at, tz) == local_day(now, tz))
 
 

@@ -92,6 +92,8 @@ class Faults:
         self.blocked_users = set()      # a push to them is refused; a multicast skips them;
                                         # their profile is not found
         self.held = None                # an Event: every API call waits for it to be set
+        self.answers_held = None        # an Event: a push or multicast is taken (users see
+                                        # it) but its answer waits for the Event to be set
         self._failures = collections.deque()
         self._hangs = collections.deque()
 
@@ -334,6 +336,8 @@ class LinePlatform:
                 answer, delay = handler(environ, *arguments)
         self.requests.append(ApiRequest(path, answer.status))
         self._changes.notify()
+        if self.faults.answers_held is not None and path in (PUSH_PATH, MULTICAST_PATH):
+            self.faults.answers_held.wait()
         if delay:
             gevent.sleep(delay)
         body = json.dumps(answer.payload).encode("utf-8")

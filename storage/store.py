@@ -78,8 +78,10 @@ return {due, next[2] or false}
 """
 
 # Claim ask ARGV[5] of each user's round that starts at ARGV[6] for one batch, atomically, if
-# the user's record is still the version the caller decided on (the claim writes no record:
-# the actor saves its user's progress once LINE has answered). A claim names the batch that
+# the user's record is still the version the caller decided on. The claim of a round's first
+# ask also writes the record with that round started (asking, nothing delivered yet), so that
+# from this moment an answer, in any process, finds the round open; whoever asked saves the
+# user's progress once LINE has answered. A claim names the batch that
 # holds the ask ("b:<id>"); the batch's body (recipients, attempt, round) and lease are
 # written in the same call, so whoever finds the claim later can resend exactly the same
 # request with the same retry key (the batch id): LINE answers 409 if it took it before.
@@ -90,7 +92,8 @@ return {due, next[2] or false}
 # day claim key. ARGV[1] batch id, ARGV[2] lease ms, ARGV[3] ttl s, ARGV[4] batch key prefix,
 # ARGV[5] attempt, ARGV[6] round start, ARGV[7] this process's token, ARGV[8] the key prefix of
 # live processes' heartbeats; then per user: user id, version read, "1" if the day claim
-# applies. A batch whose sender's heartbeat stopped is resent at once, lease or not.
+# applies, the record with the round started ('': not a first ask). A batch whose sender's
+# heartbeat stopped is resent at once, lease or not.
 _CLAIM_BATCH = VERSION_OF_LUA + """
 local prefix, round_at, alive = ARGV[4], tonumber(ARGV[6]), ARGV[8]
 local recipients, answers = {}, {}
@@ -113,7 +116,7 @@ local function day_claim(claim)
 end
 
 for i = 1, (#KEYS - 2) / 3 do
-  local user_key, claim_key, day_key, a = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2], 6 + 3 * i
+  local user_key, claim_key, day_key, a = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2], 5 + 4 * i
   local current = redis.call('GET', user_key)
   local expected = tonumber(ARGV[a + 1])
   local fresh
@@ -126,6 +129,7 @@ for i = 1, (#KEYS - 2) / 3 do
     if claim and not live_batch(claim) then claim = nil end
     if not claim and with_day then claim = day_claim(redis.call('GET', day_key)) end
     if not claim then
+      if ARGV[a + 3] ~= '' then redis.call('SET', user_key, ARGV[a + 3]) end
       redis.call('SET', claim_key, 'b:' .. ARGV[1], 'EX', ARGV[3])
       if with_day then redis.call('SET', day_key, 'b:' .. ARGV[1], 'EX', ARGV[3]) end
       recipients[#recipients + 1] = ARGV[a]
@@ -450,20 +454,26 @@ class Store:
     def claim_batch(self, batch_id: str, attempt: int, round_at: float, asks: Sequence[Ask],
                     lease_seconds: float) -> List[Claim]:
         """Claim ask `attempt` of each user's round starting at `round_at` for this batch,
-        in one atomic call, where the user's record is still the version decided on."""
+        in one atomic call, where the user's record is still the version decided on. For a
+        first ask each record won (holding the round as started) is written too, and its
+        version moves on."""
         user_keys, user_args = [], []
         for ask in asks:
-            user_id = ask.record.user_id
+            record = ask.record
+            user_id = record.user_id
             user_keys += [keys.user(user_id), keys.ask_claim(user_id, round_at, attempt),
                           keys.push_claim(user_id, ask.day or "-", attempt)]
-            user_args += [user_id, ask.record.version, "1" if ask.day else "0"]
+            user_args += [user_id, record.version, "1" if ask.day else "0",
+                          records.encode(record, record.version + 1) if attempt == 0 else ""]
         replies = self._claim_batch(
             keys=[keys.batch(batch_id), keys.batch_lease(batch_id), *user_keys],
             args=[batch_id, _ms(lease_seconds), PUSH_RECORD_TTL, keys.BATCH_PREFIX, attempt,
                   int(round_at), self.token, keys.alive(""), *user_args])
         claims = []
-        for status, detail in replies:
+        for ask, (status, detail) in zip(asks, replies):
             status = _CLAIM_STATUS[status]
+            if attempt == 0 and status is ClaimStatus.WON:
+                ask.record.version += 1  # written with the round started
             if status is ClaimStatus.HELD:
                 claims.append(Claim(status, lease_left=int(detail) / 1000.0))
             elif status is ClaimStatus.RESEND:

@@ -57,7 +57,7 @@ def test_an_ask_is_claimed_by_one_batch_and_remembered_once_shown(store, redis_c
     assert claim(store, "batch-1", record) == [WON]
     assert orjson.loads(redis_client.get(keys.batch("batch-1"))) == {
         "to": ["U1"], "attempt": 0, "round": int(AT)}
-    assert store.load("U1").version == 1   # a claim writes no record: the actor does
+    assert store.load("U1").version == 2   # a first ask's claim saves the round started
     other_process = store.load("U1")
     [held] = claim(store, "batch-2", other_process)
     assert held.status is HELD and 29 < held.lease_left <= 30
@@ -65,6 +65,22 @@ def test_an_ask_is_claimed_by_one_batch_and_remembered_once_shown(store, redis_c
     store.finish_batch("batch-1", shown=True)
     assert claim(store, "batch-3", other_process) == [SENT]
     assert claim(store, "batch-4", other_process, attempt=1) == [WON]
+
+
+def test_a_first_asks_claim_saves_the_round_started_and_only_the_winners(store):
+    asked, changed = new_user(store), new_user(store, "U2")
+    store.save(store.load("U2"))                # another process wrote U2 meanwhile
+    for record in (asked, changed):
+        record.replace_round(record.rounds[0], record.rounds[0]._replace(
+            state=RoundState.ASKING, at=AT, day=DAY))
+    assert [c.status for c in claim(store, "batch-1", asked, changed)] == [
+        ClaimStatus.WON, ClaimStatus.CONFLICT]
+    stored = store.load("U1")                   # an answer from now on finds it open
+    assert stored.rounds[0].is_open and stored.version == asked.version == 2
+    assert not store.load("U2").rounds[0].is_open
+    store.save(asked)                           # the asker's save follows the claim's version
+    assert claim(store, "batch-2", asked, attempt=1) == [WON]
+    assert store.load("U1").version == asked.version == 3   # a re-ask's claim writes none
 
 
 def test_an_unconfirmed_batch_is_resent_whole_with_its_own_key(store, redis_client):
