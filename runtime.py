@@ -26,6 +26,7 @@ from settings import Settings, check_credentials, generated_secret
 from startup import refuse_start
 from storage.redis_server import RedisServer
 from storage.store import Store, connect
+from storage.upgrade import Legacy
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ def build_runtime(settings, *, timer=None) -> Runtime:
             embedded = _embedded_redis(settings.data_dir, simulated=simulator is not None)
             on_failure.callback(embedded.stop)
             redis_url = embedded.url
-        store = Store(connect(redis_url))
+        store = Store(connect(redis_url),
+                      legacy=Legacy(settings.timezone, settings.max_reasks))
         on_failure.callback(store.redis.close)
         _check_reachable(store.redis, redis_url)
         runtime = _build(settings, timer, store)

@@ -22,7 +22,7 @@ import logsafe
 from logsafe import fields
 from outbox.clock import real_seconds
 from startup import refuse_start
-from storage.store import StorageUnavailable
+from storage.outage import StorageUnavailable
 
 log = logging.getLogger("usa_reminder.web")
 
@@ -125,7 +125,7 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
             if not system.tell_first_delivery(event_id, routed.user_id, routed.message):
                 return "duplicate"  # LINE redelivered an event we already handled
             return "told"
-        if event_id and not store.first_delivery(event_id):
+        if event_id and not store.events.first_delivery(event_id):
             return "duplicate"
         if isinstance(routed, NotOneToOne) and routed.reply_token:
             outbox.reply_soon(routed.reply_token, [texts.ONE_TO_ONE_ONLY])

@@ -2,7 +2,7 @@
 the same ask of rounds that started at the same moment ("飲んだ?", "飲んだ??", ... with that
 round's buttons), a push for a user asked alone.
 
-A batch is claimed in Redis before it is sent (`Store.claim_batch`): each user's ask is tied
+A batch is claimed in Redis before it is sent (storage/batches.py): each user's ask is tied
 to the batch, provided their record is still the version the decision was made on, and the
 batch's recipients are stored. The claim of a round's first ask also saves the record with
 the round started, so an answer that comes while LINE is still taking the ask (the user sees
@@ -14,49 +14,24 @@ different keys. Whoever asked (the user's actor, or a group of users asked toget
 actors/together.py) saves the user's progress once it has the outcome, with a
 compare-and-set on the version the claim left; an answer saved meanwhile makes that save a
 Conflict, and the asker decides again on what the answer wrote."""
-import enum
 import logging
 import uuid
-from typing import NamedTuple, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Sequence, Tuple, Union
 
 import gevent
 from gevent.event import AsyncResult
 
 from chat import texts
-from domain.rounds import Delivered, NotDelivered, Round
+from domain.asking import AskOutcome, AskResult
+from domain.rounds import Dose
 from domain.user import UserRecord
 from outbox.line import MULTICAST_MAX, PushResult
-from storage.store import Ask, ClaimStatus, Conflict, TakeStatus
+from storage.batches import ClaimStatus, TakeStatus
+from storage.users import Conflict
 
 log = logging.getLogger(__name__)
 
-# Under asks sent before rounds had ids (a batch claimed by that version, resent now).
-UNNAMED_ROUND_BUTTONS = ((texts.QUICK_TOOK, texts.POSTBACK_TOOK),
-                         (texts.QUICK_LATER, texts.POSTBACK_LATER))
-
-
-class AskResult(enum.Enum):
-    SHOWN = "shown"                  # LINE showed it, now or before (409, another sender)
-    REFUSED = "refused"              # LINE refused it for good (4xx, quota): spent anyway
-    NOT_DELIVERED = "not delivered"  # 5xx, timeouts: the user has not seen it
-    UNREACHABLE = "unreachable"      # this user cannot receive pushes (blocked the bot)
-    HELD = "held"                    # another sender holds this ask: look again after `wait`
-
-
-class AskOutcome(NamedTuple):
-    result: AskResult
-    wait: float = 0.0
-
-
 SHOWN = AskOutcome(AskResult.SHOWN)
-
-# What each outcome of an ask means for its round (UNREACHABLE pauses the whole user, HELD
-# looks again later).
-ROUND_EVENT = {
-    AskResult.SHOWN: Delivered(),
-    AskResult.REFUSED: Delivered(),   # spent: logged once per batch
-    AskResult.NOT_DELIVERED: NotDelivered(),
-}
 
 _BY_PUSH_RESULT = {
     PushResult.DELIVERED: SHOWN,
@@ -68,15 +43,23 @@ _BY_PUSH_RESULT = {
 }
 
 
-class _Waiting(NamedTuple):
-    ask: Ask
-    outcome: AsyncResult  # an AskOutcome, or the exception that stopped the ask
+class Asked(NamedTuple):
+    outcome: AskOutcome
+    record: UserRecord    # as stored now: a first ask's claim saved the round started
+
+
+class _Waiting:
+    __slots__ = ("record", "result")
+
+    def __init__(self, record):
+        self.record = record          # the record decided on; once claimed, as stored
+        self.result = AsyncResult()   # an AskOutcome, or the exception that stopped the ask
 
 
 class AskBatcher:
-    def __init__(self, store, outbox, lease_seconds: float, batch_size: int = MULTICAST_MAX,
+    def __init__(self, batches, outbox, lease_seconds: float, batch_size: int = MULTICAST_MAX,
                  senders: int = 32, on_delivered=None):
-        self._store = store
+        self._batches = batches
         self._on_delivered = on_delivered  # on_delivered(user ids): LINE took a new ask
         self._outbox = outbox
         self._lease = lease_seconds
@@ -86,28 +69,30 @@ class AskBatcher:
         self._senders = 0
         self._resending = {}   # batch id -> AsyncResult of its resend by this process
 
-    def ask(self, record, round, attempt: int) -> AskOutcome:
-        """Ask `record`'s user ask `attempt` of `round`, together with everyone else asked
-        that ask of a round starting at the same moment. Blocks this greenlet until LINE has
-        answered. Raises Conflict when the stored record changed since it was read."""
-        [outcome] = self.ask_together([(record, round)], attempt)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+    def ask(self, record: UserRecord, dose: Dose, attempt: int) -> Asked:
+        """Ask `record`'s user ask `attempt` of `dose`'s round, together with everyone else
+        asked that ask of a round starting at the same moment. Blocks this greenlet until
+        LINE has answered. Raises Conflict when the stored record changed since it was read."""
+        [asked] = self.ask_together([(record, dose)], attempt)
+        if isinstance(asked, Exception):
+            raise asked
+        return asked
 
-    def ask_together(self, asks: Sequence[Tuple[UserRecord, Round]], attempt: int) -> list:
-        """`ask` for many users at once (rounds that all start at the same moment). Returns
-        per record its AskOutcome, or the exception that stopped its ask (Conflict: the
-        stored record changed since it was read)."""
-        waitings = [_waiting_for(record, round) for record, round in asks]
+    def ask_together(self, asks: Sequence[Tuple[UserRecord, Dose]],
+                     attempt: int) -> List[Union[Asked, Exception]]:
+        """`ask` for many users at once (rounds that all start at the same moment), each
+        record holding the dose asked (a first ask: its round started). Returns per record
+        what came of its ask, or the exception that stopped it (Conflict: the stored record
+        changed since it was read)."""
+        waitings = [_Waiting(record) for record, _ in asks]
         self._queue(attempt, asks[0][1].at, waitings)
-        outcomes = []
+        results = []
         for waiting in waitings:  # a resend of an earlier batch may still be under way
             try:
-                outcomes.append(waiting.outcome.get())
+                results.append(Asked(waiting.result.get(), waiting.record))
             except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
+                results.append(exc)
+        return results
 
     def _queue(self, attempt, round_at, waitings):
         """Asks wait with the others of their key; up to `senders` greenlets send them, each
@@ -145,46 +130,43 @@ class AskBatcher:
     def _send_batch(self, attempt, round_at, batch):
         batch_id = str(uuid.uuid4())
         try:
-            claims = self._store.claim_batch(batch_id, attempt, round_at,
-                                             [waiting.ask for waiting in batch], self._lease)
+            claims = self._batches.claim(batch_id, attempt, round_at,
+                                         [waiting.record for waiting in batch], self._lease)
         except Exception as exc:  # Redis failed: each asking actor hears it
             _fail(batch, exc)
             return
         won, resends = [], {}
         for waiting, claim in zip(batch, claims):
             if claim.status is ClaimStatus.WON:
+                waiting.record = claim.record
                 won.append(waiting)
             elif claim.status is ClaimStatus.CONFLICT:
-                waiting.outcome.set_exception(Conflict(waiting.ask.record.user_id))
-            elif claim.status is ClaimStatus.HELD:
-                waiting.outcome.set(AskOutcome(AskResult.HELD, claim.lease_left))
-            elif claim.status is ClaimStatus.SENT:
-                waiting.outcome.set(SHOWN)
-            else:  # RESEND: an earlier batch holds the ask, never confirmed
+                waiting.result.set_exception(Conflict(waiting.record.user_id))
+            else:  # CLAIMED: an earlier batch holds the ask
                 resends.setdefault(claim.batch_id, []).append(waiting)
         for earlier, waitings in resends.items():
             gevent.spawn(self._resend_for, earlier, waitings)
         if not won:
             return
+        user_ids = [waiting.record.user_id for waiting in won]
         try:
-            result = self._send(batch_id, [w.ask.record.user_id for w in won], attempt,
-                                round_at)
+            result = self._send(batch_id, user_ids, attempt, round_at)
         except Exception as exc:
             _fail(won, exc)
             return
         for waiting in won:
-            waiting.outcome.set(_BY_PUSH_RESULT[result])
+            waiting.result.set(_BY_PUSH_RESULT[result])
         if result is PushResult.DELIVERED and self._on_delivered is not None:
-            gevent.spawn(self._on_delivered, [w.ask.record.user_id for w in won])
+            gevent.spawn(self._on_delivered, user_ids)
         try:
-            # After the answers, so that the actors' saves share this round trip.
-            self._store.finish_batch(batch_id, shown=result.shown)
+            # After the answers, so that the askers' saves share this round trip.
+            self._batches.finish(batch_id, shown=result.shown)
         except Exception as exc:  # harmless: whoever finds it unconfirmed resends it (409)
             log.warning("could not mark a batch of asks as sent: %s", type(exc).__name__)
 
-    def _send(self, batch_id, user_ids, attempt, round_at: Optional[float]) -> PushResult:
+    def _send(self, batch_id, user_ids, attempt, round_at: float) -> PushResult:
         message = [texts.ask(attempt)]
-        buttons = UNNAMED_ROUND_BUTTONS if round_at is None else texts.ask_buttons(round_at)
+        buttons = texts.ask_buttons(round_at)
         if len(user_ids) == 1:
             result = self._outbox.push(user_ids[0], message, batch_id, buttons)
         else:
@@ -202,7 +184,7 @@ class AskBatcher:
             _fail(waitings, exc)
         else:
             for waiting in waitings:
-                waiting.outcome.set(outcome)
+                waiting.result.set(outcome)
 
     def _resend(self, batch_id) -> AskOutcome:
         """Resend an earlier batch with its own recipients and retry key. Its other users
@@ -223,7 +205,7 @@ class AskBatcher:
             del self._resending[batch_id]
 
     def _take_and_resend(self, batch_id) -> AskOutcome:
-        taken = self._store.take_batch(batch_id, self._lease)
+        taken = self._batches.take(batch_id, self._lease)
         if taken.status is TakeStatus.SENT:
             return SHOWN
         if taken.status is TakeStatus.HELD:
@@ -233,18 +215,12 @@ class AskBatcher:
         body = taken.body
         log.info("resending an unconfirmed batch of %d (attempt %d) with its retry key",
                  len(body["to"]), body["attempt"])
-        result = self._send(batch_id, body["to"], body["attempt"], body.get("round"))
-        self._store.finish_batch(batch_id, shown=result.shown)
+        result = self._send(batch_id, body["to"], body["attempt"], body["round"])
+        self._batches.finish(batch_id, shown=result.shown)
         return _BY_PUSH_RESULT[result]
-
-
-def _waiting_for(record, round) -> _Waiting:
-    # A user with one time: the day's claim of the one-time version applies too.
-    day = round.day if len(record.rounds) == 1 else None
-    return _Waiting(Ask(record, day), AsyncResult())
 
 
 def _fail(batch, exc):
     for waiting in batch:
-        if not waiting.outcome.ready():
-            waiting.outcome.set_exception(exc)
+        if not waiting.result.ready():
+            waiting.result.set_exception(exc)

@@ -1,27 +1,15 @@
-"""A minimal actor on gevent: a mailbox, a greenlet that runs only while there is work,
-`tell` (never blocks) and `ask` (returns an AsyncResult)."""
+"""A minimal actor on gevent: a mailbox, a greenlet that runs only while there is work, and
+`tell` (never blocks)."""
 import logging
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Optional
 
 import gevent
-from gevent.event import AsyncResult, Event
+from gevent.event import Event
 from gevent.queue import Queue
 
 from actors.timer import TIMED_OUT
 
 log = logging.getLogger(__name__)
-
-
-class ActorStopped(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Envelope:
-    message: Any
-    reply_to: Optional[AsyncResult]
 
 
 class Activity:
@@ -51,9 +39,9 @@ class Actor:
     `on_failure` (restart policy) and `on_idle` (called when the greenlet ends).
 
     With `hibernates = True` the greenlet ends as soon as the mailbox is empty; the next
-    message starts a new one. A crash in `on_receive` fails that message's `ask` and goes to
-    `on_failure`; after `max_restarts` failures within `restart_window` seconds the rest of the
-    mailbox is dropped (asks fail fast) and the actor goes idle until the next message.
+    message starts a new one. A crash in `on_receive` goes to `on_failure`; after
+    `max_restarts` failures within `restart_window` seconds the rest of the mailbox is dropped
+    and the actor goes idle until the next message.
     """
 
     hibernates = False
@@ -70,12 +58,11 @@ class Actor:
 
     # -- public ------------------------------------------------------------------------
     def tell(self, message) -> None:
-        self._enqueue(Envelope(message, None))
-
-    def ask(self, message) -> AsyncResult:
-        result = AsyncResult()
-        self._enqueue(Envelope(message, result))
-        return result
+        if self._stopped:
+            return
+        self.activity.begin()
+        self.mailbox.put(_Message(message))
+        self.start()
 
     def start(self):
         if self._greenlet is None and not self._stopped:
@@ -83,7 +70,8 @@ class Actor:
         return self
 
     def stop(self):
-        """Fail the queued messages and end the greenlet (a graceful stop waits for quiet first)."""
+        """Drop the queued messages and end the greenlet (a graceful stop waits for quiet
+        first)."""
         self._stopped = True
         self._drop_mailbox()
         if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
@@ -110,15 +98,6 @@ class Actor:
         """A queued message was dropped unhandled (stop, or too many failures)."""
 
     # -- loop --------------------------------------------------------------------------
-    def _enqueue(self, envelope):
-        if self._stopped:
-            if envelope.reply_to is not None:
-                envelope.reply_to.set_exception(ActorStopped(type(self).__name__))
-            return
-        self.activity.begin()
-        self.mailbox.put(envelope)
-        self.start()
-
     def _loop(self):
         try:
             while not self._stopped:
@@ -126,10 +105,10 @@ class Actor:
                     break
                 item = self.timer.wait(self.mailbox, self.next_deadline())
                 try:
-                    if isinstance(item, Envelope):
-                        self._deliver(item)
+                    if type(item) is _Message:
+                        self._guarded(self.on_receive, item.message)
                     else:
-                        self._guarded(self.on_timeout, None)
+                        self._guarded(self.on_timeout)
                 finally:
                     if item is not TIMED_OUT:
                         self.activity.end()
@@ -137,22 +116,11 @@ class Actor:
             self._greenlet = None
             self.on_idle()
 
-    def _deliver(self, envelope):
+    def _guarded(self, handler, *message):
         try:
-            result = self.on_receive(envelope.message)
+            handler(*message)
         except Exception as exc:
-            if envelope.reply_to is not None:
-                envelope.reply_to.set_exception(exc)
-            self._failed(exc, envelope.message)
-        else:
-            if envelope.reply_to is not None:
-                envelope.reply_to.set(result)
-
-    def _guarded(self, handler, message):
-        try:
-            handler()
-        except Exception as exc:
-            self._failed(exc, message)
+            self._failed(exc, message[0] if message else None)
 
     def _failed(self, exc, message):
         now = self.timer.now()
@@ -169,8 +137,14 @@ class Actor:
     def _drop_mailbox(self):
         while not self.mailbox.empty():
             item = self.mailbox.get_nowait()
-            if isinstance(item, Envelope):
-                if item.reply_to is not None:
-                    item.reply_to.set_exception(ActorStopped(type(self).__name__))
+            if type(item) is _Message:
                 self.on_dropped(item.message)
             self.activity.end()
+
+
+class _Message:
+    """A message in a mailbox (a mailbox also holds the timer's wake-ups)."""
+    __slots__ = ("message",)
+
+    def __init__(self, message):
+        self.message = message

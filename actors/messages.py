@@ -112,11 +112,11 @@ class Forget:
 # -- UserActor: from the scheduler ------------------------------------------------------------
 @dataclass(frozen=True)
 class ReminderDue:
-    due: float
+    """Something of the user's is due (the scheduler found them in the due index)."""
 
 
 # -- Scheduler ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ScheduleDue:
-    user_id: str
+    """A due time this process just set."""
     due: float

@@ -21,7 +21,7 @@ from gevent.lock import BoundedSemaphore
 from actors.base import Actor
 from actors.messages import ScheduleDue
 from domain.rounds import DUE_TOLERANCE
-from storage.store import StorageUnavailable
+from storage.outage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,13 @@ class Scheduler(Actor):
         self._looked_at = None
         self._looking = False          # in on_timeout: claiming and handing out due users
 
-    def schedule(self, user_id: str, due: float) -> None:
+    def schedule(self, due: float) -> None:
         """A due time this process just set (and saved). A scheduler waiting for an earlier
         or equal moment finds it then, in the index: only an earlier one needs a message
         (10,000 users setting the same minute wake it once, not 10,000 times). While it is
         looking, a message always goes: what it finds may not include this save."""
         if self._looking or self._next is None or due < self._next:
-            self.tell(ScheduleDue(user_id, due))
+            self.tell(ScheduleDue(due))
 
     def on_receive(self, message: ScheduleDue):
         if self._next is None or message.due < self._next:
@@ -74,11 +74,11 @@ class Scheduler(Actor):
         now = self.timer.now()
         self._looked_at = now
         while True:
-            users, following = self._store.claim_due(now + DUE_TOLERANCE, self._lease,
+            users, following = self._store.due.claim(now + DUE_TOLERANCE, self._lease,
                                                      self._batch)
             self._next = following if following is not None else math.inf
             waking = []
-            for user_id, record in zip(users, self._store.load_many(users)):
+            for user_id, record in zip(users, self._store.users.load_many(users)):
                 if not self._waking.acquire(blocking=False):
                     if waking:
                         self._wake(waking)

@@ -18,9 +18,7 @@ from actors.together import DueTogether
 from actors.user import UserActor
 from domain.rounds import Rules
 from domain.wallclock import month_of, zone
-from storage.store import StorageUnavailable
-from storage.usage import Usage
-from storage.watches import Watches
+from storage.outage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +30,6 @@ MAX_WAKING = 2000
 HEARTBEAT_SECONDS = 1.0
 HEARTBEAT_TTL_SECONDS = 5.0
 START_RETRY_SECONDS = 1.0
-# A deploy from the version without a due index: both run for up to a minute.
-REINDEX_AFTER_SECONDS = 120.0
 
 
 class ActorSystem:
@@ -49,42 +45,40 @@ class ActorSystem:
         self.awake = {}     # user id -> UserActor, only while it has work
         self.failures = {}  # user id -> handlings failed in a row (see UserActor.on_failure)
         self.token = store.token = uuid.uuid4().hex   # this process (this start), in its leases
-        self.watches = Watches(store.redis, store.pipeliner)
-        self.usage = Usage(store.redis)
+        self.watches = store.watches
+        self.usage = store.usage
         self.notices = Notices(outbox, self.usage, timer, settings.timezone)
-        self.asks = AskBatcher(store, outbox, settings.push_lease_seconds,
+        self.asks = AskBatcher(store.batches, outbox, settings.push_lease_seconds,
                                on_delivered=self.notices.count)
         self.together = DueTogether(self)
         self.scheduler = Scheduler(timer, self.activity, store, self.together.wake,
                                    lease=settings.due_lease_seconds,
                                    poll=settings.scheduler_poll_seconds, max_waking=MAX_WAKING)
         self.ready = Event()
-        self._heartbeat = self._reindex = None
+        self._heartbeat = None
 
     def start(self) -> int:
         """Start: import the Go bot's users and index the due times of users stored before
-        the index existed (each once), then the heartbeat and the scheduler. With Redis away (a restart, a failover) each step
-        is tried again every second until Redis is back. Returns how many users have a due
-        time."""
-        _until_redis_answers(self._index_once)
+        the index existed (each once), then the heartbeat and the scheduler. With Redis away
+        (a restart, a failover) each step is tried again every second until Redis is back.
+        Returns how many users have a due time."""
+        _until_redis_answers(self._once)
         self._heartbeat = gevent.spawn(self._beat)
         self.scheduler.start()
         self.ready.set()
-        _, due = _until_redis_answers(lambda: self.store.due_head(0))
+        _, due = _until_redis_answers(lambda: self.store.due.head(0))
         log.info("ready: %d users with a due time", due)
         return due
 
-    def _index_once(self) -> None:
-        self.store.heartbeat(HEARTBEAT_TTL_SECONDS)
-        imported = self.store.import_go_users(self.settings.timezone)
+    def _once(self) -> None:
+        store = self.store
+        store.processes.heartbeat(self.token, HEARTBEAT_TTL_SECONDS)
+        imported = store.go_import.run(self.settings.timezone)
         if imported:
             log.info("imported %d users from the Go bot's keys", imported)
-        if not self.store.due_index_built():
-            indexed = self.store.build_due_index()
+        indexed = store.due.build_once(store.users)
+        if indexed is not None:
             log.info("indexed the due times of %d stored users", indexed)
-            # A process of the version without the index may still run (a deploy) and save
-            # users without indexing them: index once more after it has gone.
-            self._reindex = gevent.spawn_later(REINDEX_AFTER_SECONDS, self._index_again)
 
     def tell(self, user_id: str, message) -> None:
         self._actor(user_id).tell(message)
@@ -97,23 +91,20 @@ class ActorSystem:
             self.tell(user_id, message)
             return True
         if user_id in self.awake:
-            if not self.store.first_delivery(event_id):
+            if not self.store.events.first_delivery(event_id):
                 return False
             record = None
         else:
-            first, record = self.store.first_delivery_reading(event_id, user_id)
+            first, record = self.store.events.first_delivery_reading(event_id, user_id)
             if not first:
                 return False
         self._actor(user_id, record).tell(message)
         return True
 
-    def ask(self, user_id: str, message):
-        return self._actor(user_id).ask(message)
-
     def wake(self, user_id: str, record) -> None:
         """The user is due and their actor is to handle it (`record`: as just loaded, or
         None). Users due together are woken through `together` first."""
-        self._actor(user_id, record).tell(ReminderDue(self.timer.now()))
+        self._actor(user_id, record).tell(ReminderDue())
 
     def _actor(self, user_id, record=None):
         actor = self.awake.get(user_id)
@@ -136,40 +127,32 @@ class ActorSystem:
         self.together.stop()
         for actor in list(self.awake.values()):
             actor.stop()
-        for helper in (self._heartbeat, self._reindex):
-            if helper is not None:
-                helper.kill(block=False)
+        if self._heartbeat is not None:
+            self._heartbeat.kill(block=False)
         return quiet
-
-    def _index_again(self):
-        try:
-            log.info("indexed the due times of %d stored users again",
-                     self.store.build_due_index())
-        except Exception as exc:
-            log.warning("could not index due times again: %s", type(exc).__name__)
 
     def _beat(self):
         while True:
             gevent.sleep(HEARTBEAT_SECONDS)
             try:
-                self.store.heartbeat(HEARTBEAT_TTL_SECONDS)
+                self.store.processes.heartbeat(self.token, HEARTBEAT_TTL_SECONDS)
             except StorageUnavailable:
                 pass  # the store logs the outage
 
     def snapshot(self, limit: int = 50) -> dict:
         """What /debug shows: the users due next (each time and its round), the actors awake,
         and the due index. Reads Redis."""
-        head, indexed = self.store.due_head(limit)
+        head, indexed = self.store.due.head(limit)
         awake = list(itertools.islice(self.awake, limit))
         shown = list(dict.fromkeys([user_id for user_id, _ in head] + awake))
         users = []
-        for user_id, record in zip(shown, self.store.load_many(shown)):
+        for user_id, record in zip(shown, self.store.users.load_many(shown)):
             if record is None:
                 continue
             actor = self.awake.get(user_id)
             users.append({
                 "user": user_id, "tz": record.tz or self.settings.timezone,
-                "times": [_round_snapshot(round) for round in record.rounds],
+                "times": [_dose_snapshot(dose) for dose in record.doses],
                 "next_due": record.due, "awake": actor is not None,
                 "mailbox": len(actor.mailbox) if actor is not None else 0,
             })
@@ -200,8 +183,8 @@ def _until_redis_answers(call):
             gevent.sleep(START_RETRY_SECONDS)
 
 
-def _round_snapshot(round) -> dict:
-    return {"time": f"{round.hour}:{round.minute:02d}", "day": round.day,
-            "round": None if round.state is None else round.state.value, "asks": round.asks,
-            "reasks_sent": max(0, round.asks - 1), "answered_at": round.answered_at,
-            "next_due": round.due}
+def _dose_snapshot(dose) -> dict:
+    return {"time": f"{dose.hour}:{dose.minute:02d}", "day": dose.day,
+            "round": None if dose.state is None else dose.state.value, "asks": dose.asks,
+            "reasks_sent": max(0, dose.asks - 1), "answered_at": dose.answered_at,
+            "next_due": dose.due}

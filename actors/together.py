@@ -11,12 +11,12 @@ import logging
 
 import gevent
 
-from actors.asks import ROUND_EVENT, AskResult
-from actors.saving import pause, settle, tells_watchers
-from domain.rounds import decide
+from actors.saving import log_not_asked, log_paused
+from domain.asking import AskResult, after_ask
+from domain.ending import settle, tells_watchers
 from domain.wakeup import PlainEnd, plain_wakeup
 from domain.wallclock import zone
-from storage.store import StorageUnavailable
+from storage.outage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,61 +84,60 @@ class DueTogether:
 
     def _ask_and_save(self, plans, left, attempt):
         system, rules = self._system, self._system.rules
-        for plan in plans:  # a first ask's claim saves the round as started
-            plan.record.replace_round(plan.round, plan.started)
-        outcomes = system.asks.ask_together([(plan.record, plan.started) for plan in plans],
-                                            attempt)
+        # Each record holds its dose's round started: a first ask's claim saves it so.
+        asked = system.asks.ask_together(
+            [(plan.record.with_dose(plan.dose, plan.started), plan.started) for plan in plans],
+            attempt)
         now, default_zone = system.timer.now(), system.settings.timezone
         to_save, ended, to_actor, not_delivered = [], [], [], 0
-        for plan, outcome in zip(plans, outcomes):
-            record = plan.record
-            if isinstance(outcome, Exception) or outcome.result is AskResult.HELD:
+        for plan, result in zip(plans, asked):
+            if isinstance(result, Exception) or result.outcome.result is AskResult.HELD:
                 # Conflict, Redis, or another sender's ask: the actor decides again.
-                to_actor.append((record.user_id, None if isinstance(outcome, Exception)
-                                 else record))
+                to_actor.append((plan.record.user_id,
+                                 None if isinstance(result, Exception) else result.record))
                 continue
-            tz = zone(record.tz or default_zone)
-            to_save.append(record)
-            if outcome.result is AskResult.UNREACHABLE:
-                pause(record, now, rules, tz)
-                continue
-            not_delivered += outcome.result is AskResult.NOT_DELIVERED
-            asked, effects = decide(plan.started, ROUND_EVENT[outcome.result], now, rules, tz)
-            record.replace_round(plan.started, asked)
-            if effects:  # the round ended (an ask LINE never took, at the day's end)
-                ended.append((record, effects))
+            result_kind = result.outcome.result
+            if result_kind is AskResult.UNREACHABLE:
+                log_paused(plan.record.user_id)
+            not_delivered += result_kind is AskResult.NOT_DELIVERED
+            step = after_ask(result.record, plan.started, result.outcome, now, rules,
+                             zone(result.record.tz or default_zone))
+            to_save.append(step.record)
+            if step.effects:  # the round ended (an ask LINE never took, at the day's end)
+                ended.append((step.record, step.effects))
         if not_delivered:
             log.warning("ask %d not delivered to %d users; trying again later", attempt,
                         not_delivered)
-        self._save(to_save, self._settle(ended, now), to_actor, left)
+        self._save(*self._settle(to_save, ended, now), to_actor, left)
 
     def _end_and_save(self, plans, left):
-        for plan in plans:
-            plan.record.replace_round(plan.round, plan.ended)
-        changes = self._settle([(plan.record, plan.effects) for plan in plans],
-                               self._system.timer.now())
-        self._save([plan.record for plan in plans], changes, [], left)
+        records = [plan.record.with_dose(plan.dose, plan.ended) for plan in plans]
+        ended = [(record, plan.effects) for record, plan in zip(records, plans)]
+        self._save(*self._settle(records, ended, self._system.timer.now()), [], left)
 
-    def _settle(self, ended, now) -> dict:
-        """The tally changes (by user id) of rounds that ended, each record given the alerts
-        its watchers are owed: one look-up of the watchers for the whole group."""
+    def _settle(self, records, ended, now):
+        """The records with the alerts their ended rounds owe, and the history changes (by
+        user id) those bring: one look-up of the watchers for the whole group."""
         watched = [record.user_id for record, effects in ended if tells_watchers(effects)]
         watchers = self._system.watches.watchers_of_many(watched) if watched else {}
-        return {record.user_id: settle(record, effects, watchers.get(record.user_id, ()), now)
-                for record, effects in ended}
+        settled, changes = {}, {}
+        for record, effects in ended:
+            log_not_asked(record.user_id, effects)
+            settled[record.user_id], changes[record.user_id] = settle(
+                record, effects, watchers.get(record.user_id, ()), now)
+        return [settled.get(record.user_id, record) for record in records], changes
 
     def _save(self, records, changes, to_actor, left):
         """Save what was decided; whoever changed meanwhile goes to their actor."""
         system = self._system
-        conflicts = {record.user_id for record in system.store.save_many(records, changes)}
-        saved = [record for record in records if record.user_id not in conflicts]
-        to_actor += [(user_id, None) for user_id in conflicts]
+        saved = system.store.users.save_many(records, changes)
+        to_actor += [(user_id, None) for user_id in saved.conflicts]
         for user_id, record in to_actor:
             left.discard(user_id)
             system.wake(user_id, record)
-        dues = [record.due for record in saved if record.due is not None]
+        dues = [record.due for record in saved.records if record.due is not None]
         if dues:  # this process's scheduler hears of the earliest due time set here
-            system.scheduler.schedule(saved[0].user_id, min(dues))
-        for record in saved:
+            system.scheduler.schedule(min(dues))
+        for record in saved.records:
             left.discard(record.user_id)
             system.scheduler.due_handled()

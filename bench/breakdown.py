@@ -47,7 +47,7 @@ def webhook_parts(row, n, ids, runtime):
     row("  inbound.parse_events (webhook_events)", cpu_per_call(
         lambda i: inbound.parse_events(bodies[i]), n))
     row("  Store.first_delivery (Redis SET NX EX)", cpu_per_call(
-        lambda i: runtime.store.first_delivery(f"bench-{uuid.uuid4()}"), n))
+        lambda i: runtime.store.events.first_delivery(f"bench-{uuid.uuid4()}"), n))
     system = runtime.system
     system.awake.clear()   # the ask rows above left stopped actors behind
     system.ready.set()
@@ -80,12 +80,12 @@ def due_loading_parts(row, store, batch=500):
 
     from storage import keys, records
 
-    _, n = store.due_head(0)
+    _, n = store.due.head(0)
     print("due users taken and loaded (Scheduler), per user:")
     begin = time.process_time()
     taken = []
     while True:
-        claimed, _ = store.claim_due(time.time() + 10 ** 6, 5, batch)
+        claimed, _ = store.due.claim(time.time() + 10 ** 6, 5, batch)
         if not claimed:
             break
         taken += claimed
@@ -134,8 +134,8 @@ def main(argv=None):
             now = time.time()
             ids = list(records.ids(n))
             records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
-            loaded_by_id = dict(zip(ids, store.load_many(ids)))
-            first = store.load(ids[0]).rounds[0]
+            loaded_by_id = dict(zip(ids, store.users.load_many(ids)))
+            first = store.users.load(ids[0]).doses[0]
             day, round_at = first.day, first.at
             buttons = texts.ask_buttons(round_at)
             waking = system.scheduler._waking
@@ -158,46 +158,46 @@ def main(argv=None):
 
             print(f"one ask, {n} users, sequential (stand-in latency 0):")
             whole = row("whole ask alone: UserActor.on_receive(ReminderDue)", cpu_per_call(ask, n))
-            loaded = [store.load(uid) for uid in ids]
+            loaded = [store.users.load(uid) for uid in ids]
             claim = row("  Store.claim_batch of one (version check + claim + batch, one EVALSHA)",
-                        cpu_per_call(lambda i: store.claim_batch(
+                        cpu_per_call(lambda i: store.batches.claim(
                             str(uuid.uuid4()), 5, round_at, [Ask(loaded[i], day)], 30), n))
             push = row("  LineOutbox.push (limiter, slot, HTTP)",
                        cpu_per_call(lambda i: outbox.push(ids[i], [texts.ask(2)],
                                                           str(uuid.uuid4()), buttons), n))
             save = row("  Store.save alone (one EVALSHA through the pipeliner)",
-                       cpu_per_call(lambda i: store.save(loaded[i]), n))
+                       cpu_per_call(lambda i: store.users.save(loaded[i]), n))
             row("  (Store.finish_batch alone; in an ask it shares the save's round trip)",
-                cpu_per_call(lambda i: store.finish_batch(str(uuid.uuid4()), True), n))
+                cpu_per_call(lambda i: store.batches.finish(str(uuid.uuid4()), True), n))
             row("  rest: actor, records, schedule (whole - parts above)",
                 whole - claim - push - save)
             row("  (Redis GET Store.load, for comparison)",
-                cpu_per_call(lambda i: store.load(ids[i]), n))
+                cpu_per_call(lambda i: store.users.load(ids[i]), n))
             row("  (Redis PING, the cheapest round trip)",
                 cpu_per_call(lambda i: store.redis.ping(), n))
 
             print(f"asks due together ({together} users, one multicast), per user:")
-            rounds = n // together
+            doses = n // together
             records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
-            loaded_by_id.update(zip(ids, store.load_many(ids)))
+            loaded_by_id.update(zip(ids, store.users.load_many(ids)))
             system.awake.clear()
             row(f"  whole ask, {together} as a group (actors/together.py)",
-                cpu_per_call(asked_as_a_group, rounds) / together)
+                cpu_per_call(asked_as_a_group, doses) / together)
             records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
-            loaded_by_id.update(zip(ids, store.load_many(ids)))
+            loaded_by_id.update(zip(ids, store.users.load_many(ids)))
             row(f"  (the same, {together} actors at once)",
-                cpu_per_call(asked_together, rounds) / together)
-            batch = [Ask(record, day) for record in (store.load(uid) for uid in ids[:together])]
+                cpu_per_call(asked_together, doses) / together)
+            batch = [Ask(record, day) for record in (store.users.load(uid) for uid in ids[:together])]
             row(f"  Store.claim_batch of {together}", cpu_per_call(
-                lambda i: store.claim_batch(str(uuid.uuid4()), 6 + i, round_at, batch, 30),
-                rounds) / together)
+                lambda i: store.batches.claim(str(uuid.uuid4()), 6 + i, round_at, batch, 30),
+                doses) / together)
             recipients = ids[:together]
             row(f"  LineOutbox.multicast to {together}", cpu_per_call(
                 lambda i: outbox.multicast(recipients, [texts.ask(0)], str(uuid.uuid4()),
-                                           buttons), rounds) / together)
+                                           buttons), doses) / together)
             saving = [ask.record for ask in batch]
             row(f"  Store.save_many of {together} (one call)", cpu_per_call(
-                lambda i: store.save_many(saving), rounds) / together)
+                lambda i: store.users.save_many(saving), doses) / together)
             print(f"  (the stand-in saw {standin.stats()['pushes']} pushes incl. multicast "
                   "recipients)")
             standin.reset()

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from bench import records as bench_records
 from bench.procs import private_redis
 from domain.history import TallyChange
-from domain.rounds import Round, RoundState
+from domain.rounds import Dose, RoundState
 from domain.user import UserRecord
 from storage import history, keys
 from storage.store import Store, connect
@@ -26,16 +26,16 @@ def main(argv=None):
         store = Store(client)
         before = client.info("memory")["used_memory"]
         sample = "U" + "0" * 32
-        record = UserRecord(sample, (Round(8, 0), Round(20, 0)))
+        record = UserRecord(sample, (Dose(8, 0), Dose(20, 0)))
         first = date(2026, 1, 1)
         for offset in range(history.RING_DAYS):
             day = (first + timedelta(days=offset)).isoformat()
             # two rounds a day: one taken, one missed and answered late on some days
-            store.save(record, [TallyChange(day, RoundState.TAKEN, +1),
+            store.users.save(record, [TallyChange(day, RoundState.TAKEN, +1),
                                 TallyChange(day, RoundState.LATE if offset % 7 else
                                             RoundState.MISSED, +1)])
         ring = client.get(keys.history(sample))
-        assert len(store.history(sample)) == history.RING_DAYS
+        assert len(store.users.history(sample)) == history.RING_DAYS
         client.delete(keys.user(sample))
         with_users = client.info("memory")["used_memory"]
         pipe = client.pipeline(transaction=False)

@@ -3,7 +3,7 @@ pipeline: the fast way to have N users before the server starts."""
 from datetime import datetime
 from typing import Iterable, Iterator
 
-from domain.rounds import Round, RoundState
+from domain.rounds import Dose, RoundState
 from domain.user import UserRecord
 from domain.wallclock import local_day, zone
 from settings import Settings
@@ -27,11 +27,11 @@ def first_ask_record(uid: str, due: float, times: int = 1) -> UserRecord:
     """A user whose daily first ask falls due at `due` (nothing asked today); with
     `times` > 1, further times every two hours after it."""
     hour, minute = wall_time(due)
-    rounds = [Round(hour, minute, due=due)]
+    doses = [Dose(hour, minute, due=due)]
     for extra in range(1, times):
         later = due + extra * 7200
-        rounds.append(Round(*wall_time(later), due=later))
-    return UserRecord(uid, tuple(sorted(rounds)), version=1)
+        doses.append(Dose(*wall_time(later), due=later))
+    return UserRecord(uid, tuple(sorted(doses)), version=1)
 
 
 def reask_record(uid: str, due: float, asks: int = 1) -> UserRecord:
@@ -40,19 +40,19 @@ def reask_record(uid: str, due: float, asks: int = 1) -> UserRecord:
     due together after one burst share its start, and so their re-ask's multicast."""
     first = (due - 600 * asks) // 60 * 60
     hour, minute = wall_time(first)
-    return UserRecord(uid, (Round(hour, minute, due=due, at=first, day=local_day(due, BOT_ZONE),
+    return UserRecord(uid, (Dose(hour, minute, due=due, at=first, day=local_day(due, BOT_ZONE),
                                   state=RoundState.ASKING, asks=asks),), version=1)
 
 
 def idle_record(uid: str, now: float, times: int = 1) -> UserRecord:
     """A user who took today's doses and waits for tomorrow (due in ~24 h)."""
-    rounds = []
+    doses = []
     for extra in range(times):
         at = now - 60 - extra * 7200
         hour, minute = wall_time(at)
-        rounds.append(Round(hour, minute, due=at + 86400, at=at, day=local_day(at, BOT_ZONE),
+        doses.append(Dose(hour, minute, due=at + 86400, at=at, day=local_day(at, BOT_ZONE),
                             state=RoundState.TAKEN, asks=1, answered_at=at + 30))
-    return UserRecord(uid, tuple(sorted(rounds)), version=1)
+    return UserRecord(uid, tuple(sorted(doses)), version=1)
 
 
 def write(client, records: Iterable[UserRecord], batch: int = 5000) -> int:
@@ -61,7 +61,7 @@ def write(client, records: Iterable[UserRecord], batch: int = 5000) -> int:
     written = 0
     pipe = client.pipeline(transaction=False)
     for record in records:
-        pipe.set(keys.user(record.user_id), encode(record))
+        pipe.set(keys.user(record.user_id), encode(record, record.version))
         if record.due is not None:
             pipe.zadd(keys.DUE, {record.user_id: record.due})
         written += 1

@@ -1,5 +1,4 @@
-"""The record (記録, DESIGN.md §7.2): how each day's rounds ended, and the last four weeks as
-a calendar.
+"""The history (記録): how each day's rounds ended, and the last four weeks as a calendar.
 
 A day is ○ when every round asked that day was taken, △ when all were answered and some
 late, × when any was missed, and blank when nothing was asked (a round the bot could not ask
@@ -9,7 +8,7 @@ import enum
 from datetime import date, timedelta
 from typing import Iterable, Mapping, NamedTuple, Sequence, Tuple
 
-from domain.rounds import OUTCOMES, Ended, Round, RoundState
+from domain.rounds import OUTCOMES, Dose, RoundEnded, RoundState
 from domain.wallclock import local_day
 
 CALENDAR_DAYS = 28
@@ -51,8 +50,8 @@ class TallyChange(NamedTuple):
     delta: int
 
 
-def changes(ended: Iterable[Ended]) -> Tuple[TallyChange, ...]:
-    """What `Ended` effects change in the day tallies (a late answer moves one round from
+def changes(ended: Iterable[RoundEnded]) -> Tuple[TallyChange, ...]:
+    """What `RoundEnded` effects change in the day tallies (a late answer moves one round from
     missed to late)."""
     result = []
     for effect in ended:
@@ -76,12 +75,12 @@ def mark(tally: DayTally) -> Mark:
     return Mark.BLANK
 
 
-def calendar(today: date, tallies: Mapping[date, DayTally], rounds: Sequence[Round], now: float,
+def calendar(today: date, tallies: Mapping[date, DayTally], doses: Sequence[Dose], now: float,
              tz) -> Calendar:
-    """The last CALENDAR_DAYS days up to `today`; `rounds` are the user's rounds now."""
-    open_days = {date.fromisoformat(round.day) for round in rounds
-                 if round.is_open and round.day is not None}
-    to_come_today = _round_to_come_today(rounds, now, tz)
+    """The last CALENDAR_DAYS days up to `today`; `doses` are the user's doses now."""
+    open_days = {date.fromisoformat(dose.day) for dose in doses
+                 if dose.is_open and dose.day is not None}
+    to_come_today = _round_to_come_today(doses, now, tz)
     cells, counts = [], {Mark.TAKEN: 0, Mark.LATE: 0, Mark.MISSED: 0}
     for offset in range(CALENDAR_DAYS - 1, -1, -1):
         day = today - timedelta(days=offset)
@@ -96,8 +95,8 @@ def calendar(today: date, tallies: Mapping[date, DayTally], rounds: Sequence[Rou
     return Calendar(tuple(cells), counts[Mark.TAKEN], counts[Mark.LATE], counts[Mark.MISSED])
 
 
-def _round_to_come_today(rounds: Sequence[Round], now: float, tz) -> bool:
+def _round_to_come_today(doses: Sequence[Dose], now: float, tz) -> bool:
     """A round whose first ask today has not come yet."""
     today = local_day(now, tz)
-    return any(round.due is not None and not round.is_open and round.day != today
-               and local_day(round.due, tz) == today for round in rounds)
+    return any(dose.due is not None and not dose.is_open and dose.day != today
+               and local_day(dose.due, tz) == today for dose in doses)

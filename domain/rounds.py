@@ -1,31 +1,30 @@
-"""One daily time and its round: the first ask at that time, a re-ask every snooze interval,
-and how the round ends.
+"""A daily dose and its round: the first ask at the dose's time, a re-ask every snooze
+interval, and how the round ends.
 
-    decide(round, event, now, rules, tz) -> (round, effects)
+    decide(dose, event, now, rules, tz) -> (dose, effects)
 
-is the whole logic, a plain function: no clock, no I/O. The actor that owns the user (or, for
-a group of plain wake-ups, actors/together.py) loads the round, applies the event, saves the
-new round (compare-and-set) and then carries out the effects in order.
+is the whole logic, a plain function: no clock, no I/O. Whoever handles the user (their actor,
+or for a group of plain wake-ups actors/together.py) loads the dose, applies the event, saves
+the new dose (compare-and-set) and then carries out the effects in order.
 
     (no round yet) --Due--> ASKING --Delivered x (1 + max_reasks)--> EXHAUSTED --Due--> MISSED
                               |                                        |                 |
                               +--------------Answered------------------+--> TAKEN       +--Answered--> LATE
 
 A round that is not open waits for the next day's first ask (`due`); starting it replaces
-the ended one, which is when a MISSED round stops accepting a late answer.
+the ended one, which is when a MISSED round stops accepting a late answer. The states and the
+exactly-once protocol around them: docs/design.md.
 """
 import enum
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Tuple
 
-from domain.wallclock import local_day, next_occurrence, wall_time_on
+from domain.wallclock import local_day, next_occurrence
 
 Time = Tuple[int, int]  # (hour, minute) on a wall clock
 
 # Something due within this much of "now" counts as due (timers may fire a hair early).
 DUE_TOLERANCE = 0.001
-# How soon an actor looks again at an ask that another sender holds.
-LOOK_AGAIN_SECONDS = 1.0
 
 
 class RoundState(str, enum.Enum):
@@ -39,7 +38,7 @@ class RoundState(str, enum.Enum):
 
 
 OPEN = frozenset({RoundState.ASKING, RoundState.EXHAUSTED})
-# How a round ends, for the record (記録); a cancelled round is not an outcome.
+# How a round ends, for the history (記録); a cancelled round is not an outcome.
 OUTCOMES = (RoundState.TAKEN, RoundState.LATE, RoundState.MISSED, RoundState.NOT_ASKED)
 
 
@@ -50,9 +49,10 @@ class Rules:
     grace: float             # a first ask missed while down is still sent this late
 
 
-class Round(NamedTuple):
-    """A daily time (`hour`:`minute`, wall clock in the user's zone) and its current round.
-    Immutable; a tuple, so that loading thousands of due users builds them fast."""
+class Dose(NamedTuple):
+    """A daily dose: its time (`hour`:`minute`, wall clock in the user's zone) and the state
+    of its current round. Immutable; a tuple, so that loading thousands of due users builds
+    them fast."""
     hour: int
     minute: int
     due: Optional[float] = None          # when it next needs attention: a first ask, a
@@ -81,7 +81,7 @@ class Round(NamedTuple):
 # -- events -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Due:
-    """The round's due time has come. `reasks_allowed` is False when the month's message
+    """The dose's due time has come. `reasks_allowed` is False when the month's message
     quota is used up: first asks still go, re-asks stop."""
     reasks_allowed: bool = True
 
@@ -95,12 +95,6 @@ class Delivered:
 @dataclass(frozen=True)
 class NotDelivered:
     """LINE could not take the ask (5xx, timeouts): the user has not seen it."""
-
-
-@dataclass(frozen=True)
-class HeldElsewhere:
-    """Another sender holds this ask (in flight, or it died holding it) for `wait` seconds."""
-    wait: float
 
 
 @dataclass(frozen=True)
@@ -120,20 +114,14 @@ class Resume:
 
 # -- effects ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Ask:
+class SendAsk:
     """Claim and send ask `attempt` (0 = "飲んだ?") of the round that starts at `round_at`."""
     attempt: int
     round_at: float
 
 
 @dataclass(frozen=True)
-class LookAgain:
-    """Wake at `at` without saving anything: the ask belongs to another sender until then."""
-    at: float
-
-
-@dataclass(frozen=True)
-class Ended:
+class RoundEnded:
     """The round of `day` (starting at `round_at`) ended as `outcome`, or changed outcome
     from `was` (a missed round answered late)."""
     day: str
@@ -142,133 +130,114 @@ class Ended:
     was: Optional[RoundState] = None
 
 
-Event = Due | Delivered | NotDelivered | HeldElsewhere | Answered | Cancel | Resume
-Effect = Ask | LookAgain | Ended
-Decision = Tuple[Round, Tuple[Effect, ...]]
+Event = Due | Delivered | NotDelivered | Answered | Cancel | Resume
+Effect = SendAsk | RoundEnded
+Decision = Tuple[Dose, Tuple[Effect, ...]]
 
 
 class TransitionError(ValueError):
     """An event that the round's state does not allow."""
 
 
-def decide(round: Round, event: Event, now: float, rules: Rules, tz) -> Decision:
-    return _HANDLERS[type(event)](_settled(round, rules, tz), event, now, rules, tz)
+def decide(dose: Dose, event: Event, now: float, rules: Rules, tz) -> Decision:
+    return _HANDLERS[type(event)](dose, event, now, rules, tz)
 
 
-def _settled(round: Round, rules: Rules, tz) -> Round:
-    """Rounds as records written before explicit states left them: without `at`, and a
-    round given up marked by `asks` past the last re-ask while still "asking"."""
-    if round.at is None and round.day is not None:
-        round = round._replace(at=wall_time_on(round.day, round.hour, round.minute, tz))
-    if round.state is RoundState.ASKING and round.asks > rules.max_reasks:
-        round = round._replace(state=RoundState.MISSED)
-    return round
-
-
-def _next_first_ask(round: Round, tz, after: float) -> float:
-    return next_occurrence(round.hour, round.minute, tz, after)
+def _next_first_ask(dose: Dose, tz, after: float) -> float:
+    return next_occurrence(dose.hour, dose.minute, tz, after)
 
 
 # -- Due --------------------------------------------------------------------------------------
-def _due(round: Round, event: Due, now, rules, tz) -> Decision:
-    if round.due is None or round.due > now + DUE_TOLERANCE:
-        return round, ()  # a stale wake: the due time moved
-    if round.state is RoundState.EXHAUSTED:
-        return _end_unanswered(round, now, tz)
-    if round.state is not RoundState.ASKING:
-        if _ran_on_the_day_of(round, round.due, tz):
+def _due(dose: Dose, event: Due, now, rules, tz) -> Decision:
+    if dose.due is None or dose.due > now + DUE_TOLERANCE:
+        return dose, ()  # a stale wake: the due time moved
+    if dose.state is RoundState.EXHAUSTED:
+        return _end_unanswered(dose, now, tz)
+    if dose.state is not RoundState.ASKING:
+        if _ran_on_the_day_of(dose, dose.due, tz):
             # One round a day per time, in the zone the user is in now (a zone change or an
             # hour that repeats must not ask that day again).
-            return round._replace(due=_next_first_ask(round, tz, round.due)), ()
-        round = round._replace(at=round.due, day=local_day(round.due, tz),
-                               state=RoundState.ASKING, asks=0, answered_at=None, alerted=())
-    attempt = round.asks
+            return dose._replace(due=_next_first_ask(dose, tz, dose.due)), ()
+        dose = dose._replace(at=dose.due, day=local_day(dose.due, tz),
+                             state=RoundState.ASKING, asks=0, answered_at=None, alerted=())
+    attempt = dose.asks
     if attempt == 0:
-        if now - round.at > rules.grace:  # the bot was down when it fell due
-            return _end(round._replace(state=RoundState.NOT_ASKED,
-                                       due=_next_first_ask(round, tz, now)))
-        return round, (Ask(0, round.at),)
-    if now - round.due > rules.grace:      # down through the re-asks: stop asking
-        return _end_unanswered(round, now, tz)
+        if now - dose.at > rules.grace:  # the bot was down when it fell due
+            return _end(dose._replace(state=RoundState.NOT_ASKED,
+                                      due=_next_first_ask(dose, tz, now)))
+        return dose, (SendAsk(0, dose.at),)
+    if now - dose.due > rules.grace:      # down through the re-asks: stop asking
+        return _end_unanswered(dose, now, tz)
     if not event.reasks_allowed:
-        return round._replace(state=RoundState.EXHAUSTED, due=now + rules.snooze_interval), ()
-    return round, (Ask(attempt, round.at),)
+        return dose._replace(state=RoundState.EXHAUSTED, due=now + rules.snooze_interval), ()
+    return dose, (SendAsk(attempt, dose.at),)
 
 
-def _ran_on_the_day_of(round: Round, moment: float, tz) -> bool:
+def _ran_on_the_day_of(dose: Dose, moment: float, tz) -> bool:
     """This time's round of `moment`'s day has begun, whether or not an ask went out (one
     that fell due while the bot was down is that day's round too). Compare
     schedule._asked_today, which asks whether the user was asked."""
-    return (round.state is not None and round.at is not None
-            and local_day(round.at, tz) == local_day(moment, tz))
+    return (dose.state is not None and dose.at is not None
+            and local_day(dose.at, tz) == local_day(moment, tz))
 
 
-def _end_unanswered(round: Round, now, tz) -> Decision:
-    return _end(round._replace(state=RoundState.MISSED, due=_next_first_ask(round, tz, now)))
+def _end_unanswered(dose: Dose, now, tz) -> Decision:
+    return _end(dose._replace(state=RoundState.MISSED, due=_next_first_ask(dose, tz, now)))
 
 
-def _end(round: Round, was: Optional[RoundState] = None) -> Decision:
-    return round, (Ended(round.day, round.at, round.state, was),)
+def _end(dose: Dose, was: Optional[RoundState] = None) -> Decision:
+    return dose, (RoundEnded(dose.day, dose.at, dose.state, was),)
 
 
 # -- the ask's result -------------------------------------------------------------------------
-def _delivered(round: Round, event, now, rules, tz) -> Decision:
-    _require_open(round, event)
-    asks = round.asks + 1
+def _delivered(dose: Dose, event, now, rules, tz) -> Decision:
+    _require_open(dose, event)
+    asks = dose.asks + 1
     state = RoundState.ASKING if asks <= rules.max_reasks else RoundState.EXHAUSTED
     # The next ask is spaced from this one's delivery.
-    return round._replace(asks=asks, state=state, due=now + rules.snooze_interval), ()
+    return dose._replace(asks=asks, state=state, due=now + rules.snooze_interval), ()
 
 
-def _not_delivered(round: Round, event, now, rules, tz) -> Decision:
-    _require_open(round, event)
+def _not_delivered(dose: Dose, event, now, rules, tz) -> Decision:
+    _require_open(dose, event)
     retry_at = now + rules.snooze_interval
-    if retry_at < _next_first_ask(round, tz, now):
+    if retry_at < _next_first_ask(dose, tz, now):
         # The same ask stays the next one: not "飲んだ??" for a "飲んだ?" nobody saw.
-        return round._replace(due=retry_at), ()
-    if round.asks == 0:
-        return _end(round._replace(state=RoundState.NOT_ASKED,
-                                   due=_next_first_ask(round, tz, now)))
-    return _end_unanswered(round, now, tz)
+        return dose._replace(due=retry_at), ()
+    if dose.asks == 0:
+        return _end(dose._replace(state=RoundState.NOT_ASKED,
+                                  due=_next_first_ask(dose, tz, now)))
+    return _end_unanswered(dose, now, tz)
 
 
-def look_again_at(now: float, wait: float) -> float:
-    """When to look again at what another sender holds for `wait` more seconds."""
-    return now + min(wait, LOOK_AGAIN_SECONDS) + 0.05
-
-
-def _held_elsewhere(round: Round, event: HeldElsewhere, now, rules, tz) -> Decision:
-    return round, (LookAgain(look_again_at(now, event.wait)),)
-
-
-def _require_open(round: Round, event) -> None:
-    if not round.is_open:
-        raise TransitionError(f"{type(event).__name__} for a round that is {round.state}")
+def _require_open(dose: Dose, event) -> None:
+    if not dose.is_open:
+        raise TransitionError(f"{type(event).__name__} for a round that is {dose.state}")
 
 
 # -- the user -----------------------------------------------------------------------------------
-def _answered(round: Round, event, now, rules, tz) -> Decision:
-    if round.is_open:
-        return _end(round._replace(state=RoundState.TAKEN, answered_at=now,
-                                   due=_next_first_ask(round, tz, now)))
-    if round.state is RoundState.MISSED:
-        return _end(round._replace(state=RoundState.LATE, answered_at=now),
+def _answered(dose: Dose, event, now, rules, tz) -> Decision:
+    if dose.is_open:
+        return _end(dose._replace(state=RoundState.TAKEN, answered_at=now,
+                                  due=_next_first_ask(dose, tz, now)))
+    if dose.state is RoundState.MISSED:
+        return _end(dose._replace(state=RoundState.LATE, answered_at=now),
                     was=RoundState.MISSED)
-    return round, ()
+    return dose, ()
 
 
-def _cancel(round: Round, event, now, rules, tz) -> Decision:
-    state = RoundState.CANCELLED if round.is_open else round.state
-    return round._replace(state=state, due=None), ()
+def _cancel(dose: Dose, event, now, rules, tz) -> Decision:
+    state = RoundState.CANCELLED if dose.is_open else dose.state
+    return dose._replace(state=state, due=None), ()
 
 
-def _resume(round: Round, event, now, rules, tz) -> Decision:
-    if round.due is not None:
-        return round, ()
-    return round._replace(due=_next_first_ask(round, tz, now)), ()
+def _resume(dose: Dose, event, now, rules, tz) -> Decision:
+    if dose.due is not None:
+        return dose, ()
+    return dose._replace(due=_next_first_ask(dose, tz, now)), ()
 
 
 _HANDLERS = {
     Due: _due, Delivered: _delivered, NotDelivered: _not_delivered,
-    HeldElsewhere: _held_elsewhere, Answered: _answered, Cancel: _cancel, Resume: _resume,
+    Answered: _answered, Cancel: _cancel, Resume: _resume,
 }

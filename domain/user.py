@@ -1,58 +1,52 @@
-"""A user's persisted state: their zone and their daily times, each with its round.
+"""A user's persisted state: their zone, their daily doses (each with its current round) and
+the watch alerts not yet told to every watcher.
 
-Kept compact (slots, a tuple of frozen rounds) because a burst holds thousands at once. The
-rounds are what make a restart resume exactly where it stopped."""
-from typing import Optional, Tuple
+Immutable: every change is a new record (`with_dose`, `_replace`), and only a save makes it
+the stored one (the store returns the record as saved, with its next version). The doses are
+what make a restart resume exactly where it stopped."""
+from typing import NamedTuple, Optional, Tuple
 
-from domain.rounds import Round, Time, decide
+from domain.rounds import Cancel, Dose, Time, decide
 from domain.watch import Alert
 
 
-class UserRecord:
-    __slots__ = ("user_id", "tz", "rounds", "version", "alerts")
-
-    def __init__(self, user_id: str, rounds: Tuple[Round, ...] = (), tz: Optional[str] = None,
-                 version: int = 0, alerts: Tuple[Alert, ...] = ()):
-        self.user_id = user_id
-        self.tz = tz                  # None: the bot's default zone
-        self.rounds = rounds          # sorted by time of day
-        self.version = version        # compare-and-set counter in Redis (0: not stored)
-        self.alerts = alerts          # watch alerts not yet told to every watcher
+class UserRecord(NamedTuple):
+    user_id: str
+    doses: Tuple[Dose, ...] = ()      # sorted by time of day
+    tz: Optional[str] = None          # None: the bot's default zone
+    version: int = 0                  # compare-and-set counter in Redis (0: not stored)
+    alerts: Tuple[Alert, ...] = ()    # watch alerts not yet told to every watcher
 
     @property
     def has_time(self) -> bool:
-        return bool(self.rounds)
+        return bool(self.doses)
 
     @property
     def times(self) -> Tuple[Time, ...]:
-        return tuple(round.time for round in self.rounds)
+        return tuple(dose.time for dose in self.doses)
 
     @property
     def due(self) -> Optional[float]:
-        """The earliest moment any of the user's rounds or alerts needs attention."""
-        due = min((round.due for round in self.rounds if round.due is not None), default=None)
+        """The earliest moment any of the user's doses or alerts needs attention."""
+        due = min((dose.due for dose in self.doses if dose.due is not None), default=None)
         for alert in self.alerts:
             due = alert.due if due is None else min(due, alert.due)
         return due
 
     @property
     def is_open(self) -> bool:
-        return any(round.is_open for round in self.rounds)
+        return any(dose.is_open for dose in self.doses)
 
-    def replace_round(self, old: Round, new: Round) -> None:
-        self.rounds = tuple(new if round is old else round for round in self.rounds)
+    def with_dose(self, old: Dose, new: Dose) -> "UserRecord":
+        """The record with `old` (one of its doses, by identity) replaced by `new`."""
+        return self._replace(doses=tuple(new if dose is old else dose for dose in self.doses))
 
-    def apply_to_all(self, event, now: float, rules, tz) -> bool:
-        """Apply `event` to every round (one without effects: Cancel, Resume); True when
-        any round changed."""
-        changed = False
-        for round in self.rounds:
-            new, _ = decide(round, event, now, rules, tz)
-            if new != round:
-                self.replace_round(round, new)
-                changed = True
-        return changed
+    def applied_to_all(self, event, now: float, rules, tz) -> "UserRecord":
+        """`event` applied to every dose (one without effects: Cancel, Resume)."""
+        return self._replace(doses=tuple(decide(dose, event, now, rules, tz)[0]
+                                         for dose in self.doses))
 
-    def __repr__(self):
-        return (f"UserRecord({self.user_id!r}, tz={self.tz!r}, v={self.version}, "
-                f"rounds={self.rounds!r}, alerts={self.alerts!r})")
+    def paused(self, now: float, rules, tz) -> "UserRecord":
+        """LINE cannot deliver to this user (they blocked the bot): no dose is asked any more.
+        The times are kept; following the bot again (Resume) brings them back."""
+        return self.applied_to_all(Cancel(), now, rules, tz)

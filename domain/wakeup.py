@@ -6,22 +6,22 @@ decided, sent and saved for many users at once; anything else (several rounds du
 to tell) is the user's actor's to handle one message at a time."""
 from typing import NamedTuple, Tuple, Union
 
-from domain.rounds import DUE_TOLERANCE, Ask, Due, Ended, Round, Rules, decide
+from domain.rounds import DUE_TOLERANCE, Dose, Due, RoundEnded, Rules, SendAsk, decide
 from domain.user import UserRecord
 
 
 class PlainAsk(NamedTuple):
     record: UserRecord
-    round: Round      # the due round, as it is in the record
-    started: Round    # the same round once Due has been applied
+    dose: Dose       # the due dose, as it is in the record
+    started: Dose    # the same dose once Due has been applied
     attempt: int      # 0 = "飲んだ?"
 
 
 class PlainEnd(NamedTuple):
     record: UserRecord
-    round: Round                # the due round, as it is in the record
-    ended: Round                # the same round once Due has been applied
-    effects: Tuple[Ended, ...]  # how it ended, for the record (記録) and the watchers
+    dose: Dose                       # the due dose, as it is in the record
+    ended: Dose                      # the same dose once Due has been applied
+    effects: Tuple[RoundEnded, ...]  # how it ended, for the history (記録) and the watchers
 
 
 def plain_wakeup(record: UserRecord, now: float, rules: Rules, tz,
@@ -31,12 +31,12 @@ def plain_wakeup(record: UserRecord, now: float, rules: Rules, tz,
     horizon = now + DUE_TOLERANCE
     if any(alert.due <= horizon for alert in record.alerts):
         return None
-    due = [round for round in record.rounds if round.due is not None and round.due <= horizon]
+    due = [dose for dose in record.doses if dose.due is not None and dose.due <= horizon]
     if len(due) != 1:
         return None
     after, effects = decide(due[0], Due(reasks_allowed), now, rules, tz)
-    if len(effects) == 1 and type(effects[0]) is Ask:
+    if len(effects) == 1 and type(effects[0]) is SendAsk:
         return PlainAsk(record, due[0], after, effects[0].attempt)
-    if effects and all(type(effect) is Ended for effect in effects):
+    if effects and all(type(effect) is RoundEnded for effect in effects):
         return PlainEnd(record, due[0], after, effects)
     return None

@@ -1,20 +1,24 @@
-"""Family watch (見守り, DESIGN.md §7.3): which alerts a round's end owes the user's watchers.
+"""Family watch (見守り): which alerts a round's end owes the user's watchers.
 
 When a round ends unanswered (MISSED) every watcher is told; when that round is answered late
 (LATE), the watchers who were told hear that it was taken. An alert waits in the user's record
 until each of its watchers has been told, so a restart or a second process sends what is left
 (with the same retry key: never twice)."""
+import enum
 from typing import Iterable, NamedTuple, Sequence, Tuple
 
-from domain.rounds import Ended, Round, RoundState
+from domain.rounds import Dose, RoundEnded, RoundState
 
-MISSED = "missed"   # {A}さんが{H}時{M}分の薬をまだ飲んでいないようです。
-TAKEN = "taken"     # {A}さんが{H}時{M}分の薬を飲みました。
 MAX_WATCHERS = 3
 
 
+class AlertKind(str, enum.Enum):
+    MISSED = "missed"   # {A}さんが{H}時{M}分の薬をまだ飲んでいないようです。
+    TAKEN = "taken"     # {A}さんが{H}時{M}分の薬を飲みました。
+
+
 class Alert(NamedTuple):
-    kind: str                 # MISSED or TAKEN
+    kind: AlertKind
     hour: int
     minute: int
     round_at: float           # the round it is about
@@ -24,29 +28,31 @@ class Alert(NamedTuple):
     @property
     def id(self) -> str:
         """The same for every process and every try: the retry keys derive from it."""
-        return f"{self.kind}:{int(self.round_at)}"
+        return f"{self.kind.value}:{int(self.round_at)}"
 
 
-def alerts_for(ended: Iterable[Ended], rounds: Sequence[Round], watchers: Sequence[str],
+def alerts_for(ended: Iterable[RoundEnded], doses: Sequence[Dose], watchers: Sequence[str],
                now: float) -> Tuple[Alert, ...]:
-    """The alerts that rounds ending as `ended` owe (`rounds` as they are after it)."""
-    by_start = {round.at: round for round in rounds}
+    """The alerts that rounds ending as `ended` owe (`doses` as they are after it)."""
+    by_start = {dose.at: dose for dose in doses}
     alerts = []
     for effect in ended:
-        round = by_start.get(effect.round_at)
-        if round is None:
+        dose = by_start.get(effect.round_at)
+        if dose is None:
             continue
         if effect.outcome is RoundState.MISSED and watchers:
-            alerts.append(Alert(MISSED, round.hour, round.minute, round.at, tuple(watchers), now))
-        elif effect.outcome is RoundState.LATE and round.alerted:
-            alerts.append(Alert(TAKEN, round.hour, round.minute, round.at, round.alerted, now))
+            alerts.append(Alert(AlertKind.MISSED, dose.hour, dose.minute, dose.at,
+                                tuple(watchers), now))
+        elif effect.outcome is RoundState.LATE and dose.alerted:
+            alerts.append(Alert(AlertKind.TAKEN, dose.hour, dose.minute, dose.at, dose.alerted,
+                                now))
     return tuple(alerts)
 
 
-def told(rounds: Sequence[Round], alert: Alert, watcher: str) -> Tuple[Round, ...]:
-    """The rounds once `watcher` has been told `alert` (a missed round remembers whom)."""
-    if alert.kind != MISSED:
-        return tuple(rounds)
-    return tuple(round._replace(alerted=round.alerted + (watcher,))
-                 if round.at == alert.round_at and watcher not in round.alerted else round
-                 for round in rounds)
+def told(doses: Sequence[Dose], alert: Alert, watcher: str) -> Tuple[Dose, ...]:
+    """The doses once `watcher` has been told `alert` (a missed round remembers whom)."""
+    if alert.kind is not AlertKind.MISSED:
+        return tuple(doses)
+    return tuple(dose._replace(alerted=dose.alerted + (watcher,))
+                 if dose.at == alert.round_at and watcher not in dose.alerted else dose
+                 for dose in doses)

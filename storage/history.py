@@ -1,4 +1,4 @@
-"""The record (記録) in Redis: one small string per user (keys.history), a ring of day cells.
+"""The history (記録) in Redis: one small string per user (keys.history), a ring of day cells.
 
 Cell i (32 bits, big-endian, as BITFIELD numbers them) belongs to the day whose number
 (days since 2020-01-01, local date) is i modulo RING_DAYS:
@@ -8,38 +8,31 @@ Cell i (32 bits, big-endian, as BITFIELD numbers them) belongs to the day whose 
 
 RING_DAYS x 4 bytes = 384 bytes per user once full, whatever the number of times."""
 from datetime import date, timedelta
-from typing import Dict
+from typing import Dict, Sequence
 
-from domain.history import KEEP_DAYS, DayTally
+from domain.history import KEEP_DAYS, DayTally, TallyChange, outcome_index
 
 RING_DAYS = 96
 assert RING_DAYS >= KEEP_DAYS
 EPOCH = date(2020, 1, 1)
 CELL_BITS = 32
 
-# Applied in the same script as the record's compare-and-set (storage.store), so an outcome
-# is counted exactly once: ARGV triples (day number, outcome index, delta) from `first` to
-# `last`.
-APPLY_CHANGES_LUA = f"""
-local function apply_changes(key, first, last)
-  if first <= last and redis.call('EXISTS', key) == 0 then
-    -- The whole ring at once: a string grown cell by cell would keep spare room.
-    redis.call('SET', key, string.rep('\0', {RING_DAYS * CELL_BITS // 8}))
-  end
-  for j = first, last, 3 do
-    local day, field, delta = tonumber(ARGV[j]), tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
-    local cell = (day % {RING_DAYS}) * {CELL_BITS}
-    if redis.call('BITFIELD', key, 'GET', 'u16', cell)[1] ~= day then
-      redis.call('BITFIELD', key, 'SET', 'u16', cell, day, 'SET', 'u16', cell + 16, 0)
-    end
-    redis.call('BITFIELD', key, 'OVERFLOW', 'SAT', 'INCRBY', 'u4', cell + 16 + 4 * field, delta)
-  end
-end
-"""
+# scripts/tally.lua writes cells in this layout (it has the same two constants), in the same
+# script as the record's compare-and-set (scripts/save_records.lua): an outcome is counted
+# exactly once.
 
 
 def day_number(day: str) -> int:
     return (date.fromisoformat(day) - EPOCH).days
+
+
+def changes_args(changes: Sequence[TallyChange]) -> list:
+    """A script's arguments for `changes`: how many, then (day number, outcome index, delta)
+    for each."""
+    args = [len(changes)]
+    for change in changes:
+        args += [day_number(change.day), outcome_index(change.outcome), change.delta]
+    return args
 
 
 def decode(raw: bytes) -> Dict[date, DayTally]:

@@ -1,4 +1,5 @@
-"""Every Redis key the bot uses, spelled in one place under one prefix."""
+"""Every Redis key the bot uses, spelled in one place under one prefix. Scripts never build a
+key: their callers pass in what these functions spell (docs/design.md lists the layout)."""
 PREFIX = "usa"
 
 USER_PATTERN = f"{PREFIX}:user:*"
@@ -18,23 +19,18 @@ def user(user_id: str) -> str:
 
 
 def ask_claim(user_id: str, round_at: float, attempt: int) -> str:
-    """Who holds ask `attempt` of the user's round that starts at `round_at` (epoch s)."""
+    """Which batch holds ask `attempt` of the user's round that starts at `round_at` (epoch
+    s): "b:<batch id>"."""
     return f"{PREFIX}:ask:{user_id}:{int(round_at)}:{attempt}"
 
 
-def push_claim(user_id: str, day: str, attempt: int) -> str:
-    """The claim of the version that knew one time per user (one round per day). Still
-    written and honoured for users with one time, while such a process may run (a deploy)."""
-    return f"{PREFIX}:push:{user_id}:{day}:{attempt}"
-
-
 def history(user_id: str) -> str:
-    """The user's record (記録): how each day's rounds ended (storage/history.py)."""
+    """The user's history (記録): how each day's rounds ended (storage/history.py)."""
     return f"{PREFIX}:log:{user_id}"
 
 
-# One batched ask: its body (recipients and attempt), a sender's lease on it, and a mark once
-# LINE took it. The claim scripts build the lease and mark keys from BATCH_PREFIX + id.
+# One batched ask (storage/batches.py): its body (recipients, attempt, round), a sender's
+# lease on it, and a mark once LINE took it.
 BATCH_PREFIX = f"{PREFIX}:batch:"
 
 

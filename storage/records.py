@@ -1,63 +1,54 @@
-"""A user's record as stored: JSON under `usa:user:<id>` (keys.user).
+"""A user's record as stored (keys.user): `<version>\\n<json>`.
 
-A user with one time is stored in exactly the shape the one-time version wrote
-(`{"h", "m", "tz", "day", "round", "asks", "ans", "due", "at", "v"}`), so that during a
-deploy a process of that version still reads them right. Several times go in a list of
-arrays, without "h": that version reads such a user as having no time and leaves them alone.
-"""
-from typing import Optional
+The first line is the record's compare-and-set version, the number the save and claim
+scripts compare (scripts/record_version.lua); the JSON is schema SCHEMA:
 
+    {"s": 2, "tz": null, "times": [[hour, minute, due, at, day, state, asks, answered_at,
+     (watchers told)], ...], "alerts": [[kind, hour, minute, round_at, [to], due], ...]}
+
+Records written by earlier versions of the bot are read through storage/upgrade.py, the one
+place that knows their shapes; every save writes the current one."""
 import orjson
 
-from domain.rounds import Round, RoundState
+from domain.rounds import Dose, RoundState
 from domain.user import UserRecord
-from domain.watch import Alert
+from domain.watch import Alert, AlertKind
+from storage import upgrade
 
+SCHEMA = upgrade.SCHEMA
 _STATES = {state.value: state for state in RoundState}
+_KINDS = {kind.value: kind for kind in AlertKind}
 
 
-def encode(record: UserRecord, version: Optional[int] = None) -> bytes:
-    """The stored JSON; `version` replaces the record's own (the next one, when saving)."""
-    data = {"tz": record.tz, "v": record.version if version is None else version}
-    if len(record.rounds) == 1:
-        r = record.rounds[0]
-        data.update(h=r.hour, m=r.minute, day=r.day, round=_state(r.state), asks=r.asks,
-                    ans=r.answered_at, due=r.due, at=r.at)
-        if r.alerted:
-            data["told"] = r.alerted
-    elif record.rounds:
-        data["times"] = [[r.hour, r.minute, r.due, r.at, r.day, _state(r.state), r.asks,
-                          r.answered_at] + ([r.alerted] if r.alerted else [])
-                         for r in record.rounds]
+def encode(record: UserRecord, version: int) -> bytes:
+    """The stored value of `record` as version `version`."""
+    data = {"s": SCHEMA, "tz": record.tz,
+            "times": [[d.hour, d.minute, d.due, d.at, d.day, _state(d.state), d.asks,
+                       d.answered_at] + ([d.alerted] if d.alerted else [])
+                      for d in record.doses]}
     if record.alerts:
         data["alerts"] = [list(alert) for alert in record.alerts]
-    return orjson.dumps(data)
+    return b"%d\n" % version + orjson.dumps(data)
 
 
-def decode(user_id: str, raw: bytes) -> UserRecord:
-    data = orjson.loads(raw)
+def decode(user_id: str, raw: bytes, legacy: upgrade.Legacy = upgrade.DEFAULTS) -> UserRecord:
+    header, newline, body = raw.partition(b"\n")
+    if newline and header.isdigit():
+        version, data = int(header), orjson.loads(body)
+    else:  # written before the version had a line of its own: version 0, as the scripts read it
+        version, data = 0, orjson.loads(raw)
+    if data.get("s") != SCHEMA:
+        data = upgrade.to_current(data, legacy)
     get = data.get  # plain lookups: a burst decodes thousands of these
-    times = get("times")
-    if times is not None:
-        rounds = tuple(Round(h, m, due, at, day, _STATES.get(state), asks, ans,
-                             tuple(told[0]) if told else ())
-                       for h, m, due, at, day, state, asks, ans, *told in times)
-    elif get("h") is not None:
-        asks = get("asks", 0)
-        state = _STATES.get(get("round"))
-        if state is RoundState.MISSED and asks == 0:
-            # The one-time version said "missed" for a first ask it could not send in time.
-            state = RoundState.NOT_ASKED
-        rounds = (Round(get("h"), get("m"), get("due"), get("at"), get("day"), state, asks,
-                        get("ans"), tuple(get("told") or ())),)
-    else:
-        rounds = ()
+    doses = tuple(Dose(h, m, due, at, day, _STATES.get(state), asks, ans,
+                       tuple(told[0]) if told else ())
+                  for h, m, due, at, day, state, asks, ans, *told in get("times") or ())
     alerts = get("alerts")
     if alerts:
-        alerts = tuple(Alert(kind, h, m, at, tuple(to), due)
+        alerts = tuple(Alert(_KINDS[kind], h, m, at, tuple(to), due)
                        for kind, h, m, at, to, due in alerts)
-    return UserRecord(user_id, rounds, get("tz"), get("v", 0), alerts or ())
+    return UserRecord(user_id, doses, get("tz"), version, alerts or ())
 
 
-def _state(state: Optional[RoundState]) -> Optional[str]:
+def _state(state):
     return None if state is None else state.value

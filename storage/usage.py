@@ -3,27 +3,15 @@ not): per user, and how many of them were watch alerts. Months are "YYYY-MM" in 
 zone; each month's counters expire after the next one."""
 from typing import Dict, Iterable
 
-from storage import keys
+from storage import keys, lua
 
 KEEP_SECONDS = 62 * 24 * 3600
-
-
-# One call for a whole multicast's recipients. KEYS[1] the month's pushes per user, KEYS[2]
-# its watch alerts; ARGV[1] seconds to keep them, ARGV[2] alerts to add, then the user ids.
-_COUNT_PUSHES = """
-for i = 3, #ARGV do redis.call('HINCRBY', KEYS[1], ARGV[i], 1) end
-if #ARGV > 2 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('INCRBY', KEYS[2], ARGV[2])
-  redis.call('EXPIRE', KEYS[2], ARGV[1])
-end
-"""
 
 
 class Usage:
     def __init__(self, client):
         self.redis = client
-        self._count_pushes = client.register_script(_COUNT_PUSHES)
+        self._count_pushes = lua.register(client, "count_pushes.lua")
 
     def count_pushes(self, month: str, user_ids: Iterable[str], alerts: int = 0) -> None:
         self._count_pushes(keys=[keys.pushes_in(month), keys.alerts_in(month)],

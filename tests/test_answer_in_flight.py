@@ -70,8 +70,8 @@ def test_an_answer_while_the_ask_is_in_flight_answers_its_round(bot):
     for user in (said, stuck, tapped):
         assert bot.pushed_texts(user) == ["飲んだ?"]      # no re-ask after the answer
     assert bot.pushed_texts(silent)[:3] == ["飲んだ?", "飲んだ??", "飲んだ???"]
-    record = bot.store.load(said)
-    assert record.rounds[0].state == "taken"
+    record = bot.store.users.load(said)
+    assert record.doses[0].state == "taken"
 
 
 def test_later_while_the_ask_is_in_flight_keeps_the_reasks_coming(bot):

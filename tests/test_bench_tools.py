@@ -67,38 +67,37 @@ def test_written_records_load_back_through_the_bots_store(store):
                records.idle_record(records.user_id(3), due)]
     assert records.write(store.redis, written, batch=2) == 3
     for expected in written:
-        loaded = store.load(expected.user_id)
-        assert (loaded.rounds, loaded.version) == (expected.rounds, expected.version)
+        loaded = store.users.load(expected.user_id)
+        assert (loaded.doses, loaded.version) == (expected.doses, expected.version)
     ids = [r.user_id for r in written]
-    assert [r.user_id for r in store.load_many(ids)] == ids
-    first = store.load(records.user_id(1))
-    store.save(first)                      # the bot's compare-and-set accepts the record
-    assert store.load(records.user_id(1)).version == 2
+    assert [r.user_id for r in store.users.load_many(ids)] == ids
+    first = store.users.load(records.user_id(1))
+    store.users.save(first)                      # the bot's compare-and-set accepts the record
+    assert store.users.load(records.user_id(1)).version == 2
 
 
 def test_record_shapes():
     due = 1_800_000_000.0   # 2027-01-15 08:00:00 UTC = 17:00 in Tokyo
-    [first] = records.first_ask_record("U1", due).rounds
+    [first] = records.first_ask_record("U1", due).doses
     assert (first.hour, first.minute, first.due, first.state, first.asks) == (17, 0, due, None, 0)
     assert records.first_ask_record("U1", due, times=3).times == ((17, 0), (19, 0), (21, 0))
-    [reask] = records.reask_record("U2", due, asks=2).rounds
+    [reask] = records.reask_record("U2", due, asks=2).doses
     assert reask.is_open and reask.asks == 2 and reask.due == due
     assert reask.day == local_day(due, zone("Asia/Tokyo"))
     # re-asks due a moment apart after one burst belong to rounds that started together
-    assert records.reask_record("U4", due + 1.5, asks=2).rounds[0].at == reask.at
-    [idle] = records.idle_record("U3", due).rounds
+    assert records.reask_record("U4", due + 1.5, asks=2).doses[0].at == reask.at
+    [idle] = records.idle_record("U3", due).doses
     assert idle.state is RoundState.TAKEN and idle.due > due + 86000
-    assert len(records.idle_record("U3", due, times=3).rounds) == 3
+    assert len(records.idle_record("U3", due, times=3).doses) == 3
     assert records.user_id(255) == "U" + "0" * 30 + "ff"
-    assert json.loads(records.encode(records.first_ask_record("U1", due)))["h"] == 17
+    assert records.first_ask_record("U1", due).version == 1
 
 
 def test_written_records_are_byte_for_byte_what_the_store_writes(store):
     record = records.first_ask_record(records.user_id(4), 1_800_000_000.0)
-    record.version = 0                     # absent: Store.save writes it as version 1
-    store.save(record)
-    assert record.version == 1
-    assert store.redis.get(keys.user(record.user_id)) == records.encode(record)
+    saved = store.users.save(record._replace(version=0))  # absent: saved as version 1
+    assert saved == record
+    assert store.redis.get(keys.user(record.user_id)) == records.encode(record, 1)
 
 
 # -- the stand-in -------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def test_first_ask_missed_beyond_the_grace_is_recorded_not_sent(bot, user_id):
     bot.start()
     bot.timer.advance(0)
     assert bot.pushes(user_id) == []
-    [round] = bot.store.load(user_id).rounds
+    [round] = bot.store.users.load(user_id).doses
     assert (round.state, round.day) == ("not_asked", "2026-11-27")
     bot.advance(hours=24)                        # tomorrow is normal again
     assert bot.pushed_texts(user_id)[:1] == ["飲んだ?"]
@@ -84,15 +84,15 @@ def test_two_processes_on_one_redis_show_each_ask_once(make_bot, user_id, monkey
     first.say(user_id + "b", "6時20分")
     second = make_bot()                          # the new dyno starts while the old one runs
     both = [first.timer, second.timer]           # their timers fire at the same moments
-    claims = {name: count_calls(monkeypatch, bot.store, "claim_batch")
+    claims = {name: count_calls(monkeypatch, bot.store.batches, "claim")
               for name, bot in (("first", first), ("second", second))}
     advance_together(both, 45 * 60)
     assert asks_seen_once(first)
     assert first.pushed_texts(user_id) == ["飲んだ?", "飲んだ??", "飲んだ???", "飲んだ????"]
     # Each due user was one process's at a time (the due index's lease): every ask was
     # gone for once, by one process or the other.
-    asks = [(ask.record.user_id, attempt) for made in claims.values()
-            for _, attempt, _, batch, _ in made for ask in batch]
+    asks = [(record.user_id, attempt) for made in claims.values()
+            for _, attempt, _, batch, _ in made for record in batch]
     assert len(asks) == len(set(asks)) == 4 + 3
     # The answer reaches one process; the other one must stop asking too.
     second.say(user_id, "飲んだ")
@@ -190,7 +190,7 @@ def test_messages_that_keep_crashing_do_not_delay_the_users_ask(bot, user_id, mo
 
     def broken_card(*args):
         raise RuntimeError("a bug in the 記録 card")
-    monkeypatch.setattr("actors.user.record_card.record_message", broken_card)
+    monkeypatch.setattr("actors.requests.record_card.record_message", broken_card)
     for _ in range(5):
         bot.platform.send_text(user_id, "記録")    # each crashes the user's actor
     bot.advance(seconds=10)                      # 6:10
@@ -223,7 +223,7 @@ def test_a_batch_line_took_before_a_crash_is_resent_with_its_key(bot, monkeypatc
     bot.advance(seconds=31)
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
     assert send_statuses(bot.platform) == [200, 409]          # one resend of the same request
-    assert all(bot.store.load(user).rounds[0].asks == 1 for user in users)
+    assert all(bot.store.users.load(user).doses[0].asks == 1 for user in users)
     bot.advance(minutes=10)
     assert all(bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"] for user in users)
     assert asks_seen_once(bot)
@@ -244,7 +244,7 @@ def test_a_batch_claimed_but_never_sent_is_sent_after_a_restart(bot, monkeypatch
 
 def test_a_batch_that_could_not_be_marked_sent_changes_nothing_for_the_users(bot, monkeypatch):
     users = crowd(bot)
-    die_once(monkeypatch, bot.store, "finish_batch")   # Redis blinks after LINE took it
+    die_once(monkeypatch, bot.store.batches, "finish")   # Redis blinks after LINE took it
     bot.advance(minutes=20)
     assert all(bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"] for user in users)
     assert asks_seen_once(bot)

@@ -83,7 +83,7 @@ def assert_still_serves(app, bot):
     user = new_user_id()
     assert post(app, body(text_event("7時", user=user))).status_int == 200
     bot.timer.settle()
-    assert bot.store.load(user).times == ((7, 0),)
+    assert bot.store.users.load(user).times == ((7, 0),)
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -290,7 +290,7 @@ def test_over_a_socket_chunked_bodies_work_and_big_ones_are_refused(bot, platfor
             + sign(SECRET, good).encode() + b"\r\n\r\n")
     assert _exchange(bot, head, _chunked(good, size=7)).startswith(b"HTTP/1.1 200")
     bot.timer.settle()
-    assert bot.store.load(user_id).times == ((7, 0),)
+    assert bot.store.users.load(user_id).times == ((7, 0),)
 
     before = snapshot(redis_client)
     big = OVER_1MB + b" " * 400_000
@@ -392,7 +392,7 @@ def test_unfollow_during_the_re_asks_stops_them(bot, platform, user_id):
     bot.advance(minutes=15)
     assert platform.unfollow(user_id) == 200
     bot.timer.settle()
-    assert bot.store.load(user_id) is None
+    assert bot.store.users.load(user_id) is None
     bot.advance(hours=30)
     assert bot.pushed_texts(user_id) == ["飲んだ?"]
 

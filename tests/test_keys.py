@@ -4,7 +4,6 @@ from storage import keys
 def test_key_shapes_are_literal():
     assert keys.user("U1") == "usa:user:U1"
     assert keys.ask_claim("U1", 1795734000.0, 3) == "usa:ask:U1:1795734000:3"
-    assert keys.push_claim("U1", "2026-11-27", 3) == "usa:push:U1:2026-11-27:3"
     assert keys.history("U1") == "usa:log:U1"
     assert keys.batch("b1") == "usa:batch:b1"
     assert keys.batch_lease("b1") == "usa:batch:b1:lease"

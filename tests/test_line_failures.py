@@ -239,7 +239,7 @@ def test_a_hang_past_the_client_timeout_is_seen_once(make_bot, platform, user_id
     bot.advance(minutes=10)
     assert bot.pushed_texts(user_id) == [ASK]
     assert send_statuses(platform) == [200, 409]  # the retry's key was already accepted
-    assert bot.store.load(user_id).rounds[0].asks == 1
+    assert bot.store.users.load(user_id).doses[0].asks == 1
 
 
 def test_a_429_storm_every_ask_seen_once(bot, platform):

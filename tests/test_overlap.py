@@ -62,7 +62,7 @@ def test_one_claims_the_other_looks_then_the_claimer_saves(make_bot, user_id, cl
     old, new = two_processes(make_bot, user_id)
     first, second = (old, new) if claimer == "old" else (new, old)
     looked = Event()
-    signal_after(second.store, "claim_batch", looked)
+    signal_after(second.store.batches, "claim", looked)
     hold(first.outbox, "push", until=looked)       # the look lands while the ask is in flight
     start_the_round_in(first, first.timer.now())
     advance_together(both(second), first.settings.due_lease_seconds + 1)

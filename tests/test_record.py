@@ -9,7 +9,7 @@ from linebot.v3.messaging import Message
 from chat import texts
 from chat.record_card import record_message
 from domain.history import Calendar, DayCell, DayTally, Mark, calendar
-from domain.rounds import Round, RoundState
+from domain.rounds import Dose, RoundState
 from domain.wallclock import zone
 
 TOKYO = zone("Asia/Tokyo")
@@ -119,8 +119,8 @@ def test_day_marks_from_the_day_tallies():
 def test_today_counts_only_once_its_last_round_has_ended():
     now = datetime(2026, 12, 1, 10, 0, tzinfo=TOKYO).timestamp()
     tallies = {TODAY: DayTally(taken=1)}
-    later_today = Round(20, 0, due=now + 3600)
-    done = Round(8, 0, due=now + 86400, at=now - 7200, day="2026-12-01",
+    later_today = Dose(20, 0, due=now + 3600)
+    done = Dose(8, 0, due=now + 86400, at=now - 7200, day="2026-12-01",
                  state=RoundState.TAKEN, asks=1)
     pending = calendar(TODAY, tallies, (done, later_today), now=now, tz=TOKYO)
     assert pending.days[-1].mark is Mark.TAKEN and pending.taken == 0

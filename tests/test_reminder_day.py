@@ -73,7 +73,7 @@ def test_answer_after_the_last_re_ask_still_counts(bot, user_id):
     assert len(bot.pushes(user_id)) == 11
     bot.say(user_id, "ごめん今飲んだ")
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
-    assert bot.store.load(user_id).rounds[0].state == "late"   # DESIGN.md §7.2
+    assert bot.store.users.load(user_id).doses[0].state == "late"   # DESIGN.md §7.2
 
 
 def test_an_answer_within_the_interval_after_the_last_re_ask_is_in_time(bot, user_id):
@@ -82,7 +82,7 @@ def test_an_answer_within_the_interval_after_the_last_re_ask_is_in_time(bot, use
     assert len(bot.pushes(user_id)) == 11
     bot.say(user_id, "こんにちは")               # any message still answers it
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
-    assert bot.store.load(user_id).rounds[0].state == "taken"
+    assert bot.store.users.load(user_id).doses[0].state == "taken"
 
 
 def test_reschedule_during_re_asks_stops_them_and_starts_tomorrow(bot, user_id):
@@ -120,10 +120,10 @@ def test_show_delete_and_help_replies(bot, user_id):
     bot.say(user_id, "こんにちは")
     assert bot.last_reply(user_id) == (texts.HELP,)
     bot.say(user_id, "部屋を掃除した")  # 除 alone never deletes
-    assert bot.store.load(user_id).times == ((21, 5),)
+    assert bot.store.users.load(user_id).times == ((21, 5),)
     bot.say(user_id, "ばいばい")
     assert bot.last_reply(user_id) == (texts.DELETED,)
-    assert bot.store.load(user_id) is None
+    assert bot.store.users.load(user_id) is None
 
 
 def test_impossible_time_changes_nothing(bot, user_id):
@@ -168,7 +168,7 @@ def test_a_crowd_due_at_once_is_woken_a_few_at_a_time(make_bot, monkeypatch):
     monkeypatch.setattr(system_module, "MAX_WAKING", 4)  # at most 4 due users handled at once
     bot = make_bot()
     users = crowd(bot, 30, "6時30分")
-    claims = count_calls(monkeypatch, bot.store, "claim_batch")
+    claims = count_calls(monkeypatch, bot.store.batches, "claim")
     bot.advance(minutes=30)
     assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users)
     batch_sizes = [len(asks) for _, _, _, asks, _ in claims]
@@ -198,7 +198,7 @@ def test_users_setting_the_same_time_wake_the_scheduler_once(bot, monkeypatch):
 
 
 def test_a_bot_without_users_does_not_keep_looking_for_due_ones(bot, monkeypatch):
-    looks = count_calls(monkeypatch, bot.store, "claim_due")
+    looks = count_calls(monkeypatch, bot.store.due, "claim")
     bot.advance(hours=1)
     assert looks == []                          # it looked once, at its start, and waits
     bot.say("U" + "0" * 32, "7時30分")

@@ -57,7 +57,7 @@ def test_a_delete_word_alone_removes_every_time(bot, user_id):
     bot.say(user_id, "8時と20時")
     bot.say(user_id, "ばいばい")
     assert bot.last_reply(user_id) == (texts.DELETED,)
-    assert bot.store.load(user_id) is None
+    assert bot.store.users.load(user_id) is None
 
 
 def test_a_sixth_time_is_refused_and_nothing_changes(bot, user_id):
@@ -149,7 +149,7 @@ def test_a_late_answer_gets_well_done(bot, user_id):
     assert bot.last_reply(user_id) == (texts.HELP,)
     bot.say(user_id, "飲みました")
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
-    assert bot.store.load(user_id).rounds[0].state == "late"
+    assert bot.store.users.load(user_id).doses[0].state == "late"
 
 
 def test_a_new_time_replacing_one_asked_today_waits_for_tomorrow(bot, user_id):

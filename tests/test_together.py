@@ -23,9 +23,9 @@ TOKYO = zone("Asia/Tokyo")
 
 def test_a_crowd_is_claimed_sent_and_saved_once_for_all(bot, monkeypatch):
     users = crowd(bot, 30)
-    claims = count_calls(monkeypatch, bot.store, "claim_batch")
-    saves_together = count_calls(monkeypatch, bot.store, "save_many")
-    saves_alone = count_calls(monkeypatch, bot.store, "save")
+    claims = count_calls(monkeypatch, bot.store.batches, "claim")
+    saves_together = count_calls(monkeypatch, bot.store.users, "save_many")
+    saves_alone = count_calls(monkeypatch, bot.store.users, "save")
     woken = count_calls(monkeypatch, bot.system, "wake")
     bot.advance(minutes=10)
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
@@ -44,22 +44,22 @@ def test_a_record_changed_while_the_group_asks_goes_to_the_actor_and_is_asked_on
     users = crowd(bot, 3)
     changed = users[1]
     other_process = Store(bot.store.redis)
-    real_save_many = bot.store.save_many
+    real_save_many = bot.store.users.save_many
 
     def save_many(records, *args):
         # Another process writes this user's record between the group's claim and its save.
         if len(records) == len(users):
-            other_process.save(other_process.load(changed))
+            other_process.users.save(other_process.users.load(changed))
         return real_save_many(records, *args)
 
-    monkeypatch.setattr(bot.store, "save_many", save_many)
+    monkeypatch.setattr(bot.store.users, "save_many", save_many)
     woken = count_calls(monkeypatch, bot.system, "wake")
     bot.advance(minutes=10)
     assert [user_id for user_id, _ in woken] == [changed]   # only they left the group
-    monkeypatch.setattr(bot.store, "save_many", real_save_many)
+    monkeypatch.setattr(bot.store.users, "save_many", real_save_many)
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
-    stored = bot.store.load(changed)             # the actor found the ask sent and saved it
-    assert (stored.rounds[0].state, stored.rounds[0].asks) == ("asking", 1)
+    stored = bot.store.users.load(changed)             # the actor found the ask sent and saved it
+    assert (stored.doses[0].state, stored.doses[0].asks) == ("asking", 1)
     bot.advance(minutes=10)
     assert all(bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"] for user in users)
     assert bot.gaps(changed) == [600]
@@ -71,7 +71,7 @@ def test_a_user_whose_actor_is_busy_is_asked_by_that_actor(bot, monkeypatch):
     busy = users[0]
     real_show_help = user_actor._HANDLERS[ShowHelp]
 
-    real_load_many = bot.store.load_many
+    real_load_many = bot.store.users.load_many
     found_due = Event()
 
     def load_many(user_ids):
@@ -86,7 +86,7 @@ def test_a_user_whose_actor_is_busy_is_asked_by_that_actor(bot, monkeypatch):
         assert found_due.wait(5)                 # still handling this when the round is due
         return real_show_help(actor, message)
 
-    monkeypatch.setattr(bot.store, "load_many", load_many)
+    monkeypatch.setattr(bot.store.users, "load_many", load_many)
 
     monkeypatch.setitem(user_actor._HANDLERS, ShowHelp, show_help_as_the_round_falls_due)
     asked_by_actors = count_calls(monkeypatch, bot.system.asks, "ask")
@@ -99,9 +99,9 @@ def test_a_user_whose_actor_is_busy_is_asked_by_that_actor(bot, monkeypatch):
 
 def test_asks_queued_while_the_senders_are_busy_go_out_together(bot, monkeypatch):
     users = crowd(bot, 4)
-    batcher = AskBatcher(bot.store, bot.outbox, lease_seconds=30, senders=1)
+    batcher = AskBatcher(bot.store.batches, bot.outbox, lease_seconds=30, senders=1)
     bot.timer._move_to(bot.timer.now() + 600)    # 6:10 (their actors are not woken)
-    plans = [plain_wakeup(bot.store.load(user), bot.timer.now(), bot.system.rules, TOKYO)
+    plans = [plain_wakeup(bot.store.users.load(user), bot.timer.now(), bot.system.rules, TOKYO)
              for user in users]
     line_answers, on_the_wire = Event(), Event()
     bot.platform.faults.held = line_answers
@@ -116,7 +116,8 @@ def test_asks_queued_while_the_senders_are_busy_go_out_together(bot, monkeypatch
     assert batcher.waiting == 3
     line_answers.set()
     gevent.joinall([first, *later], raise_error=True)
-    assert [g.value for g in (first, *later)] == [[SHOWN], [SHOWN, SHOWN], [SHOWN]]
+    assert [[asked.outcome for asked in g.value] for g in (first, *later)] == [
+        [SHOWN], [SHOWN, SHOWN], [SHOWN]]
     assert send_paths(bot.platform) == [PUSH_PATH, MULTICAST_PATH]  # the three that waited
     assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
 
@@ -145,8 +146,8 @@ def test_rounds_ending_together_are_recorded_in_one_save_and_watchers_told_once(
     watcher = "U" + "f" * 32
     watched_by(bot, watcher, {users[0]: "花子", users[1]: "太郎"})  # the third: by nobody
     bot.advance(hours=1, minutes=59)            # 7:59: the last re-ask came at 7:50
-    together = count_calls(monkeypatch, bot.store, "save_many")
-    alone = count_calls(monkeypatch, bot.store, "save")
+    together = count_calls(monkeypatch, bot.store.users, "save_many")
+    alone = count_calls(monkeypatch, bot.store.users, "save")
     looked_up = count_calls(monkeypatch, bot.system.watches, "watchers_of_many")
     one_by_one = count_calls(monkeypatch, bot.system.watches, "watchers")
     bot.advance(minutes=1)                      # 8:00: every round ends unanswered
@@ -160,7 +161,7 @@ def test_rounds_ending_together_are_recorded_in_one_save_and_watchers_told_once(
     assert bot.pushed_texts(watcher).count(missed) == 1
     assert bot.pushed_texts(watcher).count(missed.replace("花子", "太郎")) == 1
     for user in users:                          # 記録: one missed round each, counted once
-        [tally] = bot.store.history(user).values()
+        [tally] = bot.store.users.history(user).values()
         assert (tally.taken, tally.late, tally.missed) == (0, 0, 1)
     bot.advance(hours=1)
     assert bot.pushed_texts(watcher).count(missed) == 1
@@ -189,5 +190,5 @@ def test_asks_line_cannot_take_at_the_rounds_end_record_them_and_look_up_watcher
     assert bot.pushed_texts(watcher).count(missed) == 1
     assert bot.pushed_texts(watcher).count(missed.replace("花子", "太郎")) == 1
     for user in users:                          # 記録: one missed round each
-        [tally] = bot.store.history(user).values()
+        [tally] = bot.store.users.history(user).values()
         assert (tally.taken, tally.late, tally.missed) == (0, 0, 1)

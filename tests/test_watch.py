@@ -227,7 +227,7 @@ def test_an_alert_line_took_before_a_kill_is_not_shown_twice(make_bot, people, m
     assert second.pushed_texts(watcher).count("花子さんが6時10分の薬をまだ飲んでいないようです。") == 1
     statuses = [r.status for r in second.platform.requests if r.path.endswith("/push")]
     assert 409 in statuses                      # the resend, recognised by its retry key
-    assert second.store.load(watched).alerts == ()
+    assert second.store.users.load(watched).alerts == ()
 
 
 def debug_actors(bot):

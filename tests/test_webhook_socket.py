@@ -42,6 +42,6 @@ def test_follow_greets_and_unfollow_forgets(bot, user_id, platform):
     bot.say(user_id, "8時")
     assert platform.unfollow(user_id) == 200
     bot.timer.settle()
-    assert bot.store.load(user_id) is None
+    assert bot.store.users.load(user_id) is None
     bot.advance(hours=30)
     assert bot.pushes(user_id) == []

@@ -8,10 +8,12 @@ import json
 import logging
 import time
 
-from domain.rounds import Round
+from domain.rounds import Dose
 from domain.user import UserRecord
 from domain.wallclock import next_occurrence, zone
 from storage import keys, records
+from storage.outage import outage_aware
+from storage.users import scan_keys
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +35,25 @@ def parse_go_value(raw: bytes):
     return None
 
 
-def import_go_users(store, timezone_name="Asia/Tokyo", now=None) -> int:
-    client = store.redis
+class GoImport:
+    def __init__(self, client, outage):
+        self.redis = client
+        self.outage = outage
+
+    @outage_aware
+    def run(self, timezone_name: str) -> int:
+        """The Go bot's users, once; how many were imported."""
+        return import_go_users(self.redis, timezone_name)
+
+
+def import_go_users(client, timezone_name="Asia/Tokyo", now=None) -> int:
+    """How many of the Go bot's users were imported (0 once done)."""
     if client.exists(keys.MIGRATION_DONE):
         return 0
     now = time.time() if now is None else now
     tz = zone(timezone_name)
     imported = 0
-    for batch in store.scan_batches(keys.GO_USER_PATTERN, 1000):
+    for batch in scan_keys(client, keys.GO_USER_PATTERN, 1000):
         values = client.mget(batch)
         pipe = client.pipeline(transaction=False)
         for key, raw in zip(batch, values):
@@ -50,8 +63,8 @@ def import_go_users(store, timezone_name="Asia/Tokyo", now=None) -> int:
             user_id = key.decode()[len(keys.GO_USER_PREFIX):]
             hour, minute = parsed
             due = next_occurrence(hour, minute, tz, now)
-            record = UserRecord(user_id, (Round(hour, minute, due),), version=1)
-            pipe.set(keys.user(user_id), records.encode(record), nx=True)
+            record = UserRecord(user_id, (Dose(hour, minute, due),))
+            pipe.set(keys.user(user_id), records.encode(record, 1), nx=True)
             pipe.zadd(keys.DUE, {user_id: due}, nx=True)
         imported += sum(1 for created in pipe.execute()[::2] if created)
     client.set(keys.MIGRATION_DONE, int(now))

@@ -1,0 +1,187 @@
+"""What a user asks of the bot in the chat, handled by their actor (actors/user.py): their
+times, their zone, answers to a round, their history (記録), help, following and blocking.
+
+Each handler takes the actor and the message; it decides with the domain on `actor.record`,
+saves through `actor.save` (compare-and-set: a Conflict makes the actor reload and handle the
+message again) and then replies."""
+from datetime import date
+
+from actors import watching
+from actors.messages import (
+    Forget, Greet, MessageReceived, Postpone, RejectTime, RemoveTimes, SetTimes, SetZone,
+    SetZoneAt, ShowHelp, ShowRecord, ShowSetting, TookTapped,
+)
+from chat import record_card, texts
+from domain import history, places, schedule
+from domain.rounds import Answered, RoundState, Resume, decide
+from domain.user import UserRecord
+from domain.wallclock import local_day, zone
+
+
+# -- the schedule ------------------------------------------------------------------------------
+def set_times(actor, message: SetTimes):
+    record, now = actor.record, actor.now()
+    try:
+        if message.add:
+            doses = schedule.add(record.doses, message.times, now, actor.zone)
+        else:
+            replaced = schedule.replace(record.doses, message.times, now, actor.zone)
+            doses = replaced.doses
+    except schedule.TooManyTimes:
+        actor.reply(message.reply_token, texts.TOO_MANY_TIMES)
+        return
+    record = actor.save(record._replace(doses=doses))
+    if message.add:
+        actor.reply(message.reply_token, texts.times_added(message.times, record.times))
+    elif replaced.from_tomorrow:
+        actor.reply(message.reply_token, texts.times_set(record.times),
+                    texts.TIME_SET_FROM_TOMORROW)
+    else:
+        actor.reply(message.reply_token, texts.times_set(record.times))
+
+
+def remove_times(actor, message: RemoveTimes):
+    record = actor.record
+    if not message.times:
+        if not record.has_time:
+            actor.reply(message.reply_token, texts.NOT_SET)
+            return
+        forget_times(actor)
+        actor.reply(message.reply_token, texts.DELETED)
+        return
+    removal = schedule.remove(record.doses, message.times)
+    if removal.not_set:
+        actor.reply(message.reply_token, texts.times_not_set(removal.not_set))
+        return
+    if removal.doses:
+        actor.save(record._replace(doses=removal.doses))
+    else:
+        forget_times(actor)
+    actor.reply(message.reply_token, texts.times_removed(removal.removed, actor.record.times))
+
+
+def forget_times(actor):
+    """No times left. A zone the user chose and alerts still owed stay stored."""
+    record = actor.record
+    if record.tz or record.alerts:
+        actor.save(record._replace(doses=()))
+        return
+    actor.system.store.users.delete(actor.user_id)
+    actor.replace_record(UserRecord(actor.user_id))
+
+
+def reject_time(actor, message: RejectTime):
+    actor.reply(message.reply_token, texts.BAD_TIME)
+
+
+def show_setting(actor, message: ShowSetting):
+    record = actor.record
+    if not record.has_time:
+        actor.reply(message.reply_token, texts.NOT_SET)
+        return
+    default_zone = actor.settings.timezone
+    own_zone = record.tz if record.tz and record.tz != default_zone else None
+    notices = actor.system.notices
+    watchers = [notices.name_of(watcher)
+                for watcher in actor.system.watches.watchers(actor.user_id)]
+    actor.reply(message.reply_token, texts.current_setting(record.times, own_zone, watchers))
+
+
+# -- the user's time zone ------------------------------------------------------------------------
+def set_zone(actor, message: SetZone):
+    if message.zone is None:
+        actor.reply(message.reply_token, texts.ZONE_UNKNOWN)
+        return
+    record = actor.record
+    doses = schedule.rezone(record.doses, actor.now(), zone(message.zone))
+    actor.save(record._replace(tz=message.zone, doses=doses))
+    actor.reply(message.reply_token, texts.zone_set(message.zone))
+
+
+def set_zone_at(actor, message: SetZoneAt):
+    set_zone(actor, SetZone(places.zone_at(message.latitude, message.longitude),
+                            message.reply_token))
+
+
+# -- answers -------------------------------------------------------------------------------------
+def message_received(actor, message: MessageReceived):
+    # Whatever is said answers the open rounds; with none open, 飲んだ answers the missed ones
+    # late.
+    doses = actor.record.doses
+    answered = [dose for dose in doses if dose.is_open]
+    if not answered and message.took:
+        answered = [dose for dose in doses if dose.state is RoundState.MISSED]
+    if not answered:
+        reply_nothing_open(actor, message.reply_token)
+        return
+    answer(actor, answered)
+    actor.reply(message.reply_token, texts.WELL_DONE)
+
+
+def took_tapped(actor, message: TookTapped):
+    tapped = next((dose for dose in actor.record.doses
+                   if dose.at is not None and int(dose.at) == message.round_at), None)
+    if tapped is not None and tapped.answerable:
+        answer(actor, [tapped])
+        actor.reply(message.reply_token, texts.WELL_DONE)
+    elif tapped is not None and tapped.state in (RoundState.TAKEN, RoundState.LATE):
+        actor.reply(message.reply_token, texts.WELL_DONE)  # tapped twice
+    else:
+        reply_nothing_open(actor, message.reply_token)
+
+
+def answer(actor, doses):
+    now, record, effects = actor.now(), actor.record, []
+    for dose in doses:
+        answered, ended = decide(dose, Answered(), now, actor.rules, actor.zone)
+        record = record.with_dose(dose, answered)
+        effects += ended
+    actor.save(record, effects)
+
+
+def postpone(actor, message: Postpone):
+    if actor.record.is_open:
+        actor.reply(message.reply_token, texts.LATER)
+    else:
+        reply_nothing_open(actor, message.reply_token)
+
+
+def reply_nothing_open(actor, reply_token):
+    actor.reply(reply_token, texts.HELP if actor.record.has_time else texts.PLEASE_SET_TIME)
+
+
+# -- the history (記録) and help ------------------------------------------------------------------
+def show_history(actor, message: ShowRecord):
+    now, tz = actor.now(), actor.zone
+    calendar = history.calendar(date.fromisoformat(local_day(now, tz)),
+                                actor.system.store.users.history(actor.user_id),
+                                actor.record.doses, now, tz)
+    actor.reply(message.reply_token, record_card.record_message(calendar))
+
+
+def show_help(actor, message: ShowHelp):
+    actor.reply(message.reply_token, texts.HELP)
+
+
+# -- following -----------------------------------------------------------------------------------
+def greet(actor, message: Greet):
+    resumed = actor.record.applied_to_all(Resume(), actor.now(), actor.rules, actor.zone)
+    if resumed != actor.record:  # back after a block: resume
+        actor.save(resumed)
+    actor.reply(message.reply_token, texts.greeting(actor.settings.snooze_interval_seconds))
+
+
+def forget(actor, message: Forget):
+    system = actor.system
+    watchers, watched = system.watches.forget(actor.user_id)
+    system.store.users.forget(actor.user_id)
+    actor.replace_record(UserRecord(actor.user_id))
+    watching.tell_watch_over(actor, watchers + watched)
+
+
+HANDLERS = {
+    SetTimes: set_times, RemoveTimes: remove_times, RejectTime: reject_time,
+    ShowSetting: show_setting, SetZone: set_zone, SetZoneAt: set_zone_at,
+    MessageReceived: message_received, TookTapped: took_tapped, Postpone: postpone,
+    ShowRecord: show_history, ShowHelp: show_help, Greet: greet, Forget: forget,
+}

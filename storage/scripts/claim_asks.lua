@@ -1,0 +1,42 @@
+-- Claim one ask (attempt ARGV[4] of rounds starting at ARGV[5]) for a new batch, for each
+-- user whose record is still the version the caller decided on.
+--
+-- KEYS[1] the batch's body, KEYS[2] the batch's lease, then per user i (2 each): the record,
+--   the claim of this user's ask.
+-- ARGV[1] the claim's value naming this batch ("b:<batch id>"), ARGV[2] lease ms,
+--   ARGV[3] seconds to keep the claims and the body, ARGV[4] attempt, ARGV[5] the round's
+--   start (epoch s), ARGV[6] this process's token; then per user (3 each): the user id,
+--   the version read, and for a first ask the record with its round started ('' otherwise).
+-- Guarantees: an ask is claimed by one batch only (the claim is kept as long as the body);
+--   the batch's body (recipients, attempt, round) and this process's lease on it are
+--   written with its claims, so whoever finds a claim can resend exactly that request with
+--   the same retry key (the batch id), and LINE answers 409 if it took it before. A first
+--   ask's claim writes the record with the round started: from then on an answer finds the
+--   round open.
+-- Returns: per user {'won', ''}, {'conflict', ''} (the record changed: nothing written) or
+--   {'claimed', the value of the claim that holds the ask ("b:<batch id>")}.
+--! include record_version.lua
+local recipients, answers = {}, {}
+for i = 1, #KEYS / 2 - 1 do
+  local record_key, claim_key, a = KEYS[2 * i + 1], KEYS[2 * i + 2], 4 + 3 * i
+  if record_version(redis.call('GET', record_key)) ~= tonumber(ARGV[a + 1]) then
+    answers[i] = {'conflict', ''}
+  else
+    local holder = redis.call('GET', claim_key)
+    if holder then
+      answers[i] = {'claimed', holder}
+    else
+      if ARGV[a + 2] ~= '' then redis.call('SET', record_key, ARGV[a + 2]) end
+      redis.call('SET', claim_key, ARGV[1], 'EX', ARGV[3])
+      recipients[#recipients + 1] = ARGV[a]
+      answers[i] = {'won', ''}
+    end
+  end
+end
+if #recipients > 0 then
+  local body = cjson.encode({to = recipients, attempt = tonumber(ARGV[4]),
+                             round = tonumber(ARGV[5])})
+  redis.call('SET', KEYS[1], body, 'EX', ARGV[3])
+  redis.call('SET', KEYS[2], ARGV[6], 'PX', ARGV[2])
+end
+return answers

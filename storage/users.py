@@ -1,0 +1,131 @@
+"""Users' records in Redis: one string per user (keys.user), "<version>\n<json>" as
+storage/records.py writes it, changed only by compare-and-set on that version.
+
+A save writes, in one atomic call (scripts/save_records.lua), the record, the changes to the
+user's history (記録) that its new state brings, and the user's place in the due index; each
+user of a batch on their own. Saves and loads made by many greenlets at the same moment share
+one round trip (storage/pipelining.py)."""
+import logging
+from typing import Iterator, List, Mapping, NamedTuple, Optional, Sequence
+
+from domain.history import TallyChange
+from domain.user import UserRecord
+from logsafe import short_id
+from storage import history, keys, lua, records, upgrade
+from storage.outage import outage_aware
+
+log = logging.getLogger("storage.store")
+
+
+class Conflict(Exception):
+    """The stored record changed since it was loaded (another process, or a lost write)."""
+
+
+class Saved(NamedTuple):
+    records: List[UserRecord]   # as saved, each with its next version
+    conflicts: List[str]        # user ids whose record changed meanwhile: nothing written
+
+
+class Users:
+    def __init__(self, client, pipeliner, outage, legacy: upgrade.Legacy = upgrade.DEFAULTS):
+        self.redis = client
+        self.outage = outage
+        self._pipeliner = pipeliner
+        self._legacy = legacy
+        self._save_records = lua.register(client, "save_records.lua")
+
+    @outage_aware
+    def load(self, user_id: str) -> Optional[UserRecord]:
+        raw = self._pipeliner.call(lambda pipe: pipe.get(keys.user(user_id)))
+        return None if raw is None else self.decode(user_id, raw)
+
+    def decode(self, user_id: str, raw: bytes) -> UserRecord:
+        return records.decode(user_id, raw, self._legacy)
+
+    @outage_aware
+    def load_many(self, user_ids: Sequence[str]) -> List[Optional[UserRecord]]:
+        """Each user's record (None where there is none, or where it cannot be read: that
+        is logged, and the user's own `load` fails alone), one MGET."""
+        if not user_ids:
+            return []
+        loaded = []
+        for user_id, raw in zip(user_ids, self.redis.mget([keys.user(u) for u in user_ids])):
+            try:
+                loaded.append(None if raw is None else self.decode(user_id, raw))
+            except Exception as exc:  # one broken record must not stop the others
+                log.error("the record of %s cannot be read (%s)", short_id(user_id),
+                          type(exc).__name__)
+                loaded.append(None)
+        return loaded
+
+    @outage_aware
+    def save(self, record: UserRecord, changes: Sequence[TallyChange] = ()) -> UserRecord:
+        """`record` as saved (its next version), with the history changes its new state
+        brings. Raises Conflict when the stored record changed since `record` was read."""
+        saved = self.save_many([record], {record.user_id: changes})
+        if saved.conflicts:
+            raise Conflict(record.user_id)
+        return saved.records[0]
+
+    @outage_aware
+    def save_many(self, batch: Sequence[UserRecord],
+                  changes: Mapping[str, Sequence[TallyChange]] = None) -> Saved:
+        """`save` for many records in one call, each on its own compare-and-set with its
+        user's history changes (`changes` by user id)."""
+        if not batch:
+            return Saved([], [])
+        changes = changes or {}
+        record_keys, args = [], []
+        for record in batch:
+            user_id, due = record.user_id, record.due
+            record_keys += [keys.user(user_id), keys.history(user_id), keys.DUE]
+            args += [record.version, records.encode(record, record.version + 1), user_id,
+                     "" if due is None else repr(due)]
+            args += history.changes_args(changes.get(user_id, ()))
+        answers = self._pipeliner.call(lambda pipe: self._save_records(
+            keys=record_keys, args=args, client=pipe))
+        saved, conflicts = [], []
+        for record, ok in zip(batch, answers):
+            if ok:
+                saved.append(record._replace(version=record.version + 1))
+            else:
+                conflicts.append(record.user_id)
+        return Saved(saved, conflicts)
+
+    @outage_aware
+    def delete(self, user_id: str) -> None:
+        """The user's times and rounds; their history (記録) stays."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.user(user_id))
+        pipe.zrem(keys.DUE, user_id)
+        pipe.execute()
+
+    @outage_aware
+    def forget(self, user_id: str) -> None:
+        """Everything stored about the user's reminders and history."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.user(user_id), keys.history(user_id))
+        pipe.zrem(keys.DUE, user_id)
+        pipe.execute()
+
+    @outage_aware
+    def history(self, user_id: str):
+        """The user's history (記録): {date: DayTally}."""
+        return history.decode(self.redis.get(keys.history(user_id)) or b"")
+
+    def scan(self, batch: int = 2000) -> Iterator[List[UserRecord]]:
+        """Every stored record, `batch` keys at a time."""
+        prefix = len(keys.user(""))
+        for found in scan_keys(self.redis, keys.USER_PATTERN, batch):
+            yield [self.decode(key[prefix:].decode(), raw)
+                   for key, raw in zip(found, self.redis.mget(found)) if raw is not None]
+
+
+def scan_keys(client, pattern: str, batch: int) -> Iterator[List[bytes]]:
+    cursor = 0
+    while True:
+        cursor, found = client.scan(cursor, match=pattern, count=batch)
+        if found:
+            yield found
+        if cursor == 0:
+            return
