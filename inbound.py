@@ -93,6 +93,8 @@ def translate(event):
     """ForUser, NotOneToOne, or None for events the bot ignores."""
     if getattr(event, "mode", None) != "active":
         return None  # standby: another channel answers; send nothing
+    if isinstance(event, PostbackEvent) and texts.read_postback(event.postback.data) is None:
+        return None  # a button the bot did not make: not said to the bot, wherever tapped
     source = getattr(event, "source", None)
     reply_token = getattr(event, "reply_token", None)
     if not isinstance(source, UserSource) or not source.user_id:
@@ -114,14 +116,23 @@ def _message_for(event, reply_token):
         # A sticker, a photo of the pill box, anything: it answers an open reminder.
         return messages.MessageReceived(reply_token=reply_token)
     if isinstance(event, PostbackEvent):
-        word, round_at = texts.read_postback(event.postback.data)
-        if word == texts.POSTBACK_LATER:
-            return messages.Postpone(reply_token)
-        if round_at is not None:
-            return messages.TookTapped(round_at, reply_token)
-        return messages.MessageReceived(took=True, reply_token=reply_token)
+        return _postback_message(event.postback, reply_token)
     if isinstance(event, FollowEvent):
         return messages.Greet(reply_token)
     if isinstance(event, UnfollowEvent):
         return messages.Forget()
     return None
+
+
+def _postback_message(postback, reply_token):
+    """A tap on one of the bot's own buttons (chat/texts.py `read_postback`); every postback
+    the bot reads is read here. None for data the bot did not make (another tool's rich
+    menu, a date picker): the user did not talk to the bot, so nothing is answered."""
+    button = texts.read_postback(postback.data)
+    if button is None:
+        return None
+    if button.word == texts.POSTBACK_LATER:
+        return messages.Postpone(reply_token)
+    if button.round_at is None:  # under an ask sent before rounds had ids: like 飲んだ
+        return messages.MessageReceived(took=True, reply_token=reply_token)
+    return messages.TookTapped(button.round_at, reply_token)

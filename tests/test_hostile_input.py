@@ -416,7 +416,8 @@ def mutated_events(draw):
     """A well-formed event with some fields removed or replaced by random JSON."""
     kind = draw(EVENT_TYPES)
     base = text_event(draw(st.text(max_size=30))) if kind == "message" else event(
-        kind, postback={"data": draw(st.sampled_from(["took", "later", "x"]))},
+        kind, postback={"data": draw(st.sampled_from(["took", "later", "x"])
+                                     | st.text(max_size=12).map("took:".__add__))},
         follow={"isUnblocked": False}, unsend={"messageId": "1"},
         videoPlayComplete={"trackingId": "t"}, beacon={"hwid": "d41d8cd98f", "type": "enter"},
         membership={"type": "joined", "membershipId": 1})
