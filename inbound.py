@@ -1,9 +1,12 @@
 """LINE webhook bodies → events → actor messages. Parsing text happens once, here.
 
-`parse_events` accepts what LINE sends and rejects the rest with `MalformedWebhook` (the edge
-answers 400): not JSON, the wrong shapes, a known event or message type with fields missing
-or mistyped, as line-bot-sdk's models judge them (webhook_events.py). Event and message types
-the SDK does not know are skipped (LINE adds new ones).
+`parse_webhook` refuses with `MalformedWebhook` (the edge answers 400) only a body that is not
+JSON or has no `events` list. Each event in it is read on its own: one the bot cannot read (not
+an object, no type, a known event or message type with fields missing or mistyped, as
+line-bot-sdk's models judge them: webhook_events.py) is set aside as `Unreadable`, and the
+others are still handled; a redelivery would carry the same event, so refusing the body would
+only lose the rest. Event and message types the SDK does not know are skipped (LINE adds new
+ones).
 """
 import base64
 import hashlib
@@ -16,8 +19,9 @@ from actors import messages
 from chat import parse as chat
 from chat import texts
 from webhook_events import (
-    Event, FollowEvent, InvalidEvent, JoinEvent, LocationMessageContent, MessageEvent,
-    PostbackEvent, TextMessageContent, UnfollowEvent, UserSource, read_event,
+    EVENT_TYPES, MESSAGE_TYPES, Event, FollowEvent, InvalidEvent, JoinEvent,
+    LocationMessageContent, MessageEvent, PostbackEvent, TextMessageContent, UnfollowEvent,
+    UserSource, read_event,
 )
 
 
@@ -33,31 +37,64 @@ def signature_ok(channel_secret: str, body: bytes, signature: Optional[str]) -> 
     return hmac.compare_digest(base64.b64encode(digest), signature.encode("utf-8", "replace"))
 
 
-def parse_events(body: bytes) -> List[Event]:
-    """The events of a webhook body whose signature was checked; MalformedWebhook otherwise.
-    All or nothing: one bad event rejects the body before anything is acted on."""
+@dataclass(frozen=True)
+class Unreadable:
+    """An event of a body that the bot cannot read: its type, message type and sender when
+    they can be told (None otherwise), and why; never its content."""
+    type: Optional[str]
+    kind: Optional[str]
+    user_id: Optional[str]
+    why: str
+
+
+@dataclass(frozen=True)
+class Webhook:
+    events: List[Event]             # the events read, in order, without the unknown types
+    unreadable: List[Unreadable]
+
+
+def parse_webhook(body: bytes) -> Webhook:
+    """The events of a webhook body whose signature was checked; MalformedWebhook when it is
+    not JSON or has no events list."""
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedWebhook("not JSON") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise MalformedWebhook("no events list")
-    events = []
+    events, unreadable = [], []
     for raw in payload["events"]:
-        event = _parse_event(raw)
+        try:
+            event = _read(raw)
+        except InvalidEvent as exc:
+            unreadable.append(_unreadable(raw, str(exc)))
+            continue
         if event is not None:
             events.append(event)
-    return events
+    return Webhook(events, unreadable)
 
 
-def _parse_event(raw) -> Optional[Event]:
-    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-        raise MalformedWebhook("an event without a type")
-    try:
-        return read_event(raw)  # None: an event or message type the SDK does not know
-    except InvalidEvent as exc:
-        raise MalformedWebhook(f"a {raw['type'][:40]!r} event that does not validate "
-                               f"({exc})") from exc
+def _read(raw) -> Optional[Event]:
+    if not isinstance(raw, dict):
+        raise InvalidEvent("not an object")
+    if not isinstance(raw.get("type"), str):
+        raise InvalidEvent("no type")
+    return read_event(raw)  # None: an event or message type the SDK does not know
+
+
+def _unreadable(raw, why: str) -> Unreadable:
+    raw = raw if isinstance(raw, dict) else {}
+    message = raw["message"] if isinstance(raw.get("message"), dict) else {}
+    source = raw["source"] if isinstance(raw.get("source"), dict) else {}
+    user_id = source.get("userId")
+    return Unreadable(type=_known(raw.get("type"), EVENT_TYPES),
+                      kind=_known(message.get("type"), MESSAGE_TYPES),
+                      user_id=user_id if isinstance(user_id, str) else None, why=why)
+
+
+def _known(name, names) -> Optional[str]:
+    """A type the SDK knows, else None: nothing else an event carries is logged."""
+    return name if isinstance(name, str) and name in names else None
 
 
 @dataclass(frozen=True)
@@ -93,6 +130,8 @@ def translate(event):
     """ForUser, NotOneToOne, or None for events the bot ignores."""
     if getattr(event, "mode", None) != "active":
         return None  # standby: another channel answers; send nothing
+    if isinstance(event, PostbackEvent) and texts.read_postback(event.postback.data) is None:
+        return None  # a button the bot did not make: not said to the bot, wherever tapped
     source = getattr(event, "source", None)
     reply_token = getattr(event, "reply_token", None)
     if not isinstance(source, UserSource) or not source.user_id:
@@ -114,14 +153,23 @@ def _message_for(event, reply_token):
         # A sticker, a photo of the pill box, anything: it answers an open reminder.
         return messages.MessageReceived(reply_token=reply_token)
     if isinstance(event, PostbackEvent):
-        word, round_at = texts.read_postback(event.postback.data)
-        if word == texts.POSTBACK_LATER:
-            return messages.Postpone(reply_token)
-        if round_at is not None:
-            return messages.TookTapped(round_at, reply_token)
-        return messages.MessageReceived(took=True, reply_token=reply_token)
+        return _postback_message(event.postback, reply_token)
     if isinstance(event, FollowEvent):
         return messages.Greet(reply_token)
     if isinstance(event, UnfollowEvent):
         return messages.Forget()
     return None
+
+
+def _postback_message(postback, reply_token):
+    """A tap on one of the bot's own buttons (chat/texts.py `read_postback`); every postback
+    the bot reads is read here. None for data the bot did not make (another tool's rich
+    menu, a date picker): the user did not talk to the bot, so nothing is answered."""
+    button = texts.read_postback(postback.data)
+    if button is None:
+        return None
+    if button.word == texts.POSTBACK_LATER:
+        return messages.Postpone(reply_token)
+    if button.round_at is None:  # under an ask sent before rounds had ids: like 飲んだ
+        return messages.MessageReceived(took=True, reply_token=reply_token)
+    return messages.TookTapped(button.round_at, reply_token)

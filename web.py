@@ -17,7 +17,7 @@ import socket
 from bottle import Bottle, HTTPResponse, request, response
 
 from chat import texts
-from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_events, signature_ok, translate
+from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_webhook, signature_ok, translate
 import logsafe
 from logsafe import fields
 from outbox.clock import real_seconds
@@ -96,10 +96,13 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
             log.warning("webhook with a bad signature (%d bytes)", len(raw))
             return _plain(400, "bad signature")
         try:
-            events = parse_events(raw)
+            webhook = parse_webhook(raw)
         except MalformedWebhook as exc:
             log.warning("signed webhook rejected: %s", exc)
             return _plain(400, "malformed webhook body")
+        for unreadable in webhook.unreadable:
+            _log_unreadable(unreadable)
+        events = webhook.events
         if events and not system.ready.wait(READY_WAIT_SECONDS):
             _log_refused(events, "starting")
             return _plain(503, "starting up")  # LINE redelivers
@@ -210,6 +213,13 @@ def _log_event(event, outcome, **extra):
         source=None if source_type == "user" else source_type,
         redelivered=True if getattr(context, "is_redelivery", False) else None,
         outcome=outcome, **extra))
+
+
+def _log_unreadable(event):
+    """An event skipped from a body that was otherwise handled: its kind and why, never its
+    content (inbound.Unreadable)."""
+    log.warning("%s", fields(event=event.type, kind=event.kind, user=event.user_id,
+                             outcome="unreadable", reason=event.why))
 
 
 def _log_refused(events, reason):

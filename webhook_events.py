@@ -312,8 +312,22 @@ def _read_with_sdk(raw: dict) -> Event:
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         # pydantic's ValidationError is a ValueError; the generated from_dict code raises the
         # others on wrong shapes (e.g. a list where an object belongs).
-        raise InvalidEvent(type(exc).__name__) from exc
+        raise InvalidEvent(_why(exc)) from exc
     return from_sdk(event)
+
+
+def _why(exc: Exception) -> str:
+    """What the SDK refused, by model and field names only ("TextMessageContent.quoteToken
+    missing"): its own messages can quote the event, a user's text included."""
+    model, errors = getattr(exc, "model", None), getattr(exc, "errors", None)
+    if model is None or not callable(errors):
+        return f"a shape the SDK cannot read ({type(exc).__name__})"
+    return ", ".join(f"{model.__name__}.{error['loc'][0]} "
+                     f"{_MISSING.get(error['type'], error['type'])}" for error in errors())
+
+
+# pydantic's words for a required field that is absent (the SDK's from_dict passes None).
+_MISSING = {"type_error.none.not_allowed": "missing", "value_error.missing": "missing"}
 
 
 def _descendants(cls):

@@ -44,8 +44,8 @@ def webhook_parts(row, n, ids, runtime):
     print("one webhook (設定教えて, needs a reply):")
     row("  inbound.signature_ok", cpu_per_call(
         lambda i: inbound.signature_ok(procs.SECRET, bodies[i], signatures[i]), n))
-    row("  inbound.parse_events (webhook_events)", cpu_per_call(
-        lambda i: inbound.parse_events(bodies[i]), n))
+    row("  inbound.parse_webhook (webhook_events)", cpu_per_call(
+        lambda i: inbound.parse_webhook(bodies[i]), n))
     row("  Store.first_delivery (Redis SET NX EX)", cpu_per_call(
         lambda i: runtime.store.events.first_delivery(f"bench-{uuid.uuid4()}"), n))
     system = runtime.system

@@ -1,5 +1,6 @@
 """Every text the bot sends. The exact strings are a contract (DESIGN.md §1, §7)."""
-from typing import Iterable, Optional, Tuple
+import re
+from typing import Iterable, NamedTuple, Optional, Tuple
 
 from domain.rounds import Time
 
@@ -102,6 +103,13 @@ QUICK_LATER = "あとで"
 # asks still go out as one multicast). Asks sent before rounds had ids carry the bare words.
 POSTBACK_TOOK = "took"
 POSTBACK_LATER = "later"
+_ASK_BUTTON = re.compile(rf"({POSTBACK_TOOK}|{POSTBACK_LATER})(?::([0-9]{{1,12}}))?")
+
+
+class Button(NamedTuple):
+    """A tap on one of the bot's own buttons."""
+    word: str                 # POSTBACK_TOOK or POSTBACK_LATER
+    round_at: Optional[int]   # None under an ask sent before rounds had ids
 
 
 def ask_buttons(round_at: float) -> Tuple[Tuple[str, str], ...]:
@@ -110,10 +118,14 @@ def ask_buttons(round_at: float) -> Tuple[Tuple[str, str], ...]:
             (QUICK_LATER, f"{POSTBACK_LATER}:{int(round_at)}"))
 
 
-def read_postback(data: str) -> Tuple[str, Optional[int]]:
-    """(POSTBACK_TOOK or POSTBACK_LATER or the data itself, the round or None)."""
-    word, _, round_at = (data or "").partition(":")
-    return word, int(round_at) if round_at.isdigit() else None
+def read_postback(data: str) -> Optional[Button]:
+    """The bot's own button that made this postback data; None for data the bot never makes
+    (another tool's rich menu or picker on the same channel)."""
+    matched = _ASK_BUTTON.fullmatch(data)
+    if matched is None:
+        return None
+    word, round_at = matched.groups()
+    return Button(word, None if round_at is None else int(round_at))
 
 
 # -- family watch (DESIGN.md §7.3) ----------------------------------------------------------------

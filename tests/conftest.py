@@ -4,13 +4,12 @@ import tempfile
 
 import pytest
 from freezegun import freeze_time
-from gevent.pywsgi import WSGIServer
 
 from actors.base import Activity
 from actors.system import ActorSystem
 from outbox.line import LineOutbox
 from settings import Settings
-from simulator.platform import LinePlatform
+from simulator.platform import LinePlatform, NoDelayWSGIServer
 from storage.redis_server import RedisServer
 from storage.store import Store, connect
 from tests.support import ManualTimer, new_user_id
@@ -89,7 +88,7 @@ class Bot:
                                   self.activity)
         app = create_app(channel_secret=SECRET, system=self.system, store=self.store,
                          outbox=self.outbox, debug_token="debug-token")
-        self.server = WSGIServer(("127.0.0.1", 0), app, log=None)
+        self.server = NoDelayWSGIServer(("127.0.0.1", 0), app, log=None)
         self.server.start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/callback"
         self.platform.webhook_url = self.url

@@ -11,11 +11,31 @@ from gevent.server import StreamServer
 from domain.rounds import DUE_TOLERANCE
 from simulator.line_api import MULTICAST_PATH, PUSH_PATH
 from storage import keys
+from webhook_events import from_sdk
 
 
 def new_user_id() -> str:
     """A LINE-shaped user id nobody else in the test run has."""
     return "U" + uuid.uuid4().hex
+
+
+def sdk_reading(raw):
+    """What line-bot-sdk's models make of one event dict (whose "type" is a str): None for a
+    type they do not know, "invalid" when they refuse it, else the event as webhook_events'
+    classes."""
+    from linebot.v3 import webhooks as sdk
+
+    if sdk.Event.get_discriminator_value(raw) is None:
+        return None
+    content = raw.get("message")
+    if (raw["type"] == "message" and isinstance(content, dict)
+            and isinstance(content.get("type"), str)
+            and sdk.MessageContent.get_discriminator_value(content) is None):
+        return None
+    try:
+        return from_sdk(sdk.Event.from_dict(raw))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return "invalid"
 
 
 def asks_seen_once(bot) -> bool:

@@ -76,6 +76,24 @@ def test_each_event_gets_one_line_with_what_the_edge_did(bot, platform, user_id,
         assert secret not in everything
 
 
+def test_an_event_the_bot_cannot_read_is_one_warning_line_with_its_kind_and_why(
+        bot, platform, user_id, info_logs):
+    text = "秘密のお薬を7時30分に"
+    unreadable = platform.make_text_event(user_id, text)
+    del unreadable["message"]["quoteToken"]     # as LINE sent texts before 2023
+    assert platform.post_events([unreadable, platform.make_follow_event(user_id)]) == 200
+    bot.timer.settle()
+
+    logged = lines(info_logs, "usa_reminder.web", logging.WARNING)
+    assert len(logged) == 1, logged
+    assert re.fullmatch(rf'event=message kind=text user={SHORT_ID} outcome=unreadable '
+                        r'reason="TextMessageContent.quoteToken missing"', logged[0])
+    assert re.fullmatch(rf"event=follow user={SHORT_ID} outcome=told {LATENCY}",
+                        lines(info_logs, "usa_reminder.web")[0])   # the rest is handled
+    for secret in (text, user_id, unreadable["replyToken"]):
+        assert secret not in info_logs.text
+
+
 # -- one line per request to LINE ----------------------------------------------------------------
 
 @pytest.fixture

@@ -32,8 +32,18 @@ def test_ask_buttons_name_their_round():
     assert texts.ask_buttons(1795734000.0) == (("飲んだ!", "took:1795734000"),
                                                ("あとで", "later:1795734000"))
     assert texts.read_postback("took:1795734000") == ("took", 1795734000)
-    assert texts.read_postback("took") == ("took", None)
-    assert texts.read_postback("later:x") == ("later", None)
+    assert texts.read_postback("later:1795734000") == ("later", 1795734000)
+    assert texts.read_postback("took") == ("took", None)   # asks sent before rounds had ids
+    assert texts.read_postback("later") == ("later", None)
+
+
+@pytest.mark.parametrize("data", [
+    "", "storeId=12345", "richmenu-changed-to-b", "action=buyItem&itemId=123123&color=red",
+    "took:", "later:x", "took:1795734000:1", "took:²", "took:１７９５", "Took", " took",
+    "took:" + "9" * 5000, "飲んだ", "tooklater",
+])
+def test_postback_data_the_bot_never_makes_is_not_a_button(data):
+    assert texts.read_postback(data) is None
 
 
 @pytest.mark.parametrize(
