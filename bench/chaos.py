@@ -52,7 +52,7 @@ def watcher_of(uid):
 
 def alert_tally(pushes, ids):
     """Nobody answers: each user's round ends missed and their watcher is told once."""
-    alerts = [(to, text) for to, text, _ in pushes if to.startswith(WATCHER_PREFIX)]
+    alerts = [(to, text) for to, text, *_ in pushes if to.startswith(WATCHER_PREFIX)]
     expected = {watcher_of(uid) for uid in ids}
     lost = len(expected - {to for to, _ in alerts})
     return lost, stats.duplicates(alerts)
@@ -60,10 +60,10 @@ def alert_tally(pushes, ids):
 
 def tally(pushes, ids, asks_per_user):
     pushes = [push for push in pushes if not push[0].startswith(WATCHER_PREFIX)]
-    seen = {(to, text) for to, text, _ in pushes}
+    seen = {(to, text) for to, text, *_ in pushes}
     expected = {(uid, texts.ask(k)) for uid in ids for k in range(asks_per_user)}
     lost = len(expected - seen)
-    twice = stats.duplicates((to, text) for to, text, _ in pushes)
+    twice = stats.duplicates((to, text) for to, text, *_ in pushes)
     unexpected = len(seen - expected)
     return lost, twice, unexpected
 
@@ -72,7 +72,7 @@ def lateness(pushes, first_due, interval):
     """Each ask's delay past its due time: the first ask's is seeded, a re-ask is due one
     interval after the previous ask arrived at LINE."""
     times = {}
-    for to, _, at in pushes:
+    for to, _, at, _ in pushes:
         if to in first_due:
             times.setdefault(to, []).append(at)
     late = []

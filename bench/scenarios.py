@@ -112,7 +112,7 @@ QUIET_SECONDS = 2.0   # after the last expected push, so that a duplicate would 
 
 def _push_figures(report, label, n, due_of, text, data, rate_goal):
     """Exactly-once, lateness and peak rate from the stand-in's records."""
-    pushes = [(to, at) for to, pushed_text, at in data["pushes"] if pushed_text == text]
+    pushes = [(to, at) for to, pushed_text, at, _ in data["pushes"] if pushed_text == text]
     users = {to for to, _ in pushes}
     dupes = stats.duplicates(to for to, _ in pushes)
     late = stats.lateness(due_of, pushes)

@@ -9,13 +9,14 @@ from linebot.v3.webhooks import MessageEvent, TextMessageContent
 
 from domain.rounds import RoundState
 from domain.wallclock import local_day, zone
-from bench import chaos, records, stats
+from bench import chaos, procs, records, stats
 from bench.standin import (
     MULTICAST_PATH, PUSH_PATH, REPLY_PATH, SlidingWindow, StandIn, response_bytes, serve,
 )
 from bench.webhooks import (
     WebhookFactory, closed_loop, read_response, signed_request, text_event_body,
 )
+from chat import texts
 from outbox import line
 from outbox.line import LineOutbox, PushResult
 from storage import keys
@@ -54,7 +55,8 @@ def test_duplicates_and_lateness():
 
 
 def test_chaos_lateness_spaces_each_re_ask_from_the_previous_arrival():
-    pushes = [("a", "飲んだ??", 13.5), ("a", "飲んだ?", 10.1), ("b", "飲んだ?", 22.0)]
+    pushes = [("a", "飲んだ??", 13.5, None), ("a", "飲んだ?", 10.1, None),
+              ("b", "飲んだ?", 22.0, None)]
     late = chaos.lateness(pushes, {"a": 10.0, "b": 20.0}, interval=3.0)
     assert sorted(late) == [pytest.approx(0.1), pytest.approx(0.4), pytest.approx(2.0)]
 
@@ -122,7 +124,7 @@ def test_standin_push_contract():
     again = standin.handle("POST", PUSH_PATH, headers, push_body(), arrived=6.0)
     assert again == (409, {"message": "The retry key is already accepted",
                            "sentMessages": payload["sentMessages"]})
-    assert standin.pushes == [("U1", "飲んだ?", 5.0)]
+    assert standin.pushes == [("U1", "飲んだ?", 5.0, None)]
     assert standin.handle("POST", PUSH_PATH, {}, push_body(), 7.0)[0] == 401
     bad_key = {**AUTH, b"x-line-retry-key": b"nope"}
     assert standin.handle("POST", PUSH_PATH, bad_key, push_body(), 7.0)[0] == 400
@@ -153,8 +155,8 @@ def test_standin_multicast_records_each_recipient_once_per_retry_key():
                        "messages": [{"type": "text", "text": "飲んだ?"}]}).encode()
     assert standin.handle("POST", MULTICAST_PATH, headers, body, 1.0) == (200, {})
     assert standin.handle("POST", MULTICAST_PATH, headers, body, 2.0)[0] == 409
-    assert standin.pushes == [("U1", "飲んだ?", 1.0), ("U2", "飲んだ?", 1.0),
-                              ("U3", "飲んだ?", 1.0)]
+    assert standin.pushes == [("U1", "飲んだ?", 1.0, None), ("U2", "飲んだ?", 1.0, None),
+                              ("U3", "飲んだ?", 1.0, None)]
     assert standin.attempts == [1.0, 2.0]          # the rate limit counts requests
     for bad in ([], "U1", ["U1", 2], ["U"] * 501):
         bad_body = json.dumps({"to": bad, "messages": [{"type": "text", "text": "x"}]})
@@ -180,7 +182,43 @@ def test_standin_control_endpoints():
     assert status == 200 and payload["latency"] == 0.05 and payload["rate_limit"] == 7
     standin.handle("POST", PUSH_PATH, AUTH, push_body(), 3.0)
     status, data = standin.handle("GET", "/_bench/records", {}, b"", 0.0)
-    assert json.loads(json.dumps(data))["pushes"] == [["U1", "飲んだ?", 3.0]]
+    assert json.loads(json.dumps(data))["pushes"] == [["U1", "飲んだ?", 3.0, None]]
+    standin.handle("POST", PUSH_PATH, AUTH, push_body("U2"), 4.0)
+    status, data = standin.handle("POST", "/_bench/pushes", {}, b'{"since": 1}', 0.0)
+    assert (status, data) == (200, {"pushes": [("U2", "飲んだ?", 4.0, None)]})
+
+
+def test_standin_records_the_asks_first_button_as_pushed():
+    standin = StandIn(TOKEN)
+    items = [{"type": "action", "action": {"type": "postback", "label": label, "data": data,
+                                           "displayText": label}}
+             for label, data in texts.ask_buttons(1795734000)]
+    body = json.dumps({"to": ["U1", "U2"], "messages": [
+        {"type": "text", "text": "飲んだ??", "quickReply": {"items": items}}]}).encode()
+    standin.handle("POST", MULTICAST_PATH, AUTH, body, 1.0)
+    assert [push[3] for push in standin.pushes] == ["took:1795734000", "took:1795734000"]
+
+
+def test_a_long_poll_for_pushes_returns_when_one_arrives():
+    import gevent
+
+    standin = StandIn(TOKEN)
+    server = serve(standin)
+    port = server.server_port
+    try:
+        poll = gevent.spawn(procs.http_json, port, "POST", "/_bench/pushes",
+                            {"since": 0, "wait": 10})
+        gevent.idle()                      # the poll is waiting in the stand-in
+        assert not poll.ready()
+        standin.handle("POST", PUSH_PATH, AUTH, push_body(), 2.0)
+        assert poll.get(timeout=5) == (200, {"pushes": [["U1", "飲んだ?", 2.0, None]]})
+        # Something new already: at once; nothing new: empty once the wait is over.
+        assert procs.http_json(port, "POST", "/_bench/pushes", {"since": 0, "wait": 10})[1] \
+            == {"pushes": [["U1", "飲んだ?", 2.0, None]]}
+        assert procs.http_json(port, "POST", "/_bench/pushes", {"since": 1, "wait": 0})[1] \
+            == {"pushes": []}
+    finally:
+        server.stop(timeout=0)
 
 
 def test_the_bots_outbox_talks_to_the_standin_over_http():
@@ -194,7 +232,7 @@ def test_the_bots_outbox_talks_to_the_standin_over_http():
         assert outbox.push("U9", ["飲んだ?"], key) is PushResult.DUPLICATE
         assert outbox.reply("token-1", ["よくできました"]) is True
         assert outbox.reply("token-1", ["よくできました"]) is False
-        assert standin.pushes[0][:2] == ("U9", "飲んだ?")
+        assert standin.pushes[0][:2] == ("U9", "飲んだ?") and standin.pushes[0][3] == "took"
         assert standin.replies[0][:2] == ("token-1", "よくできました")
     finally:
         server.stop(timeout=0)
