@@ -405,7 +405,8 @@ def _kill_and_count(redis_server, standin, first_due, answering, plan, interval,
     print(f"pushes accepted: {len(result['pushes'])} of {expected} expected; "
           f"LINE answered the bot: {result['status']}; {elapsed:.1f} s")
     exact, too_late = report_day(result["pushes"], first_due, reasks, interval, answering)
-    answers_lost = report_answers(answerers, result["pushes"], result["replies"], answering)
+    answers_lost = (report_answers(answerers, result["pushes"], result["replies"], answering)
+                    if answering else 0)
     # With two separate servers one is always up: no ask may wait for a restart.
     return exact and answers_lost == 0 and (processes == 1 or too_late == 0)
 
