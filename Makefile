@@ -55,7 +55,8 @@ screenshots: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(USERS),--users $(USERS)) $(BENCH_ARGS)
 
-# make chaos                                  1,000 users, 20 SIGKILLs: asks lost / shown twice
+# make chaos                                  1,000 users, half answering, 20 SIGKILLs:
+#                                             asks, alerts, answers lost / shown twice
 chaos: $(STAMP)
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
 # (rolling restarts with webhooks flowing: python -m bench.rolling --help)

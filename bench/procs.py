@@ -91,6 +91,11 @@ class StandInProcess:
     def records(self):
         return http_json(self.port, "GET", "/_bench/records")[1]
 
+    def pushes_since(self, since, wait):
+        """The pushes after the first `since`, as soon as there is one (at most `wait` s)."""
+        return http_json(self.port, "POST", "/_bench/pushes", {"since": since, "wait": wait})[1][
+            "pushes"]
+
     def stop(self):
         _stop(self.process)
 

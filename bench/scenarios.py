@@ -76,6 +76,15 @@ def wait_for_pushes(standin, expected, timeout, kind="pushes"):
         time.sleep(0.25)
 
 
+def wait_quiet(standin, quiet):
+    """Poll the stand-in until no push has arrived for `quiet` seconds."""
+    while True:
+        before = standin.stats()["pushes"]
+        time.sleep(quiet)
+        if standin.stats()["pushes"] == before:
+            return
+
+
 def _patience(n, rate):
     return max(n / rate * 4, n / 150) + 60
 
@@ -112,7 +121,7 @@ QUIET_SECONDS = 2.0   # after the last expected push, so that a duplicate would 
 
 def _push_figures(report, label, n, due_of, text, data, rate_goal):
     """Exactly-once, lateness and peak rate from the stand-in's records."""
-    pushes = [(to, at) for to, pushed_text, at in data["pushes"] if pushed_text == text]
+    pushes = [(to, at) for to, pushed_text, at, _ in data["pushes"] if pushed_text == text]
     users = {to for to, _ in pushes}
     dupes = stats.duplicates(to for to, _ in pushes)
     late = stats.lateness(due_of, pushes)
@@ -356,11 +365,8 @@ def day(report, n=10000, interval=2.0, reasks=10, connections=64):
             # The other half: every re-ask, then the end of their round.
             expected = n + (n - len(answering)) * reasks
             wait_for_pushes(standin, expected, timeout=(reasks + 2) * interval + 60)
-            while True:   # the answering half may have had a re-ask too: wait for quiet
-                before = standin.stats()["pushes"]
-                time.sleep(2 * interval)
-                if standin.stats()["pushes"] == before:
-                    break
+            # The answering half may have had a re-ask too.
+            wait_quiet(standin, 2 * interval)
             phases.append(("re-asks and the rounds' end", bot.cpu_seconds()))
             cpu = phases[-1][1] - cpu0
             pushes = standin.stats()["pushes"]

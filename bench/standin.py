@@ -13,12 +13,16 @@ token is accepted once (the webhooks come from another process), and records are
 tuples, fetched over HTTP:
 
     GET  /_bench/stats     counts
-    GET  /_bench/records   {"pushes": [[to, text, t]], "replies": [[token, text, t]],
+    GET  /_bench/records   {"pushes": [[to, text, t, button]], "replies": [[token, text, t]],
                             "attempts": [t, ...], "status": {"200": n, ...}}
+    POST /_bench/pushes    {"since": n, "wait": s} -> {"pushes": pushes[n:]}, as soon as there
+                           is one, or empty after `wait` seconds (a long poll)
     POST /_bench/config    {"latency": s, "rate_limit": n or null}
     POST /_bench/reset
 
-`t` is the wall-clock time (time.time()) the request arrived, before the injected latency.
+`t` is the wall-clock time (time.time()) the request arrived, before the injected latency;
+`button` is the postback data of the first quick-reply button of the push's last message
+(an ask's 飲んだ!), or null.
 """
 import argparse
 import collections
@@ -70,10 +74,11 @@ class StandIn:
         self.latency = latency
         self.window = SlidingWindow(rate_limit)
         self.clock = clock
+        self.on_push = lambda: None   # serve() wakes the long polls of /_bench/pushes
         self.reset()
 
     def reset(self):
-        self.pushes = []      # (to, first text, arrived)
+        self.pushes = []      # (to, first text, arrived, first button's postback data)
         self.replies = []     # (reply token, first text, arrived)
         self.attempts = []    # arrival time of every push/reply request, refused or not
         self.status = collections.Counter()
@@ -112,6 +117,7 @@ class StandIn:
             data = json.loads(body)
             messages = data["messages"]
             text = messages[0].get("text", "[%s]" % messages[0].get("type"))
+            button = _first_postback(messages[-1])
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return self._count(400, {"message": "The request body has 1 error(s)"})
         if path == REPLY_PATH:
@@ -139,9 +145,11 @@ class StandIn:
         if key is not None:
             self._accepted[key] = sent
         if path == MULTICAST_PATH:
-            self.pushes.extend((uid, text, arrived) for uid in to)
+            self.pushes.extend((uid, text, arrived, button) for uid in to)
+            self.on_push()
             return self._count(200, {})
-        self.pushes.append((to, text, arrived))
+        self.pushes.append((to, text, arrived, button))
+        self.on_push()
         return self._count(200, {"sentMessages": sent})
 
     def _account(self, path, headers):
@@ -171,6 +179,9 @@ class StandIn:
         if path == "/_bench/records":
             return 200, {"pushes": self.pushes, "replies": self.replies,
                          "attempts": self.attempts, "status": dict(self.status)}
+        if path == "/_bench/pushes" and method == "POST":
+            since = json.loads(body or b"{}").get("since", 0)
+            return 200, {"pushes": self.pushes[since:]}
         if path == "/_bench/reset" and method == "POST":
             self.reset()
             return 200, {}
@@ -179,6 +190,12 @@ class StandIn:
             self.configure(options.get("latency"), options.get("rate_limit", ...))
             return 200, self.stats()
         return 404, {"message": NOT_FOUND}
+
+
+def _first_postback(message):
+    for item in (message.get("quickReply") or {}).get("items", ()):
+        return item["action"].get("data")
+    return None
 
 
 def response_bytes(status: int, payload: dict) -> bytes:
@@ -192,7 +209,22 @@ def response_bytes(status: int, payload: dict) -> bytes:
 def serve(standin: StandIn, host: str = "127.0.0.1", port: int = 0):
     """A StreamServer speaking just enough HTTP/1.1 (Content-Length bodies, keep-alive)."""
     import gevent
+    from gevent.event import Event
     from gevent.server import StreamServer
+
+    # Each push sets the event the long polls wait on and puts a fresh one in its place.
+    pushed = [Event()]
+
+    def wake_long_polls():
+        pushed[0].set()
+        pushed[0] = Event()
+
+    def wait_for_a_push(body):
+        options = json.loads(body or b"{}")
+        if len(standin.pushes) <= options.get("since", 0):
+            pushed[0].wait(min(float(options.get("wait", 0)), 30.0))
+
+    standin.on_push = wake_long_polls
 
     def connection(sock, address):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -216,6 +248,8 @@ def serve(standin: StandIn, host: str = "127.0.0.1", port: int = 0):
                 path = target.decode("latin-1").split("?", 1)[0]
                 if standin.latency and not path.startswith("/_bench/"):
                     gevent.sleep(standin.latency)
+                if path == "/_bench/pushes":
+                    wait_for_a_push(body)
                 status, payload = standin.handle(method.decode("latin-1"), path, headers, body,
                                                  arrived)
                 sock.sendall(response_bytes(status, payload))

@@ -14,14 +14,31 @@ from simulator.signing import sign
 
 def text_event_body(user_id: str, text: str, reply_token: str, message_id: int = 1) -> bytes:
     """A one-event webhook body, shaped like LINE's (compact JSON, UTF-8)."""
-    event = {
-        "type": "message", "mode": "active", "timestamp": int(time.time() * 1000),
+    return webhook_body(user_event(user_id, reply_token, message=text_message(text, message_id)))
+
+
+def user_event(user_id: str, reply_token: str, event_type: str = "message", **fields) -> dict:
+    """One event from a user, as LINE sends it; `fields` are its own ("message", "postback")."""
+    return {
+        "type": event_type, "mode": "active", "timestamp": int(time.time() * 1000),
         "source": {"type": "user", "userId": user_id},
         "webhookEventId": new_webhook_event_id(),
         "deliveryContext": {"isRedelivery": False},
         "replyToken": reply_token,
-        "message": {"id": str(message_id), "type": "text", "quoteToken": "q", "text": text},
+        **fields,
     }
+
+
+def text_message(text: str, message_id: int = 1) -> dict:
+    return {"id": str(message_id), "type": "text", "quoteToken": "q", "text": text}
+
+
+def sticker_message(message_id: int = 1) -> dict:
+    return {"id": str(message_id), "type": "sticker", "quoteToken": "q", "packageId": "446",
+            "stickerId": "1988", "stickerResourceType": "STATIC"}
+
+
+def webhook_body(event: dict) -> bytes:
     payload = {"destination": "Ubench", "events": [event]}
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

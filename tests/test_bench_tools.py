@@ -1,6 +1,7 @@
 """The benchmark's own tools (bench/): exact and fast, no wall-clock assertions."""
 import json
 import math
+import random
 import time
 
 import pytest
@@ -9,16 +10,18 @@ from linebot.v3.webhooks import MessageEvent, TextMessageContent
 
 from domain.rounds import RoundState
 from domain.wallclock import local_day, zone
-from bench import chaos, records, stats
+from bench import chaos, procs, records, stats
 from bench.standin import (
     MULTICAST_PATH, PUSH_PATH, REPLY_PATH, SlidingWindow, StandIn, response_bytes, serve,
 )
 from bench.webhooks import (
     WebhookFactory, closed_loop, read_response, signed_request, text_event_body,
 )
+from chat import texts
 from outbox import line
 from outbox.line import LineOutbox, PushResult
 from storage import keys
+from storage.redis_server import free_port
 
 TOKEN = "bench-token"
 AUTH = {b"authorization": b"Bearer " + TOKEN.encode()}
@@ -54,9 +57,122 @@ def test_duplicates_and_lateness():
 
 
 def test_chaos_lateness_spaces_each_re_ask_from_the_previous_arrival():
-    pushes = [("a", "飲んだ??", 13.5), ("a", "飲んだ?", 10.1), ("b", "飲んだ?", 22.0)]
+    pushes = [("a", "飲んだ??", 13.5, None), ("a", "飲んだ?", 10.1, None),
+              ("b", "飲んだ?", 22.0, None)]
     late = chaos.lateness(pushes, {"a": 10.0, "b": 20.0}, interval=3.0)
     assert sorted(late) == [pytest.approx(0.1), pytest.approx(0.4), pytest.approx(2.0)]
+
+
+def test_half_of_the_users_answer_drawn_from_the_seed_alone():
+    ids = list(records.ids(10))
+    random.seed(5)
+    expected_next = random.random()
+    random.seed(5)
+    answering = chaos.answering_users(ids, seed_value=1)
+    assert random.random() == expected_next       # the due times and kills do not move
+    assert len(answering) == 5 and answering <= set(ids)
+    assert chaos.answering_users(reversed(ids), seed_value=1) == answering
+    assert chaos.expected_pushes({"Ua": 0, "Ub": 0}, reasks=10, answering={"Ua"}) == 1 + 12
+
+
+def ask_push(to, attempt, at=0.0, button="took:1"):
+    return (to, texts.ask(attempt), at, button)
+
+
+def test_chaos_tally_owes_an_answering_user_the_first_ask_only():
+    ids, answering = ["Ua", "Ub", "Uc"], frozenset({"Ua", "Uc"})
+    pushes = [ask_push("Ua", 0), ask_push("Ua", 1),          # a re-ask before the answer
+              ask_push("Ub", 0), ask_push("Ub", 1), ask_push("Ub", 1),
+              ("Wb", "missed", 5.0, None), ("Wa", "missed", 5.0, None)]
+    # Uc (answering) never got the first ask; Ub got a re-ask twice
+    assert chaos.tally(pushes, ids, 2, answering) == (1, 1, 0)
+    assert chaos.tally(pushes + [("Ua", "hello", 1.0, None)], ids, 2, answering)[2] == 1
+    # Wa's user answered: told for nothing; Wb's round ended missed
+    assert chaos.alert_tally(pushes, ids, answering) == (0, 0, 1)
+    assert chaos.alert_tally(pushes[:5], ids, answering) == (1, 0, 0)
+    assert chaos.alert_tally(pushes[:5], ids) == (3, 0, 0)    # nobody answers
+
+
+def an_answer(user, answered=10.0):
+    return chaos.Answer(user, "took:1", "text", asked=9.0, send_at=9.5,
+                        event={"replyToken": "t" + user}, quick=False, answered=answered)
+
+
+def test_answer_tally_counts_each_lost_answer_once_by_why():
+    answers = [an_answer(user) for user in ("a", "b", "c", "d", "e", "f")]
+    answers.append(an_answer("g", answered=None))
+    pushes = [ask_push("a", 0, 9.0),
+              ask_push("d", 1, 12.0),                  # after d's answer was answered 200
+              ask_push("e", 1, 9.8),                   # before e's: not lost
+              ask_push("f", 1, 12.0, "took:2"),        # f's other round
+              ask_push("b", 1, 12.0)]                  # b: lost already, counted once
+    replies = [("t" + user, texts.WELL_DONE, 10.0) for user in "adefg"]
+    replies.append(("tb", texts.HELP, 10.0))
+    lost, wrong = chaos.answer_tally(answers, pushes, replies)
+    assert lost == {"replied otherwise": 1, "no reply": 1, "re-asked after its 200": 1,
+                    "never answered 200": 1}
+    assert wrong == {"使い方": 1}
+
+
+def test_answers_come_soon_after_their_ask_before_the_next_one():
+    answerers = chaos.Answerers(None, [1], {"U1"}, interval=3.0, seed_value=1)
+    for i in range(200):
+        answerers.plan(f"U{i}", "took:7", asked=100.0)
+    answers = list(answerers.answers.values())
+    quick = [answer for answer in answers if answer.quick]
+    assert 20 <= len(quick) <= 60                            # a fifth
+    assert all(100.0 <= answer.send_at < 100.05 for answer in quick)
+    assert all(100.05 <= answer.send_at <= 102.4 for answer in answers if not answer.quick)
+    assert {answer.kind for answer in answers} == {"text", "sticker", "button"}
+    for answer in answers:
+        if answer.kind == "button":                          # the ask's own 飲んだ!
+            assert answer.event["postback"] == {"data": "took:7"}
+        else:
+            assert answer.event["message"]["type"] == answer.kind
+    assert {answer.event["message"]["text"] for answer in answers if answer.kind == "text"} \
+        == set(chaos.ANSWER_TEXTS)
+    assert len({answer.token for answer in answers}) == 200
+
+
+def test_an_answer_is_redelivered_as_the_same_event_until_answered_200():
+    from gevent.server import StreamServer
+
+    statuses, bodies = [503, 200], []
+
+    def answer(sock, _):
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += sock.recv(65536)
+        head, _, body = request.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(body) < length:
+            body += sock.recv(65536)
+        bodies.append(body)
+        sock.sendall(response_bytes(statuses.pop(0), {}))
+        sock.close()
+
+    server = StreamServer(("127.0.0.1", 0), answer)
+    server.start()
+    try:
+        answerers = chaos.Answerers(None, [], {"U1"}, interval=3.0, seed_value=1)
+        answerers.plan("U1", "took:7", asked=100.0)
+        [planned] = answerers.answers.values()
+        for _ in range(2):
+            answerers.deliver(planned, server.server_port)
+    finally:
+        server.stop(timeout=0)
+    first, again = [json.loads(body)["events"][0] for body in bodies]
+    assert first["deliveryContext"] == {"isRedelivery": False}
+    assert again["deliveryContext"] == {"isRedelivery": True}
+    assert first["webhookEventId"] == again["webhookEventId"]
+    assert first["replyToken"] == again["replyToken"] == planned.token
+    assert planned.deliveries == 2 and planned.answered is not None
+    assert answerers.statuses == {503: 1, 200: 1}
+    assert len(answerers._due) == 2        # planned, then again after the 503
+    refused = chaos.Answerers(None, [], {"U1"}, interval=3.0, seed_value=1)
+    refused.plan("U1", "took:7", asked=100.0)
+    refused.deliver(*refused.answers.values(), free_port())    # nobody listens
+    assert refused.statuses == {"none": 1} and len(refused._due) == 2
 
 
 # -- user records in the bot's format -----------------------------------------------------------
@@ -121,7 +237,7 @@ def test_standin_push_contract():
     again = standin.handle("POST", PUSH_PATH, headers, push_body(), arrived=6.0)
     assert again == (409, {"message": "The retry key is already accepted",
                            "sentMessages": payload["sentMessages"]})
-    assert standin.pushes == [("U1", "飲んだ?", 5.0)]
+    assert standin.pushes == [("U1", "飲んだ?", 5.0, None)]
     assert standin.handle("POST", PUSH_PATH, {}, push_body(), 7.0)[0] == 401
     bad_key = {**AUTH, b"x-line-retry-key": b"nope"}
     assert standin.handle("POST", PUSH_PATH, bad_key, push_body(), 7.0)[0] == 400
@@ -152,8 +268,8 @@ def test_standin_multicast_records_each_recipient_once_per_retry_key():
                        "messages": [{"type": "text", "text": "飲んだ?"}]}).encode()
     assert standin.handle("POST", MULTICAST_PATH, headers, body, 1.0) == (200, {})
     assert standin.handle("POST", MULTICAST_PATH, headers, body, 2.0)[0] == 409
-    assert standin.pushes == [("U1", "飲んだ?", 1.0), ("U2", "飲んだ?", 1.0),
-                              ("U3", "飲んだ?", 1.0)]
+    assert standin.pushes == [("U1", "飲んだ?", 1.0, None), ("U2", "飲んだ?", 1.0, None),
+                              ("U3", "飲んだ?", 1.0, None)]
     assert standin.attempts == [1.0, 2.0]          # the rate limit counts requests
     for bad in ([], "U1", ["U1", 2], ["U"] * 501):
         bad_body = json.dumps({"to": bad, "messages": [{"type": "text", "text": "x"}]})
@@ -179,7 +295,43 @@ def test_standin_control_endpoints():
     assert status == 200 and payload["latency"] == 0.05 and payload["rate_limit"] == 7
     standin.handle("POST", PUSH_PATH, AUTH, push_body(), 3.0)
     status, data = standin.handle("GET", "/_bench/records", {}, b"", 0.0)
-    assert json.loads(json.dumps(data))["pushes"] == [["U1", "飲んだ?", 3.0]]
+    assert json.loads(json.dumps(data))["pushes"] == [["U1", "飲んだ?", 3.0, None]]
+    standin.handle("POST", PUSH_PATH, AUTH, push_body("U2"), 4.0)
+    status, data = standin.handle("POST", "/_bench/pushes", {}, b'{"since": 1}', 0.0)
+    assert (status, data) == (200, {"pushes": [("U2", "飲んだ?", 4.0, None)]})
+
+
+def test_standin_records_the_asks_first_button_as_pushed():
+    standin = StandIn(TOKEN)
+    items = [{"type": "action", "action": {"type": "postback", "label": label, "data": data,
+                                           "displayText": label}}
+             for label, data in texts.ask_buttons(1795734000)]
+    body = json.dumps({"to": ["U1", "U2"], "messages": [
+        {"type": "text", "text": "飲んだ??", "quickReply": {"items": items}}]}).encode()
+    standin.handle("POST", MULTICAST_PATH, AUTH, body, 1.0)
+    assert [push[3] for push in standin.pushes] == ["took:1795734000", "took:1795734000"]
+
+
+def test_a_long_poll_for_pushes_returns_when_one_arrives():
+    import gevent
+
+    standin = StandIn(TOKEN)
+    server = serve(standin)
+    port = server.server_port
+    try:
+        poll = gevent.spawn(procs.http_json, port, "POST", "/_bench/pushes",
+                            {"since": 0, "wait": 10})
+        gevent.idle()                      # the poll is waiting in the stand-in
+        assert not poll.ready()
+        standin.handle("POST", PUSH_PATH, AUTH, push_body(), 2.0)
+        assert poll.get(timeout=5) == (200, {"pushes": [["U1", "飲んだ?", 2.0, None]]})
+        # Something new already: at once; nothing new: empty once the wait is over.
+        assert procs.http_json(port, "POST", "/_bench/pushes", {"since": 0, "wait": 10})[1] \
+            == {"pushes": [["U1", "飲んだ?", 2.0, None]]}
+        assert procs.http_json(port, "POST", "/_bench/pushes", {"since": 1, "wait": 0})[1] \
+            == {"pushes": []}
+    finally:
+        server.stop(timeout=0)
 
 
 def test_the_bots_outbox_talks_to_the_standin_over_http():
@@ -193,7 +345,7 @@ def test_the_bots_outbox_talks_to_the_standin_over_http():
         assert outbox.push("U9", ["飲んだ?"], key) is PushResult.DUPLICATE
         assert outbox.reply("token-1", ["よくできました"]) is True
         assert outbox.reply("token-1", ["よくできました"]) is False
-        assert standin.pushes[0][:2] == ("U9", "飲んだ?")
+        assert standin.pushes[0][:2] == ("U9", "飲んだ?") and standin.pushes[0][3] == "took"
         assert standin.replies[0][:2] == ("token-1", "よくできました")
     finally:
         server.stop(timeout=0)
