@@ -114,7 +114,7 @@ _INTENTS = {
     chat.Removal: lambda intent, token: messages.RemoveTimes(intent.times, token),
     chat.BadTime: lambda intent, token: messages.RejectTime(token),
     chat.SettingQuery: lambda intent, token: messages.ShowSetting(token),
-    chat.RecordQuery: lambda intent, token: messages.ShowRecord(token),
+    chat.HistoryQuery: lambda intent, token: messages.ShowHistory(token),
     chat.HelpQuery: lambda intent, token: messages.ShowHelp(token),
     chat.WatchRequest: lambda intent, token: messages.RequestWatchCode(token),
     chat.WatchEnd: lambda intent, token: messages.EndWatches(token),

@@ -34,7 +34,7 @@ class ShowSetting:
 
 
 @dataclass(frozen=True)
-class ShowRecord:
+class ShowHistory:
     reply_token: Optional[str] = None
 
 

@@ -9,9 +9,9 @@ from datetime import date
 from actors import watching
 from actors.messages import (
     Forget, Greet, MessageReceived, Postpone, RejectTime, RemoveTimes, SetTimes, SetZone,
-    SetZoneAt, ShowHelp, ShowRecord, ShowSetting, TookTapped,
+    SetZoneAt, ShowHelp, ShowHistory, ShowSetting, TookTapped,
 )
-from chat import record_card, texts
+from chat import history_card, texts
 from domain import history, places, schedule
 from domain.rounds import Answered, RoundState, Resume, decide
 from domain.user import UserRecord
@@ -151,12 +151,12 @@ def reply_nothing_open(actor, reply_token):
 
 
 # -- the history (記録) and help ------------------------------------------------------------------
-def show_history(actor, message: ShowRecord):
+def show_history(actor, message: ShowHistory):
     now, tz = actor.now(), actor.zone
     calendar = history.calendar(date.fromisoformat(local_day(now, tz)),
                                 actor.system.store.users.history(actor.user_id),
                                 actor.record.doses, now, tz)
-    actor.reply(message.reply_token, record_card.record_message(calendar))
+    actor.reply(message.reply_token, history_card.history_message(calendar))
 
 
 def show_help(actor, message: ShowHelp):
@@ -183,5 +183,5 @@ HANDLERS = {
     SetTimes: set_times, RemoveTimes: remove_times, RejectTime: reject_time,
     ShowSetting: show_setting, SetZone: set_zone, SetZoneAt: set_zone_at,
     MessageReceived: message_received, TookTapped: took_tapped, Postpone: postpone,
-    ShowRecord: show_history, ShowHelp: show_help, Greet: greet, Forget: forget,
+    ShowHistory: show_history, ShowHelp: show_help, Greet: greet, Forget: forget,
 }

@@ -1,7 +1,7 @@
 """Users due together whose wake-up is plain (domain.wakeup) are handled together, without an
 actor each: for an ask, one claim, one multicast and one compare-and-set call for up to 500
 users; for a round's end (the last re-ask went unanswered), one look-up of their watchers and
-one compare-and-set call with the record's (記録) tallies. No greenlet or mailbox per user.
+one compare-and-set call with their history (記録) changes. No greenlet or mailbox per user.
 
 Anything else goes to the user's actor, as does every user this path cannot finish: one whose
 actor is awake (it has a message in hand), one whose record changed meanwhile, one whose ask

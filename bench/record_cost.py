@@ -1,4 +1,4 @@
-"""What a user costs in Redis: `python -m bench.record_cost [USERS]`. First the record (記録),
+"""What a user costs in Redis: `python -m bench.record_cost [USERS]`. First the history (記録),
 then the user's record with 1 and with 3 daily times, with their place in the due index.
 
 Fills a private Redis with USERS users' records as the bot keeps them, every day cell of the
@@ -31,9 +31,9 @@ def main(argv=None):
         for offset in range(history.RING_DAYS):
             day = (first + timedelta(days=offset)).isoformat()
             # two rounds a day: one taken, one missed and answered late on some days
-            store.users.save(record, [TallyChange(day, RoundState.TAKEN, +1),
-                                TallyChange(day, RoundState.LATE if offset % 7 else
-                                            RoundState.MISSED, +1)])
+            record = store.users.save(record, [
+                TallyChange(day, RoundState.TAKEN, +1),
+                TallyChange(day, RoundState.LATE if offset % 7 else RoundState.MISSED, +1)])
         ring = client.get(keys.history(sample))
         assert len(store.users.history(sample)) == history.RING_DAYS
         client.delete(keys.user(sample))

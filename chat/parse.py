@@ -4,7 +4,7 @@
     parse("20時も") == Times(((20, 0),), add=True)
     parse("20時を削除") == Removal(((20, 0),))
 
-Rules, first match wins: asking for the setting, the record or the help; family watch (見守り
+Rules, first match wins: asking for the setting, the history (記録) or the help; family watch (見守り
 解除, 見守り, six digits alone); タイムゾーン <zone>; a delete word (with times: remove those;
 alone: remove all); took (unless a later word is there too); times (valid or not); later;
 anything else.
@@ -51,7 +51,7 @@ class SettingQuery:
 
 
 @dataclass(frozen=True)
-class RecordQuery:
+class HistoryQuery:
     """記録: how the last four weeks went."""
 
 
@@ -97,7 +97,7 @@ class Other:
     pass
 
 
-Intent = (Times | Removal | BadTime | SettingQuery | RecordQuery | HelpQuery | WatchRequest
+Intent = (Times | Removal | BadTime | SettingQuery | HistoryQuery | HelpQuery | WatchRequest
           | WatchEnd | WatchCode | ZoneChange | Took | Later | Other)
 
 SHOW_WORDS = ("設定教えて", "設定おしえて")
@@ -139,7 +139,7 @@ def parse(text: str) -> Intent:
     if any(word in text for word in SHOW_WORDS):
         return SettingQuery()
     if any(word in text for word in RECORD_WORDS):
-        return RecordQuery()
+        return HistoryQuery()
     if any(word in text for word in HELP_WORDS):
         return HelpQuery()
     if WATCH_END_WORD in text:

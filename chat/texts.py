@@ -72,7 +72,7 @@ HELP = (
 )
 
 
-def record_summary(taken_days: int, late_days: int, missed_days: int) -> str:
+def history_summary(taken_days: int, late_days: int, missed_days: int) -> str:
     """The record's altText (and what a client without Flex shows)."""
     return f"記録(直近28日): ○{taken_days}日 △{late_days}日 ×{missed_days}日"
 

@@ -255,7 +255,7 @@ def _reply_messages(messages) -> list:
     texts = tuple(message for message in messages if isinstance(message, str))
     if len(texts) == len(messages):
         return list(_messages(texts, ()))
-    # Texts, and message objects as built (chat/record_card.py: its tests hold it to
+    # Texts, and message objects as built (chat/history_card.py: its tests hold it to
     # line-bot-sdk's Flex models).
     return [_messages((message,), ())[0] if isinstance(message, str) else message
             for message in messages]

@@ -190,7 +190,7 @@ def test_messages_that_keep_crashing_do_not_delay_the_users_ask(bot, user_id, mo
 
     def broken_card(*args):
         raise RuntimeError("a bug in the 記録 card")
-    monkeypatch.setattr("actors.requests.record_card.record_message", broken_card)
+    monkeypatch.setattr("actors.requests.history_card.history_message", broken_card)
     for _ in range(5):
         bot.platform.send_text(user_id, "記録")    # each crashes the user's actor
     bot.advance(seconds=10)                      # 6:10

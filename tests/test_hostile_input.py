@@ -417,8 +417,8 @@ def test_an_event_the_bot_cannot_read_is_skipped_and_the_rest_of_its_body_handle
                                  platform.make_unfollow_event(other)]) == 200
     bot.timer.settle()
     assert bot.last_reply(user_id) == ("7時0分ですね。わかりました。",)
-    assert bot.store.load(user_id).times == ((7, 0),)
-    assert bot.store.load(other) is None         # its unfollow was read, after the skipped text
+    assert bot.store.users.load(user_id).times == ((7, 0),)
+    assert bot.store.users.load(other) is None         # its unfollow was read, after the skipped text
     assert [r for r in platform.replies if r.reply_token == unreadable["replyToken"]] == []
 
 

@@ -125,7 +125,7 @@ def test_every_body_is_answered_200_and_the_events_the_sdk_reads_are_handled(
             assert got == {token: (reply,) for token, reply in want.items()}
             assert platform.pushes == []
             for user in users:
-                record = bot.store.load(user)
+                record = bot.store.users.load(user)
                 assert (record.times if record else ()) == ((SET,) if user in still_set else ())
             unreadable = [r.levelname for r in caplog.records
                           if "outcome=unreadable" in r.getMessage()]

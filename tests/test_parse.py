@@ -7,7 +7,7 @@ from chat.parse import (
     HelpQuery,
     Later,
     Other,
-    RecordQuery,
+    HistoryQuery,
     Removal,
     SettingQuery,
     Times,
@@ -167,8 +167,8 @@ def test_intent(text, intent):
     ("25時を削除", BadTime()),
     ("削除", Removal()),
     # other commands are never answers
-    ("記録", RecordQuery()),
-    ("きろく見せて", RecordQuery()),
+    ("記録", HistoryQuery()),
+    ("きろく見せて", HistoryQuery()),
     ("使い方", HelpQuery()),
     ("ヘルプ", HelpQuery()),
     # family watch: 見守り解除 is not 解除 (delete every time)
@@ -271,6 +271,6 @@ def test_every_spelling_of_a_valid_time_parses_back(h, m, data, before, after):
 
 @given(st.text(max_size=200))
 def test_parse_never_raises(text):
-    assert type(parse(text)) in (Times, Removal, BadTime, SettingQuery, RecordQuery, HelpQuery,
+    assert type(parse(text)) in (Times, Removal, BadTime, SettingQuery, HistoryQuery, HelpQuery,
                                   WatchRequest, WatchEnd, WatchCode, ZoneChange, Took, Later,
                                   Other)

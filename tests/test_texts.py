@@ -25,7 +25,7 @@ def test_several_times_texts():
     assert texts.times_removed([(8, 0)], []) == "8時0分を削除しました。設定がなくなりました"
     assert texts.times_not_set([(9, 0)]) == "9時0分は設定されてないですよ"
     assert texts.TOO_MANY_TIMES == "設定できるのは5つまでです"
-    assert texts.record_summary(20, 3, 2) == "記録(直近28日): ○20日 △3日 ×2日"
+    assert texts.history_summary(20, 3, 2) == "記録(直近28日): ○20日 △3日 ×2日"
 
 
 def test_ask_buttons_name_their_round():

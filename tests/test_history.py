@@ -1,4 +1,4 @@
-"""The record (記録, DESIGN.md §7.2) through the HTTP surface: rounds end as taken, late,
+"""The history (記録) through the HTTP surface: rounds end as taken, late,
 missed or not asked; 記録 answers one Flex message, a 28-day calendar."""
 import json
 from datetime import date, datetime, timedelta
@@ -7,7 +7,7 @@ import pytest
 from linebot.v3.messaging import Message
 
 from chat import texts
-from chat.record_card import record_message
+from chat.history_card import history_message
 from domain.history import Calendar, DayCell, DayTally, Mark, calendar
 from domain.rounds import Dose, RoundState
 from domain.wallclock import zone
@@ -95,7 +95,7 @@ def test_the_record_is_a_command_not_an_answer(bot, user_id, sent):
 
 def test_a_user_without_a_history_gets_an_empty_calendar(bot, user_id, sent):
     flex = ask_for_the_record(bot, user_id, sent)
-    assert flex["altText"] == texts.record_summary(0, 0, 0)
+    assert flex["altText"] == texts.history_summary(0, 0, 0)
     assert marks(flex) == ["·"] * 27 + ["·"]
 
 
@@ -131,7 +131,7 @@ def test_today_counts_only_once_its_last_round_has_ended():
 def test_the_card_stays_within_lines_flex_limits():
     cells = tuple(DayCell(TODAY - timedelta(days=27 - i), Mark.MISSED, i == 27)
                   for i in range(28))
-    message = record_message(Calendar(cells, 0, 0, 28))
+    message = history_message(Calendar(cells, 0, 0, 28))
     assert len(json.dumps(message["contents"], ensure_ascii=False).encode()) < 30_000
     assert len(message["altText"]) <= 400
     assert as_line_reads_it(message) == message

@@ -1,10 +1,10 @@
-"""The answer to 記録: one Flex message, the last four weeks as a calendar (DESIGN.md §7.2).
+"""The answer to 記録: one Flex message, the last four weeks of the history as a calendar.
 
-Plain JSON as LINE defines it (tests/test_record.py holds it to line-bot-sdk's Flex models).
+Plain JSON as LINE defines it (tests/test_history.py holds it to line-bot-sdk's Flex models).
 One bubble: a header, a row of weekdays, 4 rows of 7 days ending today, the counts. About
 11 KB of JSON, well inside LINE's 30 KB per bubble."""
 from domain.history import Calendar, DayCell, Mark
-from chat.texts import record_summary
+from chat.texts import history_summary
 
 GREEN = "#06C755"
 GREY = "#999999"
@@ -22,8 +22,8 @@ _LOOK = {
 LEGEND = "○ 全部飲めた  △ 遅れて飲んだ  × 飲み忘れ  … きょう飲み途中"
 
 
-def record_message(calendar: Calendar) -> dict:
-    alt_text = record_summary(calendar.taken, calendar.late, calendar.missed)
+def history_message(calendar: Calendar) -> dict:
+    alt_text = history_summary(calendar.taken, calendar.late, calendar.missed)
     first, last = calendar.days[0].day, calendar.days[-1].day
     weeks = [calendar.days[i:i + 7] for i in range(0, len(calendar.days), 7)]
     return {
