@@ -10,7 +10,9 @@ from chat import texts
 from settings import Settings
 from storage import keys
 from storage.watches import CODE_TTL, WRONG_CODE_WINDOW
-from tests.support import advance_together, let_the_dead_senders_lease_run_out, new_user_id
+from tests.support import (
+    advance_together, count_calls, let_the_dead_senders_lease_run_out, new_user_id,
+)
 
 HANAKO, TARO, JIRO, SABURO, SHIRO = "花子", "太郎", "次郎", "三郎", "四郎"
 
@@ -261,3 +263,24 @@ def test_two_processes_tell_a_watcher_once_without_a_resend(make_bot, people):
     missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
     assert old.pushed_texts(b).count(missed) == 1
     assert 409 not in [r.status for r in old.platform.requests if r.path.endswith("/push")]
+
+
+def test_an_alert_another_process_is_telling_is_left_to_it_and_looked_at_once_a_second(
+        bot, people, monkeypatch):
+    a, b = people[HANAKO], people[TARO]
+    watch(bot, a, b)
+    bot.say(a, "6時10分")
+    # Another process holds the alert to b (it is telling b now), from the round's end on.
+    round_at = int(bot.timer.now() + 600)
+    held = keys.alert_claim(a, f"missed:{round_at}", b)
+    bot.store.redis.set(held, "another-process", px=60_000)
+    saves = count_calls(monkeypatch, bot.store.users, "save")
+    looks = count_calls(monkeypatch, bot.store.alert_claims, "claim")
+    bot.advance(hours=2, seconds=5)             # 8:00:05: missed at 8:00, held since
+    missed = "花子さんが6時10分の薬をまだ飲んでいないようです。"
+    assert missed not in bot.pushed_texts(b)
+    assert len(looks) == 5 and saves == []      # once a second, nothing written meanwhile
+    bot.store.redis.delete(held)                # the other process is gone, its lease too
+    bot.advance(seconds=2)
+    assert bot.pushed_texts(b).count(missed) == 1
+    assert bot.store.users.load(a).alerts == ()
