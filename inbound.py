@@ -110,7 +110,9 @@ class NotOneToOne:
 
 
 _INTENTS = {
-    chat.Times: lambda intent, token: messages.SetTimes(intent.times, intent.add, token),
+    chat.Times: lambda intent, token: messages.SetTimes(intent.times, intent.add, token,
+                                                         intent.days),
+    chat.Naming: lambda intent, token: messages.NameDose(intent.time, intent.name, token),
     chat.Removal: lambda intent, token: messages.RemoveTimes(intent.times, token),
     chat.BadTime: lambda intent, token: messages.RejectTime(token),
     chat.SettingQuery: lambda intent, token: messages.ShowSetting(token),

@@ -1,6 +1,6 @@
 """Asks that fall due together go to LINE together: one multicast for up to 500 users asked
-the same ask of rounds that started at the same moment ("飲んだ?", "飲んだ??", ... with that
-round's buttons), a push for a user asked alone.
+the same ask of rounds that started at the same moment ("飲んだ?", "飲んだ??", ... or, for a
+named dose, "血圧の薬、飲んだ?", with that round's buttons), a push for a user asked alone.
 
 A batch is claimed in Redis before it is sent (storage/batches.py): each user's ask is tied
 to the batch, provided their record is still the version the decision was made on, and the
@@ -26,7 +26,7 @@ from domain.asking import AskOutcome, AskResult
 from domain.rounds import Dose
 from domain.user import UserRecord
 from outbox.line import MULTICAST_MAX, PushResult
-from storage.batches import ClaimStatus, TakeStatus
+from storage.batches import AskKey, ClaimStatus, TakeStatus
 from storage.users import Conflict
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class AskBatcher:
         self._lease = lease_seconds
         self._batch_size = batch_size
         self._max_senders = senders
-        self._waiting = {}     # (attempt, round start) -> [_Waiting], waiting longest first
+        self._waiting = {}     # AskKey -> [_Waiting], waiting longest first
         self._senders = 0
         self._resending = {}   # batch id -> AsyncResult of its resend by this process
 
@@ -80,12 +80,13 @@ class AskBatcher:
 
     def ask_together(self, asks: Sequence[Tuple[UserRecord, Dose]],
                      attempt: int) -> List[Union[Asked, Exception]]:
-        """`ask` for many users at once (rounds that all start at the same moment), each
-        record holding the dose asked (a first ask: its round started). Returns per record
-        what came of its ask, or the exception that stopped it (Conflict: the stored record
-        changed since it was read)."""
+        """`ask` for many users at once (the same ask: rounds that all start at the same
+        moment, of doses with the same name), each record holding the dose asked (a first
+        ask: its round started). Returns per record what came of its ask, or the exception
+        that stopped it (Conflict: the stored record changed since it was read)."""
         waitings = [_Waiting(record) for record, _ in asks]
-        self._queue(attempt, asks[0][1].at, waitings)
+        first = asks[0][1]
+        self._queue(AskKey(attempt, first.at, first.name), waitings)
         results = []
         for waiting in waitings:  # a resend of an earlier batch may still be under way
             try:
@@ -94,11 +95,11 @@ class AskBatcher:
                 results.append(exc)
         return results
 
-    def _queue(self, attempt, round_at, waitings):
+    def _queue(self, key, waitings):
         """Asks wait with the others of their key; up to `senders` greenlets send them, each
         taking up to 500 of one key at a time, so that asks falling due one by one while the
         senders are busy go out together (LINE allows 200 multicasts a second)."""
-        self._waiting.setdefault((attempt, round_at), []).extend(waitings)
+        self._waiting.setdefault(key, []).extend(waitings)
         wanted = -(-len(waitings) // self._batch_size)
         while wanted and self._senders < self._max_senders:
             wanted -= 1
@@ -120,18 +121,18 @@ class AskBatcher:
                 if not group:
                     del self._waiting[key]
                 try:
-                    self._send_batch(*key, batch)
+                    self._send_batch(key, batch)
                 except BaseException as exc:  # nobody waits forever for a lost batch
                     _fail(batch, exc)
                     raise
         finally:
             self._senders -= 1
 
-    def _send_batch(self, attempt, round_at, batch):
+    def _send_batch(self, key, batch):
         batch_id = str(uuid.uuid4())
         try:
-            claims = self._batches.claim(batch_id, attempt, round_at,
-                                         [waiting.record for waiting in batch], self._lease)
+            claims = self._batches.claim(batch_id, key, [waiting.record for waiting in batch],
+                                         self._lease)
         except Exception as exc:  # Redis failed: each asking actor hears it
             _fail(batch, exc)
             return
@@ -150,7 +151,7 @@ class AskBatcher:
             return
         user_ids = [waiting.record.user_id for waiting in won]
         try:
-            result = self._send(batch_id, user_ids, attempt, round_at)
+            result = self._send(batch_id, user_ids, key)
         except Exception as exc:
             _fail(won, exc)
             return
@@ -164,9 +165,10 @@ class AskBatcher:
         except Exception as exc:  # harmless: whoever finds it unconfirmed resends it (409)
             log.warning("could not mark a batch of asks as sent: %s", type(exc).__name__)
 
-    def _send(self, batch_id, user_ids, attempt, round_at: float) -> PushResult:
-        message = [texts.ask(attempt)]
-        buttons = texts.ask_buttons(round_at)
+    def _send(self, batch_id, user_ids, key) -> PushResult:
+        attempt = key.attempt
+        message = [texts.ask(attempt, key.name)]
+        buttons = texts.ask_buttons(key.round_at)
         if len(user_ids) == 1:
             result = self._outbox.push(user_ids[0], message, batch_id, buttons)
         else:
@@ -215,7 +217,8 @@ class AskBatcher:
         body = taken.body
         log.info("resending an unconfirmed batch of %d (attempt %d) with its retry key",
                  len(body["to"]), body["attempt"])
-        result = self._send(batch_id, body["to"], body["attempt"], body["round"])
+        result = self._send(batch_id, body["to"],
+                            AskKey(body["attempt"], body["round"], body.get("name")))
         self._batches.finish(batch_id, shown=result.shown)
         return _BY_PUSH_RESULT[result]
 

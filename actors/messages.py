@@ -3,15 +3,26 @@ tense. `reply_token` is None when there is nobody to answer (e.g. a test or a re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from domain.days import DayWords
 from domain.rounds import Time
 
 
 # -- UserActor: from the chat ---------------------------------------------------------------
 @dataclass(frozen=True)
 class SetTimes:
-    """Make `times` the whole schedule, or (`add`) add them to it."""
+    """Make `times` the whole schedule, or (`add`) add them to it, on the days `days` say
+    (None: the message said nothing about days)."""
     times: Tuple[Time, ...]
     add: bool = False
+    reply_token: Optional[str] = None
+    days: Optional[DayWords] = None
+
+
+@dataclass(frozen=True)
+class NameDose:
+    """The medicine taken at `time` is `name` (None: no name any more)."""
+    time: Time
+    name: Optional[str]
     reply_token: Optional[str] = None
 
 

@@ -8,8 +8,8 @@ from datetime import date
 
 from actors import watching
 from actors.messages import (
-    Forget, Greet, MessageReceived, Postpone, RejectTime, RemoveTimes, SetTimes, SetZone,
-    SetZoneAt, ShowHelp, ShowHistory, ShowSetting, TookTapped,
+    Forget, Greet, MessageReceived, NameDose, Postpone, RejectTime, RemoveTimes, SetTimes,
+    SetZone, SetZoneAt, ShowHelp, ShowHistory, ShowSetting, TookTapped,
 )
 from chat import history_card, texts
 from domain import history, places, schedule
@@ -20,24 +20,55 @@ from domain.wallclock import local_day, zone
 
 # -- the schedule ------------------------------------------------------------------------------
 def set_times(actor, message: SetTimes):
-    record, now = actor.record, actor.now()
+    if message.add:
+        add_times(actor, message)
+        return
+    record = actor.record
     try:
-        if message.add:
-            doses = schedule.add(record.doses, message.times, now, actor.zone)
-        else:
-            replaced = schedule.replace(record.doses, message.times, now, actor.zone)
-            doses = replaced.doses
+        replaced = schedule.replace(record.doses, message.times, message.days, actor.now(),
+                                    actor.zone)
     except schedule.TooManyTimes:
         actor.reply(message.reply_token, texts.TOO_MANY_TIMES)
         return
-    record = actor.save(record._replace(doses=doses))
-    if message.add:
-        actor.reply(message.reply_token, texts.times_added(message.times, record.times))
-    elif replaced.from_tomorrow:
-        actor.reply(message.reply_token, texts.times_set(record.times),
+    record = actor.save(record._replace(doses=replaced.doses))
+    if replaced.from_tomorrow:
+        actor.reply(message.reply_token, texts.times_set(record.doses),
                     texts.TIME_SET_FROM_TOMORROW)
     else:
-        actor.reply(message.reply_token, texts.times_set(record.times))
+        actor.reply(message.reply_token, texts.times_set(record.doses))
+
+
+def add_times(actor, message: SetTimes):
+    record = actor.record
+    try:
+        added = schedule.add(record.doses, message.times, message.days, actor.now(),
+                             actor.zone)
+    except schedule.TooManyTimes:
+        actor.reply(message.reply_token, texts.TOO_MANY_TIMES)
+        return
+    if not added.added:
+        actor.reply(message.reply_token, texts.times_already_set(added.already, record.doses))
+        return
+    record = actor.save(record._replace(doses=added.doses))
+    actor.reply(message.reply_token, texts.times_added(added.added, record.doses))
+
+
+def name_dose(actor, message: NameDose):
+    hour, minute = message.time
+    if message.name is not None and len(message.name) > schedule.MAX_NAME_LENGTH:
+        actor.reply(message.reply_token, texts.NAME_TOO_LONG)
+        return
+    record = actor.record
+    try:
+        doses = schedule.name(record.doses, message.time, message.name)
+    except schedule.NotSet:
+        actor.reply(message.reply_token, texts.times_not_set([message.time]))
+        return
+    actor.save(record._replace(doses=doses))
+    if message.name is None:
+        actor.reply(message.reply_token, texts.name_cleared(hour, minute))
+    else:
+        actor.reply(message.reply_token, texts.named(hour, minute, message.name))
 
 
 def remove_times(actor, message: RemoveTimes):
@@ -57,7 +88,7 @@ def remove_times(actor, message: RemoveTimes):
         actor.save(record._replace(doses=removal.doses))
     else:
         forget_times(actor)
-    actor.reply(message.reply_token, texts.times_removed(removal.removed, actor.record.times))
+    actor.reply(message.reply_token, texts.times_removed(removal.removed, actor.record.doses))
 
 
 def forget_times(actor):
@@ -84,7 +115,7 @@ def show_setting(actor, message: ShowSetting):
     notices = actor.system.notices
     watchers = [notices.name_of(watcher)
                 for watcher in actor.system.watches.watchers(actor.user_id)]
-    actor.reply(message.reply_token, texts.current_setting(record.times, own_zone, watchers))
+    actor.reply(message.reply_token, texts.current_setting(record.doses, own_zone, watchers))
 
 
 # -- the user's time zone ------------------------------------------------------------------------
@@ -180,7 +211,7 @@ def forget(actor, message: Forget):
 
 
 HANDLERS = {
-    SetTimes: set_times, RemoveTimes: remove_times, RejectTime: reject_time,
+    SetTimes: set_times, RemoveTimes: remove_times, RejectTime: reject_time, NameDose: name_dose,
     ShowSetting: show_setting, SetZone: set_zone, SetZoneAt: set_zone_at,
     MessageReceived: message_received, TookTapped: took_tapped, Postpone: postpone,
     ShowHistory: show_history, ShowHelp: show_help, Greet: greet, Forget: forget,

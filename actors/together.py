@@ -49,8 +49,10 @@ class DueTogether:
             if type(plan) is PlainEnd:
                 ends.append(plan)
             else:
-                asks.setdefault((plan.attempt, plan.started.at), []).append(plan)
-        for (attempt, _), plans in asks.items():
+                # One ask, one text: the same attempt of rounds started together, one name.
+                key = (plan.attempt, plan.started.at, plan.started.name)
+                asks.setdefault(key, []).append(plan)
+        for (attempt, _, _), plans in asks.items():
             self._spawn(self._ask_and_save, plans, attempt)
         if ends:
             self._spawn(self._end_and_save, ends)

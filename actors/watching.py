@@ -89,7 +89,9 @@ def _tell(actor, alert, name):
     """(watchers shown it, watchers LINE could not take it for, watchers another process is
     telling, the shortest time they still hold it or None)."""
     system = actor.system
-    text = _ALERT_TEXTS[alert.kind](name, alert.hour, alert.minute)
+    dose = next((dose for dose in actor.record.doses if dose.time == (alert.hour, alert.minute)),
+                None)
+    text = _ALERT_TEXTS[alert.kind](name, alert.hour, alert.minute, dose and dose.name)
     told, failed, elsewhere, held = [], [], [], None
     for watcher in alert.to:
         wait = system.store.alert_claims.claim(actor.user_id, alert.id, watcher,

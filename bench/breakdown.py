@@ -109,7 +109,7 @@ def main(argv=None):
     import gevent
 
     from actors.messages import ReminderDue
-    from storage.store import Ask
+    from storage.batches import AskKey
     from bench import procs, records, variants
     from chat import texts
     from outbox import line
@@ -136,14 +136,14 @@ def main(argv=None):
             records.write(store.redis, (records.reask_record(uid, now - 1) for uid in ids))
             loaded_by_id = dict(zip(ids, store.users.load_many(ids)))
             first = store.users.load(ids[0]).doses[0]
-            day, round_at = first.day, first.at
+            round_at = first.at
             buttons = texts.ask_buttons(round_at)
             waking = system.scheduler._waking
 
             def ask(i):
                 waking.acquire()          # what the scheduler takes before it wakes the actor
                 actor = system._actor(ids[i], loaded_by_id[ids[i]])
-                actor.on_receive(ReminderDue(now - 1))
+                actor.on_receive(ReminderDue())
                 actor._stopped = True
 
             def asked_together(r):
@@ -159,19 +159,19 @@ def main(argv=None):
             print(f"one ask, {n} users, sequential (stand-in latency 0):")
             whole = row("whole ask alone: UserActor.on_receive(ReminderDue)", cpu_per_call(ask, n))
             loaded = [store.users.load(uid) for uid in ids]
-            claim = row("  Store.claim_batch of one (version check + claim + batch, one EVALSHA)",
+            claim = row("  AskBatches.claim of one (version check + claim + batch, one EVALSHA)",
                         cpu_per_call(lambda i: store.batches.claim(
-                            str(uuid.uuid4()), 5, round_at, [Ask(loaded[i], day)], 30), n))
+                            str(uuid.uuid4()), AskKey(5, round_at), [loaded[i]], 30), n))
             push = row("  LineOutbox.push (limiter, slot, HTTP)",
                        cpu_per_call(lambda i: outbox.push(ids[i], [texts.ask(2)],
                                                           str(uuid.uuid4()), buttons), n))
-            save = row("  Store.save alone (one EVALSHA through the pipeliner)",
+            save = row("  Users.save alone (one EVALSHA through the pipeliner)",
                        cpu_per_call(lambda i: store.users.save(loaded[i]), n))
-            row("  (Store.finish_batch alone; in an ask it shares the save's round trip)",
+            row("  (AskBatches.finish alone; in an ask it shares the save's round trip)",
                 cpu_per_call(lambda i: store.batches.finish(str(uuid.uuid4()), True), n))
             row("  rest: actor, records, schedule (whole - parts above)",
                 whole - claim - push - save)
-            row("  (Redis GET Store.load, for comparison)",
+            row("  (Redis GET Users.load, for comparison)",
                 cpu_per_call(lambda i: store.users.load(ids[i]), n))
             row("  (Redis PING, the cheapest round trip)",
                 cpu_per_call(lambda i: store.redis.ping(), n))
@@ -187,17 +187,16 @@ def main(argv=None):
             loaded_by_id.update(zip(ids, store.users.load_many(ids)))
             row(f"  (the same, {together} actors at once)",
                 cpu_per_call(asked_together, doses) / together)
-            batch = [Ask(record, day) for record in (store.users.load(uid) for uid in ids[:together])]
-            row(f"  Store.claim_batch of {together}", cpu_per_call(
-                lambda i: store.batches.claim(str(uuid.uuid4()), 6 + i, round_at, batch, 30),
-                doses) / together)
+            batch = [store.users.load(uid) for uid in ids[:together]]
+            row(f"  AskBatches.claim of {together}", cpu_per_call(
+                lambda i: store.batches.claim(str(uuid.uuid4()), AskKey(6 + i, round_at), batch,
+                                              30), doses) / together)
             recipients = ids[:together]
             row(f"  LineOutbox.multicast to {together}", cpu_per_call(
                 lambda i: outbox.multicast(recipients, [texts.ask(0)], str(uuid.uuid4()),
                                            buttons), doses) / together)
-            saving = [ask.record for ask in batch]
-            row(f"  Store.save_many of {together} (one call)", cpu_per_call(
-                lambda i: store.users.save_many(saving), doses) / together)
+            row(f"  Users.save_many of {together} (one call)", cpu_per_call(
+                lambda i: store.users.save_many(batch), doses) / together)
             print(f"  (the stand-in saw {standin.stats()['pushes']} pushes incl. multicast "
                   "recipients)")
             standin.reset()

@@ -1,13 +1,15 @@
-"""Turn what a user typed into one typed intent (DESIGN.md §1, §7.1).
+"""Turn what a user typed into one typed intent.
 
     parse("朝8時と夜9時にお願い") == Times(((8, 0), (21, 0)))
     parse("20時も") == Times(((20, 0),), add=True)
+    parse("月水金 8時") == Times(((8, 0),), days=DayWords(weekdays=0b10101))
     parse("20時を削除") == Removal(((20, 0),))
+    parse("8時の薬は血圧の薬") == Naming((8, 0), "血圧の薬")
 
-Rules, first match wins: asking for the setting, the history (記録) or the help; family watch (見守り
-解除, 見守り, six digits alone); タイムゾーン <zone>; a delete word (with times: remove those;
-alone: remove all); took (unless a later word is there too); times (valid or not); later;
-anything else.
+Rules, first match wins: asking for the setting, the history (記録) or the help; family watch
+(見守り解除, 見守り, six digits alone); タイムゾーン <zone>; naming a time's medicine; a delete
+word (with times: remove those; alone: remove all); took (unless a later word is there too);
+times (valid or not), with the day words before them; later; anything else.
 """
 from __future__ import annotations
 
@@ -16,15 +18,18 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from domain.days import DayWords, weekday_mask
 from domain.rounds import Time
 from domain.wallclock import zone_name
 
 
 @dataclass(frozen=True)
 class Times:
-    """One or more times of day: the whole schedule, or (`add`) times to add to it."""
+    """One or more times of day: the whole schedule, or (`add`) times to add to it; `days`
+    what the message said about days (None: nothing)."""
     times: Tuple[Time, ...]
     add: bool = False
+    days: Optional[DayWords] = None
 
     def __post_init__(self) -> None:
         if not self.times:
@@ -38,6 +43,13 @@ class Times:
 class Removal:
     """A delete word: remove these times, or every time when none is named."""
     times: Tuple[Time, ...] = ()
+
+
+@dataclass(frozen=True)
+class Naming:
+    """{time}の薬は{name}: the medicine taken at `time`; `name` None for 名前なし."""
+    time: Time
+    name: Optional[str]
 
 
 @dataclass(frozen=True)
@@ -97,8 +109,8 @@ class Other:
     pass
 
 
-Intent = (Times | Removal | BadTime | SettingQuery | HistoryQuery | HelpQuery | WatchRequest
-          | WatchEnd | WatchCode | ZoneChange | Took | Later | Other)
+Intent = (Times | Removal | Naming | BadTime | SettingQuery | HistoryQuery | HelpQuery
+          | WatchRequest | WatchEnd | WatchCode | ZoneChange | Took | Later | Other)
 
 SHOW_WORDS = ("設定教えて", "設定おしえて")
 RECORD_WORDS = ("記録", "きろく")
@@ -133,6 +145,18 @@ _MAX_DIGITS = 2
 _MORNING = ("午前", "朝")
 _EVENING = ("夜", "晩")
 
+NO_NAME = "名前なし"
+# {time}の薬は{name}: the name is the rest of the message.
+_NAMING = re.compile(r"\s*(?P<time>.+?)の薬は\s*(?P<name>.*?)\s*")
+# Day words before the times: 月水金, 毎週月曜, 月曜と木曜の, 土・日曜日, 1日おき, 隔日, 毎日.
+_WEEKDAY = "月火水木金土日"
+_DAY_WORDS = re.compile(
+    rf"(?:{ADD_WORD})?\s*(?:(?P<every_other>1日おき|隔日)|(?P<every_day>毎日)"
+    rf"|(?:毎週)?\s*(?P<weekdays>[{_WEEKDAY}](?:曜日|曜)?(?:\s*[・、と]?\s*[{_WEEKDAY}](?:曜日|曜)?)*))"
+    r"\s*の?\s*"
+)
+_ONE_WEEKDAY = re.compile(rf"([{_WEEKDAY}])(?:曜日|曜)?")
+
 
 def parse(text: str) -> Intent:
     text = unicodedata.normalize("NFKC", text).strip()
@@ -151,6 +175,9 @@ def parse(text: str) -> Intent:
         return ZoneChange(zone_name(name.group()) if name else None)
     if _CODE.fullmatch(re.sub(r"\s+", "", text)):
         return WatchCode(re.sub(r"\s+", "", text))
+    naming = _naming(text)
+    if naming is not None:
+        return naming
     matches = list(_TIME.finditer(text))
     times = [_to_time(match) for match in matches]
     if _DELETE.search(text):
@@ -162,10 +189,42 @@ def parse(text: str) -> Intent:
         if None in times:
             return BadTime()
         add = ADD_WORD in text or any(text.startswith("も", match.end()) for match in matches)
-        return Times(tuple(times), add=add)
+        return Times(tuple(times), add=add, days=_day_words(text[:matches[0].start()]))
     if later:
         return Later()
     return Other()
+
+
+def _naming(text: str):
+    """Naming (or BadTime for an impossible time), when `text` names a time's medicine."""
+    named = _NAMING.fullmatch(text)
+    if named is None:
+        return None
+    time = _TIME.fullmatch(named["time"].strip())
+    if time is None:
+        return None
+    hour_minute = _to_time(time)
+    if hour_minute is None:
+        return BadTime()
+    name = named["name"]
+    if not name:
+        return None  # 8時の薬は, and nothing: not a name
+    return Naming(hour_minute, None if name == NO_NAME else name)
+
+
+def _day_words(prefix: str) -> Optional[DayWords]:
+    """What the words before the first time say about days (None: nothing)."""
+    words = _DAY_WORDS.fullmatch(prefix)
+    if words is None:
+        return None
+    if words["every_other"]:
+        return DayWords(every_other=True)
+    if words["every_day"]:
+        return DayWords()
+    if words["weekdays"]:
+        return DayWords(weekdays=weekday_mask(
+            _WEEKDAY.index(day) for day in _ONE_WEEKDAY.findall(words["weekdays"])))
+    return None
 
 
 def _to_time(match: re.Match[str]):

@@ -1,8 +1,15 @@
 """Every text the bot sends. The exact strings are a contract (DESIGN.md §1, §7)."""
 import re
-from typing import Iterable, NamedTuple, Optional, Tuple
+from typing import Iterable, NamedTuple, Optional, Tuple, Union
 
-from domain.rounds import Time
+from domain.days import Days, weekdays_of
+from domain.rounds import Dose, Time
+
+DAY_CHARACTERS = "月火水木金土日"   # Monday first, as days of the week are numbered
+EVERY_OTHER_DAY = "1日おき"
+
+# A time in a list: a dose (with its name and days), or a bare (hour, minute).
+Item = Union[Dose, Time]
 
 
 def time_text(hour: int, minute: int) -> str:
@@ -10,34 +17,65 @@ def time_text(hour: int, minute: int) -> str:
     return f"{hour:d}時{minute:d}分"
 
 
-def times_text(times: Iterable[Time]) -> str:
-    """Ascending, joined with と: 8時0分と20時0分."""
-    return "と".join(time_text(hour, minute) for hour, minute in sorted(times))
+def days_text(days: Days) -> str:
+    """月水金 (in the order 月火水木金土日), 1日おき, or "" for every day."""
+    if days.every_other_from is not None:
+        return EVERY_OTHER_DAY
+    return "".join(DAY_CHARACTERS[weekday] for weekday in weekdays_of(days))
 
 
-def times_set(times: Iterable[Time]) -> str:
-    return f"{times_text(times)}ですね。わかりました。"
+def time_item(item: Item) -> str:
+    """8時0分, or 8時0分(血圧の薬・月水金) for a dose with a name or days."""
+    hour, minute = item[0], item[1]
+    parts = [part for part in (getattr(item, "name", None),
+                               days_text(getattr(item, "days", Days()))) if part]
+    text = time_text(hour, minute)
+    return f"{text}({'・'.join(parts)})" if parts else text
 
 
-def times_added(added: Iterable[Time], now: Iterable[Time]) -> str:
+def times_text(items: Iterable[Item]) -> str:
+    """Ascending, joined with と: 8時0分と20時0分(血圧の薬)."""
+    return "と".join(time_item(item) for item in sorted(items, key=lambda item: item[:2]))
+
+
+def times_set(items: Iterable[Item]) -> str:
+    return f"{times_text(items)}ですね。わかりました。"
+
+
+def times_added(added: Iterable[Item], now: Iterable[Item]) -> str:
     return f"{times_text(added)}を追加しました。いまの設定: {times_text(now)}"
 
 
-def times_removed(removed: Iterable[Time], now: Iterable[Time]) -> str:
+def times_already_set(already: Iterable[Item], now: Iterable[Item]) -> str:
+    return f"{times_text(already)}はもう設定されていますよ。いまの設定: {times_text(now)}"
+
+
+def times_removed(removed: Iterable[Item], now: Iterable[Item]) -> str:
     now = list(now)
     if not now:
         return f"{times_text(removed)}を削除しました。設定がなくなりました"
     return f"{times_text(removed)}を削除しました。いまの設定: {times_text(now)}"
 
 
-def times_not_set(times: Iterable[Time]) -> str:
-    return f"{times_text(times)}は設定されてないですよ"
+def times_not_set(items: Iterable[Item]) -> str:
+    return f"{times_text(items)}は設定されてないですよ"
 
 
-def current_setting(times: Iterable[Time], zone: Optional[str] = None,
+def named(hour: int, minute: int, name: str) -> str:
+    return f"{time_text(hour, minute)}の薬を「{name}」にしました。"
+
+
+def name_cleared(hour: int, minute: int) -> str:
+    return f"{time_text(hour, minute)}の薬の名前を消しました。"
+
+
+NAME_TOO_LONG = "名前は20文字までです"
+
+
+def current_setting(items: Iterable[Item], zone: Optional[str] = None,
                     watchers: Iterable[str] = ()) -> str:
     """The schedule; the zone when it is not the bot's, and who watches, each on a line."""
-    lines = [f"{times_text(times)}に設定されています"]
+    lines = [f"{times_text(items)}に設定されています"]
     if zone:
         lines.append(f"タイムゾーン: {zone}")
     watchers = list(watchers)
@@ -46,11 +84,13 @@ def current_setting(times: Iterable[Time], zone: Optional[str] = None,
     return "\n".join(lines)
 
 
-def ask(attempt: int) -> str:
-    """The push for `attempt`: 0 is the first ask, k >= 1 the k-th re-ask."""
+def ask(attempt: int, name: Optional[str] = None) -> str:
+    """The push for `attempt`: 0 is the first ask, k >= 1 the k-th re-ask; a named dose's
+    asks start with its name (血圧の薬、飲んだ?)."""
     if attempt < 0:
         raise ValueError(f"attempt must be >= 0, got {attempt}")
-    return "飲んだ" + "?" * (attempt + 1)
+    asked = "飲んだ" + "?" * (attempt + 1)
+    return f"{name}、{asked}" if name else asked
 
 
 TIME_SET_FROM_TOMORROW = "今日はもう聞いたので、明日から聞きますね。"
@@ -154,12 +194,12 @@ WATCH_ENDED = "見守りを解除しました。"
 NO_WATCH = "見守りは設定されていません。"
 
 
-def missed_alert(owner: str, hour: int, minute: int) -> str:
-    return f"{owner}さんが{time_text(hour, minute)}の薬をまだ飲んでいないようです。"
+def missed_alert(owner: str, hour: int, minute: int, name: Optional[str] = None) -> str:
+    return f"{owner}さんが{time_text(hour, minute)}の{name or '薬'}をまだ飲んでいないようです。"
 
 
-def taken_alert(owner: str, hour: int, minute: int) -> str:
-    return f"{owner}さんが{time_text(hour, minute)}の薬を飲みました。"
+def taken_alert(owner: str, hour: int, minute: int, name: Optional[str] = None) -> str:
+    return f"{owner}さんが{time_text(hour, minute)}の{name or '薬'}を飲みました。"
 
 
 def watch_over(name: str) -> str:

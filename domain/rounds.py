@@ -19,7 +19,8 @@ import enum
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Tuple
 
-from domain.wallclock import local_day, next_occurrence
+from domain.days import EVERY_DAY, Days, next_ask
+from domain.wallclock import local_day
 
 Time = Tuple[int, int]  # (hour, minute) on a wall clock
 
@@ -50,9 +51,9 @@ class Rules:
 
 
 class Dose(NamedTuple):
-    """A daily dose: its time (`hour`:`minute`, wall clock in the user's zone) and the state
-    of its current round. Immutable; a tuple, so that loading thousands of due users builds
-    them fast."""
+    """A dose: its time (`hour`:`minute`, wall clock in the user's zone), the medicine's name
+    and the days it is taken on, and the state of its current round. Immutable; a tuple, so
+    that loading thousands of due users builds them fast."""
     hour: int
     minute: int
     due: Optional[float] = None          # when it next needs attention: a first ask, a
@@ -63,6 +64,8 @@ class Dose(NamedTuple):
     asks: int = 0                        # asks sent this round: 1 = the first, 1 + k = k re-asks
     answered_at: Optional[float] = None
     alerted: Tuple[str, ...] = ()        # watchers told that this round was missed
+    name: Optional[str] = None           # the medicine, as the user named it
+    days: Days = EVERY_DAY               # the days it is asked on
 
     @property
     def time(self) -> Time:
@@ -143,8 +146,9 @@ def decide(dose: Dose, event: Event, now: float, rules: Rules, tz) -> Decision:
     return _HANDLERS[type(event)](dose, event, now, rules, tz)
 
 
-def _next_first_ask(dose: Dose, tz, after: float) -> float:
-    return next_occurrence(dose.hour, dose.minute, tz, after)
+def next_first_ask(dose: Dose, tz, after: float) -> float:
+    """When the dose's next round starts: its time on its next day after `after`."""
+    return next_ask(dose.hour, dose.minute, dose.days, tz, after)
 
 
 # -- Due --------------------------------------------------------------------------------------
@@ -157,14 +161,14 @@ def _due(dose: Dose, event: Due, now, rules, tz) -> Decision:
         if _ran_on_the_day_of(dose, dose.due, tz):
             # One round a day per time, in the zone the user is in now (a zone change or an
             # hour that repeats must not ask that day again).
-            return dose._replace(due=_next_first_ask(dose, tz, dose.due)), ()
+            return dose._replace(due=next_first_ask(dose, tz, dose.due)), ()
         dose = dose._replace(at=dose.due, day=local_day(dose.due, tz),
                              state=RoundState.ASKING, asks=0, answered_at=None, alerted=())
     attempt = dose.asks
     if attempt == 0:
         if now - dose.at > rules.grace:  # the bot was down when it fell due
             return _end(dose._replace(state=RoundState.NOT_ASKED,
-                                      due=_next_first_ask(dose, tz, now)))
+                                      due=next_first_ask(dose, tz, now)))
         return dose, (SendAsk(0, dose.at),)
     if now - dose.due > rules.grace:      # down through the re-asks: stop asking
         return _end_unanswered(dose, now, tz)
@@ -182,7 +186,7 @@ def _ran_on_the_day_of(dose: Dose, moment: float, tz) -> bool:
 
 
 def _end_unanswered(dose: Dose, now, tz) -> Decision:
-    return _end(dose._replace(state=RoundState.MISSED, due=_next_first_ask(dose, tz, now)))
+    return _end(dose._replace(state=RoundState.MISSED, due=next_first_ask(dose, tz, now)))
 
 
 def _end(dose: Dose, was: Optional[RoundState] = None) -> Decision:
@@ -201,12 +205,12 @@ def _delivered(dose: Dose, event, now, rules, tz) -> Decision:
 def _not_delivered(dose: Dose, event, now, rules, tz) -> Decision:
     _require_open(dose, event)
     retry_at = now + rules.snooze_interval
-    if retry_at < _next_first_ask(dose, tz, now):
+    if retry_at < next_first_ask(dose, tz, now):
         # The same ask stays the next one: not "飲んだ??" for a "飲んだ?" nobody saw.
         return dose._replace(due=retry_at), ()
     if dose.asks == 0:
         return _end(dose._replace(state=RoundState.NOT_ASKED,
-                                  due=_next_first_ask(dose, tz, now)))
+                                  due=next_first_ask(dose, tz, now)))
     return _end_unanswered(dose, now, tz)
 
 
@@ -219,7 +223,7 @@ def _require_open(dose: Dose, event) -> None:
 def _answered(dose: Dose, event, now, rules, tz) -> Decision:
     if dose.is_open:
         return _end(dose._replace(state=RoundState.TAKEN, answered_at=now,
-                                  due=_next_first_ask(dose, tz, now)))
+                                  due=next_first_ask(dose, tz, now)))
     if dose.state is RoundState.MISSED:
         return _end(dose._replace(state=RoundState.LATE, answered_at=now),
                     was=RoundState.MISSED)
@@ -234,7 +238,7 @@ def _cancel(dose: Dose, event, now, rules, tz) -> Decision:
 def _resume(dose: Dose, event, now, rules, tz) -> Decision:
     if dose.due is not None:
         return dose, ()
-    return dose._replace(due=_next_first_ask(dose, tz, now)), ()
+    return dose._replace(due=next_first_ask(dose, tz, now)), ()
 
 
 _HANDLERS = {

@@ -1,19 +1,27 @@
-"""A user's daily times: replace them, add some, remove some.
+"""A user's doses: replace their times, add some, remove some, name one.
 
-Each function returns the new doses, sorted by time of day; the doses of times that stay
-are kept as they are (an open round goes on), and a removed time's dose is dropped, which
-cancels its round. One round a day per time: a schedule that replaces times already asked today
-starts its new times tomorrow, so a dose is never asked about twice."""
-from typing import Iterable, List, NamedTuple, Sequence, Tuple
+A dose is identified by its time (hour and minute) alone. Each function returns the new
+doses, sorted by time of day; a dose that stays keeps its round (an open round goes on), its
+name and, unless the message gave day words, its days; a removed time's dose is dropped,
+which cancels its round. One round a day per time: a schedule that replaces times already
+asked today starts its new times tomorrow, so a dose is never asked about twice in a day.
+`words` is what the message said about days (None: nothing)."""
+from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
-from domain.rounds import Dose, Time
-from domain.wallclock import local_day, next_occurrence, start_of_next_day
+from domain.days import EVERY_DAY, DayWords, days_for
+from domain.rounds import Dose, Time, next_first_ask
+from domain.wallclock import local_day, start_of_next_day
 
 MAX_TIMES = 5
+MAX_NAME_LENGTH = 20
 
 
 class TooManyTimes(ValueError):
     pass
+
+
+class NotSet(ValueError):
+    """A time the user named is not one of their doses."""
 
 
 class Replaced(NamedTuple):
@@ -21,37 +29,59 @@ class Replaced(NamedTuple):
     from_tomorrow: bool   # new times wait for tomorrow (a replaced time was asked today)
 
 
+class Added(NamedTuple):
+    doses: Tuple[Dose, ...]
+    added: Tuple[Dose, ...]    # new doses, or doses whose days changed
+    already: Tuple[Dose, ...]  # times set already with these days: nothing changed
+
+
 class Removed(NamedTuple):
     doses: Tuple[Dose, ...]
-    removed: Tuple[Time, ...]
+    removed: Tuple[Dose, ...]
     not_set: Tuple[Time, ...]  # asked to remove but not there: nothing was removed
 
 
-def replace(doses: Sequence[Dose], times: Iterable[Time], now: float, tz) -> Replaced:
+def replace(doses: Sequence[Dose], times: Iterable[Time], words: Optional[DayWords],
+            now: float, tz) -> Replaced:
     wanted = _distinct(times)
     kept = {dose.time: dose for dose in doses if dose.time in wanted}
-    asked_today = any(_asked_today(dose, now, tz) for dose in doses
-                      if dose.time not in kept)
+    asked_today = any(_asked_today(dose, now, tz) for dose in doses if dose.time not in kept)
+    earliest = start_of_next_day(tz, now) - 1e-3 if asked_today else now
     new, from_tomorrow = [], False
     for hour, minute in wanted:
         if (hour, minute) in kept:
-            new.append(kept[(hour, minute)])
+            new.append(_with_days(kept[(hour, minute)], words, now, tz))
             continue
-        soonest = next_occurrence(hour, minute, tz, now)
-        due = soonest
-        if asked_today:
-            due = next_occurrence(hour, minute, tz, start_of_next_day(tz, now) - 1e-3)
-            from_tomorrow = from_tomorrow or due != soonest
-        new.append(Dose(hour, minute, due=due))
+        days = EVERY_DAY if words is None else days_for(words, hour, minute, tz, earliest)
+        dose = Dose(hour, minute, days=days)
+        due = next_first_ask(dose, tz, earliest)
+        from_tomorrow = from_tomorrow or due != next_first_ask(dose, tz, now)
+        new.append(dose._replace(due=due))
     return Replaced(tuple(new), from_tomorrow)
 
 
-def add(doses: Sequence[Dose], times: Iterable[Time], now: float, tz) -> Tuple[Dose, ...]:
-    """New times start at their next occurrence (they were never asked)."""
-    present = {dose.time for dose in doses}
-    new = list(doses) + [Dose(hour, minute, due=next_occurrence(hour, minute, tz, now))
-                         for hour, minute in _distinct(times) if (hour, minute) not in present]
-    return _sorted(new)
+def add(doses: Sequence[Dose], times: Iterable[Time], words: Optional[DayWords], now: float,
+        tz) -> Added:
+    """New times start at their next occurrence (they were never asked). A time already
+    set takes the days the message gave; without day words it stays as it is."""
+    present = {dose.time: dose for dose in doses}
+    result, added, already = list(doses), [], []
+    for hour, minute in _distinct(times):
+        old = present.get((hour, minute))
+        if old is None:
+            days = EVERY_DAY if words is None else days_for(words, hour, minute, tz, now)
+            dose = Dose(hour, minute, days=days)
+            dose = dose._replace(due=next_first_ask(dose, tz, now))
+            result.append(dose)
+            added.append(dose)
+            continue
+        changed = _with_days(old, words, now, tz)
+        if changed.days == old.days:
+            already.append(old)
+        else:
+            result[result.index(old)] = changed
+            added.append(changed)
+    return Added(_sorted(result), tuple(added), tuple(already))
 
 
 def remove(doses: Sequence[Dose], times: Iterable[Time]) -> Removed:
@@ -61,7 +91,38 @@ def remove(doses: Sequence[Dose], times: Iterable[Time]) -> Removed:
     if not_set:
         return Removed(tuple(doses), (), not_set)
     return Removed(tuple(dose for dose in doses if dose.time not in unwanted),
-                   tuple(unwanted), ())
+                   tuple(dose for dose in doses if dose.time in unwanted), ())
+
+
+def name(doses: Sequence[Dose], time: Time, medicine: Optional[str]) -> Tuple[Dose, ...]:
+    """The doses with the one at `time` named `medicine` (None: no name). NotSet when there
+    is no dose at that time."""
+    if time not in {dose.time for dose in doses}:
+        raise NotSet(time)
+    return tuple(dose._replace(name=medicine) if dose.time == time else dose for dose in doses)
+
+
+def rezone(doses: Sequence[Dose], now: float, tz) -> Tuple[Dose, ...]:
+    """The doses in a new zone: each next first ask at its wall-clock time there. An open
+    round goes on asking; a paused dose (no due time) stays paused. The doses' own
+    one-round-a-day rule keeps a day's round from being asked twice."""
+    return tuple(dose._replace(due=next_first_ask(dose, tz, now))
+                 if dose.due is not None and not dose.is_open else dose
+                 for dose in doses)
+
+
+def _with_days(dose: Dose, words: Optional[DayWords], now: float, tz) -> Dose:
+    """`dose` on the days `words` give (unchanged without words). A round not open waits for
+    its next first ask on the new days; an open one goes on."""
+    if words is None:
+        return dose
+    days = days_for(words, dose.hour, dose.minute, tz, now)
+    if days == dose.days or (dose.days.every_other_from and words.every_other):
+        return dose  # every other day already: keep its rhythm
+    dose = dose._replace(days=days)
+    if dose.due is not None and not dose.is_open:
+        dose = dose._replace(due=next_first_ask(dose, tz, now))
+    return dose
 
 
 def _distinct(times: Iterable[Time]) -> List[Time]:
@@ -84,12 +145,3 @@ def _asked_today(dose: Dose, now: float, tz) -> bool:
     does not count."""
     return ((dose.asks > 0 or dose.is_open) and dose.at is not None
             and local_day(dose.at, tz) == local_day(now, tz))
-
-
-def rezone(doses: Sequence[Dose], now: float, tz) -> Tuple[Dose, ...]:
-    """The doses in a new zone: each next first ask at its wall-clock time there. An open
-    round goes on asking; a paused dose (no due time) stays paused. The doses' own
-    one-round-a-day rule keeps a day's round from being asked twice."""
-    return tuple(dose._replace(due=next_occurrence(dose.hour, dose.minute, tz, now))
-                 if dose.due is not None and not dose.is_open else dose
-                 for dose in doses)

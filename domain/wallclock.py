@@ -1,4 +1,5 @@
-"""Wall-clock arithmetic for daily reminders: "the next 07:30 in Tokyo", never "+24 h"."""
+"""Wall-clock arithmetic for daily reminders: "07:30 in Tokyo on that day", never "+24 h".
+Which day comes next for a dose is domain/days.py."""
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Optional
@@ -10,22 +11,10 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def next_occurrence(hour: int, minute: int, tz: ZoneInfo, after: float) -> float:
-    """Epoch seconds of the first hour:minute (local wall clock in `tz`) strictly after `after`.
-
-    A wall time that does not exist that day (the spring gap) is the first instant after the
-    gap; one that happens twice (autumn) is its first occurrence.
-    """
-    day = datetime.fromtimestamp(after, tz).date()
-    for _ in range(3):
-        instant = _instant_of(day, hour, minute, tz)
-        if instant > after:
-            return instant
-        day += timedelta(days=1)
-    raise AssertionError("unreachable: a wall time recurs within three days")
-
-
-def _instant_of(day: date, hour: int, minute: int, tz: ZoneInfo) -> float:
+def instant_of(day: date, hour: int, minute: int, tz: ZoneInfo) -> float:
+    """Epoch seconds of hour:minute on the local date `day` in `tz`. A wall time that does
+    not exist that day (the spring gap) is the first instant after the gap; one that happens
+    twice (autumn) is its first occurrence."""
     wall = datetime.combine(day, time(hour, minute))
     first = wall.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
     if first.astimezone(tz).replace(tzinfo=None) == wall:
@@ -59,7 +48,7 @@ def month_of(at: float, tz: ZoneInfo) -> str:
 
 def wall_time_on(day: str, hour: int, minute: int, tz: ZoneInfo) -> float:
     """Epoch seconds of hour:minute on the local date `day` ("YYYY-MM-DD") in `tz`."""
-    return _instant_of(date.fromisoformat(day), hour, minute, tz)
+    return instant_of(date.fromisoformat(day), hour, minute, tz)
 
 
 @lru_cache(maxsize=1)

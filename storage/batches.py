@@ -25,6 +25,14 @@ PUSH_RECORD_TTL = 3 * 24 * 3600
 _BATCH_CLAIM = b"b:"   # a claim's value names its batch: b:<batch id>
 
 
+class AskKey(NamedTuple):
+    """The one ask a batch sends: attempt `attempt` (0 = the first) of rounds that start at
+    `round_at`, of doses named `name` (None: no name). Asks of one key share one text."""
+    attempt: int
+    round_at: float
+    name: Optional[str] = None
+
+
 class ClaimStatus(enum.Enum):
     """What a batch claim says about one user's ask."""
     WON = "won"            # claimed for this batch: send it
@@ -49,7 +57,8 @@ class TakeStatus(enum.Enum):
 
 class Taken(NamedTuple):
     status: TakeStatus
-    body: Optional[dict] = None     # TAKEN: {"to": [...], "attempt": k, "round": at}
+    body: Optional[dict] = None     # TAKEN: {"to": [...], "attempt": k, "round": at,
+                                    # "name": the doses' name, when they have one}
     lease_left: float = 0.0         # HELD: seconds left on the sender's lease
 
 
@@ -68,11 +77,12 @@ class AskBatches:
         self._take_batch = lua.register(client, "take_batch.lua")
 
     @outage_aware
-    def claim(self, batch_id: str, attempt: int, round_at: float,
-              asked: Sequence[UserRecord], lease_seconds: float) -> List[Claim]:
-        """Claim ask `attempt` of the round starting at `round_at` for each record's user,
-        for this batch, where the record is still the version decided on. A first ask's
-        claim also saves each record won (holding its round as started)."""
+    def claim(self, batch_id: str, key: AskKey, asked: Sequence[UserRecord],
+              lease_seconds: float) -> List[Claim]:
+        """Claim the ask `key` for each record's user, for this batch, where the record is
+        still the version decided on. A first ask's claim also saves each record won
+        (holding its round as started)."""
+        attempt, round_at = key.attempt, key.round_at
         user_keys, user_args = [], []
         for record in asked:
             user_id = record.user_id
@@ -82,7 +92,7 @@ class AskBatches:
         answers = self._claim_asks(
             keys=[keys.batch(batch_id), keys.batch_lease(batch_id), *user_keys],
             args=[_BATCH_CLAIM + batch_id.encode(), _ms(lease_seconds), PUSH_RECORD_TTL,
-                  attempt, int(round_at), self.token, *user_args])
+                  attempt, int(round_at), self.token, key.name or "", *user_args])
         claims = []
         for record, (status, detail) in zip(asked, answers):
             status = _STATUSES[status]

@@ -10,7 +10,8 @@ import time
 
 from domain.rounds import Dose
 from domain.user import UserRecord
-from domain.wallclock import next_occurrence, zone
+from domain.days import EVERY_DAY, next_ask
+from domain.wallclock import zone
 from storage import keys, records
 from storage.outage import outage_aware
 from storage.users import scan_keys
@@ -62,7 +63,7 @@ def import_go_users(client, timezone_name="Asia/Tokyo", now=None) -> int:
                 continue
             user_id = key.decode()[len(keys.GO_USER_PREFIX):]
             hour, minute = parsed
-            due = next_occurrence(hour, minute, tz, now)
+            due = next_ask(hour, minute, EVERY_DAY, tz, now)
             record = UserRecord(user_id, (Dose(hour, minute, due),))
             pipe.set(keys.user(user_id), records.encode(record, 1), nx=True)
             pipe.zadd(keys.DUE, {user_id: due}, nx=True)

@@ -3,13 +3,19 @@
 The first line is the record's compare-and-set version, the number the save and claim
 scripts compare (scripts/record_version.lua); the JSON is schema SCHEMA:
 
-    {"s": 2, "tz": null, "times": [[hour, minute, due, at, day, state, asks, answered_at,
-     (watchers told)], ...], "alerts": [[kind, hour, minute, round_at, [to], due], ...]}
+    {"s": 3, "tz": null, "times": [[hour, minute, due, at, day, state, asks, answered_at,
+     watchers told, name, days], ...], "alerts": [[kind, hour, minute, round_at, [to], due],
+     ...]}
+
+A time's trailing fields are left out when empty (no watcher told, no name, every day), so a
+plain time costs what it did before names and days. `days` is a bit mask of days of the week
+(bit 0 Monday) or, every other day, the ISO date of a day it is asked on.
 
 Records written by earlier versions of the bot are read through storage/upgrade.py, the one
 place that knows their shapes; every save writes the current one."""
 import orjson
 
+from domain.days import EVERY_DAY, Days
 from domain.rounds import Dose, RoundState
 from domain.user import UserRecord
 from domain.watch import Alert, AlertKind
@@ -17,15 +23,13 @@ from storage import upgrade
 
 SCHEMA = upgrade.SCHEMA
 _STATES = {state.value: state for state in RoundState}
+_ALWAYS = 8  # fields every time is written with (the version before names and days reads 8)
 _KINDS = {kind.value: kind for kind in AlertKind}
 
 
 def encode(record: UserRecord, version: int) -> bytes:
     """The stored value of `record` as version `version`."""
-    data = {"s": SCHEMA, "tz": record.tz,
-            "times": [[d.hour, d.minute, d.due, d.at, d.day, _state(d.state), d.asks,
-                       d.answered_at] + ([d.alerted] if d.alerted else [])
-                      for d in record.doses]}
+    data = {"s": SCHEMA, "tz": record.tz, "times": [_time(dose) for dose in record.doses]}
     if record.alerts:
         data["alerts"] = [list(alert) for alert in record.alerts]
     return b"%d\n" % version + orjson.dumps(data)
@@ -40,9 +44,7 @@ def decode(user_id: str, raw: bytes, legacy: upgrade.Legacy = upgrade.DEFAULTS) 
     if data.get("s") != SCHEMA:
         data = upgrade.to_current(data, legacy)
     get = data.get  # plain lookups: a burst decodes thousands of these
-    doses = tuple(Dose(h, m, due, at, day, _STATES.get(state), asks, ans,
-                       tuple(told[0]) if told else ())
-                  for h, m, due, at, day, state, asks, ans, *told in get("times") or ())
+    doses = tuple(_dose(*time) for time in get("times") or ())
     alerts = get("alerts")
     if alerts:
         alerts = tuple(Alert(_KINDS[kind], h, m, at, tuple(to), due)
@@ -50,5 +52,29 @@ def decode(user_id: str, raw: bytes, legacy: upgrade.Legacy = upgrade.DEFAULTS) 
     return UserRecord(user_id, doses, get("tz"), version, alerts or ())
 
 
+def _time(dose: Dose) -> list:
+    time = [dose.hour, dose.minute, dose.due, dose.at, dose.day, _state(dose.state), dose.asks,
+            dose.answered_at, list(dose.alerted), dose.name, _days(dose.days)]
+    while len(time) > _ALWAYS and (time[-1] is None or time[-1] == []):
+        time.pop()
+    return time
+
+
+def _dose(hour, minute, due, at, day, state, asks, answered_at, told=(), name=None,
+          days=None) -> Dose:
+    return Dose(hour, minute, due, at, day, _STATES.get(state), asks, answered_at,
+                tuple(told), name, _DAYS_FROM[type(days)](days))
+
+
 def _state(state):
     return None if state is None else state.value
+
+
+def _days(days: Days):
+    if days.every_other_from is not None:
+        return days.every_other_from
+    return days.weekdays or None
+
+
+_DAYS_FROM = {type(None): lambda _: EVERY_DAY, int: lambda mask: Days(weekdays=mask),
+              str: lambda first: Days(every_other_from=first)}

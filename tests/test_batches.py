@@ -5,7 +5,7 @@ import orjson
 from domain.rounds import Dose, RoundState
 from domain.user import UserRecord
 from storage import keys
-from storage.batches import Claim, ClaimStatus, Taken, TakeStatus
+from storage.batches import AskKey, Claim, ClaimStatus, Taken, TakeStatus
 from storage.store import Store
 from storage.users import Conflict
 
@@ -27,7 +27,8 @@ def started(record):
 
 
 def claim(store, batch_id, *records, attempt=0, round_at=AT):
-    return store.batches.claim(batch_id, attempt, round_at, list(records), lease_seconds=30)
+    return store.batches.claim(batch_id, AskKey(attempt, round_at), list(records),
+                               lease_seconds=30)
 
 
 def statuses(claims):

@@ -92,7 +92,7 @@ def test_two_processes_on_one_redis_show_each_ask_once(make_bot, user_id, monkey
     # Each due user was one process's at a time (the due index's lease): every ask was
     # gone for once, by one process or the other.
     asks = [(record.user_id, attempt) for made in claims.values()
-            for _, attempt, _, batch, _ in made for record in batch]
+            for _, (attempt, _, _), batch, _ in made for record in batch]
     assert len(asks) == len(set(asks)) == 4 + 3
     # The answer reaches one process; the other one must stop asking too.
     second.say(user_id, "飲んだ")

@@ -171,7 +171,7 @@ def test_a_crowd_due_at_once_is_woken_a_few_at_a_time(make_bot, monkeypatch):
     claims = count_calls(monkeypatch, bot.store.batches, "claim")
     bot.advance(minutes=30)
     assert all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users)
-    batch_sizes = [len(asks) for _, _, _, asks, _ in claims]
+    batch_sizes = [len(asks) for _, _, asks, _ in claims]
     assert sum(batch_sizes) == 30 and max(batch_sizes) <= 4
     assert bot.system.scheduler.waking == 4      # every slot was given back
 

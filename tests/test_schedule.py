@@ -4,11 +4,16 @@ from datetime import datetime
 import pytest
 from freezegun import freeze_time
 
-from domain.wallclock import local_day, next_occurrence, zone
+from domain.days import EVERY_DAY, next_ask
+from domain.wallclock import local_day, zone
 from actors.timer import Timer
 
 TOKYO = zone("Asia/Tokyo")
 NEW_YORK = zone("America/New_York")
+
+
+def next_every_day(hour, minute, tz, after):
+    return next_ask(hour, minute, EVERY_DAY, tz, after)
 
 
 def at(tz, *parts):
@@ -32,20 +37,20 @@ def at(tz, *parts):
 ])
 def test_next_occurrence_in_tokyo(now, hour, minute, expected):
     with freeze_time(datetime(*now, tzinfo=TOKYO)):
-        assert next_occurrence(hour, minute, TOKYO, Timer().now()) == at(TOKYO, *expected)
+        assert next_every_day(hour, minute, TOKYO, Timer().now()) == at(TOKYO, *expected)
 
 
 def test_it_is_wall_clock_across_a_dst_change():
     # New York leaves DST on 2026-11-01: that day has 25 hours, and 07:30 stays 07:30.
     before = at(NEW_YORK, 2026, 10, 31, 8, 0)
-    due = next_occurrence(7, 30, NEW_YORK, before)
+    due = next_every_day(7, 30, NEW_YORK, before)
     assert datetime.fromtimestamp(due, NEW_YORK).strftime("%Y-%m-%d %H:%M") == "2026-11-01 07:30"
     assert due - at(NEW_YORK, 2026, 10, 31, 7, 30) == 25 * 3600
 
 
 def test_a_skipped_wall_time_still_gets_a_real_instant():
     # 02:30 does not exist in New York on 2026-03-08.
-    due = next_occurrence(2, 30, NEW_YORK, at(NEW_YORK, 2026, 3, 8, 0, 0))
+    due = next_every_day(2, 30, NEW_YORK, at(NEW_YORK, 2026, 3, 8, 0, 0))
     assert at(NEW_YORK, 2026, 3, 8, 0, 0) < due < at(NEW_YORK, 2026, 3, 8, 4, 0)
 
 
@@ -72,10 +77,10 @@ def local(due, tz):
     (LONDON, (2026, 10, 25), 1, 15, "2026-10-25 01:15 BST"),
 ])
 def test_daylight_saving_days(tz, day, hour, minute, expected):
-    due = next_occurrence(hour, minute, tz, at(tz, *day, 0, 0))
+    due = next_every_day(hour, minute, tz, at(tz, *day, 0, 0))
     assert local(due, tz) == expected
 
 
 def test_a_repeated_hour_is_asked_once():
-    first = next_occurrence(1, 30, NEW_YORK, at(NEW_YORK, 2026, 11, 1, 0, 0))
-    assert local(next_occurrence(1, 30, NEW_YORK, first), NEW_YORK) == "2026-11-02 01:30 EST"
+    first = next_every_day(1, 30, NEW_YORK, at(NEW_YORK, 2026, 11, 1, 0, 0))
+    assert local(next_every_day(1, 30, NEW_YORK, first), NEW_YORK) == "2026-11-02 01:30 EST"

@@ -5,6 +5,7 @@ import gevent
 import orjson
 import pytest
 
+from domain.days import Days
 from domain.history import DayTally, TallyChange
 from domain.rounds import Dose, RoundState
 from domain.user import UserRecord
@@ -82,17 +83,35 @@ def test_a_record_is_its_version_line_then_the_current_schema(store, redis_clien
     version, body = redis_client.get(keys.user("U1")).split(b"\n", 1)
     assert version == b"1"
     assert orjson.loads(body) == {
-        "s": 2, "tz": None, "times": [[8, 0, AT, AT, DAY, "asking", 2, None]],
+        "s": 3, "tz": None, "times": [[8, 0, AT, AT, DAY, "asking", 2, None]],
         "alerts": [["missed", 8, 0, AT, ["W1"], AT + 60]]}
     assert store.users.load("U1") == record._replace(version=1)
 
 
-def test_encode_decode_is_the_identity_for_any_round_state():
+def test_encode_decode_is_the_identity_for_any_round_state_name_and_days():
     for state in list(RoundState) + [None]:
         record = UserRecord("U1", (Dose(8, 0, 1.0, 2.0, DAY, state, 3, 4.0, ("W1",)),
                                    Dose(9, 5, None, None, None, None, 0, None)), tz="UTC",
                             version=7)
         assert records.decode("U1", records.encode(record, 7)) == record
+    named = UserRecord("U1", (Dose(8, 0, name="血圧の薬", days=Days(weekdays=0b10101)),
+                              Dose(21, 0, days=Days(every_other_from=DAY)),
+                              Dose(22, 0, name="胃薬")))
+    assert records.decode("U1", records.encode(named, 0)) == named
+
+
+def test_a_time_without_name_or_days_costs_what_it_did(store, redis_client):
+    store.users.save(UserRecord("U1", (Dose(8, 0, due=AT), Dose(9, 0, name="胃薬"))))
+    times = orjson.loads(redis_client.get(keys.user("U1")).split(b"\n", 1)[1])["times"]
+    assert times == [[8, 0, AT, None, None, None, 0, None],
+                     [9, 0, None, None, None, None, 0, None, [], "胃薬"]]
+
+
+def test_schema_2_records_read_as_they_are(redis_client, store):
+    redis_client.set(keys.user("U2"), b'5\n' + orjson.dumps(
+        {"s": 2, "tz": None, "times": [[8, 0, AT, AT, DAY, "taken", 1, AT + 5, ["W1"]]]}))
+    assert store.users.load("U2") == UserRecord(
+        "U2", (Dose(8, 0, AT, AT, DAY, RoundState.TAKEN, 1, AT + 5, ("W1",)),), version=5)
 
 
 # -- records written by earlier versions (storage/upgrade.py) ----------------------------------
@@ -107,7 +126,7 @@ def test_records_of_the_one_time_version_load_and_are_saved_in_the_current_shape
                               state=RoundState.NOT_ASKED),)
     assert old.version == 0                     # what the scripts read: no version line
     store.users.save(old)
-    assert redis_client.get(keys.user("Uold")).startswith(b'1\n{"s":2,')
+    assert redis_client.get(keys.user("Uold")).startswith(b'1\n{"s":3,')
 
 
 def test_a_round_that_version_gave_up_is_missed_and_still_takes_a_late_answer(redis_client):

@@ -5,10 +5,11 @@
 --   the claim of this user's ask.
 -- ARGV[1] the claim's value naming this batch ("b:<batch id>"), ARGV[2] lease ms,
 --   ARGV[3] seconds to keep the claims and the body, ARGV[4] attempt, ARGV[5] the round's
---   start (epoch s), ARGV[6] this process's token; then per user (3 each): the user id,
---   the version read, and for a first ask the record with its round started ('' otherwise).
+--   start (epoch s), ARGV[6] this process's token, ARGV[7] the doses' name ('' : none);
+--   then per user (3 each): the user id, the version read, and for a first ask the record
+--   with its round started ('' otherwise).
 -- Guarantees: an ask is claimed by one batch only (the claim is kept as long as the body);
---   the batch's body (recipients, attempt, round) and this process's lease on it are
+--   the batch's body (recipients, attempt, round, name) and this process's lease on it are
 --   written with its claims, so whoever finds a claim can resend exactly that request with
 --   the same retry key (the batch id), and LINE answers 409 if it took it before. A first
 --   ask's claim writes the record with the round started: from then on an answer finds the
@@ -18,7 +19,7 @@
 --! include record_version.lua
 local recipients, answers = {}, {}
 for i = 1, #KEYS / 2 - 1 do
-  local record_key, claim_key, a = KEYS[2 * i + 1], KEYS[2 * i + 2], 4 + 3 * i
+  local record_key, claim_key, a = KEYS[2 * i + 1], KEYS[2 * i + 2], 5 + 3 * i
   if record_version(redis.call('GET', record_key)) ~= tonumber(ARGV[a + 1]) then
     answers[i] = {'conflict', ''}
   else
@@ -34,8 +35,10 @@ for i = 1, #KEYS / 2 - 1 do
   end
 end
 if #recipients > 0 then
+  local name = nil
+  if ARGV[7] ~= '' then name = ARGV[7] end
   local body = cjson.encode({to = recipients, attempt = tonumber(ARGV[4]),
-                             round = tonumber(ARGV[5])})
+                             round = tonumber(ARGV[5]), name = name})
   redis.call('SET', KEYS[1], body, 'EX', ARGV[3])
   redis.call('SET', KEYS[2], ARGV[6], 'PX', ARGV[2])
 end
