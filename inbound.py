@@ -111,7 +111,7 @@ class NotOneToOne:
 
 _INTENTS = {
     chat.Times: lambda intent, token: messages.SetTimes(intent.times, intent.add, token,
-                                                         intent.days),
+                                                         intent.days, intent.in_passing),
     chat.Naming: lambda intent, token: messages.NameDose(intent.time, intent.name, token),
     chat.Removal: lambda intent, token: messages.RemoveTimes(intent.times, token),
     chat.BadTime: lambda intent, token: messages.RejectTime(token),
@@ -170,6 +170,10 @@ def _postback_message(postback, reply_token):
     button = texts.read_postback(postback.data)
     if button is None:
         return None
+    if isinstance(button, texts.Keep):
+        return messages.KeepSchedule(reply_token)
+    if isinstance(button, texts.Change):
+        return messages.ChangeSchedule(button.schedule, button.times, button.days, reply_token)
     if button.word == texts.POSTBACK_LATER:
         return messages.Postpone(reply_token)
     if button.round_at is None:  # under an ask sent before rounds had ids: like 飲んだ

@@ -16,6 +16,23 @@ class SetTimes:
     add: bool = False
     reply_token: Optional[str] = None
     days: Optional[DayWords] = None
+    in_passing: bool = False  # the times came with other words: ask before replacing
+
+
+@dataclass(frozen=True)
+class ChangeSchedule:
+    """変える: replace the schedule with `times` on `days`, if it is still the one
+    fingerprinted `schedule` when the user was asked."""
+    schedule: str
+    times: Tuple[Time, ...]
+    days: Optional[DayWords]
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class KeepSchedule:
+    """そのまま: leave the schedule as it is."""
+    reply_token: Optional[str] = None
 
 
 @dataclass(frozen=True)

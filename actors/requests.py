@@ -8,8 +8,9 @@ from datetime import date
 
 from actors import watching
 from actors.messages import (
-    Forget, Greet, MessageReceived, NameDose, Postpone, RejectTime, RemoveTimes, SetTimes,
-    SetZone, SetZoneAt, ShowHelp, ShowHistory, ShowSetting, TookTapped,
+    ChangeSchedule, Forget, Greet, KeepSchedule, MessageReceived, NameDose, Postpone,
+    RejectTime, RemoveTimes, SetTimes, SetZone, SetZoneAt, ShowHelp, ShowHistory, ShowSetting,
+    TookTapped,
 )
 from chat import history_card, texts
 from domain import history, places, schedule
@@ -30,12 +31,31 @@ def set_times(actor, message: SetTimes):
     except schedule.TooManyTimes:
         actor.reply(message.reply_token, texts.TOO_MANY_TIMES)
         return
+    if message.in_passing and schedule.asks_before_replacing(record.doses):
+        # 明日は10時に病院です: ask before a sentence wipes a schedule worth keeping.
+        buttons = texts.change_buttons(schedule.fingerprint(record.doses), message.times,
+                                       message.days)
+        actor.reply(message.reply_token,
+                    (texts.change_question(replaced.doses, record.doses), buttons))
+        return
     record = actor.save(record._replace(doses=replaced.doses))
     if replaced.from_tomorrow:
         actor.reply(message.reply_token, texts.times_set(record.doses),
                     texts.TIME_SET_FROM_TOMORROW)
     else:
         actor.reply(message.reply_token, texts.times_set(record.doses))
+
+
+def change_schedule(actor, message: ChangeSchedule):
+    if schedule.fingerprint(actor.record.doses) != message.schedule:
+        actor.reply(message.reply_token, texts.KEPT)  # it changed since the question
+        return
+    set_times(actor, SetTimes(message.times, reply_token=message.reply_token,
+                              days=message.days))
+
+
+def keep_schedule(actor, message: KeepSchedule):
+    actor.reply(message.reply_token, texts.KEPT)
 
 
 def add_times(actor, message: SetTimes):
@@ -212,6 +232,7 @@ def forget(actor, message: Forget):
 
 HANDLERS = {
     SetTimes: set_times, RemoveTimes: remove_times, RejectTime: reject_time, NameDose: name_dose,
+    ChangeSchedule: change_schedule, KeepSchedule: keep_schedule,
     ShowSetting: show_setting, SetZone: set_zone, SetZoneAt: set_zone_at,
     MessageReceived: message_received, TookTapped: took_tapped, Postpone: postpone,
     ShowHistory: show_history, ShowHelp: show_help, Greet: greet, Forget: forget,

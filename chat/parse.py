@@ -30,6 +30,7 @@ class Times:
     times: Tuple[Time, ...]
     add: bool = False
     days: Optional[DayWords] = None
+    in_passing: bool = False  # other words around the times (明日は10時に病院です)
 
     def __post_init__(self) -> None:
         if not self.times:
@@ -134,11 +135,12 @@ _DELETE = re.compile(
 
 # Digit runs are captured whole (the lookbehind forbids starting inside a run, which also
 # keeps the search linear) and their length is checked before int().
-# 時間 is a duration (3時間後), not a time of day.
+# 時間 is a duration (3時間後), not a time of day; digits followed by 時 are the next hour
+# (8時20時 is two times), not minutes.
 _TIME = re.compile(
     r"(?:(?P<part>午前|午後|朝|夜|晩)\s*)?"
     r"(?<![0-9])(?P<hour>[0-9]+)"
-    r"(?:時(?!間)(?:(?P<half>半)|(?P<minute>[0-9]+)分?)?"
+    r"(?:時(?!間)(?:(?P<half>半)|(?P<minute>[0-9]+)(?![0-9]*時)分?)?"
     r"|:(?P<colon_minute>[0-9]+))"
 )
 _MAX_DIGITS = 2
@@ -156,6 +158,10 @@ _DAY_WORDS = re.compile(
     r"\s*の?\s*"
 )
 _ONE_WEEKDAY = re.compile(rf"([{_WEEKDAY}])(?:曜日|曜)?")
+# What may stand around the times of a message that is only a schedule (毎 of 毎朝, 毎晩:
+# the time takes its 朝, 晩), with at most one ending word.
+_ONLY_SCHEDULE = re.compile(
+    r"(?:毎日|毎|朝|夜|晩|午前|午後|[\s、・と,])*(?:にして|に変更|にお願い|お願い|に|で|です)?。?")
 
 
 def parse(text: str) -> Intent:
@@ -189,7 +195,9 @@ def parse(text: str) -> Intent:
         if None in times:
             return BadTime()
         add = ADD_WORD in text or any(text.startswith("も", match.end()) for match in matches)
-        return Times(tuple(times), add=add, days=_day_words(text[:matches[0].start()]))
+        days = _day_words(text[:matches[0].start()])
+        return Times(tuple(times), add=add, days=days,
+                     in_passing=not add and not _only_schedule(text, matches, days))
     if later:
         return Later()
     return Other()
@@ -210,6 +218,14 @@ def _naming(text: str):
     if not name:
         return None  # 8時の薬は, and nothing: not a name
     return Naming(hour_minute, None if name == NO_NAME else name)
+
+
+def _only_schedule(text: str, matches, days: Optional[DayWords]) -> bool:
+    """Nothing but times, day words, 朝/夜/午前/午後, separators and one ending word."""
+    rest = "" if days is not None else text[:matches[0].start()]
+    for match, following in zip(matches, matches[1:] + [None]):
+        rest += " " + text[match.end():following.start() if following else len(text)]
+    return _ONLY_SCHEDULE.fullmatch(rest) is not None
 
 
 def _day_words(prefix: str) -> Optional[DayWords]:

@@ -2,7 +2,7 @@
 import re
 from typing import Iterable, NamedTuple, Optional, Tuple, Union
 
-from domain.days import Days, weekdays_of
+from domain.days import Days, DayWords, weekdays_of
 from domain.rounds import Dose, Time
 
 DAY_CHARACTERS = "月火水木金土日"   # Monday first, as days of the week are numbered
@@ -70,6 +70,16 @@ def name_cleared(hour: int, minute: int) -> str:
 
 
 NAME_TOO_LONG = "名前は20文字までです"
+
+
+# -- a time mentioned in passing: ask before replacing the schedule ------------------------------
+QUICK_CHANGE = "変える"
+QUICK_KEEP = "そのまま"
+KEPT = "いまの設定のままにしました。"
+
+
+def change_question(proposed: Iterable[Item], now: Iterable[Item]) -> str:
+    return f"{times_text(proposed)}に変えますか?\nいまの設定: {times_text(now)}"
 
 
 def current_setting(items: Iterable[Item], zone: Optional[str] = None,
@@ -147,9 +157,60 @@ _ASK_BUTTON = re.compile(rf"({POSTBACK_TOOK}|{POSTBACK_LATER})(?::([0-9]{{1,12}}
 
 
 class Button(NamedTuple):
-    """A tap on one of the bot's own buttons."""
+    """A tap on one of the bot's own buttons under an ask."""
     word: str                 # POSTBACK_TOOK or POSTBACK_LATER
     round_at: Optional[int]   # None under an ask sent before rounds had ids
+
+
+class Change(NamedTuple):
+    """変える under a question about a time mentioned in passing: replace the schedule
+    `schedule` (a fingerprint of it as it was asked about) with `times` on the days `days`."""
+    schedule: str
+    times: Tuple[Time, ...]
+    days: Optional[DayWords]
+
+
+class Keep(NamedTuple):
+    """そのまま under that question."""
+
+
+# Postback data of the question's buttons: "change:<schedule>:<HHMM>,<HHMM>...:<days>" with
+# <days> "" (none said), "d" (every day), "e" (every other day) or "w<weekday bit mask>".
+POSTBACK_KEEP = "keep"
+_CHANGE = re.compile(r"change:([0-9a-f]{8}):((?:[0-9]{4},)*[0-9]{4}):(|d|e|w[0-9]{1,3})")
+
+
+def change_buttons(schedule: str, times: Iterable[Time],
+                   days: Optional[DayWords]) -> Tuple[Tuple[str, str], ...]:
+    """(label, postback data) of 変える and そのまま; `schedule`: chat.parse-independent
+    fingerprint of the schedule asked about (actors/requests.py)."""
+    said = ",".join(f"{hour:02d}{minute:02d}" for hour, minute in times)
+    return ((QUICK_CHANGE, f"change:{schedule}:{said}:{_days_data(days)}"),
+            (QUICK_KEEP, POSTBACK_KEEP))
+
+
+def _days_data(days: Optional[DayWords]) -> str:
+    if days is None:
+        return ""
+    if days.every_other:
+        return "e"
+    return f"w{days.weekdays}" if days.weekdays else "d"
+
+
+def _read_change(data: str) -> Optional[Change]:
+    matched = _CHANGE.fullmatch(data)
+    if matched is None:
+        return None
+    schedule, said, days = matched.groups()
+    times = tuple((int(hhmm[:2]), int(hhmm[2:])) for hhmm in said.split(","))
+    if any(hour > 23 or minute > 59 for hour, minute in times):
+        return None
+    words = {"": None, "d": DayWords(), "e": DayWords(every_other=True)}.get(days)
+    if days.startswith("w"):
+        if not 0 < int(days[1:]) < 128:
+            return None
+        words = DayWords(weekdays=int(days[1:]))
+    return Change(schedule, times, words)
 
 
 def ask_buttons(round_at: float) -> Tuple[Tuple[str, str], ...]:
@@ -158,12 +219,14 @@ def ask_buttons(round_at: float) -> Tuple[Tuple[str, str], ...]:
             (QUICK_LATER, f"{POSTBACK_LATER}:{int(round_at)}"))
 
 
-def read_postback(data: str) -> Optional[Button]:
+def read_postback(data: str) -> Union[Button, Change, Keep, None]:
     """The bot's own button that made this postback data; None for data the bot never makes
     (another tool's rich menu or picker on the same channel)."""
+    if data == POSTBACK_KEEP:
+        return Keep()
     matched = _ASK_BUTTON.fullmatch(data)
     if matched is None:
-        return None
+        return _read_change(data)
     word, round_at = matched.groups()
     return Button(word, None if round_at is None else int(round_at))
 

@@ -6,6 +6,7 @@ name and, unless the message gave day words, its days; a removed time's dose is 
 which cancels its round. One round a day per time: a schedule that replaces times already
 asked today starts its new times tomorrow, so a dose is never asked about twice in a day.
 `words` is what the message said about days (None: nothing)."""
+import zlib
 from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from domain.days import EVERY_DAY, DayWords, days_for
@@ -100,6 +101,19 @@ def name(doses: Sequence[Dose], time: Time, medicine: Optional[str]) -> Tuple[Do
     if time not in {dose.time for dose in doses}:
         raise NotSet(time)
     return tuple(dose._replace(name=medicine) if dose.time == time else dose for dose in doses)
+
+
+def asks_before_replacing(doses: Sequence[Dose]) -> bool:
+    """A time mentioned in passing would wipe something worth asking about: several times, or
+    a time with a name or days."""
+    return len(doses) > 1 or any(dose.name or not dose.days.every_day for dose in doses)
+
+
+def fingerprint(doses: Sequence[Dose]) -> str:
+    """Eight hex digits that change when the schedule does (times, names, days), not when
+    its rounds go on."""
+    schedule = repr([(dose.hour, dose.minute, dose.name, tuple(dose.days)) for dose in doses])
+    return f"{zlib.crc32(schedule.encode()):08x}"
 
 
 def rezone(doses: Sequence[Dose], now: float, tz) -> Tuple[Dose, ...]:

@@ -197,8 +197,10 @@ class LineOutbox:
         return random.uniform(0, min(self._max_backoff, self._backoff * 2 ** attempt))
 
     # -- replies ---------------------------------------------------------------------------
-    def reply(self, reply_token: Optional[str], messages: Sequence[Union[str, dict]]) -> bool:
-        """Answer a webhook event with texts, or LINE message objects (a Flex message).
+    def reply(self, reply_token: Optional[str],
+              messages: Sequence[Union[str, Tuple[str, tuple], dict]]) -> bool:
+        """Answer a webhook event with texts, (text, postback buttons) pairs (a text with a
+        quick reply of (label, data) buttons), or LINE message objects (a Flex message).
         Free of quota; a reply token is good for one use."""
         if not reply_token:
             return False
@@ -255,10 +257,11 @@ def _reply_messages(messages) -> list:
     texts = tuple(message for message in messages if isinstance(message, str))
     if len(texts) == len(messages):
         return list(_messages(texts, ()))
-    # Texts, and message objects as built (chat/history_card.py: its tests hold it to
-    # line-bot-sdk's Flex models).
-    return [_messages((message,), ())[0] if isinstance(message, str) else message
-            for message in messages]
+    # Texts, texts with buttons, and message objects as built (chat/history_card.py: its
+    # tests hold it to line-bot-sdk's Flex models).
+    return [_messages((message,), ())[0] if isinstance(message, str)
+            else _messages(message[:1], tuple(message[1]))[0] if isinstance(message, tuple)
+            else message for message in messages]
 
 
 @functools.lru_cache(maxsize=4096)

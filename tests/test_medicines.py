@@ -3,6 +3,8 @@ every other day, through the HTTP surface (signed webhooks in, the LINE stand-in
 manual clock from Friday 2026-11-27 06:00 in Tokyo."""
 from datetime import datetime
 
+import pytest
+
 from chat import texts
 from domain.wallclock import zone
 from simulator.line_api import MULTICAST_PATH
@@ -153,3 +155,81 @@ def test_days_with_nothing_asked_stay_blank_in_the_history(bot, user_id):
     [card] = [r for r in bot.platform.replies if r.to == user_id][-1:]
     alt = card.texts[0]
     assert alt.startswith("記録(直近28日): ○3日 △0日 ×0日")
+
+
+# -- a time mentioned in passing ---------------------------------------------------------------
+def buttons_of_last_reply(platform, user_id):
+    """(label, postback data) of the quick reply under the last message replied to the user."""
+    replied = [messages for kind, to, messages in platform.observed if to == user_id]
+    items = replied[-1][-1]["quickReply"]["items"]
+    return {item["action"]["label"]: item["action"]["data"] for item in items}
+
+
+@pytest.fixture
+def observed(platform):
+    platform.observed = []
+    platform.observers.append(lambda kind, to, messages: platform.observed.append(
+        (kind, to, messages)))
+    return platform
+
+
+def test_a_time_in_passing_asks_before_it_replaces_several_times(bot, user_id, observed):
+    bot.say(user_id, "8時と20時")
+    bot.say(user_id, "明日は10時に病院です")
+    assert bot.last_reply(user_id) == ("10時0分に変えますか?\nいまの設定: 8時0分と20時0分",)
+    buttons = buttons_of_last_reply(observed, user_id)
+    assert list(buttons) == ["変える", "そのまま"]
+    bot.tap(user_id, buttons["そのまま"])
+    assert bot.last_reply(user_id) == ("いまの設定のままにしました。",)
+    bot.say(user_id, "設定教えて")
+    assert bot.last_reply(user_id) == ("8時0分と20時0分に設定されています",)
+    bot.tap(user_id, buttons["変える"])
+    assert bot.last_reply(user_id) == ("10時0分ですね。わかりました。",)
+    bot.say(user_id, "設定教えて")
+    assert bot.last_reply(user_id) == ("10時0分に設定されています",)
+
+
+def test_a_change_asked_about_before_the_schedule_changed_changes_nothing(bot, user_id,
+                                                                          observed):
+    bot.say(user_id, "8時と20時")
+    bot.say(user_id, "10時から会議")
+    change = buttons_of_last_reply(observed, user_id)["変える"]
+    bot.say(user_id, "21時も")                            # the schedule changed meanwhile
+    bot.tap(user_id, change)
+    assert bot.last_reply(user_id) == ("いまの設定のままにしました。",)
+    bot.say(user_id, "設定教えて")
+    assert bot.last_reply(user_id) == ("8時0分と20時0分と21時0分に設定されています",)
+
+
+def test_a_named_or_weekly_time_is_asked_about_too_a_plain_one_is_replaced(bot, observed):
+    named, weekly, plain = "Unamed", "Uweekly", "Uplain"
+    bot.say(named, "8時")
+    bot.say(named, "8時の薬は血圧の薬")
+    bot.say(weekly, "月水金 8時")
+    bot.say(plain, "8時")
+    for user in (named, weekly, plain):
+        bot.say(user, "明日は10時に病院です")
+    assert bot.last_reply(named)[0].startswith("10時0分に変えますか?")
+    assert bot.last_reply(weekly) == ("10時0分に変えますか?\nいまの設定: 8時0分(月水金)",)
+    assert bot.last_reply(plain) == ("10時0分ですね。わかりました。",)  # as it always did
+    # The days said in the message come with the change.
+    bot.say(weekly, "火木 9時からで")
+    bot.tap(weekly, buttons_of_last_reply(observed, weekly)["変える"])
+    assert bot.last_reply(weekly) == ("9時0分(火木)ですね。わかりました。",)
+
+
+def test_a_message_that_is_only_a_schedule_replaces_it_as_before(bot, user_id):
+    bot.say(user_id, "8時と20時")
+    for said, listed in [("朝8時、夜9時にお願い", "8時0分と21時0分"), ("毎朝7時です。", "7時0分"),
+                         ("8時と22時に変更", "8時0分と22時0分"), ("8:00 20:00", "8時0分と20時0分")]:
+        bot.say(user_id, said)
+        assert bot.last_reply(user_id) == (f"{listed}ですね。わかりました。",), said
+
+
+def test_a_time_in_passing_is_not_an_answer(bot, user_id):
+    bot.say(user_id, "6時10分と20時")
+    bot.advance(minutes=10)
+    bot.say(user_id, "10時から会議")
+    assert bot.last_reply(user_id)[0].startswith("10時0分に変えますか?")
+    bot.advance(minutes=10)
+    assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]

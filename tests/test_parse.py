@@ -1,3 +1,4 @@
+import dataclasses
 
 import pytest
 from hypothesis import given, strategies as st
@@ -6,6 +7,7 @@ from chat.parse import (
     BadTime,
     HelpQuery,
     Later,
+    Naming,
     Other,
     HistoryQuery,
     Removal,
@@ -18,10 +20,16 @@ from chat.parse import (
     ZoneChange,
     parse,
 )
+from domain.days import DayWords, weekday_mask
 
 
 def one(hour, minute):
     return Times(((hour, minute),))
+
+
+def times_said(intent):
+    """The intent, leaving aside whether the times came with other words (test_passing)."""
+    return dataclasses.replace(intent, in_passing=False) if isinstance(intent, Times) else intent
 
 
 @pytest.mark.parametrize(
@@ -64,7 +72,7 @@ def one(hour, minute):
     ],
 )
 def test_time(text, hour, minute):
-    assert parse(text) == one(hour, minute)
+    assert times_said(parse(text)) == one(hour, minute)
 
 
 TEN_K = "あ" * 5000 + "💊" * 5000
@@ -189,6 +197,43 @@ def test_intent(text, intent):
     ("タイムゾーン", ZoneChange(None)),
 ])
 def test_several_times_and_commands(text, intent):
+    assert times_said(parse(text)) == intent
+
+
+@pytest.mark.parametrize("text, intent", [
+    # days before the times
+    ("月水金 8時", Times(((8, 0),), days=DayWords(weekday_mask([0, 2, 4])))),
+    ("毎週月曜 8時も", Times(((8, 0),), add=True, days=DayWords(weekday_mask([0])))),
+    ("月曜と木曜の8時", Times(((8, 0),), days=DayWords(weekday_mask([0, 3])))),
+    ("月曜日 8時", Times(((8, 0),), days=DayWords(weekday_mask([0])))),
+    ("土・日曜日 9時", Times(((9, 0),), days=DayWords(weekday_mask([5, 6])))),
+    ("水曜日、金曜日 8時と20時", Times(((8, 0), (20, 0)),
+                                    days=DayWords(weekday_mask([2, 4])))),
+    ("1日おき 21時", Times(((21, 0),), days=DayWords(every_other=True))),
+    ("隔日 21時", Times(((21, 0),), days=DayWords(every_other=True))),
+    ("毎日 8時", Times(((8, 0),), days=DayWords())),
+    ("追加 月水金 8時", Times(((8, 0),), add=True, days=DayWords(weekday_mask([0, 2, 4])))),
+    # a day in another word is no day word: 明日 is not Sunday
+    ("明日8時", Times(((8, 0),), in_passing=True)),
+    # naming a time's medicine: a command, never a schedule
+    ("8時の薬は血圧の薬", Naming((8, 0), "血圧の薬")),
+    ("20時半の薬は 胃薬 ", Naming((20, 30), "胃薬")),
+    ("8時の薬は名前なし", Naming((8, 0), None)),
+    ("25時の薬は胃薬", BadTime()),
+    ("8時の薬は", Times(((8, 0),), in_passing=True)),   # no name: not naming
+    # a time in passing, or a message that is only a schedule
+    ("明日は10時に病院です", Times(((10, 0),), in_passing=True)),
+    ("10時から会議", Times(((10, 0),), in_passing=True)),
+    ("8時と20時にお願い", Times(((8, 0), (20, 0)))),
+    ("毎朝8時、毎晩9時です。", Times(((8, 0), (21, 0)))),
+    ("8時にして", one(8, 0)),
+    ("8時に変更", one(8, 0)),
+    ("午後3時で", one(15, 0)),
+    # two times without a separator are two times
+    ("8時20時", Times(((8, 0), (20, 0)))),
+    ("8時20分", one(8, 20)),
+])
+def test_days_names_and_times_in_passing(text, intent):
     assert parse(text) == intent
 
 
@@ -266,11 +311,11 @@ FILLER = st.text(
 )
 def test_every_spelling_of_a_valid_time_parses_back(h, m, data, before, after):
     spelling = data.draw(st.sampled_from(spellings(h, m)))
-    assert parse(before + spelling + after) == one(h, m)
+    assert times_said(parse(before + spelling + after)) == one(h, m)
 
 
 @given(st.text(max_size=200))
 def test_parse_never_raises(text):
-    assert type(parse(text)) in (Times, Removal, BadTime, SettingQuery, HistoryQuery, HelpQuery,
-                                  WatchRequest, WatchEnd, WatchCode, ZoneChange, Took, Later,
-                                  Other)
+    assert type(parse(text)) in (Times, Removal, Naming, BadTime, SettingQuery, HistoryQuery,
+                                  HelpQuery, WatchRequest, WatchEnd, WatchCode, ZoneChange, Took,
+                                  Later, Other)
