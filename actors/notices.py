@@ -1,5 +1,5 @@
 """Pushes to a user's watchers (and to the user about their watchers): watch alerts, and
-the notices that a watch started or ended (DESIGN.md §7.3).
+the notices that a watch started or ended (docs/design.md, Family watch).
 
 An alert's retry key is derived from what it is (whose round, which alert, to whom), so a
 resend after a crash or by a second process is one LINE answers 409: never shown twice.

@@ -1,4 +1,4 @@
-"""Turn what a user typed into one typed intent.
+"""Turn what a user typed into one typed intent (docs/design.md, Commands and replies).
 
     parse("朝8時と夜9時にお願い") == Times(((8, 0), (21, 0)))
     parse("20時も") == Times(((20, 0),), add=True)

@@ -1,4 +1,5 @@
-"""Every text the bot sends. The exact strings are a contract (DESIGN.md §1, §7)."""
+"""Every text the bot sends. The exact strings are a contract (docs/design.md, The chat
+contract)."""
 import re
 from typing import Iterable, NamedTuple, Optional, Tuple, Union
 
@@ -231,7 +232,7 @@ def read_postback(data: str) -> Union[Button, Change, Keep, None]:
     return Button(word, None if round_at is None else int(round_at))
 
 
-# -- family watch (DESIGN.md §7.3) ----------------------------------------------------------------
+# -- family watch (docs/design.md, Family watch) -------------------------------------------------
 SOMEONE = "友だち"   # a name LINE could not tell us
 
 
@@ -269,7 +270,7 @@ def watch_over(name: str) -> str:
     return f"{name}さんの見守りが終わりました。"
 
 
-# -- the user's own time zone (DESIGN.md §7.4) ------------------------------------------------
+# -- the user's own time zone (docs/design.md, The user's time zone) ----------------------------
 def zone_set(zone: str) -> str:
     return f"タイムゾーンを{zone}にしました。時間はこの地域の時刻で聞きます。"
 

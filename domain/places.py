@@ -1,4 +1,5 @@
-"""Where on Earth is which time zone: a LINE location message sets the user's zone (§7.4).
+"""Where on Earth is which time zone: a LINE location message sets the user's zone
+(docs/design.md, The user's time zone).
 
 timezonefinder answers offline, from its own polygon data. Loading it costs ~27 MB of RSS and
 ~0.2 s (numpy and the data), so it is loaded on the first location a user sends, not at

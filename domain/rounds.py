@@ -13,7 +13,7 @@ the new dose (compare-and-set) and then carries out the effects in order.
 
 A round that is not open waits for the next day's first ask (`due`); starting it replaces
 the ended one, which is when a MISSED round stops accepting a late answer. The states and the
-exactly-once protocol around them: docs/design.md.
+exactly-once protocol around them: docs/design.md, Round states and Exactly once.
 """
 import enum
 from dataclasses import dataclass

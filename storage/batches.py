@@ -1,4 +1,5 @@
-"""Ask batches: the exactly-once protocol for asks (docs/design.md has it as a sequence).
+"""Ask batches: the exactly-once protocol for asks (docs/design.md, Claim, send, save and
+Takeover, draws it as sequences).
 
 A batch is one request to LINE (a multicast, or a push for one user) asking the same ask of
 rounds that start at the same moment. Before it is sent it is claimed (scripts/claim_asks.lua):

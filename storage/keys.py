@@ -1,5 +1,5 @@
 """Every Redis key the bot uses, spelled in one place under one prefix. Scripts never build a
-key: their callers pass in what these functions spell (docs/design.md lists the layout)."""
+key: their callers pass in what these functions spell (docs/design.md, Key layout)."""
 PREFIX = "usa"
 
 USER_PATTERN = f"{PREFIX}:user:*"

@@ -12,7 +12,7 @@ knows nothing about chat or LINE.
     go_import     the Go bot's users, imported once                   storage/go_import.py
 
 Every key is spelled in storage/keys.py; every script is a file in storage/scripts/ whose
-header is its contract; docs/design.md draws the whole layout."""
+header is its contract; docs/design.md, Key layout, draws the whole layout."""
 import uuid
 from typing import Optional
 

@@ -150,7 +150,8 @@ def test_intent(text, intent):
 
 
 @pytest.mark.parametrize("text, intent", [
-    # several times at once, ascending whatever the order said (DESIGN.md §7.1)
+    # several times at once, ascending whatever the order said (docs/design.md,
+    # Several times a day)
     ("8時と20時", Times(((8, 0), (20, 0)))),
     ("朝8時、夜9時", Times(((8, 0), (21, 0)))),
     ("8:00 20:00", Times(((8, 0), (20, 0)))),

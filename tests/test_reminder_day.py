@@ -73,7 +73,7 @@ def test_answer_after_the_last_re_ask_still_counts(bot, user_id):
     assert len(bot.pushes(user_id)) == 11
     bot.say(user_id, "ごめん今飲んだ")
     assert bot.last_reply(user_id) == (texts.WELL_DONE,)
-    assert bot.store.users.load(user_id).doses[0].state == "late"   # DESIGN.md §7.2
+    assert bot.store.users.load(user_id).doses[0].state == "late"   # docs/design.md, Round states
 
 
 def test_an_answer_within_the_interval_after_the_last_re_ask_is_in_time(bot, user_id):

@@ -1,5 +1,5 @@
-"""Several reminders a day (DESIGN.md §7.1), through the HTTP surface: signed webhooks in,
-the LINE stand-in out, a manual clock from 06:00 in Tokyo."""
+"""Several reminders a day (docs/design.md, Several times a day), through the HTTP surface:
+signed webhooks in, the LINE stand-in out, a manual clock from 06:00 in Tokyo."""
 import orjson
 
 from chat import texts

@@ -1,4 +1,4 @@
-"""The user's own time zone (DESIGN.md §7.4) through the HTTP surface."""
+"""The user's own time zone (docs/design.md, The user's time zone) through the HTTP surface."""
 from datetime import datetime
 
 from chat import texts

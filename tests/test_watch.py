@@ -1,5 +1,6 @@
-"""Family watch (見守り, DESIGN.md §7.3) through the HTTP surface: signed webhooks in, the LINE
-stand-in out (display names from its profile API), a manual clock from 06:00 in Tokyo."""
+"""Family watch (見守り, docs/design.md, Family watch) through the HTTP surface: signed webhooks
+in, the LINE stand-in out (display names from its profile API), a manual clock from 06:00 in
+Tokyo."""
 import re
 
 import gevent
