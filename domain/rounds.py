@@ -35,7 +35,7 @@ class RoundState(str, enum.Enum):
     MISSED = "missed"        # unanswered one interval after the last ask; may still turn late
     LATE = "late"            # answered after it was missed, before the next round of its time
     NOT_ASKED = "not_asked"  # its first ask fell due while the bot could not ask, past the grace
-    CANCELLED = "cancelled"  # its time was removed or replaced while it was open
+    CANCELLED = "cancelled"  # stopped while open: the user cannot be reached (blocked)
 
 
 OPEN = frozenset({RoundState.ASKING, RoundState.EXHAUSTED})
@@ -107,7 +107,8 @@ class Answered:
 
 @dataclass(frozen=True)
 class Cancel:
-    """The time is being removed, or the user cannot be reached: stop, keep no due time."""
+    """The user cannot be reached (they blocked the bot): stop, keep no due time. (A time
+    removed or replaced is dropped with its round instead: domain/schedule.py.)"""
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def add(doses: Sequence[Dose], times: Iterable[Time], words: Optional[DayWords],
 
 
 def remove(doses: Sequence[Dose], times: Iterable[Time]) -> Removed:
-    unwanted = _distinct(times)
+    unwanted = sorted(set(times))  # any number: only the ones set can go
     present = {dose.time for dose in doses}
     not_set = tuple(time for time in unwanted if time not in present)
     if not_set:

@@ -11,7 +11,8 @@ later finds an ask claimed by a batch never marked sent takes the batch over
 the first time. So a user is never asked the same ask under two keys.
 
 Keys: the body (keys.batch), the lease (keys.batch_lease, "<token>" of the sending process,
-expiring), the sent mark (keys.batch_sent), all kept PUSH_RECORD_TTL."""
+expiring after PUSH_LEASE_SECONDS), the sent mark (keys.batch_sent); the body, the claims and
+the mark are kept PUSH_RECORD_TTL."""
 import enum
 from typing import List, NamedTuple, Optional, Sequence
 

@@ -9,7 +9,7 @@ MIGRATION_DONE = f"{PREFIX}:migrated:go"
 DUE = f"{PREFIX}:due"
 DUE_INDEXED = f"{PREFIX}:due:indexed"
 
-# Keys the Go bot (kawasin73/usa-reminder) wrote; read once by storage.migrate, never written.
+# Keys the Go bot (kawasin73/usa-reminder) wrote; read once by storage/go_import.py, never written.
 GO_USER_PATTERN = "user_*"
 GO_USER_PREFIX = "user_"
 

@@ -182,3 +182,11 @@ def test_users_asked_at_the_same_moment_share_one_multicast_whatever_their_other
     bot.advance(minutes=30)
     sends = [r for r in bot.platform.requests if r.path.endswith(("/push", "/multicast"))]
     assert len(sends) == 1 and all(bot.pushed_texts(uid) == ["飲んだ?"] for uid in users)
+
+
+def test_naming_more_times_to_delete_than_can_be_set_says_which_are_not_set(bot, user_id):
+    bot.say(user_id, "1時と2時")
+    bot.say(user_id, "1時と2時と3時と4時と5時と6時を削除")
+    assert bot.last_reply(user_id) == ("3時0分と4時0分と5時0分と6時0分は設定されてないですよ",)
+    bot.say(user_id, "設定教えて")
+    assert bot.last_reply(user_id) == ("1時0分と2時0分に設定されています",)
