@@ -99,10 +99,9 @@ def build_runtime(settings, *, timer=None) -> Runtime:
             embedded = _embedded_redis(settings.data_dir, simulated=simulator is not None)
             on_failure.callback(embedded.stop)
             redis_url = embedded.url
-        store = Store(connect(redis_url),
-                      legacy=Legacy(settings.timezone, settings.max_reasks))
-        on_failure.callback(store.redis.close)
-        _check_reachable(store.redis, redis_url)
+        client = _connect_checked(redis_url, settings.redis_cluster)
+        on_failure.callback(client.close)
+        store = Store(client, legacy=Legacy(settings.timezone, settings.max_reasks))
         runtime = _build(settings, timer, store)
         runtime.embedded_redis, runtime.simulator = embedded, simulator
         on_failure.pop_all()  # started for good: Runtime.close stops them
@@ -173,25 +172,51 @@ def _set_apart_simulated_users(data_dir):
                     os.path.join(simulator, "redis"))
 
 
-def check_redis(url):
-    """Refuse to start (one line) when the Redis at `url` does not answer."""
-    client = connect(url, max_connections=1)  # as the bot connects (rediss: Heroku's TLS)
+def check_redis(url, cluster=False):
+    """Refuse to start (one line) when the Redis at `url` does not answer, or is a node of
+    a Redis Cluster and `cluster` is not set (or the other way round)."""
+    # As the bot connects (rediss: Heroku's TLS).
+    _connect_checked(url, cluster, max_connections=1).close()
+
+
+def _connect_checked(url, cluster, **options):
+    """A client of the Redis at `url` (`cluster`: of the cluster it is a node of), once it
+    answers as what it is said to be."""
     try:
-        _check_reachable(client, url)
-    finally:
+        client = connect(url, cluster=cluster, **options)
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
+        raise _unreachable(exc, url) from None
+    try:
+        _check_reachable(client, url, cluster)
+    except BaseException:
         client.close()
+        raise
+    return client
 
 
-def _check_reachable(client, url):
+def _check_reachable(client, url, cluster=False):
     try:
         client.ping()
     except redis.exceptions.RedisError as exc:
-        parts = urllib.parse.urlsplit(url)
-        where = parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
-        reason = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
-        raise refuse_start(f"Redis at {where} cannot be reached ({reason})",
-                           "check REDIS_URL (on Heroku: heroku redis:info), or unset it to use "
-                           "an embedded Redis") from None
+        raise _unreachable(exc, url) from None
+    if not cluster:
+        try:
+            enabled = client.info("cluster").get("cluster_enabled")
+        except redis.exceptions.ResponseError:  # a service that hides INFO is no cluster node
+            enabled = False
+        if enabled:
+            raise refuse_start("the Redis at REDIS_URL is a node of a Redis Cluster",
+                               "set REDIS_CLUSTER=1 (its keys are laid out for the cluster's "
+                               "slots)")
+
+
+def _unreachable(exc, url):
+    parts = urllib.parse.urlsplit(url)
+    where = parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
+    reason = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
+    return refuse_start(f"Redis at {where} cannot be reached ({reason})",
+                        "check REDIS_URL (on Heroku: heroku redis:info), or unset it to use "
+                        "an embedded Redis")
 
 
 def _build(settings, timer, store) -> Runtime:

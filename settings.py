@@ -22,6 +22,9 @@ class Settings:
     channel_secret: Optional[str] = None
     channel_access_token: Optional[str] = None
     redis_url: Optional[str] = None  # None: start an embedded local Redis
+    # REDIS_URL is a node of a Redis Cluster: keys carry their shard's hash tag, the due
+    # index is split into shards (storage/keys.py).
+    redis_cluster: bool = False
     line_api_base_url: str = "https://api.line.me"
     timezone: str = "Asia/Tokyo"
     snooze_interval_seconds: float = 600.0
@@ -103,6 +106,20 @@ def _redis_url(env) -> Optional[str]:
     return url
 
 
+def _redis_cluster(env, url) -> bool:
+    raw = (env.get("REDIS_CLUSTER") or "0").strip().lower()
+    if raw not in ("0", "1", "yes", "no", "true", "false"):
+        raise refuse_start(f"REDIS_CLUSTER must be 1 or 0, got {env.get('REDIS_CLUSTER')!r}",
+                           "set REDIS_CLUSTER=1 when REDIS_URL is a node of a Redis Cluster, "
+                           "or unset it")
+    cluster = raw in ("1", "yes", "true")
+    if cluster and url is None:
+        raise refuse_start("REDIS_CLUSTER is set but REDIS_URL is not",
+                           "set REDIS_URL to a node of the cluster, or unset REDIS_CLUSTER to "
+                           "use an embedded Redis")
+    return cluster
+
+
 def _log_level(env) -> str:
     level = (env.get("LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
@@ -118,12 +135,14 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Settings:
     # Without LINE credentials the bot runs against the local simulator, where waiting ten
     # minutes for a re-ask would make trying it tedious.
     default_snooze = 600.0 if secret or token else SIMULATOR_SNOOZE_INTERVAL_SECONDS
+    redis_url = _redis_url(env)
     return Settings(
         host=env.get("HOST") or "0.0.0.0",
         port=_number(env, "PORT", 8080, int),
         channel_secret=secret,
         channel_access_token=token,
-        redis_url=_redis_url(env),
+        redis_url=redis_url,
+        redis_cluster=_redis_cluster(env, redis_url),
         line_api_base_url=(env.get("LINE_API_BASE_URL") or "https://api.line.me").rstrip("/"),
         timezone=env.get("BOT_TIMEZONE") or "Asia/Tokyo",
         snooze_interval_seconds=_positive(env, "SNOOZE_INTERVAL_SECONDS", default_snooze),

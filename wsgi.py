@@ -45,7 +45,7 @@ def check_start():
         raise refuse_start("several processes need LINE credentials and REDIS_URL",
                            "set CHANNEL_SECRET, CHANNEL_ACCESS_TOKEN and REDIS_URL, or run "
                            "one process with `python web.py` (which can also simulate LINE)")
-    check_redis(settings.redis_url)
+    check_redis(settings.redis_url, settings.redis_cluster)
 
 
 def start_worker(workers: int, serving, grace: float) -> None:

@@ -13,7 +13,11 @@ answers 409 if it took it the first time. A user is never asked the same ask und
 different keys. Whoever asked (the user's actor, or a group of users asked together:
 actors/together.py) saves the user's progress once it has the outcome, with a
 compare-and-set on the version the claim left; an answer saved meanwhile makes that save a
-Conflict, and the asker decides again on what the answer wrote."""
+Conflict, and the asker decides again on what the answer wrote.
+
+On Redis Cluster a batch's users are of one shard (its claim is one script in one slot): asks
+wait by (shard, ask), and users of different shards asked the same ask go in different
+requests."""
 import logging
 import uuid
 from typing import List, NamedTuple, Sequence, Tuple, Union
@@ -65,9 +69,10 @@ class AskBatcher:
         self._lease = lease_seconds
         self._batch_size = batch_size
         self._max_senders = senders
-        self._waiting = {}     # AskKey -> [_Waiting], waiting longest first
+        self._waiting = {}     # (shard, AskKey) -> [_Waiting], waiting longest first
         self._senders = 0
         self._resending = {}   # batch id -> AsyncResult of its resend by this process
+        self._shard_of = batches.keys.shard_of
 
     def ask(self, record: UserRecord, dose: Dose, attempt: int) -> Asked:
         """Ask `record`'s user ask `attempt` of `dose`'s round, together with everyone else
@@ -86,7 +91,15 @@ class AskBatcher:
         that stopped it (Conflict: the stored record changed since it was read)."""
         waitings = [_Waiting(record) for record, _ in asks]
         first = asks[0][1]
-        self._queue(AskKey(attempt, first.at, first.name), waitings)
+        key = AskKey(attempt, first.at, first.name)
+        if self._batches.keys.cluster:
+            by_shard = {}
+            for waiting in waitings:
+                by_shard.setdefault(self._shard_of(waiting.record.user_id), []).append(waiting)
+            for shard, group in by_shard.items():
+                self._queue((shard, key), group)
+        else:
+            self._queue((0, key), waitings)
         results = []
         for waiting in waitings:  # a resend of an earlier batch may still be under way
             try:
@@ -96,9 +109,10 @@ class AskBatcher:
         return results
 
     def _queue(self, key, waitings):
-        """Asks wait with the others of their key; up to `senders` greenlets send them, each
-        taking up to 500 of one key at a time, so that asks falling due one by one while the
-        senders are busy go out together (LINE allows 200 multicasts a second)."""
+        """Asks wait with the others of their key (shard, ask); up to `senders` greenlets
+        send them, each taking up to 500 of one key at a time, so that asks falling due one
+        by one while the senders are busy go out together (LINE allows 200 multicasts a
+        second)."""
         self._waiting.setdefault(key, []).extend(waitings)
         wanted = -(-len(waitings) // self._batch_size)
         while wanted and self._senders < self._max_senders:
@@ -128,7 +142,8 @@ class AskBatcher:
         finally:
             self._senders -= 1
 
-    def _send_batch(self, key, batch):
+    def _send_batch(self, shard_key, batch):
+        shard, key = shard_key
         batch_id = str(uuid.uuid4())
         try:
             claims = self._batches.claim(batch_id, key, [waiting.record for waiting in batch],
@@ -146,7 +161,7 @@ class AskBatcher:
             else:  # CLAIMED: an earlier batch holds the ask
                 resends.setdefault(claim.batch_id, []).append(waiting)
         for earlier, waitings in resends.items():
-            gevent.spawn(self._resend_for, earlier, waitings)
+            gevent.spawn(self._resend_for, shard, earlier, waitings)
         if not won:
             return
         user_ids = [waiting.record.user_id for waiting in won]
@@ -161,7 +176,7 @@ class AskBatcher:
             gevent.spawn(self._on_delivered, user_ids)
         try:
             # After the answers, so that the askers' saves share this round trip.
-            self._batches.finish(batch_id, shown=result.shown)
+            self._batches.finish(batch_id, shown=result.shown, shard=shard)
         except Exception as exc:  # harmless: whoever finds it unconfirmed resends it (409)
             log.warning("could not mark a batch of asks as sent: %s", type(exc).__name__)
 
@@ -179,16 +194,16 @@ class AskBatcher:
         return result
 
     # -- batches found unconfirmed ---------------------------------------------------------
-    def _resend_for(self, batch_id, waitings):
+    def _resend_for(self, shard, batch_id, waitings):
         try:
-            outcome = self._resend(batch_id)
+            outcome = self._resend(shard, batch_id)
         except Exception as exc:
             _fail(waitings, exc)
         else:
             for waiting in waitings:
                 waiting.result.set(outcome)
 
-    def _resend(self, batch_id) -> AskOutcome:
+    def _resend(self, shard, batch_id) -> AskOutcome:
         """Resend an earlier batch with its own recipients and retry key. Its other users
         asking in this process meanwhile wait for the same answer."""
         running = self._resending.get(batch_id)
@@ -196,7 +211,7 @@ class AskBatcher:
             return running.get()
         running = self._resending[batch_id] = AsyncResult()
         try:
-            outcome = self._take_and_resend(batch_id)
+            outcome = self._take_and_resend(shard, batch_id)
         except Exception as exc:
             running.set_exception(exc)
             raise
@@ -206,8 +221,8 @@ class AskBatcher:
         finally:
             del self._resending[batch_id]
 
-    def _take_and_resend(self, batch_id) -> AskOutcome:
-        taken = self._batches.take(batch_id, self._lease)
+    def _take_and_resend(self, shard, batch_id) -> AskOutcome:
+        taken = self._batches.take(batch_id, self._lease, shard)
         if taken.status is TakeStatus.SENT:
             return SHOWN
         if taken.status is TakeStatus.HELD:
@@ -219,7 +234,7 @@ class AskBatcher:
                  len(body["to"]), body["attempt"])
         result = self._send(batch_id, body["to"],
                             AskKey(body["attempt"], body["round"], body.get("name")))
-        self._batches.finish(batch_id, shown=result.shown)
+        self._batches.finish(batch_id, shown=result.shown, shard=shard)
         return _BY_PUSH_RESULT[result]
 
 

@@ -11,7 +11,12 @@ processes scheduled.
 
 At 8:00 thousands of users fall due together. Waking them all at once would only park
 thousands of greenlets (memory) in front of the Redis pool and the push pacer, so at most
-`max_waking` due users are handled at a time; the rest wait in the index."""
+`max_waking` due users are handled at a time; the rest wait in the index.
+
+On Redis Cluster the index is one sorted set per shard (storage/keys.py): the scheduler takes
+due users shard by shard, up to `batch` of each shard in turn while any has more, starting
+from another shard at each look, so that no shard waits for another's 8:00. Users taken
+together are of one shard, and so are the asks batched from them (actors/asks.py)."""
 import logging
 import math
 import sys
@@ -44,6 +49,7 @@ class Scheduler(Actor):
                                        # math.inf: none (the index was empty)
         self._looked_at = None
         self._looking = False          # in on_timeout: claiming and handing out due users
+        self._first_shard = 0          # where the next look starts (Redis Cluster)
 
     def schedule(self, due: float) -> None:
         """A due time this process just set (and saved). A scheduler waiting for an earlier
@@ -73,22 +79,47 @@ class Scheduler(Actor):
     def _look(self):
         now = self.timer.now()
         self._looked_at = now
-        while True:
-            users, following = self._store.due.claim(now + DUE_TOLERANCE, self._lease,
-                                                     self._batch)
-            self._next = following if following is not None else math.inf
-            waking = []
-            for user_id, record in zip(users, self._store.users.load_many(users)):
-                if not self._waking.acquire(blocking=False):
-                    if waking:
-                        self._wake(waking)
-                        waking = []
-                    self._waking.acquire()  # blocks only this greenlet; ScheduleDue waits
-                waking.append((user_id, record))
-            if waking:
-                self._wake(waking)
-            if len(users) < self._batch:
-                return
+        due = self._store.due
+        shards = list(due.shards)
+        if len(shards) == 1:
+            while True:
+                users, following = due.claim(now + DUE_TOLERANCE, self._lease, self._batch)
+                self._next = following if following is not None else math.inf
+                self._hand_out(users)
+                if len(users) < self._batch:
+                    return
+        start = self._first_shard = (self._first_shard + 1) % len(shards)
+        shards = shards[start:] + shards[:start]
+        following_of, failed = {}, False
+        while shards:   # a round: up to `batch` of each shard that had more
+            more = []
+            for shard in shards:
+                try:
+                    users, following_of[shard] = due.claim(now + DUE_TOLERANCE, self._lease,
+                                                           self._batch, shard)
+                    self._hand_out(users)
+                except StorageUnavailable:  # a failover: the other shards go on
+                    failed = True
+                    continue
+                if len(users) >= self._batch:
+                    more.append(shard)
+            shards = more
+        self._next = min((at for at in following_of.values() if at is not None),
+                         default=math.inf)
+        if failed:  # the store logs it; that shard is looked at again in a second
+            self._next = min(self._next, self.timer.now() + RETRY_SECONDS)
+
+    def _hand_out(self, users):
+        waking = []
+        for user_id, record in zip(users, self._store.users.load_many(users)):
+            if not self._waking.acquire(blocking=False):
+                if waking:
+                    self._wake(waking)
+                    waking = []
+                self._waking.acquire()  # blocks only this greenlet; ScheduleDue waits
+            waking.append((user_id, record))
+        if waking:
+            self._wake(waking)
 
     def on_failure(self, exc, message):
         # Redis away (the store logs it once) or worse: look again in a second, not at once.

@@ -91,7 +91,7 @@ class ActorSystem:
             self.tell(user_id, message)
             return True
         if user_id in self.awake:
-            if not self.store.events.first_delivery(event_id):
+            if not self.store.events.first_delivery(event_id, user_id):
                 return False
             record = None
         else:

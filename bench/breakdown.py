@@ -92,7 +92,7 @@ def due_loading_parts(row, store, batch=500):
     row(f"  Store.claim_due ({batch} at a time)", (time.process_time() - begin) / n)
     begin = time.process_time()
     raws = [raw for i in range(0, n, batch)
-            for raw in store.redis.mget([keys.user(uid) for uid in taken[i:i + batch]])]
+            for raw in store.redis.mget([keys.ONE_REDIS.user(uid) for uid in taken[i:i + batch]])]
     row(f"  MGET ({batch} keys each)", (time.process_time() - begin) / n)
     begin = time.process_time()
     [orjson.loads(raw) for raw in raws]

@@ -36,7 +36,6 @@ from bench.webhooks import (
     post_once, signed_request, sticker_message, text_message, user_event, webhook_body,
 )
 from chat import texts
-from storage import keys
 
 
 def seed(client, users, first_due_within):
@@ -48,10 +47,11 @@ def seed(client, users, first_due_within):
     moments = [now + 2 + random.uniform(0, first_due_within) for _ in range(30)]
     due = {uid: random.choice(moments) for uid in records.ids(users)}
     records.write(client, (records.first_ask_record(uid, at) for uid, at in due.items()))
+    layout = records.layout_of(client)
     pipe = client.pipeline(transaction=False)
     for uid in due:
-        pipe.sadd(keys.watchers(uid), watcher_of(uid))
-        pipe.sadd(keys.watching(watcher_of(uid)), uid)
+        pipe.sadd(layout.watchers(uid), watcher_of(uid))
+        pipe.sadd(layout.watching(watcher_of(uid)), uid)
     pipe.execute()
     return due
 

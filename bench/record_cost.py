@@ -34,13 +34,13 @@ def main(argv=None):
             record = store.users.save(record, [
                 TallyChange(day, RoundState.TAKEN, +1),
                 TallyChange(day, RoundState.LATE if offset % 7 else RoundState.MISSED, +1)])
-        ring = client.get(keys.history(sample))
+        ring = client.get(keys.ONE_REDIS.history(sample))
         assert len(store.users.history(sample)) == history.RING_DAYS
-        client.delete(keys.user(sample))
+        client.delete(keys.ONE_REDIS.user(sample))
         with_users = client.info("memory")["used_memory"]
         pipe = client.pipeline(transaction=False)
         for i in range(1, users):
-            pipe.set(keys.history(f"U{i:032x}"), ring)
+            pipe.set(keys.ONE_REDIS.history(f"U{i:032x}"), ring)
             if i % 10000 == 0:
                 pipe.execute()
         pipe.execute()
@@ -48,7 +48,7 @@ def main(argv=None):
         per_user = (after - before) / users
         print(f"record ring: {len(ring)} bytes of cells per user "
               f"({history.RING_DAYS} days x 4 bytes), MEMORY USAGE of one key: "
-              f"{client.memory_usage(keys.history(sample))} bytes")
+              f"{client.memory_usage(keys.ONE_REDIS.history(sample))} bytes")
         print(f"{users} users: used_memory +{(after - before) / 2 ** 20:.1f} MiB, "
               f"{per_user:.0f} bytes per user; 1M users: {per_user * 1e6 / 2 ** 20:.0f} MiB "
               f"(the first user alone: +{with_users - before} bytes)")

@@ -7,6 +7,8 @@ from domain.rounds import Dose, RoundState
 from domain.user import UserRecord
 from domain.wallclock import local_day, zone
 from settings import Settings
+from redis.cluster import RedisCluster
+
 from storage import keys
 from storage.records import encode  # exactly what Store.save writes
 
@@ -57,19 +59,26 @@ def idle_record(uid: str, now: float, times: int = 1) -> UserRecord:
 
 def write(client, records: Iterable[UserRecord], batch: int = 5000) -> int:
     """SET every record under its key, and its next due time in the due index (as the bot's
-    save does), with a non-transactional pipeline; returns the count."""
+    save does), with a non-transactional pipeline; returns the count. On a Redis Cluster
+    client, in the cluster's layout."""
+    layout = layout_of(client)
     written = 0
     pipe = client.pipeline(transaction=False)
     for record in records:
-        pipe.set(keys.user(record.user_id), encode(record, record.version))
+        pipe.set(layout.user(record.user_id), encode(record, record.version))
         if record.due is not None:
-            pipe.zadd(keys.DUE, {record.user_id: record.due})
+            pipe.zadd(layout.due(layout.shard_of(record.user_id)),
+                      {record.user_id: record.due})
         written += 1
         if written % batch == 0:
             pipe.execute()
     pipe.set(keys.DUE_INDEXED, 1)   # every record written here is indexed
     pipe.execute()
     return written
+
+
+def layout_of(client) -> keys.Layout:
+    return keys.layout(isinstance(client, RedisCluster))
 
 
 def ids(n: int, start: int = 0) -> Iterator[str]:

@@ -12,19 +12,30 @@ the first time. So a user is never asked the same ask under two keys.
 
 Keys: the body (keys.batch), the lease (keys.batch_lease, "<token>" of the sending process,
 expiring after PUSH_LEASE_SECONDS), the sent mark (keys.batch_sent); the body, the claims and
-the mark are kept PUSH_RECORD_TTL."""
+the mark are kept PUSH_RECORD_TTL. A batch's users are of one shard, and its keys are in that
+shard's slot.
+
+On Redis Cluster a write a master acknowledged is lost if the master dies before its replica
+has it and the replica takes over. A claim lost so would let the next try claim the same ask
+afresh, under another retry key: shown twice. So a claim, and a takeover before its resend,
+is followed on the same connection by WAIT for the replica (REPLICA_WAIT_MS); what the
+replica has not acknowledged by then is not sent yet (the batch's lease is dropped, and the
+next try, a moment later, takes the batch over and resends it with its key). A master that
+has no replica connected is not waited for: no replica could take over without the claim."""
 import enum
 from typing import List, NamedTuple, Optional, Sequence
 
 import orjson
 
 from domain.user import UserRecord
-from storage import keys, lua, records
+from storage import lua, records
 from storage.outage import outage_aware
 from storage.processes import _ms
 
 PUSH_RECORD_TTL = 3 * 24 * 3600
 _BATCH_CLAIM = b"b:"   # a claim's value names its batch: b:<batch id>
+REPLICA_WAIT_MS = 200  # Redis Cluster: how long a claim waits for the replica to have it
+UNREPLICATED_WAIT = 0.5  # seconds before an ask whose claim the replica lacked is looked at
 
 
 class AskKey(NamedTuple):
@@ -69,10 +80,12 @@ _PLAIN_CLAIMS = {status: Claim(status) for status in ClaimStatus}  # a burst rea
 
 
 class AskBatches:
-    def __init__(self, client, pipeliner, outage, processes, token: str):
+    def __init__(self, client, pipeliner, outage, processes, token: str, layout, nodes):
         self.redis = client
         self.outage = outage
         self.token = token              # this process, in the leases it holds
+        self.keys = layout
+        self._nodes = nodes
         self._pipeliner = pipeliner
         self._processes = processes
         self._claim_asks = lua.register(client, "claim_asks.lua")
@@ -81,24 +94,35 @@ class AskBatches:
     @outage_aware
     def claim(self, batch_id: str, key: AskKey, asked: Sequence[UserRecord],
               lease_seconds: float) -> List[Claim]:
-        """Claim the ask `key` for each record's user, for this batch, where the record is
-        still the version decided on. A first ask's claim also saves each record won
-        (holding its round as started)."""
-        attempt, round_at = key.attempt, key.round_at
+        """Claim the ask `key` for each record's user (all of one shard), for this batch,
+        where the record is still the version decided on. A first ask's claim also saves
+        each record won (holding its round as started)."""
+        attempt, round_at, layout = key.attempt, key.round_at, self.keys
+        shard = layout.shard_of(asked[0].user_id)
         user_keys, user_args = [], []
         for record in asked:
             user_id = record.user_id
-            user_keys += [keys.user(user_id), keys.ask_claim(user_id, round_at, attempt)]
+            user_keys += [layout.user(user_id), layout.ask_claim(user_id, round_at, attempt)]
             user_args += [user_id, record.version,
                           records.encode(record, record.version + 1) if attempt == 0 else ""]
-        answers = self._claim_asks(
-            keys=[keys.batch(batch_id), keys.batch_lease(batch_id), *user_keys],
-            args=[_BATCH_CLAIM + batch_id.encode(), _ms(lease_seconds), PUSH_RECORD_TTL,
-                  attempt, int(round_at), self.token, key.name or "", *user_args])
+        script_keys = [layout.batch(shard, batch_id), layout.batch_lease(shard, batch_id),
+                       *user_keys]
+        script_args = [_BATCH_CLAIM + batch_id.encode(), _ms(lease_seconds), PUSH_RECORD_TTL,
+                       attempt, int(round_at), self.token, key.name or "", *user_args]
+        if not layout.cluster:
+            answers = self._claim_asks(keys=script_keys, args=script_args)
+            replicated = True
+        else:
+            answers, replicated = self._replicated(script_keys[0], lambda pipe: self._claim_asks(
+                keys=script_keys, args=script_args, client=pipe))
+        if not replicated:  # not sent yet: the next try takes the batch over, replicated
+            self._drop_lease(shard, batch_id)
         claims = []
         for record, (status, detail) in zip(asked, answers):
             status = _STATUSES[status]
-            if status is ClaimStatus.CLAIMED:
+            if status is ClaimStatus.WON and not replicated:
+                claims.append(Claim(ClaimStatus.CLAIMED, batch_id=batch_id))
+            elif status is ClaimStatus.CLAIMED:
                 claims.append(Claim(status, batch_id=_batch_named(detail)))
             elif status is ClaimStatus.WON and attempt == 0:
                 claims.append(Claim(status, record=record._replace(version=record.version + 1)))
@@ -109,19 +133,30 @@ class AskBatches:
         return claims
 
     @outage_aware
-    def take(self, batch_id: str, lease_seconds: float) -> Taken:
-        """Take the lease on an earlier batch to resend it: unless LINE took it, it expired,
-        or a live process holds it (this one too: its send is under way, or failed and will
-        drop the lease)."""
-        holder = self.redis.get(keys.batch_lease(batch_id))
+    def take(self, batch_id: str, lease_seconds: float, shard: int = 0) -> Taken:
+        """Take the lease on an earlier batch (of `shard`) to resend it: unless LINE took
+        it, it expired, or a live process holds it (this one too: its send is under way, or
+        failed and will drop the lease)."""
+        layout = self.keys
+        lease = layout.batch_lease(shard, batch_id)
+        holder = self.redis.get(lease)
         dead = b""
         if holder is not None and holder.decode() != self.token:
             if not self._processes.alive(holder.decode()):
                 dead = holder  # its process stopped: its lease holds nothing
-        status, detail = self._take_batch(
-            keys=[keys.batch(batch_id), keys.batch_lease(batch_id), keys.batch_sent(batch_id)],
-            args=[_ms(lease_seconds), self.token, dead])
+        script_keys = [layout.batch(shard, batch_id), lease, layout.batch_sent(shard, batch_id)]
+        script_args = [_ms(lease_seconds), self.token, dead]
+        if not layout.cluster:
+            status, detail = self._take_batch(keys=script_keys, args=script_args)
+            replicated = True
+        else:
+            (status, detail), replicated = self._replicated(
+                script_keys[0], lambda pipe: self._take_batch(keys=script_keys,
+                                                              args=script_args, client=pipe))
         status = TakeStatus(status.decode())
+        if status is TakeStatus.TAKEN and not replicated:
+            self._drop_lease(shard, batch_id)
+            return Taken(TakeStatus.HELD, lease_left=UNREPLICATED_WAIT)
         if status is TakeStatus.TAKEN:
             return Taken(status, body=orjson.loads(detail))
         if status is TakeStatus.HELD:
@@ -129,15 +164,36 @@ class AskBatches:
         return Taken(status)
 
     @outage_aware
-    def finish(self, batch_id: str, shown: bool) -> None:
+    def finish(self, batch_id: str, shown: bool, shard: int = 0) -> None:
         """LINE took the batch: mark it, so nobody sends it again (its lease just runs out).
         LINE did not: drop the lease, so the next try resends it at once. Either way one
         command, sharing a round trip with the saves made at the same moment."""
         if shown:
-            self._pipeliner.call(lambda pipe: pipe.set(keys.batch_sent(batch_id), 1,
-                                                        ex=PUSH_RECORD_TTL))
+            sent = self.keys.batch_sent(shard, batch_id)
+            self._pipeliner.call(lambda pipe: pipe.set(sent, 1, ex=PUSH_RECORD_TTL), sent)
         else:
-            self._pipeliner.call(lambda pipe: pipe.delete(keys.batch_lease(batch_id)))
+            self._drop_lease(shard, batch_id)
+
+    def _drop_lease(self, shard, batch_id):
+        lease = self.keys.batch_lease(shard, batch_id)
+        self._pipeliner.call(lambda pipe: pipe.delete(lease), lease)
+
+    def _replicated(self, key, add):
+        """(the answer of the script `add` queues, whether the shard's replica has what it
+        wrote): the script, then WAIT on the same connection of the master that serves
+        `key`."""
+        client = self._nodes.client_for(key)
+        answer, acked = self._pipeliner.execute(
+            client, self._nodes.node_name(key),
+            [add, lambda pipe: pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)],
+            rerun_all=True)
+        for reply in (answer, acked):
+            if isinstance(reply, Exception):
+                raise reply
+        if acked >= 1:
+            return answer, True
+        role = client.execute_command("ROLE")   # no replica connected: none to wait for
+        return answer, not role[2]
 
 
 def _batch_named(claim: bytes) -> str:

@@ -2,7 +2,8 @@
 
 The Go bot stored either "H:M" or JSON {"id", "hour", "minute", "notifies"} per user. Users
 that already exist here win; a marker key makes the import happen once, so a user who later
-deletes their setting is not brought back by the next restart.
+deletes their setting is not brought back by the next restart. The Go bot ran on one Redis:
+a Redis Cluster has none of its keys.
 """
 import json
 import logging
@@ -37,18 +38,22 @@ def parse_go_value(raw: bytes):
 
 
 class GoImport:
-    def __init__(self, client, outage):
+    def __init__(self, client, outage, layout=keys.ONE_REDIS):
         self.redis = client
         self.outage = outage
+        self.keys = layout
 
     @outage_aware
     def run(self, timezone_name: str) -> int:
         """The Go bot's users, once; how many were imported."""
+        if self.keys.cluster:
+            return 0
         return import_go_users(self.redis, timezone_name)
 
 
 def import_go_users(client, timezone_name="Asia/Tokyo", now=None) -> int:
-    """How many of the Go bot's users were imported (0 once done)."""
+    """How many of the Go bot's users were imported (0 once done), on one Redis."""
+    layout = keys.ONE_REDIS
     if client.exists(keys.MIGRATION_DONE):
         return 0
     now = time.time() if now is None else now
@@ -65,8 +70,8 @@ def import_go_users(client, timezone_name="Asia/Tokyo", now=None) -> int:
             hour, minute = parsed
             due = next_ask(hour, minute, EVERY_DAY, tz, now)
             record = UserRecord(user_id, (Dose(hour, minute, due),))
-            pipe.set(keys.user(user_id), records.encode(record, 1), nx=True)
-            pipe.zadd(keys.DUE, {user_id: due}, nx=True)
+            pipe.set(layout.user(user_id), records.encode(record, 1), nx=True)
+            pipe.zadd(layout.due(), {user_id: due}, nx=True)
         imported += sum(1 for created in pipe.execute()[::2] if created)
     client.set(keys.MIGRATION_DONE, int(now))
     return imported

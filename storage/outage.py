@@ -1,15 +1,23 @@
 """Redis outages as the rest of the bot sees them: a storage call that finds Redis unreachable
 (a restart, a failover, the network) raises StorageUnavailable, and the outage is logged once
-when it starts and once when it ends, not by every caller."""
+when it starts and once when it ends, not by every caller.
+
+On Redis Cluster a failover shows as more than a refused connection: the cluster is down
+for a moment (CLUSTERDOWN, MASTERDOWN, TRYAGAIN), a slot has moved (MOVED, ASK), a
+slot has no master yet, or a master was demoted and refuses writes (READONLY). Each is an
+outage like a restart: nothing was decided on it, the slot map is read again, and the
+caller tries again later."""
 import functools
 import logging
 
-import redis
+from redis import exceptions
 
 log = logging.getLogger("storage.store")
 
 # LOADING (a restarting Redis reading its data back) is a ConnectionError too.
-_OUTAGE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+OUTAGE_ERRORS = (exceptions.ConnectionError, exceptions.TimeoutError,
+                 exceptions.ClusterError, exceptions.TryAgainError, exceptions.AskError,
+                 exceptions.SlotNotCoveredError, exceptions.ReadOnlyError)
 
 
 class StorageUnavailable(Exception):
@@ -17,12 +25,16 @@ class StorageUnavailable(Exception):
 
 
 class Outage:
-    """Whether the last call on a client found Redis unreachable (shared by its stores)."""
+    """Whether the last call on a client found Redis unreachable (shared by its stores).
+    `on_seen`: called at each outage error (the cluster's slot map is read again)."""
 
-    def __init__(self):
+    def __init__(self, on_seen=None):
         self.ongoing = False
+        self._on_seen = on_seen
 
     def seen(self, exc: Exception) -> StorageUnavailable:
+        if self._on_seen is not None:
+            self._on_seen()
         if not self.ongoing:
             self.ongoing = True
             log.warning("Redis unavailable (%s); retrying until it is back", type(exc).__name__)
@@ -40,7 +52,7 @@ def outage_aware(method):
     def call(self, *args, **kwargs):
         try:
             result = method(self, *args, **kwargs)
-        except _OUTAGE_ERRORS as exc:
+        except OUTAGE_ERRORS as exc:
             raise self.outage.seen(exc) from exc
         self.outage.over()
         return result

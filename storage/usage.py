@@ -1,28 +1,46 @@
 """What the bot pushed this month (pushes count against LINE's monthly quota; replies do
 not): per user, and how many of them were watch alerts. Months are "YYYY-MM" in the bot's
-zone; each month's counters expire after the next one."""
+zone; each month's counters expire after the next one. On Redis Cluster each shard counts
+its own users (a multicast's count is one call per shard, beside the shard's other keys)."""
 from typing import Dict, Iterable
 
-from storage import keys, lua
+from storage import lua
 
 KEEP_SECONDS = 62 * 24 * 3600
 
 
 class Usage:
-    def __init__(self, client):
+    def __init__(self, client, layout, nodes):
         self.redis = client
+        self.keys = layout
+        self._nodes = nodes
         self._count_pushes = lua.register(client, "count_pushes.lua")
 
     def count_pushes(self, month: str, user_ids: Iterable[str], alerts: int = 0) -> None:
-        self._count_pushes(keys=[keys.pushes_in(month), keys.alerts_in(month)],
-                           args=[KEEP_SECONDS, alerts, *user_ids])
+        layout = self.keys
+        by_shard = {}
+        for user_id in user_ids:
+            by_shard.setdefault(layout.shard_of(user_id), []).append(user_id)
+        if alerts and not by_shard:
+            by_shard[0] = []
+        for shard, users in by_shard.items():
+            self._count_pushes(keys=[layout.pushes_in(month, shard),
+                                     layout.alerts_in(month, shard)],
+                               args=[KEEP_SECONDS, alerts, *users])
+            alerts = 0   # counted once, in the first shard's counter
 
     def pushes(self, month: str, user_ids: Iterable[str]) -> Dict[str, int]:
         user_ids = list(user_ids)
         if not user_ids:
             return {}
-        counts = self.redis.hmget(keys.pushes_in(month), user_ids)
-        return {user_id: int(count or 0) for user_id, count in zip(user_ids, counts)}
+        layout, counts = self.keys, {}
+        by_shard = {}
+        for user_id in user_ids:
+            by_shard.setdefault(layout.shard_of(user_id), []).append(user_id)
+        for shard, users in by_shard.items():
+            counts.update(zip(users, self.redis.hmget(layout.pushes_in(month, shard), users)))
+        return {user_id: int(counts[user_id] or 0) for user_id in user_ids}
 
     def alerts(self, month: str) -> int:
-        return int(self.redis.get(keys.alerts_in(month)) or 0)
+        return sum(int(self.redis.get(self.keys.alerts_in(month, shard)) or 0)
+                   for shard in range(self.keys.shards))

@@ -4,14 +4,15 @@ storage/records.py writes it, changed only by compare-and-set on that version.
 A save writes, in one atomic call (scripts/save_records.lua), the record, the changes to the
 user's history (記録) that its new state brings, and the user's place in the due index; each
 user of a batch on their own. Saves and loads made by many greenlets at the same moment share
-one round trip (storage/pipelining.py)."""
+one round trip (storage/pipelining.py). On Redis Cluster a batch is saved with one call per
+shard (a script's keys lie in one slot), all in the same round trip."""
 import logging
 from typing import Iterator, List, Mapping, NamedTuple, Optional, Sequence
 
 from domain.history import TallyChange
 from domain.user import UserRecord
 from logsafe import short_id
-from storage import history, keys, lua, records, upgrade
+from storage import history, lua, records, upgrade
 from storage.outage import outage_aware
 
 log = logging.getLogger("storage.store")
@@ -27,16 +28,20 @@ class Saved(NamedTuple):
 
 
 class Users:
-    def __init__(self, client, pipeliner, outage, legacy: upgrade.Legacy = upgrade.DEFAULTS):
+    def __init__(self, client, pipeliner, outage, layout, nodes,
+                 legacy: upgrade.Legacy = upgrade.DEFAULTS):
         self.redis = client
         self.outage = outage
+        self.keys = layout
+        self._nodes = nodes
         self._pipeliner = pipeliner
         self._legacy = legacy
         self._save_records = lua.register(client, "save_records.lua")
 
     @outage_aware
     def load(self, user_id: str) -> Optional[UserRecord]:
-        raw = self._pipeliner.call(lambda pipe: pipe.get(keys.user(user_id)))
+        key = self.keys.user(user_id)
+        raw = self._pipeliner.call(lambda pipe: pipe.get(key), key)
         return None if raw is None else self.decode(user_id, raw)
 
     def decode(self, user_id: str, raw: bytes) -> UserRecord:
@@ -45,11 +50,12 @@ class Users:
     @outage_aware
     def load_many(self, user_ids: Sequence[str]) -> List[Optional[UserRecord]]:
         """Each user's record (None where there is none, or where it cannot be read: that
-        is logged, and the user's own `load` fails alone), one MGET."""
+        is logged, and the user's own `load` fails alone), one MGET (on Redis Cluster, one
+        per shard)."""
         if not user_ids:
             return []
         loaded = []
-        for user_id, raw in zip(user_ids, self.redis.mget([keys.user(u) for u in user_ids])):
+        for user_id, raw in zip(user_ids, self._mget(user_ids)):
             try:
                 loaded.append(None if raw is None else self.decode(user_id, raw))
             except Exception as exc:  # one broken record must not stop the others
@@ -57,6 +63,20 @@ class Users:
                           type(exc).__name__)
                 loaded.append(None)
         return loaded
+
+    def _mget(self, user_ids):
+        user_key = self.keys.user
+        if not self.keys.cluster:
+            return self.redis.mget([user_key(u) for u in user_ids])
+        by_shard = _by_shard(self.keys, user_ids)
+        if len(by_shard) == 1:
+            return self.redis.mget([user_key(u) for u in user_ids])
+        found = {}
+        for shard_ids, raws in zip(by_shard.values(), self._pipeliner.call_many(
+                [(lambda pipe, ids=ids: pipe.mget([user_key(u) for u in ids]), user_key(ids[0]))
+                 for ids in by_shard.values()])):
+            found.update(zip(shard_ids, raws))
+        return [found[u] for u in user_ids]
 
     @outage_aware
     def save(self, record: UserRecord, changes: Sequence[TallyChange] = ()) -> UserRecord:
@@ -75,17 +95,32 @@ class Users:
         if not batch:
             return Saved([], [])
         changes = changes or {}
-        record_keys, args = [], []
-        for record in batch:
-            user_id, due = record.user_id, record.due
-            record_keys += [keys.user(user_id), keys.history(user_id), keys.DUE]
-            args += [record.version, records.encode(record, record.version + 1), user_id,
-                     "" if due is None else repr(due)]
-            args += history.changes_args(changes.get(user_id, ()))
-        answers = self._pipeliner.call(lambda pipe: self._save_records(
-            keys=record_keys, args=args, client=pipe))
+        layout = self.keys
+        if layout.cluster:
+            groups = list(_by_shard(layout, batch, lambda record: record.user_id).values())
+        else:
+            groups = [batch]
+        calls = []
+        for group in groups:
+            record_keys, args = [], []
+            for record in group:
+                user_id, due = record.user_id, record.due
+                record_keys += [layout.user(user_id), layout.history(user_id),
+                                layout.due(layout.shard_of(user_id))]
+                args += [record.version, records.encode(record, record.version + 1), user_id,
+                         "" if due is None else repr(due)]
+                args += history.changes_args(changes.get(user_id, ()))
+            calls.append((lambda pipe, k=record_keys, a=args: self._save_records(
+                keys=k, args=a, client=pipe), record_keys[0]))
+        if len(calls) == 1:
+            answers = self._pipeliner.call(*calls[0])
+            ordered = batch
+        else:
+            answers = [ok for group_answers in self._pipeliner.call_many(calls)
+                       for ok in group_answers]
+            ordered = [record for group in groups for record in group]
         saved, conflicts = [], []
-        for record, ok in zip(batch, answers):
+        for record, ok in zip(ordered, answers):
             if ok:
                 saved.append(record._replace(version=record.version + 1))
             else:
@@ -95,30 +130,41 @@ class Users:
     @outage_aware
     def delete(self, user_id: str) -> None:
         """The user's times and rounds; their history (記録) stays."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(keys.user(user_id))
-        pipe.zrem(keys.DUE, user_id)
+        layout, key = self.keys, self.keys.user(user_id)
+        pipe = self._nodes.client_for(key).pipeline(transaction=True)  # one slot
+        pipe.delete(key)
+        pipe.zrem(layout.due(layout.shard_of(user_id)), user_id)
         pipe.execute()
 
     @outage_aware
     def forget(self, user_id: str) -> None:
         """Everything stored about the user's reminders and history."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(keys.user(user_id), keys.history(user_id))
-        pipe.zrem(keys.DUE, user_id)
+        layout, key = self.keys, self.keys.user(user_id)
+        pipe = self._nodes.client_for(key).pipeline(transaction=True)  # one slot
+        pipe.delete(key, layout.history(user_id))
+        pipe.zrem(layout.due(layout.shard_of(user_id)), user_id)
         pipe.execute()
 
     @outage_aware
     def history(self, user_id: str):
         """The user's history (記録): {date: DayTally}."""
-        return history.decode(self.redis.get(keys.history(user_id)) or b"")
+        return history.decode(self.redis.get(self.keys.history(user_id)) or b"")
 
     def scan(self, batch: int = 2000) -> Iterator[List[UserRecord]]:
-        """Every stored record, `batch` keys at a time."""
-        prefix = len(keys.user(""))
-        for found in scan_keys(self.redis, keys.USER_PATTERN, batch):
+        """Every stored record, `batch` keys at a time (one Redis: records written before
+        the due index existed are only there)."""
+        prefix = len(self.keys.user(""))
+        for found in scan_keys(self.redis, self.keys.user_pattern, batch):
             yield [self.decode(key[prefix:].decode(), raw)
                    for key, raw in zip(found, self.redis.mget(found)) if raw is not None]
+
+
+def _by_shard(layout, items, user_of=lambda user_id: user_id) -> dict:
+    """`items` by their user's shard, in order within each."""
+    groups = {}
+    for item in items:
+        groups.setdefault(layout.shard_of(user_of(item)), []).append(item)
+    return groups
 
 
 def scan_keys(client, pattern: str, batch: int) -> Iterator[List[bytes]]:

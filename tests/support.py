@@ -82,7 +82,7 @@ def watched_by(bot, watcher, names):
 def edit_record(bot, user_id, edit) -> bytes:
     """Replace the user's stored record by `edit(stored bytes)`, as a hand edit or another
     version would; returns the record as it was."""
-    key = keys.user(user_id)
+    key = keys.ONE_REDIS.user(user_id)
     stored = bot.store.redis.get(key)
     bot.store.redis.set(key, edit(stored))
     return stored

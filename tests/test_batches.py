@@ -40,12 +40,12 @@ def test_an_ask_is_claimed_by_one_batch_and_found_sent_once_line_took_it(store, 
     store.processes.heartbeat(store.token, 30)        # the claiming process is alive
     [won] = claim(store, "batch-1", started(record))
     assert won.status is WON
-    assert orjson.loads(redis_client.get(keys.batch("batch-1"))) == {
+    assert orjson.loads(redis_client.get(keys.ONE_REDIS.batch(0, "batch-1"))) == {
         "to": ["U1"], "attempt": 0, "round": int(AT)}
     other_process = Store(redis_client, token="p2")
     assert statuses(claim(other_process, "batch-2", won.record)) == [
         Claim(ClaimStatus.CLAIMED, batch_id="batch-1")]
-    assert redis_client.get(keys.batch("batch-2")) is None   # nobody won: no batch stored
+    assert redis_client.get(keys.ONE_REDIS.batch(0, "batch-2")) is None   # nobody won: no batch stored
     taken = other_process.batches.take("batch-1", lease_seconds=30)
     assert taken.status is TakeStatus.HELD and 29 < taken.lease_left <= 30
     store.batches.finish("batch-1", shown=True)
@@ -71,7 +71,7 @@ def test_an_unconfirmed_batch_is_resent_whole_with_its_own_key(store, redis_clie
     first, second = new_user(store), new_user(store, "U2")
     claims = claim(store, "batch-1", first, second)
     assert statuses(claims) == [WON, WON]
-    redis_client.delete(keys.batch_lease("batch-1"))  # the sender died; its lease ran out
+    redis_client.delete(keys.ONE_REDIS.batch_lease(0, "batch-1"))  # the sender died; its lease ran out
     assert statuses(claim(store, "batch-2", claims[1].record)) == [
         Claim(ClaimStatus.CLAIMED, batch_id="batch-1")]
     assert store.batches.take("batch-1", lease_seconds=30) == Taken(
@@ -91,7 +91,7 @@ def test_a_batch_whose_sender_stopped_its_heartbeat_is_taken_before_its_lease_en
     sender.processes.heartbeat("sender", 30)
     claim(sender, "batch-1", record)
     assert store.batches.take("batch-1", lease_seconds=30).status is TakeStatus.HELD
-    redis_client.delete(keys.alive("sender"))         # its heartbeat ran out: it died
+    redis_client.delete(keys.ONE_REDIS.alive("sender"))         # its heartbeat ran out: it died
     assert store.batches.take("batch-1", lease_seconds=30).status is TakeStatus.TAKEN
 
 
@@ -104,7 +104,7 @@ def test_a_send_that_failed_leaves_the_batch_to_be_taken_at_once(store):
 
 def test_a_batch_that_expired_is_gone(store, redis_client):
     claim(store, "batch-1", new_user(store))
-    redis_client.delete(keys.batch("batch-1"), keys.batch_lease("batch-1"))
+    redis_client.delete(keys.ONE_REDIS.batch(0, "batch-1"), keys.ONE_REDIS.batch_lease(0, "batch-1"))
     assert store.batches.take("batch-1", lease_seconds=30) == Taken(TakeStatus.GONE)
 
 
@@ -113,8 +113,8 @@ def test_a_decision_on_a_stale_record_is_refused_and_claims_nothing(store, redis
     store.users.save(stale)
     fresh = UserRecord("U2", (Dose(8, 0, due=AT),))
     assert statuses(claim(store, "batch-1", stale, fresh)) == [CONFLICT, WON]
-    assert redis_client.get(keys.ask_claim("U1", AT, 0)) is None
-    assert orjson.loads(redis_client.get(keys.batch("batch-1")))["to"] == ["U2"]
+    assert redis_client.get(keys.ONE_REDIS.ask_claim("U1", AT, 0)) is None
+    assert orjson.loads(redis_client.get(keys.ONE_REDIS.batch(0, "batch-1")))["to"] == ["U2"]
     with pytest.raises(Conflict):
         store.users.save(stale)
 

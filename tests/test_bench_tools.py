@@ -213,7 +213,7 @@ def test_written_records_are_byte_for_byte_what_the_store_writes(store):
     record = records.first_ask_record(records.user_id(4), 1_800_000_000.0)
     saved = store.users.save(record._replace(version=0))  # absent: saved as version 1
     assert saved == record
-    assert store.redis.get(keys.user(record.user_id)) == records.encode(record, 1)
+    assert store.redis.get(keys.ONE_REDIS.user(record.user_id)) == records.encode(record, 1)
 
 
 # -- the stand-in -------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ def test_a_user_whose_wake_ups_keep_crashing_is_looked_at_less_often_until_repai
     assert len(crashes()) == 13
     assert [round(b - a) for a, b in zip(crashes(), crashes()[1:])][:5] == [1, 2, 4, 8, 16]
     assert bot.pushed_texts(user_id) == []
-    assert bot.store.redis.zscore(keys.DUE, user_id) is not None   # never given up on
+    assert bot.store.redis.zscore(keys.ONE_REDIS.due(), user_id) is not None   # never given up on
     edit_record(bot, user_id, lambda raw: stored)  # repaired (a deploy that knows the zone)
     bot.advance(hours=1)                         # looked at again: today's ask is too late
     assert bot.pushed_texts(user_id) == []

@@ -29,7 +29,7 @@ def test_both_go_formats_are_imported_once_without_touching_the_old_keys(store, 
 
 def test_the_import_never_overwrites_and_never_runs_twice(store, redis_client):
     redis_client.set("user_Ukept", "7:30")
-    redis_client.set(keys.user("Ukept"), json.dumps({"h": 9, "m": 0, "due": NOW + 60, "v": 3}))
+    redis_client.set(keys.ONE_REDIS.user("Ukept"), json.dumps({"h": 9, "m": 0, "due": NOW + 60, "v": 3}))
     assert go_import.import_go_users(store.redis, now=NOW) == 0
     assert store.users.load("Ukept").times == ((9, 0),)
 

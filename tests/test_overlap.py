@@ -113,7 +113,7 @@ def test_a_process_that_dies_between_claim_and_send_is_covered_after_its_lease(m
     assert died.wait(5)
     dead = old.system.token
     old.kill()
-    old.store.redis.delete(keys.alive(dead))    # its heartbeat runs out (on Redis's clock)
+    old.store.redis.delete(keys.ONE_REDIS.alive(dead))    # its heartbeat runs out (on Redis's clock)
     advance_together(both(new), 3 * 3600)
     asks = new.pushes(user_id)
     assert [ask.texts[0] for ask in asks] == WHOLE_DAY

@@ -164,7 +164,7 @@ def test_a_new_time_replacing_one_asked_today_waits_for_tomorrow(bot, user_id):
 
 def test_a_record_of_the_one_time_version_keeps_working(bot, user_id, redis_client):
     due = bot.timer.now() + 600
-    redis_client.set(keys.user(user_id), orjson.dumps(
+    redis_client.set(keys.ONE_REDIS.user(user_id), orjson.dumps(
         {"h": 6, "m": 10, "tz": None, "day": None, "round": None, "asks": 0, "ans": None,
          "due": due, "v": 3}))
     redis_client.delete(keys.DUE_INDEXED)  # as the first start of this version finds it

@@ -80,7 +80,7 @@ def test_a_record_is_its_version_line_then_the_current_schema(store, redis_clien
                                         asks=2).doses[0],),
                         alerts=(Alert(AlertKind.MISSED, 8, 0, AT, ("W1",), AT + 60),))
     store.users.save(record)
-    version, body = redis_client.get(keys.user("U1")).split(b"\n", 1)
+    version, body = redis_client.get(keys.ONE_REDIS.user("U1")).split(b"\n", 1)
     assert version == b"1"
     assert orjson.loads(body) == {
         "s": 3, "tz": None, "times": [[8, 0, AT, AT, DAY, "asking", 2, None]],
@@ -102,13 +102,13 @@ def test_encode_decode_is_the_identity_for_any_round_state_name_and_days():
 
 def test_a_time_without_name_or_days_costs_what_it_did(store, redis_client):
     store.users.save(UserRecord("U1", (Dose(8, 0, due=AT), Dose(9, 0, name="胃薬"))))
-    times = orjson.loads(redis_client.get(keys.user("U1")).split(b"\n", 1)[1])["times"]
+    times = orjson.loads(redis_client.get(keys.ONE_REDIS.user("U1")).split(b"\n", 1)[1])["times"]
     assert times == [[8, 0, AT, None, None, None, 0, None],
                      [9, 0, None, None, None, None, 0, None, [], "胃薬"]]
 
 
 def test_schema_2_records_read_as_they_are(redis_client, store):
-    redis_client.set(keys.user("U2"), b'5\n' + orjson.dumps(
+    redis_client.set(keys.ONE_REDIS.user("U2"), b'5\n' + orjson.dumps(
         {"s": 2, "tz": None, "times": [[8, 0, AT, AT, DAY, "taken", 1, AT + 5, ["W1"]]]}))
     assert store.users.load("U2") == UserRecord(
         "U2", (Dose(8, 0, AT, AT, DAY, RoundState.TAKEN, 1, AT + 5, ("W1",)),), version=5)
@@ -117,7 +117,7 @@ def test_schema_2_records_read_as_they_are(redis_client, store):
 # -- records written by earlier versions (storage/upgrade.py) ----------------------------------
 def test_records_of_the_one_time_version_load_and_are_saved_in_the_current_shape(
         redis_client, store):
-    redis_client.set(keys.user("Uold"), orjson.dumps(
+    redis_client.set(keys.ONE_REDIS.user("Uold"), orjson.dumps(
         {"h": 7, "m": 30, "tz": None, "day": DAY, "round": "missed", "asks": 0, "ans": None,
          "due": AT + 86400, "v": 4}))
     old = store.users.load("Uold")
@@ -126,7 +126,7 @@ def test_records_of_the_one_time_version_load_and_are_saved_in_the_current_shape
                               state=RoundState.NOT_ASKED),)
     assert old.version == 0                     # what the scripts read: no version line
     store.users.save(old)
-    assert redis_client.get(keys.user("Uold")).startswith(b'1\n{"s":3,')
+    assert redis_client.get(keys.ONE_REDIS.user("Uold")).startswith(b'1\n{"s":3,')
 
 
 def test_a_round_that_version_gave_up_is_missed_and_still_takes_a_late_answer(redis_client):
@@ -143,7 +143,7 @@ def test_a_round_that_version_gave_up_is_missed_and_still_takes_a_late_answer(re
 
 
 def test_several_times_of_the_version_before_load(redis_client, store):
-    redis_client.set(keys.user("U2"), orjson.dumps(
+    redis_client.set(keys.ONE_REDIS.user("U2"), orjson.dumps(
         {"tz": None, "v": 3, "times": [[8, 0, AT, None, DAY, "taken", 1, AT + 60],
                                        [20, 0, AT + 43200, None, None, None, 0, None]],
          "alerts": [["taken", 8, 0, AT, ["W1"], AT]]}))
@@ -155,7 +155,7 @@ def test_several_times_of_the_version_before_load(redis_client, store):
 
 def test_the_save_script_reads_the_version_of_a_record_without_a_version_line_as_0(
         redis_client, store):
-    redis_client.set(keys.user("Uold"), orjson.dumps({"h": 7, "m": 30, "v": 4}))
+    redis_client.set(keys.ONE_REDIS.user("Uold"), orjson.dumps({"h": 7, "m": 30, "v": 4}))
     with pytest.raises(Conflict):
         store.users.save(UserRecord("Uold", version=4))
     assert store.users.save(store.users.load("Uold")).version == 1
@@ -184,7 +184,7 @@ def test_the_history_keeps_96_days_in_384_bytes(store, redis_client):
         record = store.users.save(record, [TallyChange(day, RoundState.TAKEN, +1)])
     kept = store.users.history("U1")
     assert len(kept) == 96 and min(kept) == date(2026, 4, 15) and max(kept) == date(2026, 7, 19)
-    assert len(redis_client.get(keys.history("U1"))) == 384
+    assert len(redis_client.get(keys.ONE_REDIS.history("U1"))) == 384
 
 
 def test_deleting_times_keeps_the_history_forgetting_drops_it(store):
@@ -210,7 +210,7 @@ def test_the_due_index_follows_every_save_and_is_claimed_a_lease_at_a_time(store
 
 
 def test_the_due_index_is_built_once_for_records_stored_before_it(store, redis_client):
-    redis_client.set(keys.user("Uold"), orjson.dumps({"h": 8, "m": 0, "due": AT, "v": 1}))
+    redis_client.set(keys.ONE_REDIS.user("Uold"), orjson.dumps({"h": 8, "m": 0, "due": AT, "v": 1}))
     assert store.due.build_once(store.users) == 1
     assert store.due.head(10) == ([("Uold", AT)], 1)
     assert store.due.build_once(store.users) is None
@@ -227,7 +227,7 @@ def test_first_delivery_reading_reads_the_record_only_the_first_time(store):
     first, loaded = store.events.first_delivery_reading("01JREAD", "U1")
     assert first and loaded == record
     assert store.events.first_delivery_reading("01JREAD", "U1") == (False, None)
-    assert 0 < store.redis.ttl(keys.webhook_event("01JREAD")) <= EVENT_DEDUPE_TTL
+    assert 0 < store.redis.ttl(keys.ONE_REDIS.webhook_event("01JREAD")) <= EVENT_DEDUPE_TTL
     assert store.events.first_delivery("01JAWAKE")      # an event seen while the actor was awake
     assert store.events.first_delivery_reading("01JAWAKE", "U1") == (False, None)
     first, new = store.events.first_delivery_reading("01JOTHER", "Unobody")

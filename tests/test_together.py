@@ -127,14 +127,14 @@ def test_records_that_cannot_be_read_leave_the_others_due_with_them_alone(bot, c
     cut_short, nowhere = users[1], users[2]
     edit_record(bot, cut_short, lambda raw: b'{"tz": null, "v": 1, "h": 6')
     edit_record(bot, nowhere, lambda raw: raw.replace(b'"tz":null', b'"tz":"Nowhere/Atlantis"'))
-    stored = {user: bot.store.redis.get(keys.user(user)) for user in (cut_short, nowhere)}
+    stored = {user: bot.store.redis.get(keys.ONE_REDIS.user(user)) for user in (cut_short, nowhere)}
     bot.advance(minutes=10)
     bot.advance(minutes=10)
     asked = ["飲んだ?", "飲んだ??"]
     assert [bot.pushed_texts(user) for user in users] == [asked, [], [], asked]
     for user, raw in stored.items():            # kept as they were, for whoever repairs them
-        assert bot.store.redis.get(keys.user(user)) == raw
-    assert bot.store.redis.zscore(keys.DUE, cut_short) is None  # unreadable: not woken again
+        assert bot.store.redis.get(keys.ONE_REDIS.user(user)) == raw
+    assert bot.store.redis.zscore(keys.ONE_REDIS.due(), cut_short) is None  # unreadable: not woken again
     assert "cannot be read" in caplog.text and "not asked until" in caplog.text
     assert cut_short not in caplog.text and nowhere not in caplog.text
     assert bot.system.scheduler.waking == MAX_WAKING   # every waking slot was given back

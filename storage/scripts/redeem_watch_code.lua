@@ -1,29 +1,19 @@
--- A watcher sends a code: start watching its owner.
+-- Step 2 of redeeming a watch code (storage/watches.py), in the owner's slot: use the code and
+-- add the sender to the owner's watchers. Step 1 (watch_intent.lua) has already put the owner
+-- in the sender's watching set, so a link that exists here is never missing its way back.
 --
--- KEYS[1] the code, KEYS[2] the sender's wrong-code counter, KEYS[3] the owner's watchers,
---   KEYS[4] whom the sender watches, KEYS[5] the owner's current-code key. (KEYS[3] and [5]
---   are any keys when the caller found no owner.)
--- ARGV[1] the sender, ARGV[2] wrong codes allowed, ARGV[3] their window in seconds,
---   ARGV[4] watchers allowed, ARGV[5] the code's owner as the caller read it ('' : none).
--- Guarantees: a code is used once (two senders at once: one wins); after ARGV[2] wrong codes
---   within the window every code from the sender is refused until the window has passed.
--- Returns: {status, owner}, status one of 'locked', 'unknown', 'own', 'full', 'started',
---   or 'changed' (the code's owner is not the one read: the caller reads again).
-local sender, owner = ARGV[1], ARGV[5]
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then
-  return {'locked', ''}
+-- KEYS[1] the code, KEYS[2] the owner's watchers, KEYS[3] the owner's current-code key.
+-- ARGV[1] the sender, ARGV[2] watchers allowed, ARGV[3] the code's owner as the caller read it.
+-- Guarantees: a code is used once (two senders at once: one wins); an owner has at most
+--   ARGV[2] watchers.
+-- Returns: 'started', 'full' (nothing written) or 'changed' (the code's owner is not the one
+--   read: nothing written, the caller reads again).
+local sender, owner = ARGV[1], ARGV[3]
+if (redis.call('GET', KEYS[1]) or '') ~= owner then return 'changed' end
+if redis.call('SISMEMBER', KEYS[2], sender) == 0
+    and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then
+  return 'full'
 end
-if (redis.call('GET', KEYS[1]) or '') ~= owner then return {'changed', ''} end
-if owner == '' then
-  if redis.call('INCR', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
-  return {'unknown', ''}
-end
-if owner == sender then return {'own', owner} end
-if redis.call('SISMEMBER', KEYS[3], sender) == 0
-    and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then
-  return {'full', owner}
-end
-redis.call('DEL', KEYS[1], KEYS[5])
-redis.call('SADD', KEYS[3], sender)
-redis.call('SADD', KEYS[4], owner)
-return {'started', owner}
+redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('SADD', KEYS[2], sender)
+return 'started'
