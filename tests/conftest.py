@@ -10,7 +10,7 @@ from actors.system import ActorSystem
 from outbox.line import LineOutbox
 from settings import Settings
 from simulator.platform import LinePlatform, NoDelayWSGIServer
-from storage.redis_server import RedisServer
+from storage.redis_server import LocalCluster, RedisServer
 from storage.store import Store, connect
 from tests.support import ManualTimer, new_user_id
 from web import create_app
@@ -37,13 +37,57 @@ def redis_server():
             server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A local Redis Cluster (3 masters, 3 replicas) from the same redis-server binary,
+    started once for the session, by the first test that needs it."""
+    with tempfile.TemporaryDirectory(prefix="usa-test-cluster-") as data_dir:
+        cluster = LocalCluster(data_dir, executable=os.environ.get("REDIS_SERVER"))
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+
+
 @pytest.fixture
-def redis_client(redis_server):
+def one_redis_client(redis_server):
     client = connect(redis_server.url)
     client.flushdb()
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def cluster_client(redis_cluster):
+    client = connect(redis_cluster.url, cluster=True)
+    client.flushdb()   # on every master
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def redis_client(one_redis_client):
+    return one_redis_client
+
+
+def on_one_redis_and_a_cluster():
+    """A `redis_client` fixture for a test module whose tests run twice: on one Redis, and
+    on the local Redis Cluster (`redis_client = on_one_redis_and_a_cluster()`)."""
+    @pytest.fixture(name="redis_client", params=["one_redis_client", "cluster_client"],
+                    ids=["one-redis", "cluster"])
+    def both(request):
+        return request.getfixturevalue(request.param)
+    return both
+
+
+def connect_like(store, request):
+    """Another client of the Redis (or the cluster) `store` is on: another process."""
+    if store.keys.cluster:
+        return connect(request.getfixturevalue("redis_cluster").url, cluster=True)
+    return connect(request.getfixturevalue("redis_server").url)
 
 
 @pytest.fixture
@@ -157,7 +201,7 @@ def frozen():
 
 
 @pytest.fixture
-def make_bot(store, redis_server, platform, frozen):
+def make_bot(store, request, platform, frozen):
     """The first bot uses the `store` fixture; each further one (another process on the same
     Redis) has a connection and a Store of its own."""
     bots, clients = [], []
@@ -165,7 +209,7 @@ def make_bot(store, redis_server, platform, frozen):
     def make(**overrides):
         bot_store = store
         if bots:
-            clients.append(connect(redis_server.url))
+            clients.append(connect_like(store, request))
             bot_store = Store(clients[-1])
         bot = Bot(bot_store, platform, frozen, make_settings(**overrides)).start()
         bots.append(bot)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import gevent
 from gevent.queue import Empty
 from gevent.server import StreamServer
+from redis.cluster import RedisCluster
 
 from domain.rounds import DUE_TOLERANCE
 from simulator.line_api import MULTICAST_PATH, PUSH_PATH
@@ -47,9 +48,17 @@ def asks_seen_once(bot) -> bool:
 def let_the_dead_senders_lease_run_out(bot) -> None:
     """Leases (on asks, on alerts) expire on Redis's real clock, which the manual timer does
     not move."""
-    leases = bot.store.redis.keys("usa:batch:*:lease") + bot.store.redis.keys("usa:alert:*")
+    client = bot.store.redis
+    leases = all_keys(client, "usa:*batch:*:lease") + all_keys(client, "usa:*alert:*")
     if leases:
-        bot.store.redis.delete(*leases)
+        client.delete(*leases)
+
+
+def all_keys(client, pattern) -> list:
+    """KEYS on one Redis, or on every master of a cluster."""
+    if isinstance(client, RedisCluster):
+        return client.keys(pattern, target_nodes=RedisCluster.PRIMARIES)
+    return client.keys(pattern)
 
 
 def send_statuses(platform) -> list:

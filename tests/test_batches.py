@@ -1,5 +1,7 @@
-"""The exactly-once protocol for asks (storage/batches.py) on a real Redis: claim, take over,
-finish."""
+"""The exactly-once protocol for asks (storage/batches.py) on a real Redis and on a Redis
+Cluster: claim, take over, finish."""
+import itertools
+
 import orjson
 
 from domain.rounds import Dose, RoundState
@@ -8,12 +10,23 @@ from storage import keys
 from storage.batches import AskKey, Claim, ClaimStatus, Taken, TakeStatus
 from storage.store import Store
 from storage.users import Conflict
+from tests.conftest import on_one_redis_and_a_cluster
 
 import pytest
+
+redis_client = on_one_redis_and_a_cluster()
 
 DAY = "2026-11-27"
 AT = 1795734000.0   # 2026-11-27 08:00 in Tokyo: the round's id
 WON, CONFLICT = ClaimStatus.WON, ClaimStatus.CONFLICT
+# A batch's users share a shard: U2 is in U1's on the cluster too.
+_CLUSTER = keys.Layout(keys.CLUSTER_SHARDS)
+U2 = next(f"U{n}" for n in itertools.count(2) if _CLUSTER.shard_of(f"U{n}") == _CLUSTER.shard_of("U1"))
+
+
+def shard(store):
+    """The shard of U1 (and U2): their batches' keys are there."""
+    return store.keys.shard_of("U1")
 
 
 def new_user(store, user_id="U1"):
@@ -40,48 +53,48 @@ def test_an_ask_is_claimed_by_one_batch_and_found_sent_once_line_took_it(store, 
     store.processes.heartbeat(store.token, 30)        # the claiming process is alive
     [won] = claim(store, "batch-1", started(record))
     assert won.status is WON
-    assert orjson.loads(redis_client.get(keys.ONE_REDIS.batch(0, "batch-1"))) == {
+    assert orjson.loads(redis_client.get(store.keys.batch(shard(store), "batch-1"))) == {
         "to": ["U1"], "attempt": 0, "round": int(AT)}
     other_process = Store(redis_client, token="p2")
     assert statuses(claim(other_process, "batch-2", won.record)) == [
         Claim(ClaimStatus.CLAIMED, batch_id="batch-1")]
-    assert redis_client.get(keys.ONE_REDIS.batch(0, "batch-2")) is None   # nobody won: no batch stored
-    taken = other_process.batches.take("batch-1", lease_seconds=30)
+    assert redis_client.get(store.keys.batch(shard(store), "batch-2")) is None   # nobody won: no batch stored
+    taken = other_process.batches.take("batch-1", 30, shard(store))
     assert taken.status is TakeStatus.HELD and 29 < taken.lease_left <= 30
-    store.batches.finish("batch-1", shown=True)
-    assert other_process.batches.take("batch-1", lease_seconds=30) == Taken(TakeStatus.SENT)
+    store.batches.finish("batch-1", True, shard(store))
+    assert other_process.batches.take("batch-1", 30, shard(store)) == Taken(TakeStatus.SENT)
     assert statuses(claim(store, "batch-4", won.record, attempt=1)) == [WON]
 
 
 def test_a_first_asks_claim_saves_the_round_started_and_only_the_winners(store):
-    asked, changed = new_user(store), new_user(store, "U2")
+    asked, changed = new_user(store), new_user(store, U2)
     store.users.save(changed)                   # another process wrote U2 meanwhile
     claims = claim(store, "batch-1", started(asked), started(changed))
     assert statuses(claims) == [WON, CONFLICT]
     stored = store.users.load("U1")             # an answer from now on finds it open
     assert stored.doses[0].is_open and stored == claims[0].record
     assert stored.version == 2
-    assert not store.users.load("U2").doses[0].is_open
+    assert not store.users.load(U2).doses[0].is_open
     saved = store.users.save(claims[0].record)  # the asker's save follows the claim's version
     [reask] = claim(store, "batch-2", saved, attempt=1)
     assert reask.record == saved and store.users.load("U1").version == 3  # no write
 
 
 def test_an_unconfirmed_batch_is_resent_whole_with_its_own_key(store, redis_client):
-    first, second = new_user(store), new_user(store, "U2")
+    first, second = new_user(store), new_user(store, U2)
     claims = claim(store, "batch-1", first, second)
     assert statuses(claims) == [WON, WON]
-    redis_client.delete(keys.ONE_REDIS.batch_lease(0, "batch-1"))  # the sender died; its lease ran out
+    redis_client.delete(store.keys.batch_lease(shard(store), "batch-1"))  # the sender died; its lease ran out
     assert statuses(claim(store, "batch-2", claims[1].record)) == [
         Claim(ClaimStatus.CLAIMED, batch_id="batch-1")]
-    assert store.batches.take("batch-1", lease_seconds=30) == Taken(
-        TakeStatus.TAKEN, body={"to": ["U1", "U2"], "attempt": 0, "round": int(AT)})
+    assert store.batches.take("batch-1", 30, shard(store)) == Taken(
+        TakeStatus.TAKEN, body={"to": ["U1", U2], "attempt": 0, "round": int(AT)})
     another_process = Store(redis_client, token="p2")
     store.processes.heartbeat(store.token, 30)
-    taken = another_process.batches.take("batch-1", lease_seconds=30)
+    taken = another_process.batches.take("batch-1", 30, shard(store))
     assert taken.status is TakeStatus.HELD and 29 < taken.lease_left <= 30
-    store.batches.finish("batch-1", shown=True)
-    assert store.batches.take("batch-1", lease_seconds=30) == Taken(TakeStatus.SENT)
+    store.batches.finish("batch-1", True, shard(store))
+    assert store.batches.take("batch-1", 30, shard(store)) == Taken(TakeStatus.SENT)
 
 
 def test_a_batch_whose_sender_stopped_its_heartbeat_is_taken_before_its_lease_ends(
@@ -90,31 +103,31 @@ def test_a_batch_whose_sender_stopped_its_heartbeat_is_taken_before_its_lease_en
     sender = Store(redis_client, token="sender")
     sender.processes.heartbeat("sender", 30)
     claim(sender, "batch-1", record)
-    assert store.batches.take("batch-1", lease_seconds=30).status is TakeStatus.HELD
-    redis_client.delete(keys.ONE_REDIS.alive("sender"))         # its heartbeat ran out: it died
-    assert store.batches.take("batch-1", lease_seconds=30).status is TakeStatus.TAKEN
+    assert store.batches.take("batch-1", 30, shard(store)).status is TakeStatus.HELD
+    redis_client.delete(store.keys.alive("sender"))         # its heartbeat ran out: it died
+    assert store.batches.take("batch-1", 30, shard(store)).status is TakeStatus.TAKEN
 
 
 def test_a_send_that_failed_leaves_the_batch_to_be_taken_at_once(store):
     record = new_user(store)
     claim(store, "batch-1", record)
-    store.batches.finish("batch-1", shown=False)
-    assert store.batches.take("batch-1", lease_seconds=30).status is TakeStatus.TAKEN
+    store.batches.finish("batch-1", False, shard(store))
+    assert store.batches.take("batch-1", 30, shard(store)).status is TakeStatus.TAKEN
 
 
 def test_a_batch_that_expired_is_gone(store, redis_client):
     claim(store, "batch-1", new_user(store))
-    redis_client.delete(keys.ONE_REDIS.batch(0, "batch-1"), keys.ONE_REDIS.batch_lease(0, "batch-1"))
-    assert store.batches.take("batch-1", lease_seconds=30) == Taken(TakeStatus.GONE)
+    redis_client.delete(store.keys.batch(shard(store), "batch-1"), store.keys.batch_lease(shard(store), "batch-1"))
+    assert store.batches.take("batch-1", 30, shard(store)) == Taken(TakeStatus.GONE)
 
 
 def test_a_decision_on_a_stale_record_is_refused_and_claims_nothing(store, redis_client):
     stale = new_user(store)
     store.users.save(stale)
-    fresh = UserRecord("U2", (Dose(8, 0, due=AT),))
+    fresh = UserRecord(U2, (Dose(8, 0, due=AT),))
     assert statuses(claim(store, "batch-1", stale, fresh)) == [CONFLICT, WON]
-    assert redis_client.get(keys.ONE_REDIS.ask_claim("U1", AT, 0)) is None
-    assert orjson.loads(redis_client.get(keys.ONE_REDIS.batch(0, "batch-1")))["to"] == ["U2"]
+    assert redis_client.get(store.keys.ask_claim("U1", AT, 0)) is None
+    assert orjson.loads(redis_client.get(store.keys.batch(shard(store), "batch-1")))["to"] == [U2]
     with pytest.raises(Conflict):
         store.users.save(stale)
 
@@ -128,5 +141,5 @@ def test_each_round_of_a_user_has_its_own_claims(store):
 
 def test_a_batch_this_process_is_still_sending_is_left_to_that_send(store):
     claim(store, "batch-1", new_user(store))    # claimed by this process, send under way
-    taken = store.batches.take("batch-1", lease_seconds=30)
+    taken = store.batches.take("batch-1", 30, shard(store))
     assert taken.status is TakeStatus.HELD and 29 < taken.lease_left <= 30

@@ -1,4 +1,5 @@
-"""Users' records, the history (記録), the due index and webhook dedupe, on a real Redis."""
+"""Users' records, the history (記録), the due index and webhook dedupe, on a real Redis and on
+a Redis Cluster."""
 from datetime import date
 
 import gevent
@@ -10,10 +11,13 @@ from domain.history import DayTally, TallyChange
 from domain.rounds import Dose, RoundState
 from domain.user import UserRecord
 from domain.watch import Alert, AlertKind
-from storage import keys, records, upgrade
+from storage import records, upgrade
 from storage.events import EVENT_DEDUPE_TTL
 from storage.store import Store, connect
 from storage.users import Conflict
+from tests.conftest import on_one_redis_and_a_cluster
+
+redis_client = on_one_redis_and_a_cluster()
 
 DAY = "2026-11-27"
 AT = 1795734000.0   # 2026-11-27 08:00 in Tokyo: the round's id
@@ -60,8 +64,9 @@ def test_saves_made_at_the_same_moment_each_get_their_own_answer(store):
         except Conflict:
             return "conflict"
 
-    results = [job.value for job in gevent.joinall(
-        [gevent.spawn(save, record) for record in users] + [gevent.spawn(save, stale)])]
+    jobs = [gevent.spawn(save, record) for record in users] + [gevent.spawn(save, stale)]
+    gevent.joinall(jobs)
+    results = [job.value for job in jobs]
     assert results == ["saved"] * 50 + ["conflict"]
     assert [store.users.load(f"U{n}").doses[0].minute for n in range(50)] == list(range(50))
 
@@ -80,7 +85,7 @@ def test_a_record_is_its_version_line_then_the_current_schema(store, redis_clien
                                         asks=2).doses[0],),
                         alerts=(Alert(AlertKind.MISSED, 8, 0, AT, ("W1",), AT + 60),))
     store.users.save(record)
-    version, body = redis_client.get(keys.ONE_REDIS.user("U1")).split(b"\n", 1)
+    version, body = redis_client.get(store.keys.user("U1")).split(b"\n", 1)
     assert version == b"1"
     assert orjson.loads(body) == {
         "s": 3, "tz": None, "times": [[8, 0, AT, AT, DAY, "asking", 2, None]],
@@ -102,13 +107,13 @@ def test_encode_decode_is_the_identity_for_any_round_state_name_and_days():
 
 def test_a_time_without_name_or_days_costs_what_it_did(store, redis_client):
     store.users.save(UserRecord("U1", (Dose(8, 0, due=AT), Dose(9, 0, name="胃薬"))))
-    times = orjson.loads(redis_client.get(keys.ONE_REDIS.user("U1")).split(b"\n", 1)[1])["times"]
+    times = orjson.loads(redis_client.get(store.keys.user("U1")).split(b"\n", 1)[1])["times"]
     assert times == [[8, 0, AT, None, None, None, 0, None],
                      [9, 0, None, None, None, None, 0, None, [], "胃薬"]]
 
 
 def test_schema_2_records_read_as_they_are(redis_client, store):
-    redis_client.set(keys.ONE_REDIS.user("U2"), b'5\n' + orjson.dumps(
+    redis_client.set(store.keys.user("U2"), b'5\n' + orjson.dumps(
         {"s": 2, "tz": None, "times": [[8, 0, AT, AT, DAY, "taken", 1, AT + 5, ["W1"]]]}))
     assert store.users.load("U2") == UserRecord(
         "U2", (Dose(8, 0, AT, AT, DAY, RoundState.TAKEN, 1, AT + 5, ("W1",)),), version=5)
@@ -117,7 +122,7 @@ def test_schema_2_records_read_as_they_are(redis_client, store):
 # -- records written by earlier versions (storage/upgrade.py) ----------------------------------
 def test_records_of_the_one_time_version_load_and_are_saved_in_the_current_shape(
         redis_client, store):
-    redis_client.set(keys.ONE_REDIS.user("Uold"), orjson.dumps(
+    redis_client.set(store.keys.user("Uold"), orjson.dumps(
         {"h": 7, "m": 30, "tz": None, "day": DAY, "round": "missed", "asks": 0, "ans": None,
          "due": AT + 86400, "v": 4}))
     old = store.users.load("Uold")
@@ -126,7 +131,7 @@ def test_records_of_the_one_time_version_load_and_are_saved_in_the_current_shape
                               state=RoundState.NOT_ASKED),)
     assert old.version == 0                     # what the scripts read: no version line
     store.users.save(old)
-    assert redis_client.get(keys.ONE_REDIS.user("Uold")).startswith(b'1\n{"s":3,')
+    assert redis_client.get(store.keys.user("Uold")).startswith(b'1\n{"s":3,')
 
 
 def test_a_round_that_version_gave_up_is_missed_and_still_takes_a_late_answer(redis_client):
@@ -143,7 +148,7 @@ def test_a_round_that_version_gave_up_is_missed_and_still_takes_a_late_answer(re
 
 
 def test_several_times_of_the_version_before_load(redis_client, store):
-    redis_client.set(keys.ONE_REDIS.user("U2"), orjson.dumps(
+    redis_client.set(store.keys.user("U2"), orjson.dumps(
         {"tz": None, "v": 3, "times": [[8, 0, AT, None, DAY, "taken", 1, AT + 60],
                                        [20, 0, AT + 43200, None, None, None, 0, None]],
          "alerts": [["taken", 8, 0, AT, ["W1"], AT]]}))
@@ -155,7 +160,7 @@ def test_several_times_of_the_version_before_load(redis_client, store):
 
 def test_the_save_script_reads_the_version_of_a_record_without_a_version_line_as_0(
         redis_client, store):
-    redis_client.set(keys.ONE_REDIS.user("Uold"), orjson.dumps({"h": 7, "m": 30, "v": 4}))
+    redis_client.set(store.keys.user("Uold"), orjson.dumps({"h": 7, "m": 30, "v": 4}))
     with pytest.raises(Conflict):
         store.users.save(UserRecord("Uold", version=4))
     assert store.users.save(store.users.load("Uold")).version == 1
@@ -184,7 +189,7 @@ def test_the_history_keeps_96_days_in_384_bytes(store, redis_client):
         record = store.users.save(record, [TallyChange(day, RoundState.TAKEN, +1)])
     kept = store.users.history("U1")
     assert len(kept) == 96 and min(kept) == date(2026, 4, 15) and max(kept) == date(2026, 7, 19)
-    assert len(redis_client.get(keys.ONE_REDIS.history("U1"))) == 384
+    assert len(redis_client.get(store.keys.history("U1"))) == 384
 
 
 def test_deleting_times_keeps_the_history_forgetting_drops_it(store):
@@ -199,18 +204,44 @@ def test_deleting_times_keeps_the_history_forgetting_drops_it(store):
 # -- the due index -----------------------------------------------------------------------------
 def test_the_due_index_follows_every_save_and_is_claimed_a_lease_at_a_time(store):
     early = store.users.save(one_time("U1"))
-    store.users.save(UserRecord("U2", (Dose(9, 0, due=AT + 3600),)))
-    assert store.due.claim(AT - 1, 5, 10) == ([], AT)
-    assert store.due.claim(AT, 5, 10) == (["U1"], AT + 5)     # U1 is this process's for 5 s
-    assert store.due.claim(AT + 1, 5, 10) == ([], AT + 5)     # nobody else takes it meanwhile
-    assert store.due.claim(AT + 5, 5, 10) == (["U1"], AT + 10)  # ... unless it is not saved
+    u2 = next(f"U{n}" for n in range(2, 100)        # in U1's shard on the cluster too
+              if store.keys.shard_of(f"U{n}") == store.keys.shard_of("U1"))
+    store.users.save(UserRecord(u2, (Dose(9, 0, due=AT + 3600),)))
+    shard = store.keys.shard_of("U1")
+    assert store.due.claim(AT - 1, 5, 10, shard) == ([], AT)
+    assert store.due.claim(AT, 5, 10, shard) == (["U1"], AT + 5)     # U1 is this process's
+    assert store.due.claim(AT + 1, 5, 10, shard) == ([], AT + 5)     # nobody takes it meanwhile
+    assert store.due.claim(AT + 5, 5, 10, shard) == (["U1"], AT + 10)  # ... unless not saved
     store.users.save(early)                                   # a save puts it at its due time
-    store.users.delete("U2")
+    store.users.delete(u2)
     assert store.due.head(10) == ([("U1", AT)], 1)
 
 
+def test_the_due_index_shows_the_next_due_of_every_shard(store):
+    saved = [store.users.save(UserRecord(f"U{n}", (Dose(8, 0, due=AT + n),)))
+             for n in range(40)]
+    head, count = store.due.head(5)
+    assert count == 40 and head == [(f"U{n}", AT + n) for n in range(5)]
+    assert len({store.keys.shard_of(record.user_id) for record in saved}) == store.keys.shards
+    everyone = [user for shard in range(store.keys.shards)
+                for user in store.due.claim(AT + 100, 5, 100, shard)[0]]
+    assert sorted(everyone) == sorted(record.user_id for record in saved)
+
+
+def test_save_many_saves_users_of_many_shards_in_one_call(store):
+    batch = [UserRecord(f"U{n}", (Dose(8, 0, due=AT),)) for n in range(60)]
+    stale = store.users.save(batch[7])
+    store.users.save(stale)                   # U7 changed meanwhile
+    saved = store.users.save_many(batch)
+    assert saved.conflicts == ["U7"] and len(saved.records) == 59
+    loaded = store.users.load_many([record.user_id for record in batch])
+    assert [record.version for record in loaded] == [2 if n == 7 else 1 for n in range(60)]
+
+
 def test_the_due_index_is_built_once_for_records_stored_before_it(store, redis_client):
-    redis_client.set(keys.ONE_REDIS.user("Uold"), orjson.dumps({"h": 8, "m": 0, "due": AT, "v": 1}))
+    if store.keys.cluster:
+        pytest.skip("a cluster's records were all written with the due index")
+    redis_client.set(store.keys.user("Uold"), orjson.dumps({"h": 8, "m": 0, "due": AT, "v": 1}))
     assert store.due.build_once(store.users) == 1
     assert store.due.head(10) == ([("Uold", AT)], 1)
     assert store.due.build_once(store.users) is None
@@ -227,8 +258,8 @@ def test_first_delivery_reading_reads_the_record_only_the_first_time(store):
     first, loaded = store.events.first_delivery_reading("01JREAD", "U1")
     assert first and loaded == record
     assert store.events.first_delivery_reading("01JREAD", "U1") == (False, None)
-    assert 0 < store.redis.ttl(keys.ONE_REDIS.webhook_event("01JREAD")) <= EVENT_DEDUPE_TTL
-    assert store.events.first_delivery("01JAWAKE")      # an event seen while the actor was awake
+    assert 0 < store.redis.ttl(store.keys.webhook_event("01JREAD", "U1")) <= EVENT_DEDUPE_TTL
+    assert store.events.first_delivery("01JAWAKE", "U1")   # seen while its actor was awake
     assert store.events.first_delivery_reading("01JAWAKE", "U1") == (False, None)
     first, new = store.events.first_delivery_reading("01JOTHER", "Unobody")
     assert first and new == UserRecord("Unobody")

@@ -9,11 +9,13 @@ import urllib3
 
 from chat import texts
 from settings import Settings
-from storage import keys
 from storage.watches import CODE_TTL, WRONG_CODE_WINDOW
+from tests.conftest import on_one_redis_and_a_cluster
 from tests.support import (
     advance_together, count_calls, let_the_dead_senders_lease_run_out, new_user_id,
 )
+
+redis_client = on_one_redis_and_a_cluster()
 
 HANAKO, TARO, JIRO, SABURO, SHIRO = "花子", "太郎", "次郎", "三郎", "四郎"
 
@@ -77,7 +79,7 @@ def test_a_person_line_cannot_name_is_a_friend(bot, platform):
 def test_wrong_own_used_and_replaced_codes(bot, people, redis_client):
     a, b, c = people[HANAKO], people[TARO], people[JIRO]
     first = code_of(bot, a)
-    assert 0 < redis_client.ttl(keys.ONE_REDIS.watch_code(first)) <= CODE_TTL   # valid 24 h
+    assert 0 < redis_client.ttl(bot.store.keys.watch_code(first)) <= CODE_TTL   # valid 24 h
     second = code_of(bot, a)                        # a new code replaces the unused one
     bot.say(b, first)
     assert bot.last_reply(b) == ("そのコードは見つかりませんでした。",)
@@ -98,7 +100,7 @@ def test_five_wrong_codes_in_an_hour_and_then_even_the_right_one_is_refused(bot,
         bot.say(guesser, guess)
         assert bot.last_reply(guesser) == ("そのコードは見つかりませんでした。",)
     # the count is for this hour only
-    assert 0 < redis_client.ttl(keys.ONE_REDIS.watch_failures(guesser)) <= WRONG_CODE_WINDOW
+    assert 0 < redis_client.ttl(bot.store.keys.watch_failures(guesser)) <= WRONG_CODE_WINDOW
     bot.say(guesser, code)
     assert bot.last_reply(guesser) == ("しばらくしてからもう一度試してください。",)
     assert bot.system.watches.watchers(a) == []
@@ -273,7 +275,7 @@ def test_an_alert_another_process_is_telling_is_left_to_it_and_looked_at_once_a_
     bot.say(a, "6時10分")
     # Another process holds the alert to b (it is telling b now), from the round's end on.
     round_at = int(bot.timer.now() + 600)
-    held = keys.ONE_REDIS.alert_claim(a, f"missed:{round_at}", b)
+    held = bot.store.keys.alert_claim(a, f"missed:{round_at}", b)
     bot.store.redis.set(held, "another-process", px=60_000)
     saves = count_calls(monkeypatch, bot.store.users, "save")
     looks = count_calls(monkeypatch, bot.store.alert_claims, "claim")
