@@ -210,6 +210,17 @@ class LocalCluster:
                         return node
         return None
 
+    def replica_of(self, master):
+        """The running node that replicates `master`."""
+        for node in self.nodes:
+            if node.process is None or node is master:
+                continue
+            with self.client(node) as client:
+                info = client.info("replication")
+            if info["role"] == "slave" and info["master_port"] == master.port:
+                return node
+        return None
+
     def kill(self, node):
         """SIGKILL the node, as a crash would."""
         os.kill(node.process.pid, signal.SIGKILL)

@@ -1,6 +1,8 @@
 """The exactly-once protocol for asks (storage/batches.py) on a real Redis and on a Redis
 Cluster: claim, take over, finish."""
 import itertools
+import os
+import signal
 
 import orjson
 
@@ -137,6 +139,30 @@ def test_each_round_of_a_user_has_its_own_claims(store):
     [morning] = claim(store, "batch-1", record)
     [evening] = claim(store, "batch-2", morning.record, round_at=AT + 12 * 3600)
     assert morning.status is evening.status is WON
+
+
+def test_on_a_cluster_an_ask_is_not_sent_before_the_replica_has_its_claim(
+        store, redis_client, request):
+    """A claim the master acknowledged is lost if the master dies before its replica has it:
+    the next try would claim the ask afresh, under another retry key. So what the replica has
+    not acknowledged is not sent; the next try takes the batch over, with its key."""
+    if not store.keys.cluster:
+        pytest.skip("one Redis has no replica to wait for")
+    cluster = request.getfixturevalue("redis_cluster")
+    record = new_user(store)
+    master = cluster.master_serving(redis_client.keyslot(store.keys.user("U1")))
+    replica = cluster.replica_of(master)
+    os.kill(replica.process.pid, signal.SIGSTOP)    # connected, but acknowledging nothing
+    try:
+        assert statuses(claim(store, "batch-1", started(record))) == [
+            Claim(ClaimStatus.CLAIMED, batch_id="batch-1")]          # claimed, not to send
+        assert redis_client.get(store.keys.batch_lease(shard(store), "batch-1")) is None
+        assert store.batches.take("batch-1", 30, shard(store)).status is TakeStatus.HELD
+    finally:
+        os.kill(replica.process.pid, signal.SIGCONT)
+    taken = store.batches.take("batch-1", 30, shard(store))          # the replica has it now
+    assert taken == Taken(TakeStatus.TAKEN, body={"to": ["U1"], "attempt": 0,
+                                                  "round": int(AT)})
 
 
 def test_a_batch_this_process_is_still_sending_is_left_to_that_send(store):

@@ -1,0 +1,64 @@
+"""The whole bot on the local Redis Cluster (3 masters, 3 replicas): users of every shard asked
+together, one request per shard and ask; a master killed mid-round, its replica taking over,
+and the round going on with nothing asked twice."""
+import time
+
+import pytest
+
+from tests.support import new_user_id
+
+
+@pytest.fixture
+def redis_client(cluster_client):
+    return cluster_client
+
+
+def test_users_of_every_shard_due_together_are_asked_once_one_request_per_shard(bot):
+    users = [new_user_id() for _ in range(48)]
+    for user in users:
+        bot.say(user, "6時10分")
+    bot.advance(minutes=10)
+    assert all(bot.pushed_texts(user) == ["飲んだ?"] for user in users)
+    shards = {bot.store.keys.shard_of(user) for user in users}
+    requests = [r for r in bot.platform.requests if r.path.endswith(("/push", "/multicast"))]
+    assert len(requests) == len(shards)            # asks of one shard share a request
+    bot.advance(minutes=10)
+    assert all(bot.pushed_texts(user) == ["飲んだ?", "飲んだ??"] for user in users)
+
+
+def test_a_master_killed_mid_round_hands_over_to_its_replica_and_nothing_is_asked_twice(
+        bot, redis_cluster, user_id):
+    keyslot = bot.store.redis.keyslot(bot.store.keys.user(user_id))
+    bot.say(user_id, "6時10分")
+    bot.advance(minutes=10)                        # the first ask
+    master = redis_cluster.master_serving(keyslot)
+    redis_cluster.kill(master)
+    try:
+        bot.advance(minutes=10)                    # re-ask 1 falls due during the failover
+        _until(lambda: redis_cluster.master_serving(keyslot) not in (None, master),
+               "the replica took over")
+        for _ in range(30):                        # retried every second until it is back
+            if bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]:
+                break
+            bot.advance(seconds=1)
+        assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
+        bot.say(user_id, "飲んだ")
+        bot.advance(hours=2)
+        assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
+    finally:
+        redis_cluster.restart(master)              # back, as the new master's replica
+        _until(redis_cluster.healthy, "the old master rejoined as a replica")
+
+
+def _until(ready, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not _answers(ready):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def _answers(ready):
+    try:
+        return ready()
+    except Exception:
+        return False
