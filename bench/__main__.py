@@ -30,6 +30,8 @@ def main(argv=None):
     parser.add_argument("--connections", type=int, default=64, help="webhooks: connections")
     parser.add_argument("--workers", type=int, default=None,
                         help="run the bot under gunicorn with this many worker processes")
+    parser.add_argument("--cluster", action="store_true",
+                        help="on a local Redis Cluster (3 masters, 3 replicas), REDIS_CLUSTER=1")
     parser.add_argument("--times", type=int, default=1,
                         help="idle: daily times per user (each has its own round)")
     parser.add_argument("--profile", action="store_true",
@@ -39,6 +41,7 @@ def main(argv=None):
                         help="what-if patch of the core for this run (bench/variants.py)")
     args = parser.parse_args(argv)
     scenarios.WORKERS = args.workers
+    scenarios.CLUSTER = args.cluster
     if args.variant:
         print(f"# variants: {', '.join(args.variant)} (what-if patches, not the core as is)")
 

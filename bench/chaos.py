@@ -11,11 +11,18 @@ watch alert. Prints what the LINE stand-in saw:
     python -m bench.chaos --users 1000 --kills 20
     python -m bench.chaos --processes 2    # two servers on one Redis, killed in turn
     python -m bench.chaos --no-answers     # nobody answers (the run before issue 19)
+    python -m bench.chaos --cluster --workers 3 --kills 10 --failovers 2
+                                           # on a Redis Cluster whose masters fail over
 
 With `--processes 2` two servers share the Redis at every moment (a Heroku deploy, all day
 long): each kill takes one of them, alternately, and restarts it while the other carries on.
 Lateness is each ask's delay past its due time: the seeded time for the first ask, one snooze
 interval after the previous ask's delivery for a re-ask.
+
+With `--cluster` the bot runs on a local Redis Cluster (3 masters, 3 replicas, REDIS_CLUSTER=1),
+and each of `--failovers` kills (SIGKILL) the master that serves the shard of a user whose
+asks are still to come, waits for its replica to take over, and starts the old master again,
+which rejoins as the new master's replica.
 """
 import argparse
 import collections
@@ -30,12 +37,15 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from redis.crc import key_slot
+
 from bench import records, scenarios, stats
 from bench.procs import SECRET, BotProcess, monotonic
 from bench.webhooks import (
     post_once, signed_request, sticker_message, text_message, user_event, webhook_body,
 )
 from chat import texts
+from storage import keys
 
 
 def seed(client, users, first_due_within):
@@ -255,11 +265,28 @@ def answer_tally(answers, pushes, replies):
     return lost, wrong
 
 
+def redelivered_past_a_reask(answers, pushes, replies):
+    """Answers re-asked after their 200 whose first delivery was refused: the user answered
+    before the next ask was due, but LINE's redeliveries reached a server after it."""
+    replied = {token for token, _, _ in replies}
+    asked = collections.defaultdict(list)
+    for to, _, arrived, button in pushes:
+        asked[(to, button)].append(arrived)
+    return sum(1 for answer in answers
+               if answer.deliveries > 1 and answer.answered is not None
+               and answer.token in replied
+               and any(at > answer.answered for at in asked[(answer.user, answer.button)]))
+
+
 def report_answers(answerers, pushes, replies, answering):
     """Print how the answers went; returns how many were lost."""
     answers = list(answerers.answers.values())
     lost, wrong = answer_tally(answers, pushes, replies)
     why = ", ".join(f"{reason}: {count}" for reason, count in lost.items())
+    late = redelivered_past_a_reask(answers, pushes, replies)
+    if late:
+        why += (f" [{late} of them refused while Redis was away and redelivered until a "
+                "server took them, after their round's next ask was on its way]")
     if wrong:
         why += " [" + ", ".join(f"{text}: {count}" for text, count in wrong.items()) + "]"
     quick = [answer for answer in answers if answer.quick]
@@ -322,13 +349,13 @@ def report_day(pushes, first_due, reasks, interval, answering=frozenset()):
 
 
 def run(users, kills, interval, reasks, seed_value, settle_timeout, processes=1, workers=None,
-        service_kills=0, redis_restarts=0, answers=True):
+        service_kills=0, redis_restarts=0, answers=True, cluster=False, failovers=0):
     random.seed(seed_value)
-    with scenarios.environment(0.02, name="chaos-redis",
-                               persistent=bool(redis_restarts)) as (redis_server, client, standin):
+    with scenarios.environment(0.02, name="chaos-redis", persistent=bool(redis_restarts),
+                               cluster=cluster) as (redis_server, client, standin):
         first_due = seed(client, users, first_due_within=interval * 3)
         answering = answering_users(first_due, seed_value) if answers else frozenset()
-        plan = Plan(kills, service_kills, redis_restarts)
+        plan = Plan(kills, service_kills, redis_restarts, failovers)
         return _kill_and_count(redis_server, standin, first_due, answering, plan, interval,
                                reasks, seed_value, settle_timeout, processes, workers)
 
@@ -336,22 +363,59 @@ def run(users, kills, interval, reasks, seed_value, settle_timeout, processes=1,
 class Plan:
     """What happens, in a random order, a random 0.2 s to one interval apart: `kills` SIGKILLs
     (of a process, in turn; or of one gunicorn worker, which the master replaces),
-    `service_kills` SIGKILLs of the whole service (every process) and a restart, and
-    `redis_restarts` restarts of Redis itself (its append-only file keeps the data)."""
+    `service_kills` SIGKILLs of the whole service (every process) and a restart,
+    `redis_restarts` restarts of Redis itself (its append-only file keeps the data), and
+    `failovers` SIGKILLs of a cluster master (its replica takes over)."""
 
-    def __init__(self, kills, service_kills, redis_restarts):
-        self.events = ["kill"] * kills + ["service"] * service_kills + ["redis"] * redis_restarts
+    def __init__(self, kills, service_kills, redis_restarts, failovers=0):
+        self.events = (["kill"] * kills + ["service"] * service_kills
+                       + ["redis"] * redis_restarts + ["failover"] * failovers)
         random.shuffle(self.events)
 
     def __str__(self):
-        counts = {name: self.events.count(name) for name in ("kill", "service", "redis")}
-        return (f"kills: {counts['kill']}, whole-service kills: {counts['service']}, "
+        counts = {name: self.events.count(name)
+                  for name in ("kill", "service", "redis", "failover")}
+        text = (f"kills: {counts['kill']}, whole-service kills: {counts['service']}, "
                 f"Redis restarts: {counts['redis']}")
+        return text + (f", master failovers: {counts['failover']}" if counts["failover"] else "")
+
+
+def fail_over(cluster, first_due, reasks, interval):
+    """Kill the master of the shard of a user still to be asked (its first ask to come, or
+    a re-ask of its round), wait for its replica to take over, start it again as a replica.
+    Returns (the killed master's port, seconds until the replica served its slots)."""
+    layout = keys.layout(cluster=True)
+    now = time.time()
+    asking = [uid for uid, due in first_due.items() if due + reasks * interval > now]
+    user = random.choice(asking or list(first_due))
+    slot = key_slot(layout.due(layout.shard_of(user)).encode())
+    master = cluster.master_serving(slot)
+    killed = time.monotonic()
+    cluster.kill(master)
+    _until(lambda: cluster.master_serving(slot) not in (None, master), 60)
+    took_over = time.monotonic() - killed
+    cluster.restart(master)
+    _until(cluster.healthy, 60)
+    return master.port, took_over
+
+
+def _until(ready, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if ready():
+                return
+        except Exception:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the cluster did not recover in time")
+        time.sleep(0.05)
 
 
 def _kill_and_count(redis_server, standin, first_due, answering, plan, interval, reasks,
                     seed_value, settle_timeout, processes, workers):
-    env = day_settings(interval, reasks)
+    env = {**day_settings(interval, reasks), **scenarios.redis_env(redis_server)}
+    failovers = []
     if workers:
         processes = 1
 
@@ -373,6 +437,9 @@ def _kill_and_count(redis_server, standin, first_due, answering, plan, interval,
             if event == "redis":
                 redis_server.stop()
                 redis_server.start()
+                continue
+            if event == "failover":
+                failovers.append(fail_over(redis_server, first_due, reasks, interval))
                 continue
             slot = turn % processes   # in turn: with two processes, one is always up
             turn += 1
@@ -400,8 +467,12 @@ def _kill_and_count(redis_server, standin, first_due, answering, plan, interval,
         for bot in bots:
             bot.stop()
     shape = f"gunicorn with {workers} workers" if workers else f"processes: {processes}"
+    if scenarios.redis_env(redis_server):
+        shape += ", Redis Cluster of 3 masters and 3 replicas"
     print(f"users: {len(first_due)} ({len(answering)} answer), {shape}, {plan}, "
           f"snooze interval: {interval} s, re-asks: {reasks}, seed: {seed_value}")
+    for port, took_over in failovers:
+        print(f"master :{port} killed, its replica serving its slots {took_over:.1f} s later")
     print(f"pushes accepted: {len(result['pushes'])} of {expected} expected; "
           f"LINE answered the bot: {result['status']}; {elapsed:.1f} s")
     exact, too_late = report_day(result["pushes"], first_due, reasks, interval, answering)
@@ -428,11 +499,20 @@ def main(argv=None):
                         help="SIGKILLs of the whole service (every process), then a restart")
     parser.add_argument("--redis-restarts", type=int, default=0,
                         help="restarts of Redis itself mid-day (with its append-only file)")
+    parser.add_argument("--cluster", action="store_true",
+                        help="on a local Redis Cluster of 3 masters and 3 replicas")
+    parser.add_argument("--failovers", type=int, default=0,
+                        help="--cluster: SIGKILLs of a master mid-day (its replica takes over)")
     parser.add_argument("--answers", action=argparse.BooleanOptionalAction, default=True,
                         help="half of the users answer each round (--no-answers: nobody does)")
     args = parser.parse_args(argv)
+    if args.failovers and not args.cluster:
+        parser.error("--failovers needs --cluster")
+    if args.cluster and args.redis_restarts:
+        parser.error("--redis-restarts restarts one Redis; on --cluster, use --failovers")
     ok = run(args.users, args.kills, args.interval, args.reasks, args.seed, args.settle_timeout,
-             args.processes, args.workers, args.service_kills, args.redis_restarts, args.answers)
+             args.processes, args.workers, args.service_kills, args.redis_restarts, args.answers,
+             args.cluster, args.failovers)
     raise SystemExit(0 if ok else 1)
 
 

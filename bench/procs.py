@@ -12,7 +12,7 @@ import sys
 import time
 
 from outbox.clock import real_seconds as monotonic
-from storage.redis_server import RedisServer, free_port
+from storage.redis_server import LocalCluster, RedisServer, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK_DIR = os.path.join(ROOT, ".bench")
@@ -54,6 +54,19 @@ def private_redis(name="redis", persistent=False):
     finally:
         server.stop()
         shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_cluster(name="cluster"):
+    """A throwaway Redis Cluster (3 masters, 3 replicas) under .bench/, stopped and its
+    directory removed afterwards."""
+    cluster = LocalCluster(os.path.join(WORK_DIR, f"{name}-{os.getpid()}"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.data_dir, ignore_errors=True)
 
 
 class StandInProcess:

@@ -5,12 +5,15 @@ import math
 import time
 
 import redis as redis_py
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
 
 from bench import procs, records, stats
 from bench.profiled import print_summary
 from bench.webhooks import WebhookFactory, closed_loop
 from chat import texts
 from settings import Settings
+from storage import keys
 
 LINE_RATE = 2000             # LINE: push + reply requests per second per channel
 WEBHOOK_TEXT = "設定教えて"    # "show my setting": every one needs a reply
@@ -32,11 +35,16 @@ class Report:
 
 
 @contextlib.contextmanager
-def environment(latency=0.0, rate_limit=None, name="redis", persistent=False):
+def environment(latency=0.0, rate_limit=None, name="redis", persistent=False, cluster=None):
     """A private Redis of its own (`name`, `persistent`: procs.private_redis) with a client,
-    and the stand-in; all stopped afterwards."""
-    with procs.private_redis(name, persistent=persistent) as server:
-        client = redis_py.Redis.from_url(server.url)
+    and the stand-in; all stopped afterwards. With `cluster` (by default CLUSTER): a private
+    Redis Cluster (procs.private_cluster) and a cluster client instead."""
+    cluster = CLUSTER if cluster is None else cluster
+    servers = procs.private_cluster(name) if cluster else procs.private_redis(
+        name, persistent=persistent)
+    with servers as server:
+        client = (RedisCluster.from_url(server.url) if cluster
+                  else redis_py.Redis.from_url(server.url))
         standin = None
         try:
             standin = procs.StandInProcess(latency=latency, rate_limit=rate_limit)
@@ -49,6 +57,36 @@ def environment(latency=0.0, rate_limit=None, name="redis", persistent=False):
 
 # gunicorn workers for every bot the scenarios start (None: `python web.py`, one process).
 WORKERS = None
+# Every scenario on a local Redis Cluster (3 masters, 3 replicas) instead of one Redis.
+CLUSTER = False
+
+
+def redis_env(server) -> dict:
+    """What the bot is told about its Redis beyond REDIS_URL."""
+    return {"REDIS_CLUSTER": 1} if isinstance(server, procs.LocalCluster) else {}
+
+
+class RedisCpu:
+    """CPU seconds each Redis process used: the one Redis, or each master of the cluster
+    (by its port), since `start()`."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def _now(self):
+        if isinstance(self.server, procs.LocalCluster):
+            return {node.port: procs.cpu_seconds(node.process.pid)
+                    for node in self.server.nodes if node.process is not None}
+        return {"redis": procs.cpu_seconds(self.server.process.pid)}
+
+    def start(self):
+        self.before = self._now()
+        return self
+
+    def stop(self):
+        after = self._now()
+        self.used = {name: after[name] - self.before.get(name, 0.0) for name in after}
+        return self
 
 
 @contextlib.contextmanager
@@ -57,8 +95,11 @@ def running_bot(server, standin, name, profile=False, variants=(), **env):
         name += "+" + "+".join(variants)
     if WORKERS:
         name += f"-{WORKERS}workers"
+    if isinstance(server, procs.LocalCluster):
+        name += "-cluster"
     bot = procs.BotProcess(server.url, standin.base_url, log_name=name, profile=profile,
-                           variants=variants, fresh_log=True, workers=WORKERS, **env)
+                           variants=variants, fresh_log=True, workers=WORKERS,
+                           **redis_env(server), **env)
     try:
         yield bot.start()
     finally:
@@ -160,12 +201,19 @@ def burst(report, n=10000, latency=0.05, rate_limit=LINE_RATE, push_rate=None, l
             bot.profile_start()
             _sleep_until(due)
             window = CpuWindow(bot).start()
-            redis_cpu = procs.cpu_seconds(server.process.pid)
-            client.config_resetstat()
+            redis_cpu = RedisCpu(server).start()
+            for redis_client in _masters(server, client).values():
+                redis_client.config_resetstat()
             wait_for_pushes(standin, n, _patience(n, rate))
             window.stop()
-            redis_cpu = procs.cpu_seconds(server.process.pid) - redis_cpu
-            redis_commands = client.info("commandstats")
+            redis_cpu = redis_cpu.stop().used
+            serving = _shards_served(server)
+            redis_commands = {}
+            for redis_client in _masters(server, client).values():
+                for name, stat in redis_client.info("commandstats").items():
+                    total = redis_commands.setdefault(name, {"usec": 0, "calls": 0})
+                    total["usec"] += stat["usec"]
+                    total["calls"] += stat["calls"]
             time.sleep(QUIET_SECONDS)
             peak = bot.memory()["VmHWM"]
             profile = bot.profile_stop()
@@ -180,7 +228,9 @@ def burst(report, n=10000, latency=0.05, rate_limit=LINE_RATE, push_rate=None, l
     sent = len(data["pushes"])
     report.figure(f"burst {n}: bot CPU per push", f"{1000 * window.cpu / max(1, sent):.2f} ms "
                   f"({sent / max(last, 1e-9):.0f}/s, {window.busy:.2f} cores busy); "
-                  f"Redis {1000 * redis_cpu / max(1, sent):.2f} ms")
+                  f"Redis {1000 * sum(redis_cpu.values()) / max(1, sent):.2f} ms")
+    if serving:
+        _per_master(report, n, serving, redis_cpu, due_of)
     busiest = sorted(redis_commands.items(), key=lambda item: -item[1]["usec"])[:4]
     report.note("Redis time by command: " + ", ".join(
         f"{name.removeprefix('cmdstat_')} {stat['usec'] / 1e6:.2f} s ({stat['calls']} calls)"
@@ -189,6 +239,39 @@ def burst(report, n=10000, latency=0.05, rate_limit=LINE_RATE, push_rate=None, l
                   f" = {peak / idle:.2f}x", "<= 2x", peak <= 2 * idle)
     if profile:
         print_summary(profile, per=sent, unit="push")
+
+
+def _masters(server, client) -> dict:
+    """A client of each master by its port (one Redis: {"redis": the client})."""
+    if not isinstance(server, procs.LocalCluster):
+        return {"redis": client}
+    return {node.port: server.client(node) for node in server.nodes[:server.masters]
+            if node.process is not None}
+
+
+def _shards_served(server) -> dict:
+    """On a cluster: {shard: the port of the master that serves it}; else {}."""
+    if not isinstance(server, procs.LocalCluster):
+        return {}
+    layout = keys.layout(cluster=True)
+    return {shard: server.master_serving(key_slot(layout.due(shard).encode())).port
+            for shard in range(layout.shards)}
+
+
+def _per_master(report, n, serving, redis_cpu, due_of):
+    """The Redis CPU per ask of each master of the cluster: asks of the users whose shard
+    it serves."""
+    layout = keys.layout(cluster=True)
+    asks, shards = {}, {}
+    for uid in due_of:
+        port = serving[layout.shard_of(uid)]
+        asks[port] = asks.get(port, 0) + 1
+    for shard, port in serving.items():
+        shards.setdefault(port, []).append(shard)
+    parts = [f":{port} {len(shards[port])} shards, {asks.get(port, 0)} asks, "
+             f"{1000 * redis_cpu.get(port, 0.0) / max(1, asks.get(port, 0)):.3f} ms/ask"
+             for port in sorted(shards)]
+    report.figure(f"burst {n}: Redis CPU per ask, each master", "; ".join(parts))
 
 
 def reasks(report, n=10000, latency=0.05, spread=None, push_rate=None, profile=False,
