@@ -228,7 +228,7 @@ def burst(report, n=10000, latency=0.05, rate_limit=LINE_RATE, push_rate=None, l
     sent = len(data["pushes"])
     report.figure(f"burst {n}: bot CPU per push", f"{1000 * window.cpu / max(1, sent):.2f} ms "
                   f"({sent / max(last, 1e-9):.0f}/s, {window.busy:.2f} cores busy); "
-                  f"Redis {1000 * sum(redis_cpu.values()) / max(1, sent):.2f} ms")
+                  f"Redis {1000 * sum(redis_cpu.values()) / max(1, sent):.3f} ms")
     if serving:
         _per_master(report, n, serving, redis_cpu, due_of)
     busiest = sorted(redis_commands.items(), key=lambda item: -item[1]["usec"])[:4]

@@ -8,6 +8,10 @@ sdk-http    the outbox's transport as it was before outbox/http.py: every push, 
             urllib3, http.client, RESTResponse), with the same body dict, headers, timeout and
             no retries. LINE's non-2xx answers come back as the same outbox.http.Answer.
             tests/test_outbox_wire.py checks that it and the core send the same bytes.
+no-replica-wait
+            Redis Cluster: a batch is claimed (or taken over) and sent without waiting for the
+            shard's replica to acknowledge the claim (no WAIT): what the WAIT costs
+            (storage/batches.py). Unsafe: a failover can then lose a claim of an ask LINE took.
 
 Earlier variants and what became of them: bench/README.md.
 """
@@ -62,6 +66,20 @@ def sdk_http():
     from outbox import line
 
     line.LineHttp = SdkHttp
+
+
+@variant("no-replica-wait")
+def no_replica_wait():
+    from storage import batches
+
+    def replicated(self, key, add):
+        nodes = self._nodes
+        [answer] = self._pipeliner.execute(nodes.client_for(key), nodes.node_name(key), [add])
+        if isinstance(answer, Exception):
+            raise answer
+        return answer, True
+
+    batches.AskBatches._replicated = replicated
 
 
 def apply(names):
