@@ -44,29 +44,26 @@ def http_json(port, method, path, body=None, headers=None, timeout=60.0):
 
 
 @contextlib.contextmanager
-def private_redis(name="redis", persistent=False):
-    """A throwaway redis-server under .bench/, stopped and its directory removed afterwards
-    (`persistent`: with its append-only file, so that it can be restarted mid-run)."""
-    server = RedisServer(os.path.join(WORK_DIR, f"{name}-{os.getpid()}"), persistent=persistent)
-    server.start()
+def _throwaway(server):
+    """`server` (a RedisServer or a LocalCluster) started, then stopped by PID and its
+    directory removed."""
     try:
-        yield server
+        with server:
+            yield server
     finally:
-        server.stop()
         shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
-@contextlib.contextmanager
+def private_redis(name="redis", persistent=False):
+    """A throwaway redis-server under .bench/ (`persistent`: with its append-only file, so
+    that it can be restarted mid-run)."""
+    return _throwaway(RedisServer(os.path.join(WORK_DIR, f"{name}-{os.getpid()}"),
+                                  persistent=persistent))
+
+
 def private_cluster(name="cluster"):
-    """A throwaway Redis Cluster (3 masters, 3 replicas) under .bench/, stopped and its
-    directory removed afterwards."""
-    cluster = LocalCluster(os.path.join(WORK_DIR, f"{name}-{os.getpid()}"))
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(cluster.data_dir, ignore_errors=True)
+    """A throwaway Redis Cluster (3 masters, 3 replicas) under .bench/."""
+    return _throwaway(LocalCluster(os.path.join(WORK_DIR, f"{name}-{os.getpid()}")))
 
 
 class StandInProcess:

@@ -138,25 +138,24 @@ class Watches:
     @outage_aware
     def end_watchers_of(self, owner: str) -> List[str]:
         """Every watch of `owner` ends; returns who watched."""
-        watchers = _names(self.redis.smembers(self.keys.watchers(owner)))
-        if not watchers:
-            return []
-        links = [(owner, watcher) for watcher in watchers]
-        ended = self._leave_watchers(links)
-        self._leave_watching(links)
-        return [watcher for watcher, gone in zip(watchers, ended) if gone]
+        return self._end(self.keys.watchers(owner), lambda watcher: (owner, watcher))
 
     @outage_aware
     def end_watching_by(self, watcher: str) -> List[str]:
         """`watcher` stops watching anyone; returns whom they watched (a link half made, by
         a redeem cut short, ends too, and is not counted)."""
-        owners = _names(self.redis.smembers(self.keys.watching(watcher)))
-        if not owners:
+        return self._end(self.keys.watching(watcher), lambda owner: (owner, watcher))
+
+    def _end(self, own_set: str, link) -> List[str]:
+        """End the links to each member of `own_set` (`link(member)`: (owner, watcher)), in
+        the unlink's two steps; returns the members whose link was there."""
+        others = _names(self.redis.smembers(own_set))
+        if not others:
             return []
-        links = [(owner, watcher) for owner in owners]
+        links = [link(other) for other in others]
         ended = self._leave_watchers(links)
         self._leave_watching(links)
-        return [owner for owner, gone in zip(owners, ended) if gone]
+        return [other for other, gone in zip(others, ended) if gone]
 
     def _leave_watchers(self, links: Sequence[Tuple[str, str]]) -> List[bool]:
         """Unlink step 1, in each owner's slot: the watcher leaves the owner's watchers.

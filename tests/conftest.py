@@ -26,28 +26,24 @@ TOKEN = "test-channel-token"
 TOKYO_MORNING = "2026-11-26 21:00:00"  # UTC: 06:00 on 2026-11-27 in Tokyo
 
 
+def _for_the_session(prefix, server_class):
+    """A server_class (RedisServer, LocalCluster) in a temporary directory, stopped by PID
+    when the session ends."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
+        with server_class(data_dir, executable=os.environ.get("REDIS_SERVER")) as server:
+            yield server
+
+
 @pytest.fixture(scope="session")
 def redis_server():
-    with tempfile.TemporaryDirectory(prefix="usa-test-redis-") as data_dir:
-        server = RedisServer(data_dir, executable=os.environ.get("REDIS_SERVER"))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    yield from _for_the_session("usa-test-redis-", RedisServer)
 
 
 @pytest.fixture(scope="session")
 def redis_cluster():
     """A local Redis Cluster (3 masters, 3 replicas) from the same redis-server binary,
     started once for the session, by the first test that needs it."""
-    with tempfile.TemporaryDirectory(prefix="usa-test-cluster-") as data_dir:
-        cluster = LocalCluster(data_dir, executable=os.environ.get("REDIS_SERVER"))
-        cluster.start()
-        try:
-            yield cluster
-        finally:
-            cluster.stop()
+    yield from _for_the_session("usa-test-cluster-", LocalCluster)
 
 
 @pytest.fixture

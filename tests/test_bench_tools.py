@@ -450,10 +450,35 @@ def test_the_variant_is_the_sdk_transport(monkeypatch):
     from bench import variants
 
     # lean-line and raw-http are gone: raw-http's idea is the core's outbox/http.py
-    assert set(variants.VARIANTS) == {"sdk-http"}
+    assert set(variants.VARIANTS) == {"sdk-http", "no-replica-wait"}
     monkeypatch.setattr(line, "LineHttp", line.LineHttp)  # undone after the test
     variants.apply(["sdk-http"])
     assert isinstance(LineOutbox("http://127.0.0.1:9", TOKEN).transport, variants.SdkHttp)
+
+
+def test_the_no_replica_wait_variant_claims_on_a_cluster_without_waiting(cluster_client,
+                                                                          monkeypatch):
+    from bench import variants
+    from domain.rounds import Dose
+    from domain.user import UserRecord
+    from storage.batches import AskBatches, AskKey, ClaimStatus
+    from storage.store import Store
+
+    def waits():
+        per_node = cluster_client.info("commandstats", target_nodes=cluster_client.PRIMARIES)
+        return sum(stats.get("cmdstat_wait", {}).get("calls", 0) for stats in per_node.values())
+
+    def claim(batch_id, user_id):
+        [claimed] = store.batches.claim(batch_id, AskKey(0, 60.0),
+                                        [UserRecord(user_id, (Dose(8, 0),))], 30)
+        return claimed.status
+
+    store = Store(cluster_client)
+    before = waits()
+    assert claim("b1", "U1") is ClaimStatus.WON and waits() == before + 1   # the core waits
+    monkeypatch.setattr(AskBatches, "_replicated", AskBatches._replicated)  # undone after
+    variants.apply(["no-replica-wait"])
+    assert claim("b2", "U2") is ClaimStatus.WON and waits() == before + 1   # the variant not
 
 
 def test_the_sdk_transport_is_read_like_the_core():
