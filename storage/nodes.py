@@ -47,7 +47,10 @@ class Nodes:
         if now - self._refreshed < REFRESH_AT_MOST_EVERY:
             return
         self._refreshed = now
-        self.client.nodes_manager.initialize()  # raises while no node answers: still stale
+        try:
+            self.client.nodes_manager.initialize()
+        except redis.exceptions.RedisClusterException as exc:  # no node answers: an outage
+            raise redis.exceptions.ConnectionError(str(exc)) from exc
         self._stale = False
 
     def primaries(self):
