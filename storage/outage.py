@@ -9,6 +9,7 @@ outage like a restart: nothing was decided on it, the slot map is read again, an
 caller tries again later."""
 import functools
 import logging
+import time
 
 from redis import exceptions
 
@@ -26,22 +27,32 @@ class StorageUnavailable(Exception):
 
 class Outage:
     """Whether the last call on a client found Redis unreachable (shared by its stores).
-    `on_seen`: called at each outage error (the cluster's slot map is read again)."""
+    `on_seen`: called at each outage error (the cluster's slot map is read again).
+    `partial`: on a cluster one master may fail over while the others answer: the outage is
+    over once calls have succeeded for QUIET_SECONDS without an error, not at the first call
+    another master answers (else a failover would log a line pair per call)."""
 
-    def __init__(self, on_seen=None):
+    QUIET_SECONDS = 1.0
+
+    def __init__(self, on_seen=None, partial=False):
         self.ongoing = False
         self._on_seen = on_seen
+        self._partial = partial
+        self._last_error = 0.0
 
     def seen(self, exc: Exception) -> StorageUnavailable:
         if self._on_seen is not None:
             self._on_seen()
+        if self._partial:
+            self._last_error = time.monotonic()
         if not self.ongoing:
             self.ongoing = True
             log.warning("Redis unavailable (%s); retrying until it is back", type(exc).__name__)
         return StorageUnavailable(type(exc).__name__)
 
     def over(self) -> None:
-        if self.ongoing:
+        if self.ongoing and (not self._partial
+                             or time.monotonic() - self._last_error >= self.QUIET_SECONDS):
             self.ongoing = False
             log.warning("Redis available again")
 

@@ -67,7 +67,7 @@ class Store:
         self.redis = client
         self.keys = layout or keys.layout(isinstance(client, RedisCluster))
         self.nodes = Nodes(client)
-        self.outage = Outage(on_seen=self.nodes.stale)
+        self.outage = Outage(on_seen=self.nodes.stale, partial=self.keys.cluster)
         self.pipeliner = Pipeliner(client, nodes=self.nodes)  # commands of a moment share
         token = token or uuid.uuid4().hex                     # a round trip
         layout, nodes = self.keys, self.nodes
