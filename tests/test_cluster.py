@@ -62,3 +62,13 @@ def _answers(ready):
         return ready()
     except Exception:
         return False
+
+
+def test_a_start_on_a_cluster_node_without_redis_cluster_is_refused(redis_cluster, capsys):
+    import runtime
+    from startup import StartRefused
+
+    with pytest.raises(StartRefused, match="a node of a Redis Cluster"):
+        runtime.check_redis(redis_cluster.url)
+    assert "Fix: set REDIS_CLUSTER=1" in capsys.readouterr().err
+    runtime.check_redis(redis_cluster.url, cluster=True)     # as the bot connects: it answers

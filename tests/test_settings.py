@@ -66,3 +66,13 @@ def test_on_heroku_redis_url_is_required_else_users_vanish_at_each_restart():
 def test_one_credential_alone_is_refused_with_the_missing_name(env, missing):
     with pytest.raises(SystemExit, match=f"{missing} is not"):
         from_environment(env)
+
+
+def test_redis_cluster_is_off_unless_set_and_needs_a_url():
+    assert from_environment({}).redis_cluster is False
+    on = from_environment({"REDIS_URL": "redis://10.0.0.1:7000", "REDIS_CLUSTER": "1"})
+    assert on.redis_cluster is True and on.redis_url == "redis://10.0.0.1:7000"
+    with pytest.raises(SystemExit, match="REDIS_CLUSTER is set but REDIS_URL is not"):
+        from_environment({"REDIS_CLUSTER": "1"})
+    with pytest.raises(SystemExit, match="REDIS_CLUSTER must be 1 or 0"):
+        from_environment({"REDIS_URL": "redis://10.0.0.1:7000", "REDIS_CLUSTER": "cluster"})
