@@ -73,6 +73,10 @@ class RedisCpu:
     def __init__(self, server):
         self.server = server
 
+    def total(self) -> float:
+        """CPU seconds of every Redis process so far."""
+        return sum(self._now().values())
+
     def _now(self):
         if isinstance(self.server, procs.LocalCluster):
             return {node.port: procs.cpu_seconds(node.process.pid)
@@ -370,7 +374,7 @@ def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
                 factory = WebhookFactory(bot.port, procs.SECRET, ids, WEBHOOK_TEXT)
                 cpu_of = {"bot": bot.cpu_seconds,
                           "stand-in": lambda: procs.cpu_seconds(standin.pid),
-                          "redis": lambda: procs.cpu_seconds(server.process.pid)}
+                          "redis": RedisCpu(server).total}
                 cpu0 = {name: cpu() for name, cpu in cpu_of.items()}
                 driver0 = time.process_time()
                 began = time.monotonic()
