@@ -30,9 +30,10 @@ class Outage:
     `on_seen`: called at each outage error (the cluster's slot map is read again).
     `partial`: on a cluster one master may fail over while the others answer: the outage is
     over once calls have succeeded for QUIET_SECONDS without an error, not at the first call
-    another master answers (else a failover would log a line pair per call)."""
+    another master answers (else a failover would log a line pair per call). The callers
+    retry every second, so a master still down shows an error within that time."""
 
-    QUIET_SECONDS = 1.0
+    QUIET_SECONDS = 3.0
 
     def __init__(self, on_seen=None, partial=False):
         self.ongoing = False

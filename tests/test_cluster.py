@@ -1,6 +1,7 @@
 """The whole bot on the local Redis Cluster (3 masters, 3 replicas): users of every shard asked
 together, one request per shard and ask; a master killed mid-round, its replica taking over,
 and the round going on with nothing asked twice."""
+import logging
 import time
 
 import pytest
@@ -27,12 +28,13 @@ def test_users_of_every_shard_due_together_are_asked_once_one_request_per_shard(
 
 
 def test_a_master_killed_mid_round_hands_over_to_its_replica_and_nothing_is_asked_twice(
-        bot, redis_cluster, user_id):
+        bot, redis_cluster, user_id, caplog):
     keyslot = bot.store.redis.keyslot(bot.store.keys.user(user_id))
     bot.say(user_id, "6時10分")
     bot.advance(minutes=10)                        # the first ask
     master = redis_cluster.master_serving(keyslot)
     redis_cluster.kill(master)
+    caplog.set_level(logging.WARNING, logger="storage.store")
     try:
         bot.advance(minutes=10)                    # re-ask 1 falls due during the failover
         _until(lambda: redis_cluster.master_serving(keyslot) not in (None, master),
@@ -45,6 +47,10 @@ def test_a_master_killed_mid_round_hands_over_to_its_replica_and_nothing_is_aske
         bot.say(user_id, "飲んだ")
         bot.advance(hours=2)
         assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
+        # The other masters answered all along: still one outage in the log, not one per call.
+        lines = [r.getMessage() for r in caplog.records if r.name == "storage.store"]
+        assert sum(line.startswith("Redis unavailable") for line in lines) == 1
+        assert sum(line == "Redis available again" for line in lines) <= 1
     finally:
         redis_cluster.restart(master)              # back, as the new master's replica
         _until(redis_cluster.healthy, "the old master rejoined as a replica")
