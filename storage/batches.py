@@ -21,8 +21,10 @@ afresh, under another retry key: shown twice. So a claim, and a takeover before 
 is followed on the same connection by WAIT for the replica (REPLICA_WAIT_MS); what the
 replica has not acknowledged by then is not sent yet (the batch's lease is dropped, and the
 next try, a moment later, takes the batch over and resends it with its key). A master that
-has no replica connected is not waited for: no replica could take over without the claim."""
+has no replica connected is not waited for: no replica could take over without the claim
+(WAIT would only spend its whole timeout); that is looked at again at most once a second."""
 import enum
+import time
 from typing import List, NamedTuple, Optional, Sequence
 
 import orjson
@@ -36,6 +38,7 @@ PUSH_RECORD_TTL = 3 * 24 * 3600
 _BATCH_CLAIM = b"b:"   # a claim's value names its batch: b:<batch id>
 REPLICA_WAIT_MS = 200  # Redis Cluster: how long a claim waits for the replica to have it
 UNREPLICATED_WAIT = 0.5  # seconds before an ask whose claim the replica lacked is looked at
+ALONE_FOR = 1.0        # seconds a master found without a replica is taken to have none
 
 
 class AskKey(NamedTuple):
@@ -88,6 +91,7 @@ class AskBatches:
         self._nodes = nodes
         self._pipeliner = pipeliner
         self._processes = processes
+        self._alone = {}                # master -> when it was found without a replica
         self._claim_asks = lua.register(client, "claim_asks.lua")
         self._take_batch = lua.register(client, "take_batch.lua")
 
@@ -182,18 +186,26 @@ class AskBatches:
         """(the answer of the script `add` queues, whether the shard's replica has what it
         wrote): the script, then WAIT on the same connection of the master that serves
         `key`."""
-        client = self._nodes.client_for(key)
+        client, node = self._nodes.client_for(key), self._nodes.node_name(key)
+        alone_since = self._alone.get(node)
+        if alone_since is not None and time.monotonic() - alone_since < ALONE_FOR:
+            [answer] = self._pipeliner.execute(client, node, [add])
+            if isinstance(answer, Exception):
+                raise answer
+            return answer, True
         answer, acked = self._pipeliner.execute(
-            client, self._nodes.node_name(key),
-            [add, lambda pipe: pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)],
+            client, node, [add, lambda pipe: pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)],
             rerun_all=True)
         for reply in (answer, acked):
             if isinstance(reply, Exception):
                 raise reply
         if acked >= 1:
+            self._alone.pop(node, None)
             return answer, True
-        role = client.execute_command("ROLE")   # no replica connected: none to wait for
-        return answer, not role[2]
+        if client.execute_command("ROLE")[2]:    # a replica is connected but lacks it
+            return answer, False
+        self._alone[node] = time.monotonic()     # none to wait for
+        return answer, True
 
 
 def _batch_named(claim: bytes) -> str:
