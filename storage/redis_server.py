@@ -178,7 +178,8 @@ class LocalCluster:
             return len(client.execute_command("CLUSTER", "NODES").decode().splitlines())
 
     def healthy(self) -> bool:
-        """Every running node says cluster_state:ok, and every master has a replica online."""
+        """Every running node says cluster_state:ok, every master has a replica online, and
+        every replica has loaded what its master sent and follows it."""
         running = [node for node in self.nodes if node.process is not None]
         masters = 0
         for node in running:
@@ -186,6 +187,11 @@ class LocalCluster:
                 if client.cluster("info")["cluster_state"] != "ok":
                     return False
                 info = client.info("replication")
+                if info["role"] == "slave" and (
+                        info.get("master_link_status") != "up"
+                        or info.get("master_sync_in_progress")
+                        or client.info("persistence").get("loading")):
+                    return False
             if info["role"] == "master" and info.get("connected_slaves", 0) > 0:
                 if not any(f"slave{i}" in info and info[f"slave{i}"]["state"] == "online"
                            for i in range(info["connected_slaves"])):

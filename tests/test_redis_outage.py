@@ -105,3 +105,23 @@ class _OnLog(logging.Handler):
     def emit(self, record):
         if self.text in record.getMessage():
             self.event.set()
+
+
+def test_on_a_cluster_an_outage_is_over_once_calls_go_3_s_without_an_error(caplog, frozen):
+    """While one master fails over, the calls to the others succeed in between: that is not
+    the end of the outage, which is logged once, and over once 3 s pass without an error."""
+    from storage.outage import Outage
+
+    outage = Outage(partial=True)
+    with caplog.at_level(logging.WARNING, logger="storage.store"):
+        for _ in range(10):                 # each second: a failing call, then another master
+            outage.seen(ConnectionError())
+            outage.over()
+            frozen.tick(1)
+        outage.over()
+        frozen.tick(1.5)
+        outage.over()                       # 2.5 s without an error: not yet
+        frozen.tick(0.5)
+        outage.over()
+    assert [r.getMessage() for r in caplog.records] == [
+        "Redis unavailable (ConnectionError); retrying until it is back", "Redis available again"]
