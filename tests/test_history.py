@@ -93,6 +93,29 @@ def test_the_record_is_a_command_not_an_answer(bot, user_id, sent):
     assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
 
 
+def counts(flex):
+    """The three counts under the calendar, as shown."""
+    row = flex["contents"]["body"]["contents"][-2]
+    return [text["text"] for text in row["contents"]]
+
+
+def test_today_shows_its_mark_only_once_every_round_due_today_has_ended(bot, user_id, sent):
+    bot.say(user_id, "6時10分と20時")
+    bot.advance(hours=2, minutes=30)              # 8:30: 6:10 went unanswered at 8:00
+    flex = ask_for_the_record(bot, user_id, sent)
+    assert marks(flex)[-1] == "…" and counts(flex) == ["○ 0日", "△ 0日", "× 0日"]
+    bot.say(user_id, "飲んだ")                    # late: 6:10 is △, 20:00 still to come
+    flex = ask_for_the_record(bot, user_id, sent)
+    assert marks(flex)[-1] == "…" and counts(flex) == ["○ 0日", "△ 0日", "× 0日"]
+    assert flex["altText"] == "記録(直近28日): ○0日 △0日 ×0日"
+    bot.advance(hours=11, minutes=45)             # 20:15: 20:00 asked, open
+    assert marks(ask_for_the_record(bot, user_id, sent))[-1] == "…"
+    bot.say(user_id, "飲んだ")                    # today's last round ended
+    flex = ask_for_the_record(bot, user_id, sent)
+    assert marks(flex)[-1] == "△" and counts(flex) == ["○ 0日", "△ 1日", "× 0日"]
+    assert flex["altText"] == "記録(直近28日): ○0日 △1日 ×0日"
+
+
 def test_a_user_without_a_history_gets_an_empty_calendar(bot, user_id, sent):
     flex = ask_for_the_record(bot, user_id, sent)
     assert flex["altText"] == texts.history_summary(0, 0, 0)
@@ -116,16 +139,28 @@ def test_day_marks_from_the_day_tallies():
     assert result.days[0].day == TODAY - timedelta(days=27) and result.days[-1].today
 
 
-def test_today_counts_only_once_its_last_round_has_ended():
+def test_today_is_marked_and_counted_only_once_its_last_round_has_ended():
     now = datetime(2026, 12, 1, 10, 0, tzinfo=TOKYO).timestamp()
     tallies = {TODAY: DayTally(taken=1)}
     later_today = Dose(20, 0, due=now + 3600)
     done = Dose(8, 0, due=now + 86400, at=now - 7200, day="2026-12-01",
                  state=RoundState.TAKEN, asks=1)
     pending = calendar(TODAY, tallies, (done, later_today), now=now, tz=TOKYO)
-    assert pending.days[-1].mark is Mark.TAKEN and pending.taken == 0
+    assert pending.days[-1].mark is Mark.IN_PROGRESS and pending.taken == 0
     finished = calendar(TODAY, tallies, (done,), now=now, tz=TOKYO)
-    assert finished.taken == 1
+    assert finished.days[-1].mark is Mark.TAKEN and finished.taken == 1
+
+
+def test_a_day_whose_round_is_still_open_is_in_progress_and_not_counted():
+    now = datetime(2026, 12, 1, 0, 5, tzinfo=TOKYO).timestamp()
+    tallies = {TODAY - timedelta(days=1): DayTally(missed=1)}
+    # Yesterday's 23:55 round, still asked after midnight; its 8:00 round was missed.
+    open_round = Dose(23, 55, due=now + 300, at=now - 600, day="2026-11-30",
+                      state=RoundState.ASKING, asks=2)
+    result = calendar(TODAY, tallies, (Dose(8, 0, due=now + 8 * 3600), open_round), now=now,
+                      tz=TOKYO)
+    assert [cell.mark for cell in result.days[-2:]] == [Mark.IN_PROGRESS, Mark.IN_PROGRESS]
+    assert result.missed == 0
 
 
 def test_the_card_stays_within_lines_flex_limits():
