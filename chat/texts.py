@@ -146,6 +146,10 @@ def watched_by(watcher: str) -> str:
     return f"{watcher}さんが見守りを始めました。"
 
 
+def already_watching(owner: str) -> str:
+    return f"すでに{owner}さんを見守っています。"
+
+
 CODE_NOT_FOUND = "そのコードは見つかりませんでした。"
 OWN_CODE = "自分のコードは使えません。"
 TRY_LATER = "しばらくしてからもう一度試してください。"

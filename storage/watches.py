@@ -22,6 +22,7 @@ class Redeem(enum.Enum):
     STARTED = "started"   # the sender now watches the code's owner
     UNKNOWN = "unknown"   # no such live code (wrong, expired or used)
     OWN = "own"           # the sender's own code
+    ALREADY = "already"   # the sender watches the code's owner already (the code stays)
     FULL = "full"         # the owner has MAX_WATCHERS watchers already
     LOCKED = "locked"     # too many wrong codes from the sender this hour
     CHANGED = "changed"   # the code's owner changed since it was read: read again

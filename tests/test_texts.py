@@ -101,6 +101,7 @@ def test_watch_and_zone_texts():
     assert texts.watch_code("012345").startswith("見守りコード: 012345\n")
     assert texts.watching_started("花子") == "花子さんの見守りを始めました。飲み忘れたときにお知らせします。"
     assert texts.watched_by("太郎") == "太郎さんが見守りを始めました。"
+    assert texts.already_watching("花子") == "すでに花子さんを見守っています。"
     assert texts.missed_alert("花子", 8, 0) == "花子さんが8時0分の薬をまだ飲んでいないようです。"
     assert texts.taken_alert("花子", 20, 5) == "花子さんが20時5分の薬を飲みました。"
     assert texts.watch_over("太郎") == "太郎さんの見守りが終わりました。"

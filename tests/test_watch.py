@@ -88,6 +88,26 @@ def test_wrong_own_used_and_replaced_codes(bot, people, redis_client):
     assert bot.last_reply(c) == ("そのコードは見つかりませんでした。",)
 
 
+def test_the_code_of_someone_already_watched_changes_nothing_and_stays_usable(bot, people,
+                                                                            redis_client):
+    a, b, c = people[HANAKO], people[TARO], people[JIRO]
+    watch(bot, a, b)
+    wait_for_push(bot, a, "太郎さんが見守りを始めました。")
+    code = code_of(bot, a)
+    pushes_before = len(bot.platform.pushes)
+    bot.say(b, code)
+    assert bot.last_reply(b) == ("すでに花子さんを見守っています。",)
+    assert redis_client.get(keys.watch_code(code)) == a.encode()      # not used up
+    assert redis_client.get(keys.watch_code_of(a)) == code.encode()
+    assert redis_client.get(keys.watch_failures(b)) is None           # not a wrong code
+    bot.say(c, code)                                                  # someone else still can
+    assert bot.last_reply(c)[0].startswith("花子さんの見守りを始めました")
+    wait_for_push(bot, a, "次郎さんが見守りを始めました。")
+    assert [(p.to, p.texts) for p in bot.platform.pushes[pushes_before:]] == [
+        (a, ("次郎さんが見守りを始めました。",))]                      # b's code told nobody
+    assert bot.system.watches.watchers(a) == sorted([b, c])
+
+
 def test_five_wrong_codes_in_an_hour_and_then_even_the_right_one_is_refused(bot, people,
                                                                           redis_client):
     a, guesser = people[HANAKO], people[TARO]

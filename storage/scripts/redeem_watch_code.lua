@@ -6,9 +6,10 @@
 -- ARGV[1] the sender, ARGV[2] wrong codes allowed, ARGV[3] their window in seconds,
 --   ARGV[4] watchers allowed, ARGV[5] the code's owner as the caller read it ('' : none).
 -- Guarantees: a code is used once (two senders at once: one wins); after ARGV[2] wrong codes
---   within the window every code from the sender is refused until the window has passed.
--- Returns: {status, owner}, status one of 'locked', 'unknown', 'own', 'full', 'started',
---   or 'changed' (the code's owner is not the one read: the caller reads again).
+--   within the window every code from the sender is refused until the window has passed; a
+--   code sent by someone who already watches its owner is left as it was, still usable.
+-- Returns: {status, owner}, status one of 'locked', 'unknown', 'own', 'already', 'full',
+--   'started', or 'changed' (the code's owner is not the one read: the caller reads again).
 local sender, owner = ARGV[1], ARGV[5]
 if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then
   return {'locked', ''}
@@ -19,10 +20,8 @@ if owner == '' then
   return {'unknown', ''}
 end
 if owner == sender then return {'own', owner} end
-if redis.call('SISMEMBER', KEYS[3], sender) == 0
-    and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then
-  return {'full', owner}
-end
+if redis.call('SISMEMBER', KEYS[3], sender) == 1 then return {'already', owner} end
+if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'full', owner} end
 redis.call('DEL', KEYS[1], KEYS[5])
 redis.call('SADD', KEYS[3], sender)
 redis.call('SADD', KEYS[4], owner)
