@@ -27,7 +27,7 @@ def request_watch_code(actor, message: RequestWatchCode):
 
 
 def redeem_watch_code(actor, message: RedeemWatchCode):
-    redeemed = actor.system.watches.redeem(message.code, actor.user_id)
+    redeemed = actor.system.watches.redeem(message.code, actor.user_id, actor.now())
     notices = actor.system.notices
     if redeemed.status is Redeem.ALREADY:   # nobody is told: nothing changed
         actor.reply(message.reply_token, texts.already_watching(notices.name_of(redeemed.owner)))

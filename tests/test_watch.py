@@ -178,6 +178,39 @@ def test_a_round_answered_in_time_alerts_nobody(bot, people):
     assert bot.pushed_texts(b) == []
 
 
+def test_whom_a_watcher_watches_comes_in_the_order_the_watches_began(bot, people,
+                                                                     redis_client):
+    watcher = people[SHIRO]
+    # Ids in the reverse of the order the watches begin, so that an order by id shows.
+    later_first = sorted((people[name] for name in (HANAKO, TARO, JIRO)), reverse=True)
+    for watched in later_first:
+        watch(bot, watched, watcher)
+        bot.advance(seconds=1)
+    assert bot.system.watches.watching(watcher) == later_first
+    # Links stored before start times were kept have none: they come first, by id.
+    old_links = sorted([new_user_id(), new_user_id()])
+    for watched in reversed(old_links):
+        redis_client.sadd(keys.watchers(watched), watcher)
+        redis_client.sadd(keys.watching(watcher), watched)
+    assert bot.system.watches.watching(watcher) == old_links + later_first
+
+
+def test_an_ended_watch_leaves_no_start_time(bot, people, redis_client, platform):
+    a, b, c = people[HANAKO], people[TARO], people[JIRO]
+    watch(bot, a, b)
+    watch(bot, c, b)
+    assert sorted(redis_client.hkeys(keys.watching_since(b))) == sorted([a.encode(), c.encode()])
+    bot.say(a, "見守り解除")                          # from the side of the person watched
+    assert redis_client.hkeys(keys.watching_since(b)) == [c.encode()]
+    watch(bot, a, b)
+    bot.say(b, "見守り解除")                          # from the watcher's side
+    assert not redis_client.exists(keys.watching_since(b))
+    watch(bot, a, b)
+    assert platform.unfollow(b) == 200               # blocking deletes the watcher's links
+    bot.timer.settle()
+    assert not redis_client.exists(keys.watching_since(b))
+
+
 def test_ending_the_watch_from_either_side(bot, people):
     a, b, c = people[HANAKO], people[TARO], people[JIRO]
     watch(bot, a, b)

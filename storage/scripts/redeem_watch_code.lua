@@ -1,10 +1,11 @@
 -- A watcher sends a code: start watching its owner.
 --
 -- KEYS[1] the code, KEYS[2] the sender's wrong-code counter, KEYS[3] the owner's watchers,
---   KEYS[4] whom the sender watches, KEYS[5] the owner's current-code key. (KEYS[3] and [5]
---   are any keys when the caller found no owner.)
+--   KEYS[4] whom the sender watches, KEYS[5] the owner's current-code key, KEYS[6] when each
+--   watch of the sender began. (KEYS[3] and [5] are any keys when the caller found no owner.)
 -- ARGV[1] the sender, ARGV[2] wrong codes allowed, ARGV[3] their window in seconds,
---   ARGV[4] watchers allowed, ARGV[5] the code's owner as the caller read it ('' : none).
+--   ARGV[4] watchers allowed, ARGV[5] the code's owner as the caller read it ('' : none),
+--   ARGV[6] now (epoch seconds): when the watch begins.
 -- Guarantees: a code is used once (two senders at once: one wins); after ARGV[2] wrong codes
 --   within the window every code from the sender is refused until the window has passed; a
 --   code sent by someone who already watches its owner is left as it was, still usable.
@@ -25,4 +26,5 @@ if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'full', owner}
 redis.call('DEL', KEYS[1], KEYS[5])
 redis.call('SADD', KEYS[3], sender)
 redis.call('SADD', KEYS[4], owner)
+redis.call('HSET', KEYS[6], owner, ARGV[6])
 return {'started', owner}
