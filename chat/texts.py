@@ -72,9 +72,16 @@ HELP = (
 )
 
 
-def history_summary(taken_days: int, late_days: int, missed_days: int) -> str:
-    """The record's altText (and what a client without Flex shows)."""
-    return f"記録(直近28日): ○{taken_days}日 △{late_days}日 ×{missed_days}日"
+def history_title(name: Optional[str] = None) -> str:
+    """The heading of a calendar: the user's own (記録), or a person's they watch."""
+    return "記録" if name is None else f"{name}さんの記録"
+
+
+def history_summary(taken_days: int, late_days: int, missed_days: int,
+                    name: Optional[str] = None) -> str:
+    """A calendar's line of the altText (what a client without Flex shows)."""
+    return (f"{history_title(name)}(直近28日): "
+            f"○{taken_days}日 △{late_days}日 ×{missed_days}日")
 
 
 def greeting(snooze_interval_seconds: float) -> str:
