@@ -75,16 +75,15 @@ def reject_time(actor, message: RejectTime):
 
 
 def show_setting(actor, message: ShowSetting):
+    """The times (ばいばい deletes them, not the zone or the watches), the zone, the watches."""
     record = actor.record
-    if not record.has_time:
-        actor.reply(message.reply_token, texts.NOT_SET)
-        return
     default_zone = actor.settings.timezone
     own_zone = record.tz if record.tz and record.tz != default_zone else None
-    notices = actor.system.notices
-    watchers = [notices.name_of(watcher)
-                for watcher in actor.system.watches.watchers(actor.user_id)]
-    actor.reply(message.reply_token, texts.current_setting(record.times, own_zone, watchers))
+    watches, names = actor.system.watches, actor.system.notices.name_of
+    watchers = [names(watcher) for watcher in watches.watchers(actor.user_id)]
+    watching = [names(watched) for watched in watches.watching(actor.user_id)]
+    actor.reply(message.reply_token,
+                texts.current_setting(record.times, own_zone, watchers, watching))
 
 
 # -- the user's time zone ------------------------------------------------------------------------

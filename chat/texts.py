@@ -35,14 +35,16 @@ def times_not_set(times: Iterable[Time]) -> str:
 
 
 def current_setting(times: Iterable[Time], zone: Optional[str] = None,
-                    watchers: Iterable[str] = ()) -> str:
-    """The schedule; the zone when it is not the bot's, and who watches, each on a line."""
-    lines = [f"{times_text(times)}に設定されています"]
+                    watchers: Iterable[str] = (), watching: Iterable[str] = ()) -> str:
+    """The schedule (or that there is none); then, each on a line, the zone when it is not
+    the bot's, who watches the user, and whom the user watches."""
+    times = list(times)
+    lines = [f"{times_text(times)}に設定されています" if times else NOT_SET]
     if zone:
         lines.append(f"タイムゾーン: {zone}")
-    watchers = list(watchers)
-    if watchers:
-        lines.append("見守り: " + "、".join(f"{name}さん" for name in watchers))
+    for heading, names in (("見守り", list(watchers)), ("見守っている人", list(watching))):
+        if names:
+            lines.append(f"{heading}: " + "、".join(f"{name}さん" for name in names))
     return "\n".join(lines)
 
 

@@ -15,6 +15,12 @@ def test_current_setting():
     assert texts.current_setting([(20, 0), (8, 0)]) == "8時0分と20時0分に設定されています"
     assert texts.current_setting([(8, 0)], zone="Europe/London", watchers=["花子", "太郎"]) == (
         "8時0分に設定されています\nタイムゾーン: Europe/London\n見守り: 花子さん、太郎さん")
+    assert texts.current_setting([(8, 0)], watching=["次郎", "花子"]) == (
+        "8時0分に設定されています\n見守っている人: 次郎さん、花子さん")
+    assert texts.current_setting([]) == "設定されてないですよ"
+    assert texts.current_setting([], zone="Europe/London", watchers=["太郎"],
+                                 watching=["次郎"]) == (
+        "設定されてないですよ\nタイムゾーン: Europe/London\n見守り: 太郎さん\n見守っている人: 次郎さん")
 
 
 def test_several_times_texts():

@@ -58,6 +58,31 @@ def test_a_watch_starts_with_a_code_given_by_the_person_watched(bot, people):
     assert bot.last_reply(a) == ("7時0分に設定されています\n見守り: 太郎さん",)
 
 
+def test_the_setting_tells_the_zone_and_the_watches_with_or_without_a_time(bot, people):
+    a = people[HANAKO]
+    watch(bot, a, people[TARO])                       # 太郎 watches 花子
+    # 花子 watches 次郎 and 三郎, begun in the reverse of the order of their ids
+    first, second = sorted((people[JIRO], people[SABURO]), reverse=True)
+    for watched in (first, second):
+        watch(bot, watched, a)
+        bot.advance(seconds=1)
+    names = {people[JIRO]: "次郎さん", people[SABURO]: "三郎さん"}
+    watching = f"見守っている人: {names[first]}、{names[second]}"
+    bot.say(a, "設定教えて")
+    assert bot.last_reply(a) == (f"設定されてないですよ\n見守り: 太郎さん\n{watching}",)
+    bot.say(a, "タイムゾーン Europe/London")
+    bot.say(a, "7時")
+    bot.say(a, "設定教えて")
+    assert bot.last_reply(a) == (
+        f"7時0分に設定されています\nタイムゾーン: Europe/London\n見守り: 太郎さん\n{watching}",)
+    bot.say(a, "ばいばい")                             # the times go; the zone and watches stay
+    bot.say(a, "設定教えて")
+    assert bot.last_reply(a) == (
+        f"設定されてないですよ\nタイムゾーン: Europe/London\n見守り: 太郎さん\n{watching}",)
+    bot.say(people[SHIRO], "設定教えて")               # nothing at all
+    assert bot.last_reply(people[SHIRO]) == ("設定されてないですよ",)
+
+
 def test_spaced_or_full_width_digits_are_a_code_too(bot, people):
     code = code_of(bot, people[HANAKO])
     spaced = " ".join(code[i:i + 2] for i in (0, 2, 4)).translate(
