@@ -1,6 +1,10 @@
+from pathlib import Path
+
 import pytest
 
 from chat import texts
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_time_set_uses_plain_integers():
@@ -80,9 +84,43 @@ def test_quick_reply():
     assert (texts.POSTBACK_TOOK, texts.POSTBACK_LATER) == ("took", "later")
 
 
-def test_help_lists_the_commands():
-    for command in ("7時30分", "21:00", "設定教えて", "ばいばい"):
-        assert command in texts.HELP
+# Every command the help teaches, as it is written there, and what it is.
+HELP_COMMANDS = {
+    "7時30分": "set a time", "8時と20時": "set times", "20時も": "add a time",
+    "追加 13時": "add a time", "20時を削除": "delete a time",
+    "時間を選ぶ": "the picker (quick reply)", "時間を追加": "the picker (rich menu)",
+    "月水金 8時": "days of the week", "毎週月曜 8時も": "days, added",
+    "1日おき 21時": "every other day", "8時の薬は血圧の薬": "name a time",
+    "設定教えて": "show the setting", "記録": "the history", "見守り": "a watch code",
+    "見守り解除": "end the watches", "タイムゾーン Europe/London": "the zone",
+    "位置情報": "the zone from a location pin", "ばいばい": "delete every time",
+}
+
+
+def test_the_help_teaches_every_command(bot, user_id):
+    bot.say(user_id, "使い方")
+    [help_text] = bot.last_reply(user_id)
+    assert help_text == texts.HELP and help_text.startswith("使い方\n")
+    missing = [command for command in HELP_COMMANDS if command not in help_text]
+    assert missing == []
+    assert "直近4週間の記録" in help_text          # the chat page's test looks for it
+    assert help_text in README.read_text(encoding="utf-8")   # the README shows it exactly
+
+
+def test_the_helps_examples_are_the_commands_they_teach():
+    from chat.parse import (
+        HistoryQuery, Removal, SettingQuery, Times, WatchEnd, WatchRequest, ZoneChange, parse,
+    )
+    assert parse("7時30分") == Times(((7, 30),))
+    assert parse("8時と20時") == Times(((8, 0), (20, 0)))
+    assert parse("20時も") == Times(((20, 0),), add=True)
+    assert parse("追加 13時") == Times(((13, 0),), add=True)
+    assert parse("20時を削除") == Removal(((20, 0),))
+    assert parse("ばいばい") == Removal(())
+    assert parse("設定教えて") == SettingQuery()
+    assert parse("記録") == HistoryQuery()
+    assert parse("見守り") == WatchRequest() and parse("見守り解除") == WatchEnd()
+    assert parse("タイムゾーン Europe/London") == ZoneChange("Europe/London")
 
 
 def test_greeting_introduces_the_rabbit_and_asks_for_a_time():
