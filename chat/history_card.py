@@ -4,7 +4,7 @@ for someone who watches others, a carousel of their own calendar and each watche
 Plain JSON as LINE defines it (tests/test_history.py holds it to line-bot-sdk's Flex models).
 One bubble per calendar: a header, a row of weekdays, 4 rows of 7 days ending today, the
 counts. About 11.5 KB of JSON, well inside LINE's 30 KB per bubble; a carousel takes at most
-12 bubbles and 50 KB, so 4 calendars: more go on in a second carousel of the same reply."""
+12 bubbles and 50 KB, so 4 calendars: more go on in further carousels of the same reply."""
 import json
 from typing import List, Optional, Sequence, Tuple
 

@@ -11,7 +11,7 @@ from chat.history_card import history_message, watcher_history_messages
 from domain.history import Calendar, DayCell, DayTally, Mark, calendar
 from domain.rounds import Dose, RoundState
 from domain.wallclock import zone
-from tests.support import new_user_id
+from tests.support import new_user_id, watched_by
 
 TOKYO = zone("Asia/Tokyo")
 
@@ -145,11 +145,9 @@ def test_a_user_without_a_history_gets_an_empty_calendar(bot, user_id, sent):
 
 # -- a watcher's view: their own calendar and each person they watch ---------------------------
 def watch(bot, watched, watcher, name):
-    """`watched`, shown as `name`, gives `watcher` a code; a second passes (so that watches
-    begun one after the other have different start times)."""
-    bot.platform.profiles[watched] = {"displayName": name}
-    bot.say(watched, "見守り")
-    bot.say(watcher, bot.last_reply(watched)[0].split("\n")[0].split(": ")[1])
+    """`watcher` starts watching `watched` (shown as `name`); a second passes, so that watches
+    begun one after the other have different start times."""
+    watched_by(bot, watcher, {watched: name})
     assert bot.last_reply(watcher)[0].startswith(f"{name}さんの見守りを始めました")
     bot.advance(seconds=1)
 
