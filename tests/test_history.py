@@ -209,6 +209,19 @@ def test_a_watchers_own_calendar_is_in_the_carousel_once_they_have_a_time_or_a_m
                                                "花子さんの記録(直近28日): ○0日 △0日 ×0日"]
 
 
+def test_calendars_past_what_one_carousel_holds_go_on_in_the_same_reply(bot, replied):
+    watcher = new_user_id()
+    bot.say(watcher, "6時10分")
+    names = ["花子", "太郎", "次郎", "三郎"]
+    for name in names:
+        watch(bot, new_user_id(), watcher, name)
+    first, second = the_record_reply(bot, watcher, replied)   # 5 calendars: 4, then 1
+    assert [heading(b) for b in first["contents"]["contents"]] == [
+        "記録", "花子さんの記録", "太郎さんの記録", "次郎さんの記録"]
+    assert [heading(b) for b in second["contents"]["contents"]] == ["三郎さんの記録"]
+    assert second["altText"] == "三郎さんの記録(直近28日): ○0日 △0日 ×0日"
+
+
 def test_a_watched_persons_calendar_is_theirs_in_their_own_zone(bot, replied):
     watcher, hanako = new_user_id(), new_user_id()
     watch(bot, hanako, watcher, "花子")
