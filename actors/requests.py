@@ -126,16 +126,15 @@ def reject_time(actor, message: RejectTime):
 
 
 def show_setting(actor, message: ShowSetting):
+    """The times (ばいばい deletes them, not the zone or the watches), the zone, the watches."""
     record = actor.record
-    if not record.has_time:
-        actor.reply(message.reply_token, texts.NOT_SET)
-        return
     default_zone = actor.settings.timezone
     own_zone = record.tz if record.tz and record.tz != default_zone else None
-    notices = actor.system.notices
-    watchers = [notices.name_of(watcher)
-                for watcher in actor.system.watches.watchers(actor.user_id)]
-    actor.reply(message.reply_token, texts.current_setting(record.doses, own_zone, watchers))
+    watches, names = actor.system.watches, actor.system.notices.name_of
+    watchers = [names(watcher) for watcher in watches.watchers(actor.user_id)]
+    watching = [names(watched) for watched in watches.watching(actor.user_id)]
+    actor.reply(message.reply_token,
+                texts.current_setting(record.doses, own_zone, watchers, watching))
 
 
 # -- the user's time zone ------------------------------------------------------------------------
@@ -203,11 +202,29 @@ def reply_nothing_open(actor, reply_token):
 
 # -- the history (記録) and help ------------------------------------------------------------------
 def show_history(actor, message: ShowHistory):
-    now, tz = actor.now(), actor.zone
-    calendar = history.calendar(date.fromisoformat(local_day(now, tz)),
-                                actor.system.store.users.history(actor.user_id),
-                                actor.record.doses, now, tz)
-    actor.reply(message.reply_token, history_card.history_message(calendar))
+    """The user's own calendar; for someone who watches others, a carousel: their own (when
+    they have a time or a marked day), then each person they watch, in the order the watches
+    began."""
+    own = _calendar(actor, actor.record)
+    watched = actor.system.watches.watching(actor.user_id)
+    if not watched:
+        actor.reply(message.reply_token, history_card.history_message(own))
+        return
+    if not actor.record.has_time and all(cell.mark is history.Mark.BLANK for cell in own.days):
+        own = None
+    names = actor.system.notices.name_of
+    records = actor.system.store.users.load_many(watched)
+    theirs = [(names(user_id), _calendar(actor, record or UserRecord(user_id)))
+              for user_id, record in zip(watched, records)]
+    actor.reply(message.reply_token, *history_card.watcher_history_messages(own, theirs))
+
+
+def _calendar(actor, record: UserRecord) -> history.Calendar:
+    """`record`'s user's last four weeks, up to today in their zone."""
+    now, tz = actor.now(), zone(record.tz or actor.settings.timezone)
+    return history.calendar(date.fromisoformat(local_day(now, tz)),
+                            actor.system.store.users.history(record.user_id),
+                            record.doses, now, tz)
 
 
 def show_help(actor, message: ShowHelp):

@@ -51,7 +51,8 @@ def webhook_event(event_id: str) -> str:
 
 
 # Family watch (storage/watches.py): a code -> who made it; who made which code; a person's
-# watchers; whom a watcher watches; a watcher's wrong codes this hour.
+# watchers; whom a watcher watches, and when each of those watches began; a watcher's wrong
+# codes this hour.
 WATCH_PREFIX = f"{PREFIX}:watch:"
 
 
@@ -69,6 +70,12 @@ def watchers(user_id: str) -> str:
 
 def watching(user_id: str) -> str:
     return f"{WATCH_PREFIX}watching:{user_id}"
+
+
+def watching_since(user_id: str) -> str:
+    """A hash beside keys.watching: person watched -> when the watch began (epoch s). Links
+    made before it existed have no field."""
+    return f"{WATCH_PREFIX}since:{user_id}"
 
 
 def watch_failures(user_id: str) -> str:

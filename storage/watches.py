@@ -4,7 +4,8 @@ A code is 6 random digits (`secrets`), single use, valid 24 h; a person's new co
 their unused one. Redeeming is one atomic script, so two people sending the same code at
 once cannot both win, and a watcher who sent 5 wrong codes within an hour gets refused (right
 code or not) until that hour is over. Links are two sets: a person's watchers, and whom a
-watcher watches. Key names: storage/keys.py; scripts: storage/scripts/*watch*.lua."""
+watcher watches, with a hash beside the latter of when each watch began (links made before
+it was kept have none). Key names: storage/keys.py; scripts: storage/scripts/*watch*.lua."""
 import enum
 import secrets
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -22,6 +23,7 @@ class Redeem(enum.Enum):
     STARTED = "started"   # the sender now watches the code's owner
     UNKNOWN = "unknown"   # no such live code (wrong, expired or used)
     OWN = "own"           # the sender's own code
+    ALREADY = "already"   # the sender watches the code's owner already (the code stays)
     FULL = "full"         # the owner has MAX_WATCHERS watchers already
     LOCKED = "locked"     # too many wrong codes from the sender this hour
     CHANGED = "changed"   # the code's owner changed since it was read: read again
@@ -51,13 +53,16 @@ class Watches:
             if code:
                 return code.decode()
 
-    def redeem(self, code: str, watcher: str) -> Redeemed:
+    def redeem(self, code: str, watcher: str, now: float) -> Redeemed:
+        """`watcher` sends `code` at `now` (when the watch begins, if it does)."""
         while True:
             owner = (self.redis.get(keys.watch_code(code)) or b"").decode()
             status, found = self._redeem(
                 keys=[keys.watch_code(code), keys.watch_failures(watcher), keys.watchers(owner),
-                      keys.watching(watcher), keys.watch_code_of(owner)],
-                args=[watcher, MAX_WRONG_CODES, WRONG_CODE_WINDOW, MAX_WATCHERS, owner])
+                      keys.watching(watcher), keys.watch_code_of(owner),
+                      keys.watching_since(watcher)],
+                args=[watcher, MAX_WRONG_CODES, WRONG_CODE_WINDOW, MAX_WATCHERS, owner,
+                      repr(now)])
             redeemed = Redeemed(Redeem(status.decode()), found.decode() or None)
             if redeemed.status is not Redeem.CHANGED:
                 return redeemed
@@ -74,21 +79,34 @@ class Watches:
         return {owner: _names(members) for owner, members in zip(owners, pipe.execute())}
 
     def watching(self, watcher: str) -> List[str]:
-        return _names(self.redis.smembers(keys.watching(watcher)))
+        """Whom `watcher` watches, in the order the watches began (those from before start
+        times were kept first, by id)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.smembers(keys.watching(watcher))
+        pipe.hgetall(keys.watching_since(watcher))
+        members, since = pipe.execute()
+        began = {owner.decode(): float(at) for owner, at in since.items()}
+        return sorted(_names(members),
+                      key=lambda owner: (owner in began, began.get(owner, 0.0), owner))
 
     def end_watchers_of(self, owner: str) -> List[str]:
         """Every watch of `owner` ends; returns who watched."""
-        return self._unlink_all(owner, keys.watchers, keys.watching)
+        return self._unlink_all(owner, keys.watchers, keys.watching,
+                                lambda watcher: (watcher, owner))
 
     def end_watching_by(self, watcher: str) -> List[str]:
         """`watcher` stops watching anyone; returns whom they watched."""
-        return self._unlink_all(watcher, keys.watching, keys.watchers)
+        return self._unlink_all(watcher, keys.watching, keys.watchers,
+                                lambda owner: (watcher, owner))
 
-    def _unlink_all(self, user_id: str, own_set, their_set) -> List[str]:
+    def _unlink_all(self, user_id: str, own_set, their_set, link) -> List[str]:
+        """`link(other)`: (watcher, person watched) of the user's link to `other`."""
         others = _names(self.redis.smembers(own_set(user_id)))
         if others:
-            self._unlink(keys=[own_set(user_id), *(their_set(other) for other in others)],
-                         args=[user_id, *others])
+            links = [link(other) for other in others]
+            self._unlink(keys=[own_set(user_id), *(their_set(other) for other in others),
+                               *(keys.watching_since(watcher) for watcher, _ in links)],
+                         args=[user_id, *others, *(watched for _, watched in links)])
         return others
 
     def forget(self, user_id: str) -> Tuple[List[str], List[str]]:
@@ -96,7 +114,8 @@ class Watches:
         code = self.redis.get(keys.watch_code_of(user_id))
         if code is not None:
             self.redis.delete(keys.watch_code(code.decode()))
-        self.redis.delete(keys.watch_code_of(user_id), keys.watch_failures(user_id))
+        self.redis.delete(keys.watch_code_of(user_id), keys.watch_failures(user_id),
+                          keys.watching_since(user_id))
         return self.end_watchers_of(user_id), self.end_watching_by(user_id)
 
 

@@ -10,3 +10,5 @@ def test_key_shapes_are_literal():
     assert keys.batch_sent("b1") == "usa:batch:b1:sent"
     assert keys.webhook_event("01HX") == "usa:event:01HX"
     assert keys.USER_PATTERN == "usa:user:*"
+    assert keys.watching("U1") == "usa:watch:watching:U1"
+    assert keys.watching_since("U1") == "usa:watch:since:U1"
