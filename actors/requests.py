@@ -9,7 +9,7 @@ from datetime import date
 from actors import watching
 from actors.messages import (
     Forget, Greet, MessageReceived, Postpone, RejectTime, RemoveTimes, SetTimes, SetZone,
-    SetZoneAt, ShowHelp, ShowHistory, ShowSetting, TookTapped,
+    SetZoneAt, ShowHelp, ShowHistory, ShowSetting, TimePicked, TookTapped,
 )
 from chat import history_card, texts
 from domain import history, places, schedule
@@ -38,6 +38,12 @@ def set_times(actor, message: SetTimes):
                     texts.TIME_SET_FROM_TOMORROW)
     else:
         actor.reply(message.reply_token, texts.times_set(record.times))
+
+
+def time_picked(actor, message: TimePicked):
+    """The time picker: like 「{H}時{M}分も」, or the whole schedule when none is set."""
+    set_times(actor, SetTimes((message.time,), add=actor.record.has_time,
+                              reply_token=message.reply_token))
 
 
 def remove_times(actor, message: RemoveTimes):
@@ -147,7 +153,8 @@ def postpone(actor, message: Postpone):
 
 
 def reply_nothing_open(actor, reply_token):
-    actor.reply(reply_token, texts.HELP if actor.record.has_time else texts.PLEASE_SET_TIME)
+    actor.reply(reply_token, texts.HELP if actor.record.has_time else texts.PLEASE_SET_TIME,
+                quick_reply=texts.UNDER_HELP)
 
 
 # -- the history (記録) and help ------------------------------------------------------------------
@@ -160,7 +167,7 @@ def show_history(actor, message: ShowHistory):
 
 
 def show_help(actor, message: ShowHelp):
-    actor.reply(message.reply_token, texts.HELP)
+    actor.reply(message.reply_token, texts.HELP, quick_reply=texts.UNDER_HELP)
 
 
 # -- following -----------------------------------------------------------------------------------
@@ -168,7 +175,8 @@ def greet(actor, message: Greet):
     resumed = actor.record.applied_to_all(Resume(), actor.now(), actor.rules, actor.zone)
     if resumed != actor.record:  # back after a block: resume
         actor.save(resumed)
-    actor.reply(message.reply_token, texts.greeting(actor.settings.snooze_interval_seconds))
+    actor.reply(message.reply_token, texts.greeting(actor.settings.snooze_interval_seconds),
+                quick_reply=texts.UNDER_HELP)
 
 
 def forget(actor, message: Forget):
@@ -184,4 +192,5 @@ HANDLERS = {
     ShowSetting: show_setting, SetZone: set_zone, SetZoneAt: set_zone_at,
     MessageReceived: message_received, TookTapped: took_tapped, Postpone: postpone,
     ShowHistory: show_history, ShowHelp: show_help, Greet: greet, Forget: forget,
+    TimePicked: time_picked,
 }
