@@ -350,8 +350,10 @@ def set_default_rich_menu(platform, image=None, **fields):
 
 def test_the_default_rich_menu_and_its_image_are_in_the_page_api(line, http):
     installed = call(http, line, "GET", "/api/state")[1]["richMenu"]   # the bot's own menu
-    assert [area["action"]["text"] for area in installed["areas"]] == [
-        "設定教えて", "記録", "見守り", "使い方"]
+    assert [area["action"] for area in installed["areas"]] == [
+        {"type": "datetimepicker", "label": "時間を追加", "data": "pick-time", "mode": "time"},
+        *({"type": "message", "label": word, "text": word}
+          for word in ("設定教えて", "記録", "見守り", "使い方"))]
     line.platform.default_rich_menu_id = None
     assert call(http, line, "GET", "/api/state")[1]["richMenu"] is None
     image = rich_menus.panels_png(2500, 843, [(6, 199, 85), (255, 255, 255)])
