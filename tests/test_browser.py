@@ -179,6 +179,20 @@ def _type(page, text):
     page.get_by_label("メッセージ").press("Enter")
 
 
+def _record_webhooks(bot, monkeypatch) -> list:
+    """Every event the stand-in sends the bot from now on, in order."""
+    platform = bot.line.platform
+    sent = []
+    post_events = platform.post_events
+
+    def recording(events, *args, **kwargs):
+        sent.extend(events)
+        return post_events(events, *args, **kwargs)
+
+    monkeypatch.setattr(platform, "post_events", recording)
+    return sent
+
+
 def _fold_rich_menu(expect, page):
     """Tap the menu's bar, as a LINE user does to see more of the chat."""
     page.locator("#rich-menu-bar").click()
@@ -400,15 +414,7 @@ def test_flex_messages_are_drawn_as_line_draws_them_and_unknown_parts_draw_nothi
 
 def test_a_picked_place_goes_to_the_bot_as_a_location_message(sync_api, bot, page, monkeypatch):
     expect = sync_api.expect
-    platform = bot.line.platform
-    sent = []
-    post_events = platform.post_events
-
-    def recording(events, *args, **kwargs):
-        sent.extend(events)
-        return post_events(events, *args, **kwargs)
-
-    monkeypatch.setattr(platform, "post_events", recording)
+    sent = _record_webhooks(bot, monkeypatch)
     user_id = _open_chat(expect, page, bot)
     page.get_by_role("button", name="位置情報", exact=True).click()
     page.get_by_role("button", name="位置情報 ロンドン").click()
@@ -429,15 +435,7 @@ def test_a_picked_place_goes_to_the_bot_as_a_location_message(sync_api, bot, pag
 def test_a_time_picked_with_the_picker_sets_then_adds_a_time(sync_api, bot, page,
                                                              monkeypatch):
     expect = sync_api.expect
-    platform = bot.line.platform
-    sent = []
-    post_events = platform.post_events
-
-    def recording(events, *args, **kwargs):
-        sent.extend(events)
-        return post_events(events, *args, **kwargs)
-
-    monkeypatch.setattr(platform, "post_events", recording)
+    sent = _record_webhooks(bot, monkeypatch)
     user_id = _open_chat(expect, page, bot)
     picker = page.locator("#time-picker")
     expect(picker).to_be_hidden()
