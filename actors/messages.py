@@ -44,6 +44,13 @@ class NameDose:
 
 
 @dataclass(frozen=True)
+class TimePicked:
+    """A time chosen with the bot's time picker: added, or the schedule when none is set."""
+    time: Time
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class RemoveTimes:
     """Remove these times; every time when none is named."""
     times: Tuple[Time, ...] = ()

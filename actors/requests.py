@@ -10,7 +10,7 @@ from actors import watching
 from actors.messages import (
     ChangeSchedule, Forget, Greet, KeepSchedule, MessageReceived, NameDose, Postpone,
     RejectTime, RemoveTimes, SetTimes, SetZone, SetZoneAt, ShowHelp, ShowHistory, ShowSetting,
-    TookTapped,
+    TimePicked, TookTapped,
 )
 from chat import history_card, texts
 from domain import history, places, schedule
@@ -35,8 +35,8 @@ def set_times(actor, message: SetTimes):
         # 明日は10時に病院です: ask before a sentence wipes a schedule worth keeping.
         buttons = texts.change_buttons(schedule.fingerprint(record.doses), message.times,
                                        message.days)
-        actor.reply(message.reply_token,
-                    (texts.change_question(replaced.doses, record.doses), buttons))
+        actor.reply(message.reply_token, texts.change_question(replaced.doses, record.doses),
+                    quick_reply=buttons)
         return
     record = actor.save(record._replace(doses=replaced.doses))
     if replaced.from_tomorrow:
@@ -89,6 +89,12 @@ def name_dose(actor, message: NameDose):
         actor.reply(message.reply_token, texts.name_cleared(hour, minute))
     else:
         actor.reply(message.reply_token, texts.named(hour, minute, message.name))
+
+
+def time_picked(actor, message: TimePicked):
+    """The time picker: like 「{H}時{M}分も」, or the whole schedule when none is set."""
+    set_times(actor, SetTimes((message.time,), add=actor.record.has_time,
+                              reply_token=message.reply_token))
 
 
 def remove_times(actor, message: RemoveTimes):
@@ -197,7 +203,8 @@ def postpone(actor, message: Postpone):
 
 
 def reply_nothing_open(actor, reply_token):
-    actor.reply(reply_token, texts.HELP if actor.record.has_time else texts.PLEASE_SET_TIME)
+    actor.reply(reply_token, texts.HELP if actor.record.has_time else texts.PLEASE_SET_TIME,
+                quick_reply=texts.UNDER_HELP)
 
 
 # -- the history (記録) and help ------------------------------------------------------------------
@@ -228,7 +235,7 @@ def _calendar(actor, record: UserRecord) -> history.Calendar:
 
 
 def show_help(actor, message: ShowHelp):
-    actor.reply(message.reply_token, texts.HELP)
+    actor.reply(message.reply_token, texts.HELP, quick_reply=texts.UNDER_HELP)
 
 
 # -- following -----------------------------------------------------------------------------------
@@ -236,7 +243,8 @@ def greet(actor, message: Greet):
     resumed = actor.record.applied_to_all(Resume(), actor.now(), actor.rules, actor.zone)
     if resumed != actor.record:  # back after a block: resume
         actor.save(resumed)
-    actor.reply(message.reply_token, texts.greeting(actor.settings.snooze_interval_seconds))
+    actor.reply(message.reply_token, texts.greeting(actor.settings.snooze_interval_seconds),
+                quick_reply=texts.UNDER_HELP)
 
 
 def forget(actor, message: Forget):
@@ -253,4 +261,5 @@ HANDLERS = {
     ShowSetting: show_setting, SetZone: set_zone, SetZoneAt: set_zone_at,
     MessageReceived: message_received, TookTapped: took_tapped, Postpone: postpone,
     ShowHistory: show_history, ShowHelp: show_help, Greet: greet, Forget: forget,
+    TimePicked: time_picked,
 }

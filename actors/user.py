@@ -65,9 +65,9 @@ class UserActor(Actor):
         self.record = record
         self._saved = self._saved or saved
 
-    def reply(self, reply_token, *messages):
+    def reply(self, reply_token, *messages, quick_reply=()):
         if reply_token:
-            self.system.outbox.reply(reply_token, messages)
+            self.system.outbox.reply(reply_token, messages, quick_reply)
 
     # -- actor hooks ---------------------------------------------------------------------
     def on_receive(self, message):

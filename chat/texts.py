@@ -1,6 +1,7 @@
 """Every text the bot sends. The exact strings are a contract (docs/design.md, The chat
 contract)."""
 import re
+from dataclasses import dataclass
 from typing import Iterable, NamedTuple, Optional, Tuple, Union
 
 from domain.days import Days, DayWords, weekdays_of
@@ -172,10 +173,31 @@ POSTBACK_LATER = "later"
 _ASK_BUTTON = re.compile(rf"({POSTBACK_TOOK}|{POSTBACK_LATER})(?::([0-9]{{1,12}}))?")
 
 
+# The time picker (LINE's datetimepicker action in time mode) under the greeting and the help,
+# and in the rich menu. Its postback carries the bot's own data and the time picked as
+# params.time, "HH:mm".
+PICK_TIME = "時間を選ぶ"            # its label under a message
+PICK_TIME_MENU = "時間を追加"       # its label in the rich menu
+POSTBACK_PICK_TIME = "pick-time"
+_PICKED_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+@dataclass(frozen=True)
+class TimePicker:
+    """A quick-reply item that opens LINE's time picker (not a tuple, so that it is never
+    equal to a (label, data) postback button)."""
+    label: str = PICK_TIME
+    data: str = POSTBACK_PICK_TIME
+
+
+# The quick reply under the greeting, 時間を設定してください and the help.
+UNDER_HELP = (TimePicker(),)
+
+
 class Button(NamedTuple):
-    """A tap on one of the bot's own buttons under an ask."""
-    word: str                 # POSTBACK_TOOK or POSTBACK_LATER
-    round_at: Optional[int]   # None under an ask sent before rounds had ids
+    """A tap on one of the bot's own buttons."""
+    word: str                 # POSTBACK_TOOK, POSTBACK_LATER or POSTBACK_PICK_TIME
+    round_at: Optional[int]   # None under an ask sent before rounds had ids, and for the picker
 
 
 class Change(NamedTuple):
@@ -240,11 +262,20 @@ def read_postback(data: str) -> Union[Button, Change, Keep, None]:
     (another tool's rich menu or picker on the same channel)."""
     if data == POSTBACK_KEEP:
         return Keep()
+    if data == POSTBACK_PICK_TIME:
+        return Button(POSTBACK_PICK_TIME, None)
     matched = _ASK_BUTTON.fullmatch(data)
     if matched is None:
         return _read_change(data)
     word, round_at = matched.groups()
     return Button(word, None if round_at is None else int(round_at))
+
+
+def picked_time(params) -> Optional[Time]:
+    """The time the picker's postback carries (params.time, "HH:mm"); None when it carries
+    none that exists."""
+    matched = _PICKED_TIME.fullmatch((params or {}).get("time") or "")
+    return None if matched is None else (int(matched.group(1)), int(matched.group(2)))
 
 
 # -- family watch (docs/design.md, Family watch) -------------------------------------------------

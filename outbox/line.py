@@ -11,6 +11,7 @@ from typing import Optional, Sequence, Tuple, Union
 import gevent
 from gevent.lock import BoundedSemaphore
 
+from chat.texts import TimePicker
 from logsafe import fields, short_id
 from outbox.account import AccountApi
 from outbox.clock import real_seconds
@@ -197,14 +198,15 @@ class LineOutbox:
         return random.uniform(0, min(self._max_backoff, self._backoff * 2 ** attempt))
 
     # -- replies ---------------------------------------------------------------------------
-    def reply(self, reply_token: Optional[str],
-              messages: Sequence[Union[str, Tuple[str, tuple], dict]]) -> bool:
-        """Answer a webhook event with texts, (text, postback buttons) pairs (a text with a
-        quick reply of (label, data) buttons), or LINE message objects (a Flex message).
-        Free of quota; a reply token is good for one use."""
+    def reply(self, reply_token: Optional[str], messages: Sequence[Union[str, dict]],
+              quick_reply: Sequence = ()) -> bool:
+        """Answer a webhook event with texts, or LINE message objects (a Flex message);
+        texts may have `quick_reply` items (as `push` takes them) under the last one. Free of
+        quota; a reply token is good for one use."""
         if not reply_token:
             return False
-        body = {"replyToken": reply_token, "messages": _reply_messages(messages),
+        body = {"replyToken": reply_token,
+                "messages": _reply_messages(tuple(messages), tuple(quick_reply)),
                 "notificationDisabled": False}
         started = self._clock()
         try:
@@ -253,26 +255,34 @@ class LineOutbox:
         return self.transport.post(path, dumps(body), timeout, headers)
 
 
-def _reply_messages(messages) -> list:
+def _reply_messages(messages, quick_reply=()) -> list:
     texts = tuple(message for message in messages if isinstance(message, str))
     if len(texts) == len(messages):
-        return list(_messages(texts, ()))
-    # Texts, texts with buttons, and message objects as built (chat/history_card.py: its
-    # tests hold it to line-bot-sdk's Flex models).
-    return [_messages((message,), ())[0] if isinstance(message, str)
-            else _messages(message[:1], tuple(message[1]))[0] if isinstance(message, tuple)
-            else message for message in messages]
+        return list(_messages(texts, quick_reply))
+    if quick_reply:
+        raise ValueError("quick replies go under a reply of texts")
+    # Texts, and message objects as built (chat/history_card.py: its tests hold it to
+    # line-bot-sdk's Flex models).
+    return [_messages((message,), ())[0] if isinstance(message, str) else message
+            for message in messages]
 
 
 @functools.lru_cache(maxsize=4096)
 def _messages(texts, quick_reply):
     """The JSON of a message list, once per distinct content (every user is asked the same
-    "飲んだ?"): what the SDK's TextMessage, QuickReply and PostbackAction models give, key
-    for key and in their order (tests/test_outbox_wire.py holds them side by side)."""
+    "飲んだ?"): what the SDK's TextMessage, QuickReply, PostbackAction and
+    DatetimePickerAction models give, key for key and in their order
+    (tests/test_outbox_wire.py holds them side by side). `quick_reply` items are (label,
+    postback data) buttons, or chat.texts.TimePicker."""
     messages = [{"type": "text", "text": text} for text in texts]
     if quick_reply:
-        items = [{"action": {"type": "postback", "label": label, "data": data,
-                             "displayText": label}, "type": "action"}
-                 for label, data in quick_reply]
+        items = [{"action": _action(item), "type": "action"} for item in quick_reply]
         messages[-1] = {"type": "text", "quickReply": {"items": items}, "text": texts[-1]}
     return tuple(messages)
+
+
+def _action(item) -> dict:
+    if isinstance(item, TimePicker):
+        return {"type": "datetimepicker", "label": item.label, "data": item.data, "mode": "time"}
+    label, data = item
+    return {"type": "postback", "label": label, "data": data, "displayText": label}

@@ -67,12 +67,14 @@ class Push(NamedTuple):
 
 
 class Reply(NamedTuple):
-    """An accepted reply; ``to`` is the user the reply token was issued for (None if unknown)."""
+    """An accepted reply; ``to`` is the user the reply token was issued for (None if unknown).
+    ``messages``: the message objects as sent."""
     to: Optional[str]
     texts: tuple
     reply_token: str
     at: float
     quick_reply: tuple = ()
+    messages: tuple = ()
 
 
 class ApiRequest(NamedTuple):
@@ -436,7 +438,7 @@ class LinePlatform:
         messages = body["messages"]
         texts = tuple(describe_message(m) for m in messages)
         self.replies.append(Reply(issued.user_id, texts, token, time.time(),
-                                  _quick_reply_labels(messages)))
+                                  _quick_reply_labels(messages), tuple(messages)))
         self._timeline.extend((issued.user_id, "reply", text) for text in texts)
         self._tell_observers("reply", issued.user_id, messages)
         request_id = str(uuid.uuid4())
@@ -610,8 +612,8 @@ class LinePlatform:
         return self.post_events([self.make_location_event(user_id, title, address, latitude,
                                                           longitude)])
 
-    def send_postback(self, user_id: str, data: str) -> int:
-        return self.post_events([self.make_postback_event(user_id, data)])
+    def send_postback(self, user_id: str, data: str, params: Optional[dict] = None) -> int:
+        return self.post_events([self.make_postback_event(user_id, data, params)])
 
     def follow(self, user_id: str) -> int:
         return self.post_events([self.make_follow_event(user_id)])
@@ -657,8 +659,12 @@ class LinePlatform:
                    "address": address, "latitude": latitude, "longitude": longitude}
         return self.make_event("message", user_id, **{"message": message, **overrides})
 
-    def make_postback_event(self, user_id: str, data: str, **overrides) -> dict:
-        return self.make_event("postback", user_id, **{"postback": {"data": data}, **overrides})
+    def make_postback_event(self, user_id: str, data: str, params: Optional[dict] = None,
+                            **overrides) -> dict:
+        """A tap on a postback action; a datetimepicker's carries what was picked as
+        ``params``, e.g. {"time": "08:15"}."""
+        postback = {"data": data} if params is None else {"data": data, "params": params}
+        return self.make_event("postback", user_id, **{"postback": postback, **overrides})
 
     def make_follow_event(self, user_id: str, is_unblocked: bool = False, **overrides) -> dict:
         return self.make_event("follow", user_id,

@@ -121,9 +121,9 @@ class Bot:
         assert self.platform.send_text(user_id, text) == 200
         self.timer.settle()
 
-    def tap(self, user_id, data):
+    def tap(self, user_id, data, params=None):
         self.platform.webhook_url = self.url
-        assert self.platform.send_postback(user_id, data) == 200
+        assert self.platform.send_postback(user_id, data, params) == 200
         self.timer.settle()
 
     def advance(self, seconds=0.0, **kwargs):

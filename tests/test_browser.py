@@ -179,6 +179,20 @@ def _type(page, text):
     page.get_by_label("メッセージ").press("Enter")
 
 
+def _record_webhooks(bot, monkeypatch) -> list:
+    """Every event the stand-in sends the bot from now on, in order."""
+    platform = bot.line.platform
+    sent = []
+    post_events = platform.post_events
+
+    def recording(events, *args, **kwargs):
+        sent.extend(events)
+        return post_events(events, *args, **kwargs)
+
+    monkeypatch.setattr(platform, "post_events", recording)
+    return sent
+
+
 def _fold_rich_menu(expect, page):
     """Tap the menu's bar, as a LINE user does to see more of the chat."""
     page.locator("#rich-menu-bar").click()
@@ -400,15 +414,7 @@ def test_flex_messages_are_drawn_as_line_draws_them_and_unknown_parts_draw_nothi
 
 def test_a_picked_place_goes_to_the_bot_as_a_location_message(sync_api, bot, page, monkeypatch):
     expect = sync_api.expect
-    platform = bot.line.platform
-    sent = []
-    post_events = platform.post_events
-
-    def recording(events, *args, **kwargs):
-        sent.extend(events)
-        return post_events(events, *args, **kwargs)
-
-    monkeypatch.setattr(platform, "post_events", recording)
+    sent = _record_webhooks(bot, monkeypatch)
     user_id = _open_chat(expect, page, bot)
     page.get_by_role("button", name="位置情報", exact=True).click()
     page.get_by_role("button", name="位置情報 ロンドン").click()
@@ -424,6 +430,64 @@ def test_a_picked_place_goes_to_the_bot_as_a_location_message(sync_api, bot, pag
         "type": "location", "title": "Trafalgar Square",
         "address": "Trafalgar Sq, London WC2N 5DN, UK",
         "latitude": 51.508039, "longitude": -0.128069}
+
+
+def test_a_time_picked_with_the_picker_sets_then_adds_a_time(sync_api, bot, page,
+                                                             monkeypatch):
+    expect = sync_api.expect
+    sent = _record_webhooks(bot, monkeypatch)
+    user_id = _open_chat(expect, page, bot)
+    picker = page.locator("#time-picker")
+    expect(picker).to_be_hidden()
+
+    # Under the greeting, as LINE shows a quick reply: a button that opens a time picker.
+    page.locator("#quick-replies button", has_text="時間を選ぶ").click()
+    expect(picker).to_be_visible()
+    page.get_by_label("時刻を選ぶ").fill("07:30")
+    picker.get_by_role("button", name="OK").click()
+    expect(picker).to_be_hidden()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+    expect(page.locator("#messages .msg.user")).to_have_count(0)  # a picker shows nothing
+    picked = sent[-1]
+    assert (picked["type"], picked["source"]["userId"]) == ("postback", user_id)
+    assert picked["postback"] == {"data": "pick-time", "params": {"time": "07:30"}}
+
+    # The rich menu's 時間を追加 is the same picker; キャンセル sends nothing.
+    menu = page.locator("#rich-menu-panel")
+    menu.get_by_role("button", name="時間を追加").click()
+    picker.get_by_role("button", name="キャンセル").click()
+    expect(picker).to_be_hidden()
+    menu.get_by_role("button", name="時間を追加").click()
+    page.get_by_label("時刻を選ぶ").fill("21:15")
+    page.get_by_label("時刻を選ぶ").press("Enter")
+    expect(_bubble(page, "bot", "21時15分を追加しました。いまの設定: 7時30分と21時15分")
+           ).to_be_visible()
+    assert [event["postback"]["params"] for event in sent if event["type"] == "postback"] == [
+        {"time": "07:30"}, {"time": "21:15"}]
+
+
+def test_a_carousel_is_a_row_of_bubbles_that_scrolls(sync_api, bot, page):
+    expect = sync_api.expect
+    user_id = _open_chat(expect, page, bot)
+    bubbles = [{"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": [
+        {"type": "text", "text": f"ユーザー{n}"}]}} for n in range(1, 6)]
+    carousel = {"type": "flex", "altText": "記録", "contents": {"type": "carousel",
+                                                                "contents": bubbles}}
+    sent = urllib3.request("POST", f"{bot.line.base_url}/v2/bot/message/push",
+                           json={"to": user_id, "messages": [carousel]},
+                           headers={"Authorization": f"Bearer {bot.token}"}, timeout=5)
+    assert sent.status == 200
+
+    row = page.locator("#messages .msg.bot .flex-carousel")
+    cards = row.locator(":scope > .flex-bubble")
+    expect(cards).to_have_count(5)
+    boxes = [cards.nth(k).bounding_box() for k in range(5)]
+    assert len({box["y"] for box in boxes}) == 1                       # one row
+    assert all(a["x"] + a["width"] < b["x"] for a, b in zip(boxes, boxes[1:]))
+    assert row.evaluate("row => row.scrollWidth > row.clientWidth")   # wider than the chat
+    expect(cards.last.get_by_text("ユーザー5")).not_to_be_in_viewport()
+    row.evaluate("row => { row.scrollLeft = row.scrollWidth; }")
+    expect(cards.last.get_by_text("ユーザー5")).to_be_in_viewport()
 
 
 def test_the_default_rich_menu_sits_under_the_chat_and_its_areas_send_their_text(

@@ -362,7 +362,8 @@ def test_an_absurd_time_changes_nothing_once_a_time_is_set(bot, platform, user_i
 def test_a_lone_surrogate_in_the_text_is_ordinary_text(app, bot, caplog, monkeypatch):
     user = new_user_id()
     replies = []  # this file's reply tokens are not the stand-in's: record what the bot says
-    monkeypatch.setattr(bot.outbox, "reply", lambda token, lines: replies.append(tuple(lines)))
+    monkeypatch.setattr(bot.outbox, "reply",
+                        lambda token, lines, quick_reply=(): replies.append(tuple(lines)))
     raw = body(text_event("PLACEHOLDER", user=user)).replace(b"PLACEHOLDER", b"\\ud800")
     assert post(app, raw).status_int == 200
     bot.timer.settle()

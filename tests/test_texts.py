@@ -47,10 +47,21 @@ def test_ask_buttons_name_their_round():
     assert texts.read_postback("later") == ("later", None)
 
 
+def test_the_time_pickers_postback():
+    assert texts.read_postback("pick-time") == ("pick-time", None)
+    assert texts.picked_time({"time": "07:05"}) == (7, 5)
+    assert texts.picked_time({"time": "00:00"}) == (0, 0)
+    assert texts.picked_time({"time": "23:59"}) == (23, 59)
+    for params in (None, {}, {"time": "24:00"}, {"time": "7:05"}, {"time": "07:05:00"},
+                   {"date": "2026-11-27"}, {"time": "0７:05"}):
+        assert texts.picked_time(params) is None
+
+
 @pytest.mark.parametrize("data", [
     "", "storeId=12345", "richmenu-changed-to-b", "action=buyItem&itemId=123123&color=red",
     "took:", "later:x", "took:1795734000:1", "took:²", "took:１７９５", "Took", " took",
     "took:" + "9" * 5000, "飲んだ", "tooklater",
+    "pick-time:1", "Pick-time", " pick-time", "action=sel&only=time",   # not the time picker's
 ])
 def test_postback_data_the_bot_never_makes_is_not_a_button(data):
     assert texts.read_postback(data) is None
