@@ -125,9 +125,8 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
         if routed is None:
             return "ignored"
         if isinstance(routed, ForUser):
-            if not system.tell_first_delivery(event_id, routed.user_id, routed.message):
-                return "duplicate"  # LINE redelivered an event we already handled
-            return "told"
+            # Kept in Redis until handled: a redelivery of one handled before is a duplicate.
+            return system.take_in(event_id, routed.user_id, routed.message)
         if event_id and not store.events.first_delivery(event_id):
             return "duplicate"
         if isinstance(routed, NotOneToOne) and routed.reply_token:

@@ -1,9 +1,11 @@
 """What a user asks of the bot in the chat, handled by their actor (actors/user.py): their
 times, their zone, answers to a round, their history (記録), help, following and blocking.
 
-Each handler takes the actor and the message; it decides with the domain on `actor.record`,
-saves through `actor.save` (compare-and-set: a Conflict makes the actor reload and handle the
-message again) and then replies."""
+Each handler takes the actor and the message; it decides with the domain on `actor.record`
+and either replies (nothing changed) or saves the change with its reply through
+`actor.save_and_reply` (compare-and-set: a Conflict makes the actor reload and handle the
+message again; the reply is saved with the change, so a process killed before it went out
+leaves it to another to send)."""
 from datetime import date
 
 from actors import watching
@@ -38,12 +40,10 @@ def set_times(actor, message: SetTimes):
         actor.reply(message.reply_token, texts.change_question(replaced.doses, record.doses),
                     quick_reply=buttons)
         return
-    record = actor.save(record._replace(doses=replaced.doses))
+    said = (texts.times_set(replaced.doses),)
     if replaced.from_tomorrow:
-        actor.reply(message.reply_token, texts.times_set(record.doses),
-                    texts.TIME_SET_FROM_TOMORROW)
-    else:
-        actor.reply(message.reply_token, texts.times_set(record.doses))
+        said += (texts.TIME_SET_FROM_TOMORROW,)
+    actor.save_and_reply(record._replace(doses=replaced.doses), message.reply_token, *said)
 
 
 def change_schedule(actor, message: ChangeSchedule):
@@ -69,8 +69,8 @@ def add_times(actor, message: SetTimes):
     if not added.added:
         actor.reply(message.reply_token, texts.times_already_set(added.already, record.doses))
         return
-    record = actor.save(record._replace(doses=added.doses))
-    actor.reply(message.reply_token, texts.times_added(added.added, record.doses))
+    actor.save_and_reply(record._replace(doses=added.doses), message.reply_token,
+                         texts.times_added(added.added, added.doses))
 
 
 def name_dose(actor, message: NameDose):
@@ -84,11 +84,9 @@ def name_dose(actor, message: NameDose):
     except schedule.NotSet:
         actor.reply(message.reply_token, texts.times_not_set([message.time]))
         return
-    actor.save(record._replace(doses=doses))
-    if message.name is None:
-        actor.reply(message.reply_token, texts.name_cleared(hour, minute))
-    else:
-        actor.reply(message.reply_token, texts.named(hour, minute, message.name))
+    said = (texts.name_cleared(hour, minute) if message.name is None
+            else texts.named(hour, minute, message.name))
+    actor.save_and_reply(record._replace(doses=doses), message.reply_token, said)
 
 
 def time_picked(actor, message: TimePicked):
@@ -103,28 +101,26 @@ def remove_times(actor, message: RemoveTimes):
         if not record.has_time:
             actor.reply(message.reply_token, texts.NOT_SET)
             return
-        forget_times(actor)
-        actor.reply(message.reply_token, texts.DELETED)
+        forget_times(actor, message.reply_token, texts.DELETED)
         return
     removal = schedule.remove(record.doses, message.times)
     if removal.not_set:
         actor.reply(message.reply_token, texts.times_not_set(removal.not_set))
         return
+    said = texts.times_removed(removal.removed, removal.doses)
     if removal.doses:
-        actor.save(record._replace(doses=removal.doses))
+        actor.save_and_reply(record._replace(doses=removal.doses), message.reply_token, said)
     else:
-        forget_times(actor)
-    actor.reply(message.reply_token, texts.times_removed(removal.removed, actor.record.doses))
+        forget_times(actor, message.reply_token, said)
 
 
-def forget_times(actor):
+def forget_times(actor, reply_token, said):
     """No times left. A zone the user chose and alerts still owed stay stored."""
     record = actor.record
     if record.tz or record.alerts:
-        actor.save(record._replace(doses=()))
+        actor.save_and_reply(record._replace(doses=()), reply_token, said)
         return
-    actor.system.store.users.delete(actor.user_id)
-    actor.replace_record(UserRecord(actor.user_id))
+    actor.delete_and_reply(reply_token, said)
 
 
 def reject_time(actor, message: RejectTime):
@@ -150,8 +146,8 @@ def set_zone(actor, message: SetZone):
         return
     record = actor.record
     doses = schedule.rezone(record.doses, actor.now(), zone(message.zone))
-    actor.save(record._replace(tz=message.zone, doses=doses))
-    actor.reply(message.reply_token, texts.zone_set(message.zone))
+    actor.save_and_reply(record._replace(tz=message.zone, doses=doses), message.reply_token,
+                         texts.zone_set(message.zone))
 
 
 def set_zone_at(actor, message: SetZoneAt):
@@ -170,29 +166,27 @@ def message_received(actor, message: MessageReceived):
     if not answered:
         reply_nothing_open(actor, message.reply_token)
         return
-    answer(actor, answered)
-    actor.reply(message.reply_token, texts.WELL_DONE)
+    answer(actor, answered, message.reply_token)
 
 
 def took_tapped(actor, message: TookTapped):
     tapped = next((dose for dose in actor.record.doses
                    if dose.at is not None and int(dose.at) == message.round_at), None)
     if tapped is not None and tapped.answerable:
-        answer(actor, [tapped])
-        actor.reply(message.reply_token, texts.WELL_DONE)
+        answer(actor, [tapped], message.reply_token)
     elif tapped is not None and tapped.state in (RoundState.TAKEN, RoundState.LATE):
         actor.reply(message.reply_token, texts.WELL_DONE)  # tapped twice
     else:
         reply_nothing_open(actor, message.reply_token)
 
 
-def answer(actor, doses):
+def answer(actor, doses, reply_token):
     now, record, effects = actor.now(), actor.record, []
     for dose in doses:
         answered, ended = decide(dose, Answered(), now, actor.rules, actor.zone)
         record = record.with_dose(dose, answered)
         effects += ended
-    actor.save(record, effects)
+    actor.save_and_reply(record, reply_token, texts.WELL_DONE, effects=effects)
 
 
 def postpone(actor, message: Postpone):
@@ -241,10 +235,11 @@ def show_help(actor, message: ShowHelp):
 # -- following -----------------------------------------------------------------------------------
 def greet(actor, message: Greet):
     resumed = actor.record.applied_to_all(Resume(), actor.now(), actor.rules, actor.zone)
+    said = texts.greeting(actor.settings.snooze_interval_seconds)
     if resumed != actor.record:  # back after a block: resume
-        actor.save(resumed)
-    actor.reply(message.reply_token, texts.greeting(actor.settings.snooze_interval_seconds),
-                quick_reply=texts.UNDER_HELP)
+        actor.save_and_reply(resumed, message.reply_token, said, quick_reply=texts.UNDER_HELP)
+    else:
+        actor.reply(message.reply_token, said, quick_reply=texts.UNDER_HELP)
 
 
 def forget(actor, message: Forget):

@@ -11,6 +11,7 @@ from gevent.event import Event
 
 from actors.asks import AskBatcher
 from actors.base import Activity
+from actors.inbox import Inbox
 from actors.messages import ReminderDue
 from actors.notices import Notices
 from actors.scheduler import Scheduler
@@ -51,19 +52,21 @@ class ActorSystem:
         self.asks = AskBatcher(store.batches, outbox, settings.push_lease_seconds,
                                on_delivered=self.notices.count)
         self.together = DueTogether(self)
+        self.inbox = Inbox(self)
         self.scheduler = Scheduler(timer, self.activity, store, self.together.wake,
                                    lease=settings.due_lease_seconds,
                                    poll=settings.scheduler_poll_seconds, max_waking=MAX_WAKING)
         self.ready = Event()
-        self._heartbeat = None
+        self._helpers = []
 
     def start(self) -> int:
         """Start: import the Go bot's users and index the due times of users stored before
-        the index existed (each once), then the heartbeat and the scheduler. With Redis away
+        the index existed (each once), then the heartbeat, the look for webhook events left
+        behind by stopped processes, and the scheduler. With Redis away
         (a restart, a failover) each step is tried again every second until Redis is back.
         Returns how many users have a due time."""
         _until_redis_answers(self._once)
-        self._heartbeat = gevent.spawn(self._beat)
+        self._helpers = [gevent.spawn(self._beat), gevent.spawn(self.inbox.sweep_forever)]
         self.scheduler.start()
         self.ready.set()
         _, due = _until_redis_answers(lambda: self.store.due.head(0))
@@ -83,23 +86,14 @@ class ActorSystem:
     def tell(self, user_id: str, message) -> None:
         self._actor(user_id).tell(message)
 
-    def tell_first_delivery(self, event_id: Optional[str], user_id: str, message) -> bool:
-        """`tell`, unless the webhook event `event_id` was handled before (LINE redelivers;
-        an event without an id is told as it is). An asleep user's record is read in the same
-        round trip as that check."""
-        if not event_id:
-            self.tell(user_id, message)
-            return True
-        if user_id in self.awake:
-            if not self.store.events.first_delivery(event_id):
-                return False
-            record = None
-        else:
-            first, record = self.store.events.first_delivery_reading(event_id, user_id)
-            if not first:
-                return False
-        self._actor(user_id, record).tell(message)
-        return True
+    def take_in(self, event_id: Optional[str], user_id: str, message) -> str:
+        """A webhook event's message for the user's actor, kept in Redis until handled
+        (actors/inbox.py); returns what became of it."""
+        return self.inbox.take_in(event_id, user_id, message)
+
+    def actor_for(self, user_id: str, record=None):
+        """The user's actor, woken (with `record`, as just read, when it was asleep)."""
+        return self._actor(user_id, record)
 
     def wake(self, user_id: str, record) -> None:
         """The user is due and their actor is to handle it (`record`: as just loaded, or
@@ -127,8 +121,8 @@ class ActorSystem:
         self.together.stop()
         for actor in list(self.awake.values()):
             actor.stop()
-        if self._heartbeat is not None:
-            self._heartbeat.kill(block=False)
+        for helper in self._helpers:
+            helper.kill(block=False)
         return quiet
 
     def _beat(self):

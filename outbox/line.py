@@ -255,6 +255,12 @@ class LineOutbox:
         return self.transport.post(path, dumps(body), timeout, headers)
 
 
+def reply_messages(messages, quick_reply=()) -> list:
+    """The JSON message objects a reply of `messages` (and `quick_reply`) sends: what a reply
+    owed is kept as (storage/events.py), and sent as it is."""
+    return _reply_messages(tuple(messages), tuple(quick_reply))
+
+
 def _reply_messages(messages, quick_reply=()) -> list:
     texts = tuple(message for message in messages if isinstance(message, str))
     if len(texts) == len(messages):

@@ -1,6 +1,23 @@
-"""Webhook events already handled: LINE redelivers an event it is not sure we got, with the
-same webhookEventId. Each id is kept a day (keys.webhook_event, SET NX EX)."""
-from typing import Optional, Tuple
+"""Webhook events, from the moment they are taken in until they are handled, and then for a day
+(LINE redelivers an event it is not sure we got, with the same webhookEventId).
+
+An event for a user is taken in before the webhook is answered 200 (scripts/take_in_event.lua):
+its key (keys.webhook_event) holds what it says and which process handles it, and the inbox
+(keys.INBOX, a sorted set by the time taken in) lists it until it is handled. Its key goes
+through three values:
+
+    "p <process> <event JSON>"   taken in, being handled by that process
+    "r <process> <reply JSON>"   the user's record saved with its effect (in the same script,
+                                 scripts/save_records.lua); its reply still to go out
+    "d"                          handled: a redelivery is a duplicate
+
+A process that dies leaves its events in the inbox; any other finds them there (`stuck`), sees
+that their holder's heartbeat stopped, takes them over (`take_over`) and handles them again
+from what they hold: an event not yet applied is handled as if it had just come, one applied
+has its reply sent. A user's message is never lost to a kill and never applied twice."""
+from typing import List, NamedTuple, Optional
+
+import orjson
 
 from domain.user import UserRecord
 from storage import keys, lua
@@ -9,27 +26,99 @@ from storage.outage import outage_aware
 EVENT_DEDUPE_TTL = 24 * 3600
 
 
+class TakenIn(NamedTuple):
+    """What taking in an event found."""
+    status: str                       # NEW, DONE, HELD, TAKEN_OVER
+    record: Optional[UserRecord] = None
+    holder: Optional[str] = None      # HELD: the process handling it
+    held: Optional[dict] = None       # TAKEN_OVER: {"user", "message"} or {"user", "reply"}
+
+
+NEW, DONE, HELD, TAKEN_OVER = "new", "done", "held", "taken over"
+
+
 class WebhookEvents:
-    def __init__(self, client, pipeliner, outage, users):
+    def __init__(self, client, pipeliner, outage, users, processes, token: str):
         self.outage = outage
+        self.token = token
         self._pipeliner = pipeliner
         self._users = users
-        self._first_delivery_reading = lua.register(client, "first_delivery_reading.lua")
+        self._processes = processes
+        self._take_in = lua.register(client, "take_in_event.lua")
+        self._finish = lua.register(client, "finish_event.lua")
+        self.redis = client
 
     @outage_aware
     def first_delivery(self, event_id: str) -> bool:
-        """True the first time an event id is seen."""
+        """True the first time an event id is seen (an event that changes nothing stored:
+        a group's message)."""
         return bool(self._pipeliner.call(lambda pipe: pipe.set(
             keys.webhook_event(event_id), 1, nx=True, ex=EVENT_DEDUPE_TTL)))
 
     @outage_aware
-    def first_delivery_reading(self, event_id: str,
-                               user_id: str) -> Tuple[bool, Optional[UserRecord]]:
-        """(`first_delivery`, and when it is the first: the user's record, a new one when
-        none is stored), in one round trip."""
-        first, raw = self._pipeliner.call(lambda pipe: self._first_delivery_reading(
-            keys=[keys.webhook_event(event_id), keys.user(user_id)], args=[EVENT_DEDUPE_TTL],
+    def take_in(self, event_id: str, user_id: str, message: list, now: float) -> TakenIn:
+        """Take in the event `event_id` saying `message` (actors/inbox.py) to `user_id`'s
+        actor, with the user's record read in the same round trip. An event a dead process
+        held is taken over."""
+        event = orjson.dumps({"user": user_id, "message": message})
+        taken = self._call_take_in(event_id, user_id, event, now, dead="")
+        if taken.status == HELD and not self._alive(taken.holder):
+            taken = self._call_take_in(event_id, user_id, event, now, dead=taken.holder)
+        return taken
+
+    @outage_aware
+    def take_over(self, event_id: str, now: float) -> Optional[TakenIn]:
+        """An event found stuck in the inbox, taken over when its holder has stopped (else
+        None: it is being handled, or it was handled meanwhile)."""
+        value = self.redis.get(keys.webhook_event(event_id))
+        if value is None or value == b"d":
+            self.redis.zrem(keys.INBOX, event_id)
+            return None
+        holder, held = _holder_and_held(value)
+        if holder == self.token or self._alive(holder):
+            return None
+        taken = self._call_take_in(event_id, held["user"], b"", now, dead=holder)
+        return taken if taken.status == TAKEN_OVER else None
+
+    @outage_aware
+    def finish(self, event_id: str) -> None:
+        """The event is handled (or will never be: its handling failed)."""
+        self._pipeliner.call(lambda pipe: self._finish(
+            keys=[keys.webhook_event(event_id), keys.INBOX],
+            args=[self.token, EVENT_DEDUPE_TTL, event_id], client=pipe))
+
+    @outage_aware
+    def stuck(self, taken_in_before: float, limit: int = 100) -> List[str]:
+        """Events taken in before `taken_in_before` and not handled yet."""
+        return [event_id.decode() for event_id in self.redis.zrangebyscore(
+            keys.INBOX, "-inf", taken_in_before, start=0, num=limit)]
+
+    def applied(self, user_id: str, reply_token: Optional[str], messages) -> bytes:
+        """The event's value once its effect is saved (scripts/save_records.lua writes it):
+        the reply still to send."""
+        reply = {"user": user_id, "reply": [reply_token, list(messages)]}
+        return b"r " + self.token.encode() + b" " + orjson.dumps(reply)
+
+    def _call_take_in(self, event_id, user_id, event, now, dead) -> TakenIn:
+        status, detail, raw = self._pipeliner.call(lambda pipe: self._take_in(
+            keys=[keys.webhook_event(event_id), keys.user(user_id), keys.INBOX],
+            args=[self.token, event, repr(now), EVENT_DEDUPE_TTL, event_id, dead],
             client=pipe))
-        if not first:
-            return False, None
-        return True, UserRecord(user_id) if raw is None else self._users.decode(user_id, raw)
+        status = status.decode()
+        record = None
+        if status in (NEW, TAKEN_OVER):
+            record = UserRecord(user_id) if raw is None else self._users.decode(user_id, raw)
+        if status == HELD:
+            return TakenIn(status, holder=detail.decode())
+        if status == TAKEN_OVER:
+            return TakenIn(status, record, held=_holder_and_held(detail)[1])
+        return TakenIn(status, record)
+
+    def _alive(self, holder: str) -> bool:
+        return holder == self.token or self._processes.alive(holder)
+
+
+def _holder_and_held(value: bytes):
+    """(the process that holds an event, what it holds) from its key's "p"/"r" value."""
+    state, holder, held = value.split(b" ", 2)
+    return holder.decode(), orjson.loads(held)

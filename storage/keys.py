@@ -46,6 +46,10 @@ def batch_sent(batch_id: str) -> str:
     return BATCH_PREFIX + batch_id + ":sent"
 
 
+# Webhook events taken in and not handled yet (storage/events.py): event ids by time taken in.
+INBOX = f"{PREFIX}:inbox"
+
+
 def webhook_event(event_id: str) -> str:
     return f"{PREFIX}:event:{event_id}"
 

@@ -5,7 +5,7 @@ knows nothing about chat or LINE.
     due           the due index (sorted set by next due time)         storage/due.py
     batches       ask batches: the exactly-once protocol for asks     storage/batches.py
     alert_claims  leases on telling a watcher an alert                storage/alert_claims.py
-    events        webhook events already handled                      storage/events.py
+    events        webhook events, taken in until handled, then a day  storage/events.py
     processes     the processes alive (heartbeats)                    storage/processes.py
     watches       family watch codes and links                        storage/watches.py
     usage         pushes counted per month                            storage/usage.py
@@ -58,7 +58,8 @@ class Store:
         self.processes = Processes(client, self.outage)
         self.batches = AskBatches(client, self.pipeliner, self.outage, self.processes, token)
         self.alert_claims = AlertClaims(client, self.pipeliner, self.outage, token)
-        self.events = WebhookEvents(client, self.pipeliner, self.outage, self.users)
+        self.events = WebhookEvents(client, self.pipeliner, self.outage, self.users,
+                                    self.processes, token)
         self.watches = Watches(client, self.pipeliner)
         self.usage = Usage(client)
         self.go_import = GoImport(client, self.outage)
@@ -70,7 +71,7 @@ class Store:
     @token.setter
     def token(self, token: str) -> None:
         """A new start of the process: leases of the one before are another process's."""
-        self.batches.token = self.alert_claims.token = token
+        self.batches.token = self.alert_claims.token = self.events.token = token
 
     @property
     def unavailable(self) -> bool:

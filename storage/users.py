@@ -2,8 +2,9 @@
 storage/records.py writes it, changed only by compare-and-set on that version.
 
 A save writes, in one atomic call (scripts/save_records.lua), the record, the changes to the
-user's history (記録) that its new state brings, and the user's place in the due index; each
-user of a batch on their own. Saves and loads made by many greenlets at the same moment share
+user's history (記録) that its new state brings, the user's place in the due index and, when
+it answers a webhook event, the reply owed for it (storage/events.py); each user of a batch on
+their own. Saves and loads made by many greenlets at the same moment share
 one round trip (storage/pipelining.py)."""
 import logging
 from typing import Iterator, List, Mapping, NamedTuple, Optional, Sequence
@@ -12,6 +13,7 @@ from domain.history import TallyChange
 from domain.user import UserRecord
 from logsafe import short_id
 from storage import history, keys, lua, records, upgrade
+from storage.events import EVENT_DEDUPE_TTL
 from storage.outage import outage_aware
 
 log = logging.getLogger("storage.store")
@@ -19,6 +21,13 @@ log = logging.getLogger("storage.store")
 
 class Conflict(Exception):
     """The stored record changed since it was loaded (another process, or a lost write)."""
+
+
+class Answering(NamedTuple):
+    """The webhook event a save answers: its id, and its key's value once saved (the reply
+    owed: WebhookEvents.applied)."""
+    event_id: str
+    value: bytes
 
 
 class Saved(NamedTuple):
@@ -59,29 +68,36 @@ class Users:
         return loaded
 
     @outage_aware
-    def save(self, record: UserRecord, changes: Sequence[TallyChange] = ()) -> UserRecord:
+    def save(self, record: UserRecord, changes: Sequence[TallyChange] = (),
+             answering: Optional[Answering] = None) -> UserRecord:
         """`record` as saved (its next version), with the history changes its new state
-        brings. Raises Conflict when the stored record changed since `record` was read."""
-        saved = self.save_many([record], {record.user_id: changes})
+        brings and the event it answers. Raises Conflict when the stored record changed since
+        `record` was read."""
+        saved = self.save_many([record], {record.user_id: changes},
+                               {record.user_id: answering} if answering else None)
         if saved.conflicts:
             raise Conflict(record.user_id)
         return saved.records[0]
 
     @outage_aware
     def save_many(self, batch: Sequence[UserRecord],
-                  changes: Mapping[str, Sequence[TallyChange]] = None) -> Saved:
+                  changes: Mapping[str, Sequence[TallyChange]] = None,
+                  answering: Mapping[str, Answering] = None) -> Saved:
         """`save` for many records in one call, each on its own compare-and-set with its
-        user's history changes (`changes` by user id)."""
+        user's history changes (`changes` by user id) and the event it answers (by user id)."""
         if not batch:
             return Saved([], [])
-        changes = changes or {}
+        changes, answering = changes or {}, answering or {}
         record_keys, args = [], []
         for record in batch:
             user_id, due = record.user_id, record.due
-            record_keys += [keys.user(user_id), keys.history(user_id), keys.DUE]
+            event = answering.get(user_id)
+            record_keys += [keys.user(user_id), keys.history(user_id), keys.DUE,
+                            keys.webhook_event(event.event_id) if event else keys.user(user_id)]
             args += [record.version, records.encode(record, record.version + 1), user_id,
-                     "" if due is None else repr(due)]
+                     "" if due is None else repr(due), event.value if event else ""]
             args += history.changes_args(changes.get(user_id, ()))
+        args.append(EVENT_DEDUPE_TTL)
         answers = self._pipeliner.call(lambda pipe: self._save_records(
             keys=record_keys, args=args, client=pipe))
         saved, conflicts = [], []
@@ -93,19 +109,22 @@ class Users:
         return Saved(saved, conflicts)
 
     @outage_aware
-    def delete(self, user_id: str) -> None:
+    def delete(self, user_id: str, answering: Optional[Answering] = None) -> None:
         """The user's times and rounds; their history (記録) stays."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(keys.user(user_id))
-        pipe.zrem(keys.DUE, user_id)
-        pipe.execute()
+        self._remove(user_id, [keys.user(user_id)], answering)
 
     @outage_aware
-    def forget(self, user_id: str) -> None:
+    def forget(self, user_id: str, answering: Optional[Answering] = None) -> None:
         """Everything stored about the user's reminders and history."""
+        self._remove(user_id, [keys.user(user_id), keys.history(user_id)], answering)
+
+    def _remove(self, user_id, removed, answering):
         pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(keys.user(user_id), keys.history(user_id))
+        pipe.delete(*removed)
         pipe.zrem(keys.DUE, user_id)
+        if answering:
+            pipe.set(keys.webhook_event(answering.event_id), answering.value,
+                     ex=EVENT_DEDUPE_TTL)
         pipe.execute()
 
     @outage_aware
