@@ -18,9 +18,11 @@ from storage.outage import StorageUnavailable
 log = logging.getLogger(__name__)
 
 # How often a process looks for events left behind, and how long an event must have waited
-# before it counts as left behind (its holder's heartbeat is gone too).
+# before it counts as left behind (its holder's heartbeat is gone too), or as abandoned by this
+# very process (its finish never reached Redis: no handling takes that long).
 SWEEP_SECONDS = 2.0
 LEFT_BEHIND_AFTER_SECONDS = 5.0
+ABANDONED_AFTER_SECONDS = 120.0
 
 
 class Inbox:
@@ -59,8 +61,8 @@ class Inbox:
         """Take over the events stopped processes left behind; how many."""
         store, now = self._system.store.events, self._system.timer.now()
         taken_over = 0
-        for event_id in store.stuck(now - LEFT_BEHIND_AFTER_SECONDS):
-            taken = store.take_over(event_id, now)
+        for event_id, taken_in in store.stuck(now - LEFT_BEHIND_AFTER_SECONDS):
+            taken = store.take_over(event_id, now, now - taken_in > ABANDONED_AFTER_SECONDS)
             if taken is not None:
                 self._hand_on(event_id, taken.held["user"], taken)
                 taken_over += 1
@@ -71,6 +73,7 @@ class Inbox:
     def _hand_on(self, event_id, user_id, taken, message=None) -> None:
         system = self._system
         if taken.held is not None and "reply" in taken.held:
+            system.activity.begin()  # a graceful stop waits for it
             gevent.spawn(self._send_owed, event_id, *taken.held["reply"])
             return
         if taken.held is not None:
@@ -85,5 +88,5 @@ class Inbox:
             if reply_token:
                 system.outbox.reply(reply_token, messages)
             system.store.events.finish(event_id)
-        except StorageUnavailable:
-            pass  # still in the inbox: sent again later (LINE refuses a token used twice)
+        finally:
+            system.activity.end()

@@ -50,7 +50,7 @@ class ActorSystem:
         self.usage = store.usage
         self.notices = Notices(outbox, self.usage, timer, settings.timezone)
         self.asks = AskBatcher(store.batches, outbox, settings.push_lease_seconds,
-                               on_delivered=self.notices.count)
+                               on_delivered=self._count_soon)
         self.together = DueTogether(self)
         self.inbox = Inbox(self)
         self.scheduler = Scheduler(timer, self.activity, store, self.together.wake,
@@ -105,6 +105,17 @@ class ActorSystem:
         if actor is None:
             actor = self.awake[user_id] = UserActor(user_id, record, self)
         return actor
+
+    def _count_soon(self, user_ids) -> None:
+        """Count pushes LINE took, from a greenlet of its own (a graceful stop waits)."""
+        self.activity.begin()
+        gevent.spawn(self._count, user_ids)
+
+    def _count(self, user_ids) -> None:
+        try:
+            self.notices.count(user_ids)
+        finally:
+            self.activity.end()
 
     def actor_idle(self, actor) -> None:
         """An actor's mailbox ran dry: it goes (its user's state is in Redis)."""

@@ -15,7 +15,7 @@ A process that dies leaves its events in the inbox; any other finds them there (
 that their holder's heartbeat stopped, takes them over (`take_over`) and handles them again
 from what they hold: an event not yet applied is handled as if it had just come, one applied
 has its reply sent. A user's message is never lost to a kill and never applied twice."""
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Tuple
 
 import orjson
 
@@ -67,31 +67,36 @@ class WebhookEvents:
         return taken
 
     @outage_aware
-    def take_over(self, event_id: str, now: float) -> Optional[TakenIn]:
-        """An event found stuck in the inbox, taken over when its holder has stopped (else
-        None: it is being handled, or it was handled meanwhile)."""
+    def take_over(self, event_id: str, now: float, abandoned: bool = False) -> Optional[TakenIn]:
+        """An event found stuck in the inbox, taken over when its holder has stopped, or
+        (`abandoned`: waiting far longer than any handling takes) when it is this process's
+        own (a finish that never reached Redis). None: it is being handled, or it was handled
+        meanwhile."""
         value = self.redis.get(keys.webhook_event(event_id))
         if value is None or value == b"d":
             self.redis.zrem(keys.INBOX, event_id)
             return None
         holder, held = _holder_and_held(value)
-        if holder == self.token or self._alive(holder):
+        if self._alive(holder) and not (abandoned and holder == self.token):
             return None
         taken = self._call_take_in(event_id, held["user"], b"", now, dead=holder)
         return taken if taken.status == TAKEN_OVER else None
 
-    @outage_aware
     def finish(self, event_id: str) -> None:
-        """The event is handled (or will never be: its handling failed)."""
-        self._pipeliner.call(lambda pipe: self._finish(
+        """The event is handled (or will never be: its handling failed). Sent without waiting
+        for Redis's answer: should it not get there, the event stays in the inbox, and the
+        look for events left behind finishes it (its reply was sent: LINE refuses the token
+        the second time)."""
+        self._pipeliner.send(lambda pipe: self._finish(
             keys=[keys.webhook_event(event_id), keys.INBOX],
             args=[self.token, EVENT_DEDUPE_TTL, event_id], client=pipe))
 
     @outage_aware
-    def stuck(self, taken_in_before: float, limit: int = 100) -> List[str]:
-        """Events taken in before `taken_in_before` and not handled yet."""
-        return [event_id.decode() for event_id in self.redis.zrangebyscore(
-            keys.INBOX, "-inf", taken_in_before, start=0, num=limit)]
+    def stuck(self, taken_in_before: float, limit: int = 100) -> List[Tuple[str, float]]:
+        """(event id, when taken in) of events taken in before `taken_in_before` and not
+        handled yet."""
+        return [(event_id.decode(), taken_in) for event_id, taken_in in self.redis.zrangebyscore(
+            keys.INBOX, "-inf", taken_in_before, start=0, num=limit, withscores=True)]
 
     def applied(self, user_id: str, reply_token: Optional[str], messages) -> bytes:
         """The event's value once its effect is saved (scripts/save_records.lua writes it):

@@ -34,6 +34,14 @@ class Pipeliner:
             self._lead()
         return answer.get()
 
+    def send(self, add) -> None:
+        """`call` without waiting for the answer, for a command whose answer nobody needs
+        (a failure only leaves what it would have written unwritten)."""
+        self._queued.append((add, AsyncResult()))
+        if not self._flushing:
+            self._flushing = True
+            gevent.spawn(self._flush)
+
     def _lead(self):
         try:
             gevent.sleep(0)  # the greenlets ready now run first: their commands join this batch

@@ -81,13 +81,13 @@ class Watches:
     def watching(self, watcher: str) -> List[str]:
         """Whom `watcher` watches, in the order the watches began (those from before start
         times were kept first, by id)."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.smembers(keys.watching(watcher))
-        pipe.hgetall(keys.watching_since(watcher))
-        members, since = pipe.execute()
+        watched = _names(self._pipeliner.call(lambda pipe: pipe.smembers(
+            keys.watching(watcher))))
+        if len(watched) < 2:  # most people watch nobody: one command, shared round trip
+            return watched
+        since = self._pipeliner.call(lambda pipe: pipe.hgetall(keys.watching_since(watcher)))
         began = {owner.decode(): float(at) for owner, at in since.items()}
-        return sorted(_names(members),
-                      key=lambda owner: (owner in began, began.get(owner, 0.0), owner))
+        return sorted(watched, key=lambda owner: (owner in began, began.get(owner, 0.0), owner))
 
     def end_watchers_of(self, owner: str) -> List[str]:
         """Every watch of `owner` ends; returns who watched."""

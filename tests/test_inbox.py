@@ -17,12 +17,13 @@ def test_an_event_is_taken_in_once_held_by_one_process_and_finished(store, redis
     store.users.save(UserRecord("U1", (Dose(8, 0, due=AT),)))
     taken = store.events.take_in("E1", "U1", ["ShowHelp", "token"], AT)
     assert taken.status == events.NEW and taken.record.times == ((8, 0),)
-    assert store.events.stuck(AT + 1) == ["E1"]
+    assert store.events.stuck(AT + 1) == [("E1", AT)]
     other = Store(redis_client, token="p2")
     store.processes.heartbeat(store.token, 30)
     assert other.events.take_in("E1", "U1", ["ShowHelp", "token"], AT).status == events.HELD
     assert other.events.take_over("E1", AT) is None          # its holder is alive
     store.events.finish("E1")
+    store.pipeliner.call(lambda pipe: pipe.ping())   # the finish went before this
     assert store.events.stuck(AT + 1) == []
     assert other.events.take_in("E1", "U1", ["ShowHelp", "token"], AT).status == events.DONE
     assert 0 < redis_client.ttl(keys.webhook_event("E1")) <= events.EVENT_DEDUPE_TTL
