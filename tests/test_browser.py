@@ -271,6 +271,30 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     debug.close()
 
 
+def test_a_named_times_ask_reads_its_name_and_its_button_answers_it(sync_api, bot, page):
+    expect = sync_api.expect
+    _open_chat(expect, page, bot)
+    # 7:29:28.5 on the bot's clock: the page sends 7時30分, due half a minute later.
+    page.get_by_role("button", name="1分後にリマインド").click()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+    _type(page, "7時30分の薬は血圧の薬")
+    expect(_bubble(page, "bot", "7時30分の薬を「血圧の薬」にしました。")).to_be_visible()
+    _type(page, "設定教えて")
+    expect(_bubble(page, "bot", "7時30分(血圧の薬)に設定されています")).to_be_visible()
+
+    # The clock moves on to 7:29:58.5 (the scheduler looks every second): the named ask
+    # arrives live 1.5 s later, with the same buttons as a plain one.
+    bot.timer.set_now(MORNING)
+    expect(_bubble(page, "bot", "血圧の薬、飲んだ?")).to_be_visible(timeout=8000)
+    expect(page.locator("#users li .preview").first).to_have_text("血圧の薬、飲んだ?")
+    expect(page.locator("#quick-replies button", has_text="あとで")).to_be_visible()
+    page.locator("#quick-replies button", has_text="飲んだ!").click()
+    expect(_bubble(page, "user", "飲んだ!")).to_be_visible()
+    expect(_bubble(page, "bot", "よくできました")).to_be_visible()
+    expect(page.locator("#quick-replies")).to_be_hidden()
+    expect(_bubble(page, "bot", "飲んだ?")).to_have_count(0)  # the ask was the named one only
+
+
 def test_the_record_flex_message_renders_as_a_calendar(sync_api, bot, page, shots):
     expect = sync_api.expect
     user_id = _open_chat(expect, page, bot)
