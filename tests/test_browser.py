@@ -1,16 +1,19 @@
 """A real browser (headless Chromium) chats with the bot in simulator mode, and sees what
 LINE would show: Flex messages drawn (the bot's own record among them), a location sent, the
-bot's rich menu under the chat, and two simulated users where one watches the other.
+bot's rich menu under the chat, its time picker, named and weekly times, and two simulated
+users where one watches the other.
 
 The bot runs in this process exactly as `python web.py` runs it without LINE credentials
 (runtime.build_runtime's simulator mode), with one injected difference: its timer is the
-production Timer on a wall clock moved to 07:29:58.5 in Tokyo, so the ask for 7:30 comes
-1.5 s after the page's "remind me in 1 minute" button, at real speed. Nothing in the bot
-knows it is being tested. The watch test's bot is configured as an operator would
+production Timer on a wall clock moved to 07:29:28.5 in Tokyo, and a test moves it on to
+07:29:58.5 (bot.timer.set_now) when the ask for 7:30 should come 1.5 s later, at real speed
+(the scheduler looks every second, so it sees the clock moved). Nothing in the bot knows it
+is being tested. The watch test's bot is configured as an operator would
 (SNOOZE_INTERVAL_SECONDS=1, MAX_REASKS=1), so an unanswered round ends 2 s after its ask.
 
 Screenshots go to a temporary directory; `make screenshots` (SCREENSHOTS=1) writes them to
-docs/ instead (chat.png, debug.png, flex.png, record.png, watch.png: the README shows them).
+docs/ instead (chat.png, debug.png, flex.png, record.png, medicine.png, watch.png: the
+README shows them).
 Skips without /usr/bin/chromium, except under CI or SCREENSHOTS=1, where it fails instead:
 `.ci/run` installs Chromium.
 """
@@ -293,6 +296,39 @@ def test_a_named_times_ask_reads_its_name_and_its_button_answers_it(sync_api, bo
     expect(_bubble(page, "bot", "よくできました")).to_be_visible()
     expect(page.locator("#quick-replies")).to_be_hidden()
     expect(_bubble(page, "bot", "飲んだ?")).to_have_count(0)  # the ask was the named one only
+
+
+def test_a_weekly_medicine_and_names_in_the_setting_and_the_picker_open(sync_api, bot, page,
+                                                                         shots):
+    expect = sync_api.expect
+    page.set_viewport_size({"width": 860, "height": 760})  # tall enough for the whole setting
+    _open_chat(expect, page, bot)
+    picker = page.locator("#time-picker")
+    page.locator("#quick-replies button", has_text="時間を選ぶ").click()
+    page.get_by_label("時刻を選ぶ").fill("07:30")
+    picker.get_by_role("button", name="OK").click()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+
+    _type(page, "毎週月曜 9時も")
+    expect(_bubble(page, "bot", "9時0分(月)を追加しました。いまの設定: 7時30分と9時0分(月)")
+           ).to_be_visible()
+    _type(page, "9時の薬はメトトレキサート")
+    expect(_bubble(page, "bot", "9時0分の薬を「メトトレキサート」にしました。")).to_be_visible()
+    _type(page, "7時30分の薬は血圧の薬")
+    expect(_bubble(page, "bot", "7時30分の薬を「血圧の薬」にしました。")).to_be_visible()
+    _type(page, "設定教えて")
+    expect(_bubble(page, "bot", "7時30分(血圧の薬)と9時0分(メトトレキサート・月)に設定されています")
+           ).to_be_visible()
+
+    # The picture: the menu's 時間を追加 open on a third time, the menu folded under it.
+    page.locator("#rich-menu-panel").get_by_role("button", name="時間を追加").click()
+    expect(picker).to_contain_text("時間を追加")  # the area's label heads the picker
+    page.get_by_label("時刻を選ぶ").fill("21:00")
+    _fold_rich_menu(expect, page)
+    expect(picker).to_be_visible()
+    expect(page.get_by_label("時刻を選ぶ")).to_have_value("21:00")
+    page.get_by_label("時刻を選ぶ").blur()
+    page.screenshot(path=str(shots / "medicine.png"))
 
 
 def test_the_record_flex_message_renders_as_a_calendar(sync_api, bot, page, shots):
