@@ -1,7 +1,7 @@
 """A real browser (headless Chromium) chats with the bot in simulator mode, and sees what
 LINE would show: Flex messages drawn (the bot's own record among them), a location sent, the
 bot's rich menu under the chat, its time picker, named and weekly times, and two simulated
-users where one watches the other.
+users where one watches the other (and gets a carousel of records).
 
 The bot runs in this process exactly as `python web.py` runs it without LINE credentials
 (runtime.build_runtime's simulator mode), with one injected difference: its timer is the
@@ -12,8 +12,8 @@ is being tested. The watch test's bot is configured as an operator would
 (SNOOZE_INTERVAL_SECONDS=1, MAX_REASKS=1), so an unanswered round ends 2 s after its ask.
 
 Screenshots go to a temporary directory; `make screenshots` (SCREENSHOTS=1) writes them to
-docs/ instead (chat.png, debug.png, flex.png, record.png, medicine.png, watch.png: the
-README shows them).
+docs/ instead (chat.png, debug.png, flex.png, record.png, medicine.png, watch.png,
+carousel.png: the README shows them).
 Skips without /usr/bin/chromium, except under CI or SCREENSHOTS=1, where it fails instead:
 `.ci/run` installs Chromium.
 """
@@ -548,6 +548,73 @@ def test_a_carousel_is_a_row_of_bubbles_that_scrolls(sync_api, bot, page):
     expect(cards.last.get_by_text("ユーザー5")).not_to_be_in_viewport()
     row.evaluate("row => { row.scrollLeft = row.scrollWidth; }")
     expect(cards.last.get_by_text("ユーザー5")).to_be_in_viewport()
+
+
+def test_a_watchers_record_is_a_carousel_of_their_own_calendar_then_the_watched(
+        sync_api, bot, page, shots):
+    expect = sync_api.expect
+    page.set_viewport_size({"width": 860, "height": 760})  # a chat narrower than two calendars
+    users = page.locator("#users li")
+    _open_chat(expect, page, bot)
+    _type(page, "見守り")
+    answer = page.locator("#messages .msg.bot .bubble", has_text="見守りコード")
+    expect(answer).to_contain_text("24時間以内")
+    code = re.match(r"見守りコード: ([0-9]{6})\n", answer.inner_text()).group(1)
+
+    # ユーザー1 takes the 7:30 dose: today is marked in their record.
+    bot.timer.set_now(MORNING)
+    page.get_by_role("button", name="1分後にリマインド").click()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+    expect(_bubble(page, "bot", "飲んだ?")).to_be_visible(timeout=8000)
+    page.locator("#quick-replies button", has_text="飲んだ!").click()
+    expect(_bubble(page, "bot", "よくできました")).to_be_visible()
+
+    # ユーザー2 watches ユーザー1, has a time of their own, and asks for the record.
+    page.get_by_role("button", name="＋ 友だち追加").click()
+    expect(page.locator("#chat-user")).to_have_text("ユーザー2 としてトーク中")
+    expect(page.locator("#messages .msg.bot .bubble").first).to_contain_text("はじめまして")
+    _type(page, code)
+    expect(_bubble(page, "bot", "ユーザー1さんの見守りを始めました。飲み忘れたときにお知らせします。")
+           ).to_be_visible()
+    _type(page, "21時")
+    expect(_bubble(page, "bot", "21時0分ですね。わかりました。")).to_be_visible()
+    page.locator("#rich-menu-panel").get_by_role("button", name="記録").click()
+    expect(_bubble(page, "user", "記録")).to_be_visible()
+
+    # One message: a row of calendars, ユーザー2's own first, then ユーザー1's.
+    row = page.locator("#messages .msg.bot .flex-carousel")
+    expect(row).to_have_count(1)
+    calendars = row.locator(":scope > .flex-bubble")
+    expect(calendars).to_have_count(2)
+    own, theirs = calendars.nth(0), calendars.nth(1)
+    expect(own.locator(".flex-header")).to_contain_text("記録")
+    expect(own.locator(".flex-header")).not_to_contain_text("さんの記録")
+    expect(theirs.locator(".flex-header")).to_contain_text("ユーザー1さんの記録")
+    cells = []
+    for calendar, today in ((own, "27…"), (theirs, "27○")):  # 21:00 is still to come
+        calendar.locator(".flex-header").get_by_text("10/31〜11/27 (直近28日)").wait_for()
+        days = calendar.locator(".flex-body .flex-box.horizontal > .flex-box")
+        expect(days).to_have_count(28)
+        expect(days.last).to_have_text(today)
+        cells.append(days)
+    expect(theirs.locator(".flex-body > .flex-box > .flex-box.horizontal").last
+           .locator(".flex-text")).to_have_text(["○ 1日", "△ 0日", "× 0日"])
+    expect(users.nth(1).locator(".preview")).to_have_text(
+        "記録(直近28日): ○0日 △0日 ×0日\nユーザー1さんの記録(直近28日): ○1日 △0日 ×0日")
+    left, right = own.bounding_box(), theirs.bounding_box()
+    assert left["y"] == right["y"] and right["x"] > left["x"] + left["width"]  # side by side
+    assert (left["width"], right["width"]) == (300, 300)                      # mega bubbles
+
+    # Wider than the chat: the row scrolls sideways to the last calendar.
+    _fold_rich_menu(expect, page)
+    assert row.evaluate("row => row.scrollWidth > row.clientWidth")
+    own_days, their_days = cells
+    expect(own_days.first).to_be_in_viewport(ratio=1)
+    expect(their_days.last).not_to_be_in_viewport()  # ユーザー1's today
+    page.screenshot(path=str(shots / "carousel.png"))
+    row.evaluate("row => { row.scrollLeft = row.scrollWidth; }")
+    expect(their_days.last).to_be_in_viewport(ratio=1)
+    expect(own_days.first).not_to_be_in_viewport()
 
 
 def test_the_default_rich_menu_sits_under_the_chat_and_its_areas_send_their_text(
