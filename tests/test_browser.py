@@ -202,6 +202,34 @@ def _fold_rich_menu(expect, page):
     expect(page.locator("#rich-menu-panel")).to_be_hidden()
 
 
+def _take_a_dose_at_7_30(expect, page, bot):
+    """The user sets 7:30 a minute ahead, is asked 1.5 s later, and taps 飲んだ!."""
+    bot.timer.set_now(MORNING)
+    page.get_by_role("button", name="1分後にリマインド").click()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+    expect(_bubble(page, "bot", "飲んだ?")).to_be_visible(timeout=8000)
+    page.locator("#quick-replies button", has_text="飲んだ!").click()
+    expect(_bubble(page, "bot", "よくできました")).to_be_visible()
+
+
+def _watch_code(expect, page) -> str:
+    """The user in the chat sends 見守り; the code, read in the bot's answer."""
+    _type(page, "見守り")
+    answer = page.locator("#messages .msg.bot .bubble", has_text="見守りコード")
+    expect(answer).to_contain_text("24時間以内")
+    return re.match(r"見守りコード: ([0-9]{6})\n", answer.inner_text()).group(1)
+
+
+def _second_user_watches(expect, page, code):
+    """ユーザー2 adds the bot as a friend and sends ユーザー1's code."""
+    page.get_by_role("button", name="＋ 友だち追加").click()
+    expect(page.locator("#chat-user")).to_have_text("ユーザー2 としてトーク中")
+    expect(page.locator("#messages .msg.bot .bubble").first).to_contain_text("はじめまして")
+    _type(page, code)
+    expect(_bubble(page, "bot", "ユーザー1さんの見守りを始めました。飲み忘れたときにお知らせします。")
+           ).to_be_visible()
+
+
 def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, browser, page, shots):
     expect = sync_api.expect
 
@@ -376,12 +404,7 @@ def test_the_record_after_a_dose_taken_today_is_the_bots_own_calendar(sync_api, 
                                                                       shots):
     expect = sync_api.expect
     _open_chat(expect, page, bot)
-    bot.timer.set_now(MORNING)
-    page.get_by_role("button", name="1分後にリマインド").click()
-    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
-    expect(_bubble(page, "bot", "飲んだ?")).to_be_visible(timeout=8000)
-    page.locator("#quick-replies button", has_text="飲んだ!").click()
-    expect(_bubble(page, "bot", "よくできました")).to_be_visible()
+    _take_a_dose_at_7_30(expect, page, bot)
 
     page.locator("#rich-menu-panel").get_by_role("button", name="記録").click()
     expect(_bubble(page, "user", "記録")).to_be_visible()
@@ -556,26 +579,11 @@ def test_a_watchers_record_is_a_carousel_of_their_own_calendar_then_the_watched(
     page.set_viewport_size({"width": 860, "height": 760})  # a chat narrower than two calendars
     users = page.locator("#users li")
     _open_chat(expect, page, bot)
-    _type(page, "見守り")
-    answer = page.locator("#messages .msg.bot .bubble", has_text="見守りコード")
-    expect(answer).to_contain_text("24時間以内")
-    code = re.match(r"見守りコード: ([0-9]{6})\n", answer.inner_text()).group(1)
-
-    # ユーザー1 takes the 7:30 dose: today is marked in their record.
-    bot.timer.set_now(MORNING)
-    page.get_by_role("button", name="1分後にリマインド").click()
-    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
-    expect(_bubble(page, "bot", "飲んだ?")).to_be_visible(timeout=8000)
-    page.locator("#quick-replies button", has_text="飲んだ!").click()
-    expect(_bubble(page, "bot", "よくできました")).to_be_visible()
+    code = _watch_code(expect, page)
+    _take_a_dose_at_7_30(expect, page, bot)  # today is marked in ユーザー1's record
 
     # ユーザー2 watches ユーザー1, has a time of their own, and asks for the record.
-    page.get_by_role("button", name="＋ 友だち追加").click()
-    expect(page.locator("#chat-user")).to_have_text("ユーザー2 としてトーク中")
-    expect(page.locator("#messages .msg.bot .bubble").first).to_contain_text("はじめまして")
-    _type(page, code)
-    expect(_bubble(page, "bot", "ユーザー1さんの見守りを始めました。飲み忘れたときにお知らせします。")
-           ).to_be_visible()
+    _second_user_watches(expect, page, code)
     _type(page, "21時")
     expect(_bubble(page, "bot", "21時0分ですね。わかりました。")).to_be_visible()
     page.locator("#rich-menu-panel").get_by_role("button", name="記録").click()
@@ -661,19 +669,9 @@ def test_family_watch_between_two_users_and_the_alert_when_a_dose_is_missed(
     users = page.locator("#users li")
     _open_chat(expect, page, bot)
 
-    # ユーザー1 asks for a code and reads it in the bot's answer.
-    _type(page, "見守り")
-    answer = page.locator("#messages .msg.bot .bubble", has_text="見守りコード")
-    expect(answer).to_contain_text("24時間以内")
-    code = re.match(r"見守りコード: ([0-9]{6})\n", answer.inner_text()).group(1)
-
-    # ユーザー2 adds the bot as a friend and sends the six digits.
-    page.get_by_role("button", name="＋ 友だち追加").click()
-    expect(page.locator("#chat-user")).to_have_text("ユーザー2 としてトーク中")
-    expect(page.locator("#messages .msg.bot .bubble").first).to_contain_text("はじめまして")
-    _type(page, code)
-    expect(_bubble(page, "bot", "ユーザー1さんの見守りを始めました。飲み忘れたときにお知らせします。")
-           ).to_be_visible()
+    # ユーザー1 asks for a code; ユーザー2 adds the bot as a friend and sends the six digits.
+    code = _watch_code(expect, page)
+    _second_user_watches(expect, page, code)
     expect(users.first.locator(".badge")).to_have_text("1")  # ユーザー1 was told, by a push
     users.first.click()
     expect(_bubble(page, "bot", "ユーザー2さんが見守りを始めました。")).to_be_visible()
