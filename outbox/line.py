@@ -14,7 +14,7 @@ from gevent.lock import BoundedSemaphore
 from logsafe import fields, short_id
 from outbox.account import AccountApi
 from outbox.clock import real_seconds
-from outbox.http import Answer, LineHttp, dumps
+from outbox.http import Answer, LineHttp, NotSent, dumps
 from outbox.pacing import RateLimiter
 from outbox.profiles import DisplayNames
 from outbox.quota import MessageQuota
@@ -148,7 +148,7 @@ class LineOutbox:
             try:
                 answer = self._post(path, body, timeout, retry_key)
             except OSError as exc:
-                self._log_send(path, body, started, attempt, error=type(exc).__name__)
+                self._log_send(path, body, started, attempt, error=_error_name(exc))
                 return None, _TRANSIENT
             finally:
                 self.in_flight -= 1
@@ -208,7 +208,7 @@ class LineOutbox:
         try:
             answer = self._post(REPLY_PATH, body, self._timeout)
         except OSError as exc:
-            self._log_send(REPLY_PATH, body, started, error=type(exc).__name__)
+            self._log_send(REPLY_PATH, body, started, error=_error_name(exc))
             return False
         self._log_send(REPLY_PATH, body, started, status=answer.status,
                        request=answer.request_id)
@@ -249,6 +249,12 @@ class LineOutbox:
     def _post(self, path, body, timeout, retry_key=None) -> Answer:
         headers = (("X-Line-Retry-Key", retry_key),) if retry_key else ()
         return self.transport.post(path, dumps(body), timeout, headers)
+
+
+def _error_name(exc: OSError) -> str:
+    """What went wrong on the way, as logged: a NotSent by its cause (a refused connection)."""
+    cause = exc.__cause__ if isinstance(exc, NotSent) else None
+    return type(cause or exc).__name__
 
 
 def _reply_messages(messages) -> list:
