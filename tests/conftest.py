@@ -80,7 +80,8 @@ class Bot:
         self.activity = Activity()
         self.timer = ManualTimer(frozen, self.activity)
         self.outbox = LineOutbox(platform.base_url, TOKEN, timeout=settings.line_timeout_seconds,
-                                 backoff=0.01, max_backoff=0.05)
+                                 rate=settings.push_rate_per_second, backoff=0.01,
+                                 max_backoff=0.05)
         self.system = None
         self.server = None
 
