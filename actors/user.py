@@ -75,10 +75,14 @@ class UserActor(Actor):
         finally:
             if woken:
                 self.system.scheduler.due_handled()
+            else:  # answered or not, the message's reply is owed no more (outbox/backlog.py)
+                self.system.outbox.backlog.settle(getattr(message, "reply_token", None))
 
     def on_dropped(self, message):
         if type(message) is ReminderDue:
             self.system.scheduler.due_handled()
+        else:
+            self.system.outbox.backlog.settle(getattr(message, "reply_token", None))
 
     def _decide(self, message):
         handler = _HANDLERS[type(message)]

@@ -1,8 +1,9 @@
 """The LINE Messaging API, behind one small object. Pushes, multicasts and replies go over
 outbox/http.py, and so do the account's reads (outbox/account.py).
 Pushes and replies share one pace (LINE counts them together), multicasts have their own;
-each kind is bounded in connections; every call has a timeout, and a reply a deadline;
-failures are logged by status and x-line-request-id, never by content."""
+each kind is bounded in connections; every call has a timeout, and a reply a deadline from
+its webhook (outbox/backlog.py); failures are logged by status and x-line-request-id, never
+by content."""
 import enum
 import functools
 import logging
@@ -14,6 +15,7 @@ from gevent.lock import BoundedSemaphore
 
 from logsafe import fields, short_id
 from outbox.account import AccountApi
+from outbox.backlog import REPLY_BACKLOG_SECONDS, REPLY_DEADLINE_SECONDS, ReplyBacklog
 from outbox.clock import real_seconds
 from outbox.http import Answer, LineHttp, NotSent, dumps
 from outbox.pacing import RateLimiter, SendWindow, SharedPace
@@ -34,9 +36,6 @@ REPLY_CONNECTIONS = 128
 # While pushes wait for the shared pace too, replies take 3 of every 4 slots: a reply is what
 # a user is looking at now, and its token lapses; an ask a second late is still on time.
 REPLY_TURNS = 3
-# From the call to the last try of a reply: a reply token is good for about a minute after
-# LINE sent the webhook (LINE promises no more).
-REPLY_DEADLINE_SECONDS = 20.0
 # LINE's own limit on pushes and replies together, per channel, as written: 2,000 requests/s,
 # less a margin for the way there.
 LINE_REQUESTS_PER_SECOND = 1900
@@ -75,10 +74,11 @@ class LineOutbox:
                  rate: float = 1800.0, concurrency: int = 128, attempts: int = 4,
                  backoff: float = 0.5, max_backoff: float = 8.0, deadline: float = 15.0,
                  clock=real_seconds, sleep=gevent.sleep, transport=None, share: float = 1.0,
-                 reply_deadline: float = REPLY_DEADLINE_SECONDS):
+                 reply_deadline: float = REPLY_DEADLINE_SECONDS,
+                 reply_backlog: float = REPLY_BACKLOG_SECONDS):
         """`share`: this process's part of the channel's rates, when several processes send
         for one channel (LINE's limits are per channel): each paces to its share.
-        `reply_deadline`: seconds a reply is tried for."""
+        `reply_deadline`, `reply_backlog`: seconds, see outbox/backlog.py."""
         # Pushes and replies: one pool of kept-alive connections, as many as the push slots
         # plus the reply slots, so that a request holding a slot never waits for a
         # connection; retries are ours. `transport.post(path, payload, timeout, headers)`
@@ -98,7 +98,8 @@ class LineOutbox:
         self._multicasts_written = SendWindow(MULTICASTS_PER_SECOND * share)
         self.multicast_limiter = RateLimiter(min(rate, MULTICAST_RATE) * share,
                                              what="multicasts")
-        self._reply_deadline = reply_deadline
+        self.backlog = ReplyBacklog(self._reply_throughput, seconds=reply_backlog,
+                                    deadline=reply_deadline, clock=clock)
         self._attempts = attempts
         self._backoff = backoff
         self._max_backoff = max_backoff
@@ -227,10 +228,16 @@ class LineOutbox:
     def reply(self, reply_token: Optional[str], messages: Sequence[Union[str, dict]]) -> bool:
         """Answer a webhook event with texts, or LINE message objects (a Flex message).
         Free of quota. Paced with the pushes; tried again while its deadline allows when
-        LINE certainly did not act on it."""
+        LINE certainly did not act on it. Settles the backlog's promise for the token."""
         if not reply_token:
             return False
-        deadline = self._clock() + self._reply_deadline
+        try:
+            return self._reply(reply_token, messages)
+        finally:
+            self.backlog.settle(reply_token)
+
+    def _reply(self, reply_token, messages) -> bool:
+        deadline = self.backlog.deadline(reply_token)
         body = {"replyToken": reply_token, "messages": _reply_messages(messages),
                 "notificationDisabled": False}
         payload, asked, attempt = dumps(body), self._clock(), 1
@@ -287,6 +294,11 @@ class LineOutbox:
 
     def _left(self, deadline) -> float:
         return max(0.0, deadline - self._clock())
+
+    def _reply_throughput(self) -> float:
+        """Replies a second this process can send now: their share of the pace while pushes
+        wait too (after any slow-down for a 429)."""
+        return self.limiter.rate * self.pace.first_share
 
     def _log_send(self, path, body, started, attempt=None, status=None, error=None,
                   request=None):

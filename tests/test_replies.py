@@ -1,15 +1,18 @@
-"""Issue 19: replies under overload. Replies share LINE's per-channel rate with pushes, wait
-for a connection within their deadline rather than the wire timeout, and are tried again
-only when LINE certainly did not act."""
+"""Issue 19: replies under overload. A webhook answered 200 gets its reply while its token is
+still good, or it is refused with 503 before anything changes; replies share LINE's
+per-channel rate with pushes; a reply is tried again only when LINE certainly did not act."""
 import logging
 import uuid
 
 import gevent
 from gevent.event import Event
 
+from actors import user as user_actor
+from actors.messages import ShowSetting
 from chat import texts
 from outbox.line import LineOutbox, PushResult
 from simulator.platform import LinePlatform, REPLY_PATH
+from storage import keys
 from storage.redis_server import free_port
 from tests.conftest import SECRET, TOKEN
 from tests.support import new_user_id
@@ -54,6 +57,45 @@ def test_pushes_and_replies_take_turns_at_one_pace(platform):
     assert [push.value for push in pushes] == [PushResult.DELIVERED] * 15
     assert [reply.value for reply in replies] == [True] * 15
     assert {request.status for request in platform.requests} == {200}
+
+
+def test_a_webhook_whose_reply_could_not_go_out_in_time_is_refused_before_anything_changes(
+        make_bot, platform, store):
+    # 0.1 s of the replies' share of 40 requests/s: three replies may be owed at once.
+    bot = make_bot(outbox_options={"reply_backlog": 0.1}, push_rate_per_second=40)
+    assert bot.outbox.backlog.limit == 3
+    platform.faults.held = Event()  # LINE answers nothing yet: every reply stays owed
+    users = [new_user_id() for _ in range(5)]
+    events = [platform.make_text_event(user, "7時") for user in users]
+    assert [platform.post_events([event]) for event in events] == [200, 200, 200, 503, 503]
+    refused = events[3:]
+    # Nothing changed for the refused ones: no redelivery mark, no record, no actor.
+    assert not any(store.redis.exists(keys.webhook_event(event["webhookEventId"]))
+                   for event in refused)
+    assert [store.load(user) for user in users[3:]] == [None, None]
+    assert not set(users[3:]) & set(bot.system.awake)
+
+    platform.faults.held.set()
+    bot.timer.settle()
+    platform.faults.held = None
+    # LINE redelivers what was refused: handled once, as if it were the first delivery.
+    for event in refused:
+        redelivered = {**event, "deliveryContext": {"isRedelivery": True}}
+        assert platform.post_events([redelivered]) == 200
+        assert platform.post_events([redelivered]) == 200  # and again: a duplicate
+    bot.timer.settle()
+    assert [[reply.texts for reply in platform.replies if reply.to == user] for user in users] \
+        == [[(texts.times_set(((7, 0),)),)]] * len(users)
+    assert bot.outbox.backlog.owed == 0
+
+
+def test_the_reply_an_actor_owes_is_settled_when_it_crashes(bot, monkeypatch, user_id):
+    def crash(actor, message):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(user_actor._HANDLERS, ShowSetting, crash)
+    bot.say(user_id, SETTING_QUERY)
+    assert bot.outbox.backlog.owed == 0
 
 
 # -- one reply: what is tried again ------------------------------------------------------------
