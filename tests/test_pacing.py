@@ -20,6 +20,17 @@ def fake(monkeypatch):
     return FakeTime(monkeypatch)
 
 
+@pytest.fixture
+def passing(fake, monkeypatch):
+    """FakeTime whose sleeps let the time pass (still recorded, never slept)."""
+    def sleep(seconds):
+        fake.slept.append(round(seconds, 6))
+        fake.now += seconds
+
+    monkeypatch.setattr(gevent, "sleep", sleep)
+    return fake
+
+
 def test_reservations_are_spaced_by_the_rate(fake):
     limiter = RateLimiter(rate=10, burst=2)
     for _ in range(5):
@@ -117,34 +128,37 @@ def taken_in_order(pace, lanes):
     return order
 
 
-def test_a_burst_of_pushes_queued_first_does_not_hold_replies_back(fake):
+def test_a_burst_of_pushes_queued_first_does_not_hold_replies_back(passing):
     pace = SharedPace(RateLimiter(rate=10, burst=1), first_turns=3)
     order = taken_in_order(pace, ["second"] * 6 + ["first"] * 5)
     # The first push finds the slot free; then replies take 3 slots for each push's one.
     assert order == ["second"] + ["first"] * 3 + ["second"] + ["first"] * 2 + ["second"] * 4
-    assert len(fake.slept) == 10  # every slot after the first waited for the rate
+    assert passing.slept == [0.1] * 10  # one slot of the rate each
 
 
-def test_a_flood_of_replies_leaves_pushes_their_turns(fake):
+def test_a_flood_of_replies_leaves_pushes_their_turns(passing):
     pace = SharedPace(RateLimiter(rate=10, burst=1), first_turns=3)
     order = taken_in_order(pace, ["first"] * 10 + ["second"] * 2)
     assert order == (["first"] * 4 + ["second"] + ["first"] * 3 + ["second"]
                      + ["first"] * 3)
 
 
-def test_the_send_window_holds_a_request_that_would_make_one_too_many_in_a_second(
-        fake, monkeypatch):
-    def sleep(seconds):
-        fake.slept.append(round(seconds, 6))
-        fake.now += seconds
-
-    monkeypatch.setattr(gevent, "sleep", sleep)
+def test_the_send_window_holds_a_request_that_would_make_one_too_many_in_a_second(passing):
     window = SendWindow(limit=3)
     for _ in range(3):
         window.wait_turn()
-    fake.now += 0.25
+    passing.now += 0.25
     window.wait_turn()            # a fourth within the second waits for the first to age
-    assert fake.slept == [0.75]
-    fake.now += 0.5
+    assert passing.slept == [0.75]
+    passing.now += 0.5
     window.wait_turn()            # the second and third are a second old now too: at once
-    assert fake.slept == [0.75]
+    assert passing.slept == [0.75]
+
+
+def test_the_hand_out_wakes_once_for_the_slots_due_meanwhile(passing, monkeypatch):
+    monkeypatch.setattr(SharedPace, "TICK_SECONDS", 0.25)
+    # 16/s, and a burst that covers a tick (4 slots after a pause): the first 5 at once, then
+    # the other 8 queued, 4 slots a wake rather than one wake a slot.
+    pace = SharedPace(RateLimiter(rate=16, burst=5), first_turns=3)
+    taken_in_order(pace, ["first"] * 13)
+    assert passing.slept == [0.25, 0.25]
