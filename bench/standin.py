@@ -18,7 +18,8 @@ tuples, fetched over HTTP:
     POST /_bench/config    {"latency": s, "rate_limit": n or null}
     POST /_bench/reset
 
-`t` is the wall-clock time (time.time()) the request arrived, before the injected latency.
+`t` is the wall-clock time (time.time()) the request arrived, before the injected latency;
+requests are counted against the rate limit then too, as LINE counts them when they come.
 """
 import argparse
 import collections
@@ -214,10 +215,11 @@ def serve(standin: StandIn, host: str = "127.0.0.1", port: int = 0):
                 body = rfile.read(length) if length else b""
                 arrived = time.time()
                 path = target.decode("latin-1").split("?", 1)[0]
-                if standin.latency and not path.startswith("/_bench/"):
-                    gevent.sleep(standin.latency)
+                # Counted (the rate limit too) as it arrives, answered after the latency.
                 status, payload = standin.handle(method.decode("latin-1"), path, headers, body,
                                                  arrived)
+                if standin.latency and not path.startswith("/_bench/"):
+                    gevent.sleep(standin.latency)
                 sock.sendall(response_bytes(status, payload))
                 if headers.get(b"connection", b"").lower() == b"close":
                     return
