@@ -28,7 +28,7 @@ PUSH_PATH = "/v2/bot/message/push"
 MULTICAST_PATH = "/v2/bot/message/multicast"
 MULTICAST_MAX = 500                          # recipients per multicast, LINE's limit
 MULTICAST_RATE = 180.0                       # LINE allows 200 multicast requests/s per channel
-MULTICASTS_PER_SECOND = 180                  # that limit as written (SendWindow), less a margin
+MULTICASTS_WRITTEN_PER_SECOND = 180          # at most, in any one second (SendWindow)
 REPLY_PATH = "/v2/bot/message/reply"
 # Replies on the wire at once, on connections of their own beyond the push slots: the whole
 # pace (1,800/s) at LINE answering in ~70 ms.
@@ -36,9 +36,10 @@ REPLY_CONNECTIONS = 128
 # While pushes wait for the shared pace too, replies take 3 of every 4 slots: a reply is what
 # a user is looking at now, and its token lapses; an ask a second late is still on time.
 REPLY_TURNS = 3
-# LINE's own limit on pushes and replies together, per channel, as written: 2,000 requests/s,
-# less the pace's margin: requests written a little apart can reach LINE closer together.
-LINE_REQUESTS_PER_SECOND = 1800
+# Pushes and replies written in any one second, at most (SendWindow), whatever the pace: LINE
+# counts them together up to 2,000 a second per channel; the margin is the pace's, as
+# requests written a little apart can reach LINE closer together.
+WRITTEN_PER_SECOND = 1800
 _SEND_KINDS = {PUSH_PATH: "push", MULTICAST_PATH: "multicast", REPLY_PATH: "reply"}
 
 QUOTA_MESSAGE = "monthly limit"              # 429 "You have reached your monthly limit."
@@ -94,8 +95,8 @@ class LineOutbox:
         self.limiter = RateLimiter(rate * share)
         self.pace = SharedPace(self.limiter, first_turns=REPLY_TURNS)
         self._push_lane, self._reply_lane = self.pace.second, self.pace.first
-        self._written = SendWindow(LINE_REQUESTS_PER_SECOND * share)
-        self._multicasts_written = SendWindow(MULTICASTS_PER_SECOND * share)
+        self._written = SendWindow(WRITTEN_PER_SECOND * share)
+        self._multicasts_written = SendWindow(MULTICASTS_WRITTEN_PER_SECOND * share)
         self.multicast_limiter = RateLimiter(min(rate, MULTICAST_RATE) * share,
                                              what="multicasts")
         self.backlog = ReplyBacklog(self._reply_throughput, seconds=reply_backlog,
