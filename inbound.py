@@ -102,6 +102,11 @@ class ForUser:
     user_id: str
     message: object
 
+    @property
+    def reply_token(self) -> Optional[str]:
+        """The token the user's actor will answer with (None: nothing to answer)."""
+        return getattr(self.message, "reply_token", None)
+
 
 @dataclass(frozen=True)
 class NotOneToOne:

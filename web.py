@@ -1,6 +1,7 @@
 """usa-reminder: the HTTP edge and the entry point (`python web.py`).
 
-The edge is thin: verify the signature, parse, drop redeliveries, tell the user's actor,
+The edge is thin: verify the signature, parse, promise the replies (or refuse with 503 when
+they could not go out in time: outbox/backlog.py), drop redeliveries, tell the user's actor,
 answer 200 at once. The actor that knows the answer sends the reply.
 """
 if __name__ == "__main__":
@@ -14,10 +15,11 @@ import json
 import logging
 import socket
 
+import gevent
 from bottle import Bottle, HTTPResponse, request, response
 
 from chat import texts
-from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_webhook, signature_ok, translate
+from inbound import ForUser, MalformedWebhook, parse_webhook, signature_ok, translate
 import logsafe
 from logsafe import fields
 from outbox.clock import real_seconds
@@ -28,6 +30,9 @@ log = logging.getLogger("usa_reminder.web")
 
 MAX_BODY_BYTES = 1024 * 1024
 READY_WAIT_SECONDS = 1.5
+# How long a webhook waits for room among the replies owed before it is refused: LINE counts
+# a webhook not answered within a second as failed (request_timeout).
+ROOM_WAIT_SECONDS = 0.5
 _READ_CHUNK = 64 * 1024
 _INVALID = object()
 
@@ -77,6 +82,7 @@ def app_for(runtime):
 def create_app(*, channel_secret, system, store, outbox, debug_token=None):
     """The WSGI app. Every collaborator is injected; nothing global."""
     app = Bottle()
+    busy = _Refusals(outbox.backlog)
 
     @app.post("/callback")
     def callback():
@@ -106,30 +112,44 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
         if events and not system.ready.wait(READY_WAIT_SECONDS):
             _log_refused(events, "starting")
             return _plain(503, "starting up")  # LINE redelivers
-        for index, event in enumerate(events):
-            started = real_seconds()
-            try:
-                outcome = _dispatch(event)
-            except StorageUnavailable:
-                # Events told before this one are deduplicated when LINE redelivers the body.
-                log.warning("webhook refused with 503: Redis unavailable")
-                _log_refused(events[index:], "redis")
-                return _plain(503, "storage unavailable")
-            _log_event(event, outcome, latency_ms=(real_seconds() - started) * 1000)
+        routes = [translate(event) for event in events]
+        owed = [route.reply_token for route in routes if route is not None and route.reply_token]
+        if owed and not outbox.backlog.promise(owed, wait=ROOM_WAIT_SECONDS):
+            return busy.refuse()  # nothing written or told: the redelivery is the first
+        handed = 0  # events handed on; the replies of the others are owed no more
+        try:
+            for event, route in zip(events, routes):
+                started = real_seconds()
+                outcome = _dispatch(event, route)
+                handed += 1
+                _log_event(event, outcome, latency_ms=(real_seconds() - started) * 1000)
+        except StorageUnavailable:
+            # Events told before this one are deduplicated when LINE redelivers the body.
+            log.warning("webhook refused with 503: Redis unavailable")
+            _log_refused(events[handed:], "redis")
+            return _plain(503, "storage unavailable")
+        finally:
+            for route in routes[handed:]:
+                if route is not None:
+                    outbox.backlog.settle(route.reply_token)
         return _plain(200, "OK")
 
-    def _dispatch(event):
-        """Hand one event on; returns what was done with it (the `outcome` logged)."""
+    def _dispatch(event, routed):
+        """Hand one event on; returns what was done with it (the `outcome` logged). Whoever
+        it is handed to settles its reply's promise; a duplicate's is settled here."""
         event_id = getattr(event, "webhook_event_id", None)
-        routed = translate(event)
         if routed is None:
             return "ignored"
         if isinstance(routed, ForUser):
             # Kept in Redis until handled: a redelivery of one handled before is a duplicate.
-            return system.take_in(event_id, routed.user_id, routed.message)
+            outcome = system.take_in(event_id, routed.user_id, routed.message)
+            if outcome in ("duplicate", "in_hand"):
+                outbox.backlog.settle(routed.reply_token)  # nobody here answers it
+            return outcome
         if event_id and not store.events.first_delivery(event_id):
+            outbox.backlog.settle(routed.reply_token)
             return "duplicate"
-        if isinstance(routed, NotOneToOne) and routed.reply_token:
+        if routed.reply_token:
             outbox.reply_soon(routed.reply_token, [texts.ONE_TO_ONE_ONLY])
         return "not_one_to_one"
 
@@ -191,6 +211,30 @@ def _with_names_and_quota(snapshot, outbox, system):
     usage = outbox.quota.current()
     return {**snapshot, "users": users, "quota": None if usage is None else usage.as_dict(),
             "watch_alerts_this_month": month["watch_alerts"]}
+
+
+class _Refusals:
+    """Webhooks refused (503) because the replies owed could not go out in time. Said in one
+    WARNING line for each second in which some were refused: under overload, a line per event
+    would add to the load it reports."""
+
+    SECONDS = 1.0
+
+    def __init__(self, backlog):
+        self._backlog = backlog
+        self._count = 0
+
+    def refuse(self):
+        if not self._count:
+            gevent.spawn_later(self.SECONDS, self._log)
+        self._count += 1
+        return _plain(503, "too many replies owed")
+
+    def _log(self):
+        log.warning("%s", fields(outcome="refused", status=503, reason="busy",
+                                 webhooks=self._count, seconds=self.SECONDS,
+                                 replies_owed=self._backlog.owed, limit=self._backlog.limit))
+        self._count = 0
 
 
 def _plain(status, text):

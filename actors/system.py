@@ -166,7 +166,8 @@ class ActorSystem:
             "due": {"count": indexed,
                     "next": [{"due": due, "user": user_id} for user_id, due in head]},
             "outbox": {"quota_exhausted": self.outbox.quota_exhausted,
-                       "in_flight": self.outbox.in_flight, "asks_waiting": self.asks.waiting},
+                       "in_flight": self.outbox.in_flight, "asks_waiting": self.asks.waiting,
+                       "replies_owed": self.outbox.backlog.owed},
         }
 
     def this_month(self, user_ids) -> dict:

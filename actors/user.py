@@ -112,6 +112,8 @@ class UserActor(Actor):
         finally:
             if woken:
                 self.system.scheduler.due_handled()
+            else:  # answered or not, the message's reply is owed no more (outbox/backlog.py)
+                self.system.outbox.backlog.settle(getattr(message, "reply_token", None))
             if self._event is not None:
                 self._finish_event()
 
@@ -127,6 +129,9 @@ class UserActor(Actor):
     def on_dropped(self, message):
         if type(message) is ReminderDue:
             self.system.scheduler.due_handled()
+        else:
+            said = message.message if type(message) is FromWebhook else message
+            self.system.outbox.backlog.settle(getattr(said, "reply_token", None))
         # A webhook event dropped with the mailbox (a stop) stays in the inbox, for another
         # process to handle.
 

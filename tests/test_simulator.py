@@ -542,7 +542,8 @@ def test_debug_page_shows_each_actor_and_the_due_index():
                               "asks": 11, "reasks_sent": 10, "answered_at": due - 3600,
                               "next_due": due + 45000}]}],
         "awake_count": 1, "due": {"count": 1, "next": [{"due": due, "user": "U<script>"}]},
-        "outbox": {"quota_exhausted": True, "in_flight": 7, "asks_waiting": 350},
+        "outbox": {"quota_exhausted": True, "in_flight": 7, "asks_waiting": 350,
+                   "replies_owed": 12},
     }
     html = debug_page.render(snapshot, now=due - 90, zone="Asia/Tokyo")
     assert "<script>alert" not in html and "U&lt;script&gt;" in html
@@ -550,6 +551,7 @@ def test_debug_page_shows_each_actor_and_the_due_index():
                   "re-asks sent 2", "<b>20:00</b>", "late", "re-asks sent 10",
                   "answered 11/28 06:30:00", "<td class=num>4</td>", "requests in flight",
                   "<b>7</b>", "<b>350</b><span>asks waiting for a batch",
+                  "<b>12</b><span>replies owed to webhooks",
                   "<b>yes</b><span>quota exhausted"):
         assert shown in html, shown
     assert 'id="snapshot"' in html and "setTimeout(refresh" in html  # refreshes itself
