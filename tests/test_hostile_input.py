@@ -22,7 +22,8 @@ from chat import texts
 from simulator.signing import sign
 from tests.conftest import SECRET
 from tests.support import new_user_id
-from web import MAX_BODY_BYTES, create_app
+from edge import MAX_BODY_BYTES
+from web import create_app
 
 DEBUG_TOKEN = "debug-token-for-tests"
 EVENT_KEYS = b"usa:event:"
