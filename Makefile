@@ -50,7 +50,7 @@ screenshots: $(STAMP)
 	SCREENSHOTS=1 $(PY) -m gevent.monkey --module pytest -q -rs tests/test_browser.py
 
 # make bench                                  quick run of every scenario (a few minutes)
-# make bench SCENARIO=burst USERS=10000        one scenario: burst|reasks|idle|webhooks
+# make bench SCENARIO=burst USERS=10000        one scenario: burst|reasks|idle|webhooks|overload|day
 # make bench SCENARIO=reasks BENCH_ARGS="--spread 60 --profile"   (python -m bench --help)
 bench: $(STAMP)
 	$(PY) -m bench $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(USERS),--users $(USERS)) $(BENCH_ARGS)

@@ -76,6 +76,7 @@ def render(snapshot: dict, *, now: float = None, zone: str = "UTC") -> str:
 {_card(snapshot.get("awake_count", 0), "awake (greenlet)")}
 {_card(outbox.get("in_flight", 0), "requests in flight")}
 {_card(outbox.get("asks_waiting", 0), "asks waiting for a batch")}
+{_card(outbox.get("replies_owed", 0), "replies owed to webhooks")}
 {_card("yes" if outbox.get("quota_exhausted") else "no", "quota exhausted",
        style="bad" if outbox.get("quota_exhausted") else "")}
 {_quota_card(snapshot.get("quota"))}

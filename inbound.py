@@ -102,6 +102,11 @@ class ForUser:
     user_id: str
     message: object
 
+    @property
+    def reply_token(self) -> Optional[str]:
+        """The token the user's actor will answer with (None: nothing to answer)."""
+        return getattr(self.message, "reply_token", None)
+
 
 @dataclass(frozen=True)
 class NotOneToOne:
@@ -166,7 +171,8 @@ def _message_for(event, reply_token):
 def _postback_message(postback, reply_token):
     """A tap on one of the bot's own buttons (chat/texts.py `read_postback`); every postback
     the bot reads is read here. None for data the bot did not make (another tool's rich
-    menu, a date picker): the user did not talk to the bot, so nothing is answered."""
+    menu, a date picker): the user did not talk to the bot, so nothing is answered. Only the
+    飲んだ! button's data answers a round; the bot's time picker sets or adds a time."""
     button = texts.read_postback(postback.data)
     if button is None:
         return None
@@ -174,6 +180,11 @@ def _postback_message(postback, reply_token):
         return messages.KeepSchedule(reply_token)
     if isinstance(button, texts.Change):
         return messages.ChangeSchedule(button.schedule, button.times, button.days, reply_token)
+    if button.word == texts.POSTBACK_PICK_TIME:
+        picked = texts.picked_time(postback.params)
+        if picked is None:
+            return messages.RejectTime(reply_token)
+        return messages.TimePicked(picked, reply_token)
     if button.word == texts.POSTBACK_LATER:
         return messages.Postpone(reply_token)
     if button.round_at is None:  # under an ask sent before rounds had ids: like 飲んだ

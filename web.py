@@ -1,7 +1,7 @@
-"""usa-reminder: the HTTP edge and the entry point (`python web.py`).
+"""usa-reminder: the HTTP app and the entry point (`python web.py`).
 
-The edge is thin: verify the signature, parse, drop redeliveries, tell the user's actor,
-answer 200 at once. The actor that knows the answer sends the reply.
+The app is thin: the webhook (edge.py), /healthz, and /debug behind a token. The entry point
+binds the port first, then builds the bot (runtime.py) and serves until SIGTERM.
 """
 if __name__ == "__main__":
     # The entry point patches the standard library before anything else imports it.
@@ -16,56 +16,11 @@ import socket
 
 from bottle import Bottle, HTTPResponse, request, response
 
-from chat import texts
-from inbound import ForUser, MalformedWebhook, NotOneToOne, parse_webhook, signature_ok, translate
 import logsafe
-from logsafe import fields
-from outbox.clock import real_seconds
+from edge import Callback
 from startup import refuse_start
-from storage.outage import StorageUnavailable
 
 log = logging.getLogger("usa_reminder.web")
-
-MAX_BODY_BYTES = 1024 * 1024
-READY_WAIT_SECONDS = 1.5
-_READ_CHUNK = 64 * 1024
-_INVALID = object()
-
-
-def _declared_length(environ):
-    """Content-Length as an int, None when absent, _INVALID when not a number >= 0."""
-    raw = environ.get("CONTENT_LENGTH")
-    if raw in (None, ""):
-        return None
-    try:
-        length = int(raw)
-    except ValueError:
-        return _INVALID
-    return length if length >= 0 else _INVALID
-
-
-def _read_body(environ, length, limit):
-    """The request body, or None when it is longer than `limit`. Reads at most limit + 1
-    bytes, also from a chunked body without Content-Length (when the server terminates the
-    input, as gevent's does; otherwise WSGI gives no way to find the end: treat as empty)."""
-    stream = environ.get("wsgi.input")
-    if stream is None:
-        return b""
-    if length is None:
-        if not environ.get("wsgi.input_terminated"):
-            return b""
-        want = limit + 1
-    else:
-        want = min(length, limit + 1)
-    parts, got = [], 0
-    while got < want:
-        part = stream.read(min(_READ_CHUNK, want - got))
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return None if got > limit else b"".join(parts)
-
 
 def app_for(runtime):
     """The WSGI app of a built runtime (runtime.py)."""
@@ -77,62 +32,7 @@ def app_for(runtime):
 def create_app(*, channel_secret, system, store, outbox, debug_token=None):
     """The WSGI app. Every collaborator is injected; nothing global."""
     app = Bottle()
-
-    @app.post("/callback")
-    def callback():
-        environ = request.environ
-        length = _declared_length(environ)
-        if length is _INVALID:
-            return _plain(400, "bad Content-Length")
-        if length is not None and length > MAX_BODY_BYTES:
-            return _plain(413, "request body too large")  # refused before reading a byte
-        signature = environ.get("HTTP_X_LINE_SIGNATURE")
-        if not signature:
-            return _plain(400, "missing signature")
-        raw = _read_body(environ, length, MAX_BODY_BYTES)
-        if raw is None:
-            return _plain(413, "request body too large")
-        if not signature_ok(channel_secret, raw, signature):
-            log.warning("webhook with a bad signature (%d bytes)", len(raw))
-            return _plain(400, "bad signature")
-        try:
-            webhook = parse_webhook(raw)
-        except MalformedWebhook as exc:
-            log.warning("signed webhook rejected: %s", exc)
-            return _plain(400, "malformed webhook body")
-        for unreadable in webhook.unreadable:
-            _log_unreadable(unreadable)
-        events = webhook.events
-        if events and not system.ready.wait(READY_WAIT_SECONDS):
-            _log_refused(events, "starting")
-            return _plain(503, "starting up")  # LINE redelivers
-        for index, event in enumerate(events):
-            started = real_seconds()
-            try:
-                outcome = _dispatch(event)
-            except StorageUnavailable:
-                # Events told before this one are deduplicated when LINE redelivers the body.
-                log.warning("webhook refused with 503: Redis unavailable")
-                _log_refused(events[index:], "redis")
-                return _plain(503, "storage unavailable")
-            _log_event(event, outcome, latency_ms=(real_seconds() - started) * 1000)
-        return _plain(200, "OK")
-
-    def _dispatch(event):
-        """Hand one event on; returns what was done with it (the `outcome` logged)."""
-        event_id = getattr(event, "webhook_event_id", None)
-        routed = translate(event)
-        if routed is None:
-            return "ignored"
-        if isinstance(routed, ForUser):
-            if not system.tell_first_delivery(event_id, routed.user_id, routed.message):
-                return "duplicate"  # LINE redelivered an event we already handled
-            return "told"
-        if event_id and not store.events.first_delivery(event_id):
-            return "duplicate"
-        if isinstance(routed, NotOneToOne) and routed.reply_token:
-            outbox.reply_soon(routed.reply_token, [texts.ONE_TO_ONE_ONLY])
-        return "not_one_to_one"
+    app.post("/callback")(Callback(channel_secret, system, store, outbox))
 
     @app.get("/healthz")
     @app.get("/healthcheck")
@@ -196,35 +96,6 @@ def _with_names_and_quota(snapshot, outbox, system):
 
 def _plain(status, text):
     return HTTPResponse(status=status, body=text, headers={"Content-Type": "text/plain"})
-
-
-def _log_event(event, outcome, **extra):
-    """One line per webhook event: its kind and what the edge did with it; the sender only as
-    a short id, never the text or the reply token."""
-    if not log.isEnabledFor(logging.INFO):
-        return
-    source = getattr(event, "source", None)
-    source_type = getattr(source, "type", None)
-    context = getattr(event, "delivery_context", None)
-    log.info("%s", fields(
-        event=getattr(event, "type", None) or type(event).__name__,
-        kind=getattr(getattr(event, "message", None), "type", None),
-        user=getattr(source, "user_id", None),
-        source=None if source_type == "user" else source_type,
-        redelivered=True if getattr(context, "is_redelivery", False) else None,
-        outcome=outcome, **extra))
-
-
-def _log_unreadable(event):
-    """An event skipped from a body that was otherwise handled: its kind and why, never its
-    content (inbound.Unreadable)."""
-    log.warning("%s", fields(event=event.type, kind=event.kind, user=event.user_id,
-                             outcome="unreadable", reason=event.why))
-
-
-def _log_refused(events, reason):
-    for event in events:
-        _log_event(event, "refused", status=503, reason=reason)
 
 
 # -- entry point ----------------------------------------------------------------------------

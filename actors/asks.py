@@ -65,6 +65,7 @@ class AskBatcher:
                  senders: int = 32, on_delivered=None):
         self._batches = batches
         self._on_delivered = on_delivered  # on_delivered(user ids): LINE took a new ask
+                                           # (it must not block: it is the sender's call)
         self._outbox = outbox
         self._lease = lease_seconds
         self._batch_size = batch_size
@@ -173,7 +174,7 @@ class AskBatcher:
         for waiting in won:
             waiting.result.set(_BY_PUSH_RESULT[result])
         if result is PushResult.DELIVERED and self._on_delivered is not None:
-            gevent.spawn(self._on_delivered, user_ids)
+            self._on_delivered(user_ids)
         try:
             # After the answers, so that the askers' saves share this round trip.
             self._batches.finish(batch_id, shown=result.shown, shard=shard)

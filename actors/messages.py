@@ -1,7 +1,7 @@
 """The closed set of messages the actors understand. Commands are imperative, events past
 tense. `reply_token` is None when there is nobody to answer (e.g. a test or a redelivery)."""
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from dataclasses import dataclass, fields
+from typing import Optional, Tuple, Union, get_args, get_origin, get_type_hints
 
 from domain.days import DayWords
 from domain.rounds import Time
@@ -40,6 +40,13 @@ class NameDose:
     """The medicine taken at `time` is `name` (None: no name any more)."""
     time: Time
     name: Optional[str]
+    reply_token: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class TimePicked:
+    """A time chosen with the bot's time picker: added, or the schedule when none is set."""
+    time: Time
     reply_token: Optional[str] = None
 
 
@@ -148,3 +155,50 @@ class ReminderDue:
 class ScheduleDue:
     """A due time this process just set."""
     due: float
+
+
+# -- UserActor: a webhook event's message, taken in (storage/events.py) ------------------------
+@dataclass(frozen=True)
+class FromWebhook:
+    """`message` from the webhook event `event_id`: once handled, the event is finished."""
+    event_id: str
+    message: object
+
+
+# -- kept in Redis while a webhook event is handled (storage/events.py) ------------------------
+def encode(message) -> list:
+    """A user's message from the chat as JSON-able data: [its class, its fields...]."""
+    return [type(message).__name__, *(_plain(getattr(message, f.name)) for f in fields(message))]
+
+
+def _plain(value):
+    return [_plain(item) for item in value] if isinstance(value, tuple) else value
+
+
+def decode(data: list):
+    """The message `encode` gave `data` for."""
+    cls = _FROM_CHAT[data[0]]
+    hints = get_type_hints(cls)
+    return cls(*(_typed(hints[f.name], value) for f, value in zip(fields(cls), data[1:])))
+
+
+def _typed(hint, value):
+    """`value` read back from JSON as `hint` says: tuples from lists, DayWords."""
+    if value is None:
+        return None
+    if get_origin(hint) is Union:
+        return _typed(next(arg for arg in get_args(hint) if arg is not type(None)), value)
+    if hint is DayWords:
+        return DayWords(*value)
+    if get_origin(hint) is tuple:
+        args = get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_typed(args[0], item) for item in value)
+        return tuple(_typed(arg, item) for arg, item in zip(args, value))
+    return value
+
+
+_FROM_CHAT = {cls.__name__: cls for cls in (
+    SetTimes, ChangeSchedule, KeepSchedule, NameDose, RemoveTimes, RejectTime, ShowSetting,
+    ShowHistory, ShowHelp, RequestWatchCode, RedeemWatchCode, EndWatches, SetZone, SetZoneAt,
+    MessageReceived, TookTapped, Postpone, Greet, Forget)}

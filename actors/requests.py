@@ -1,16 +1,18 @@
 """What a user asks of the bot in the chat, handled by their actor (actors/user.py): their
 times, their zone, answers to a round, their history (記録), help, following and blocking.
 
-Each handler takes the actor and the message; it decides with the domain on `actor.record`,
-saves through `actor.save` (compare-and-set: a Conflict makes the actor reload and handle the
-message again) and then replies."""
+Each handler takes the actor and the message; it decides with the domain on `actor.record`
+and either replies (nothing changed) or saves the change with its reply through
+`actor.save_and_reply` (compare-and-set: a Conflict makes the actor reload and handle the
+message again; the reply is saved with the change, so a process killed before it went out
+leaves it to another to send)."""
 from datetime import date
 
 from actors import watching
 from actors.messages import (
     ChangeSchedule, Forget, Greet, KeepSchedule, MessageReceived, NameDose, Postpone,
     RejectTime, RemoveTimes, SetTimes, SetZone, SetZoneAt, ShowHelp, ShowHistory, ShowSetting,
-    TookTapped,
+    TimePicked, TookTapped,
 )
 from chat import history_card, texts
 from domain import history, places, schedule
@@ -35,15 +37,13 @@ def set_times(actor, message: SetTimes):
         # 明日は10時に病院です: ask before a sentence wipes a schedule worth keeping.
         buttons = texts.change_buttons(schedule.fingerprint(record.doses), message.times,
                                        message.days)
-        actor.reply(message.reply_token,
-                    (texts.change_question(replaced.doses, record.doses), buttons))
+        actor.reply(message.reply_token, texts.change_question(replaced.doses, record.doses),
+                    quick_reply=buttons)
         return
-    record = actor.save(record._replace(doses=replaced.doses))
+    said = (texts.times_set(replaced.doses),)
     if replaced.from_tomorrow:
-        actor.reply(message.reply_token, texts.times_set(record.doses),
-                    texts.TIME_SET_FROM_TOMORROW)
-    else:
-        actor.reply(message.reply_token, texts.times_set(record.doses))
+        said += (texts.TIME_SET_FROM_TOMORROW,)
+    actor.save_and_reply(record._replace(doses=replaced.doses), message.reply_token, *said)
 
 
 def change_schedule(actor, message: ChangeSchedule):
@@ -69,8 +69,8 @@ def add_times(actor, message: SetTimes):
     if not added.added:
         actor.reply(message.reply_token, texts.times_already_set(added.already, record.doses))
         return
-    record = actor.save(record._replace(doses=added.doses))
-    actor.reply(message.reply_token, texts.times_added(added.added, record.doses))
+    actor.save_and_reply(record._replace(doses=added.doses), message.reply_token,
+                         texts.times_added(added.added, added.doses))
 
 
 def name_dose(actor, message: NameDose):
@@ -84,11 +84,15 @@ def name_dose(actor, message: NameDose):
     except schedule.NotSet:
         actor.reply(message.reply_token, texts.times_not_set([message.time]))
         return
-    actor.save(record._replace(doses=doses))
-    if message.name is None:
-        actor.reply(message.reply_token, texts.name_cleared(hour, minute))
-    else:
-        actor.reply(message.reply_token, texts.named(hour, minute, message.name))
+    said = (texts.name_cleared(hour, minute) if message.name is None
+            else texts.named(hour, minute, message.name))
+    actor.save_and_reply(record._replace(doses=doses), message.reply_token, said)
+
+
+def time_picked(actor, message: TimePicked):
+    """The time picker: like 「{H}時{M}分も」, or the whole schedule when none is set."""
+    set_times(actor, SetTimes((message.time,), add=actor.record.has_time,
+                              reply_token=message.reply_token))
 
 
 def remove_times(actor, message: RemoveTimes):
@@ -97,28 +101,26 @@ def remove_times(actor, message: RemoveTimes):
         if not record.has_time:
             actor.reply(message.reply_token, texts.NOT_SET)
             return
-        forget_times(actor)
-        actor.reply(message.reply_token, texts.DELETED)
+        forget_times(actor, message.reply_token, texts.DELETED)
         return
     removal = schedule.remove(record.doses, message.times)
     if removal.not_set:
         actor.reply(message.reply_token, texts.times_not_set(removal.not_set))
         return
+    said = texts.times_removed(removal.removed, removal.doses)
     if removal.doses:
-        actor.save(record._replace(doses=removal.doses))
+        actor.save_and_reply(record._replace(doses=removal.doses), message.reply_token, said)
     else:
-        forget_times(actor)
-    actor.reply(message.reply_token, texts.times_removed(removal.removed, actor.record.doses))
+        forget_times(actor, message.reply_token, said)
 
 
-def forget_times(actor):
+def forget_times(actor, reply_token, said):
     """No times left. A zone the user chose and alerts still owed stay stored."""
     record = actor.record
     if record.tz or record.alerts:
-        actor.save(record._replace(doses=()))
+        actor.save_and_reply(record._replace(doses=()), reply_token, said)
         return
-    actor.system.store.users.delete(actor.user_id)
-    actor.replace_record(UserRecord(actor.user_id))
+    actor.delete_and_reply(reply_token, said)
 
 
 def reject_time(actor, message: RejectTime):
@@ -126,16 +128,15 @@ def reject_time(actor, message: RejectTime):
 
 
 def show_setting(actor, message: ShowSetting):
+    """The times (ばいばい deletes them, not the zone or the watches), the zone, the watches."""
     record = actor.record
-    if not record.has_time:
-        actor.reply(message.reply_token, texts.NOT_SET)
-        return
     default_zone = actor.settings.timezone
     own_zone = record.tz if record.tz and record.tz != default_zone else None
-    notices = actor.system.notices
-    watchers = [notices.name_of(watcher)
-                for watcher in actor.system.watches.watchers(actor.user_id)]
-    actor.reply(message.reply_token, texts.current_setting(record.doses, own_zone, watchers))
+    watches, names = actor.system.watches, actor.system.notices.name_of
+    watchers = [names(watcher) for watcher in watches.watchers(actor.user_id)]
+    watching = [names(watched) for watched in watches.watching(actor.user_id)]
+    actor.reply(message.reply_token,
+                texts.current_setting(record.doses, own_zone, watchers, watching))
 
 
 # -- the user's time zone ------------------------------------------------------------------------
@@ -145,8 +146,8 @@ def set_zone(actor, message: SetZone):
         return
     record = actor.record
     doses = schedule.rezone(record.doses, actor.now(), zone(message.zone))
-    actor.save(record._replace(tz=message.zone, doses=doses))
-    actor.reply(message.reply_token, texts.zone_set(message.zone))
+    actor.save_and_reply(record._replace(tz=message.zone, doses=doses), message.reply_token,
+                         texts.zone_set(message.zone))
 
 
 def set_zone_at(actor, message: SetZoneAt):
@@ -165,29 +166,27 @@ def message_received(actor, message: MessageReceived):
     if not answered:
         reply_nothing_open(actor, message.reply_token)
         return
-    answer(actor, answered)
-    actor.reply(message.reply_token, texts.WELL_DONE)
+    answer(actor, answered, message.reply_token)
 
 
 def took_tapped(actor, message: TookTapped):
     tapped = next((dose for dose in actor.record.doses
                    if dose.at is not None and int(dose.at) == message.round_at), None)
     if tapped is not None and tapped.answerable:
-        answer(actor, [tapped])
-        actor.reply(message.reply_token, texts.WELL_DONE)
+        answer(actor, [tapped], message.reply_token)
     elif tapped is not None and tapped.state in (RoundState.TAKEN, RoundState.LATE):
         actor.reply(message.reply_token, texts.WELL_DONE)  # tapped twice
     else:
         reply_nothing_open(actor, message.reply_token)
 
 
-def answer(actor, doses):
+def answer(actor, doses, reply_token):
     now, record, effects = actor.now(), actor.record, []
     for dose in doses:
         answered, ended = decide(dose, Answered(), now, actor.rules, actor.zone)
         record = record.with_dose(dose, answered)
         effects += ended
-    actor.save(record, effects)
+    actor.save_and_reply(record, reply_token, texts.WELL_DONE, effects=effects)
 
 
 def postpone(actor, message: Postpone):
@@ -198,28 +197,49 @@ def postpone(actor, message: Postpone):
 
 
 def reply_nothing_open(actor, reply_token):
-    actor.reply(reply_token, texts.HELP if actor.record.has_time else texts.PLEASE_SET_TIME)
+    actor.reply(reply_token, texts.HELP if actor.record.has_time else texts.PLEASE_SET_TIME,
+                quick_reply=texts.UNDER_HELP)
 
 
 # -- the history (記録) and help ------------------------------------------------------------------
 def show_history(actor, message: ShowHistory):
-    now, tz = actor.now(), actor.zone
-    calendar = history.calendar(date.fromisoformat(local_day(now, tz)),
-                                actor.system.store.users.history(actor.user_id),
-                                actor.record.doses, now, tz)
-    actor.reply(message.reply_token, history_card.history_message(calendar))
+    """The user's own calendar; for someone who watches others, a carousel: their own (when
+    they have a time or a marked day), then each person they watch, in the order the watches
+    began."""
+    own = _calendar(actor, actor.record)
+    watched = actor.system.watches.watching(actor.user_id)
+    if not watched:
+        actor.reply(message.reply_token, history_card.history_message(own))
+        return
+    if not actor.record.has_time and all(cell.mark is history.Mark.BLANK for cell in own.days):
+        own = None
+    names = actor.system.notices.name_of
+    records = actor.system.store.users.load_many(watched)
+    theirs = [(names(user_id), _calendar(actor, record or UserRecord(user_id)))
+              for user_id, record in zip(watched, records)]
+    actor.reply(message.reply_token, *history_card.watcher_history_messages(own, theirs))
+
+
+def _calendar(actor, record: UserRecord) -> history.Calendar:
+    """`record`'s user's last four weeks, up to today in their zone."""
+    now, tz = actor.now(), zone(record.tz or actor.settings.timezone)
+    return history.calendar(date.fromisoformat(local_day(now, tz)),
+                            actor.system.store.users.history(record.user_id),
+                            record.doses, now, tz)
 
 
 def show_help(actor, message: ShowHelp):
-    actor.reply(message.reply_token, texts.HELP)
+    actor.reply(message.reply_token, texts.HELP, quick_reply=texts.UNDER_HELP)
 
 
 # -- following -----------------------------------------------------------------------------------
 def greet(actor, message: Greet):
     resumed = actor.record.applied_to_all(Resume(), actor.now(), actor.rules, actor.zone)
+    said = texts.greeting(actor.settings.snooze_interval_seconds)
     if resumed != actor.record:  # back after a block: resume
-        actor.save(resumed)
-    actor.reply(message.reply_token, texts.greeting(actor.settings.snooze_interval_seconds))
+        actor.save_and_reply(resumed, message.reply_token, said, quick_reply=texts.UNDER_HELP)
+    else:
+        actor.reply(message.reply_token, said, quick_reply=texts.UNDER_HELP)
 
 
 def forget(actor, message: Forget):
@@ -236,4 +256,5 @@ HANDLERS = {
     ShowSetting: show_setting, SetZone: set_zone, SetZoneAt: set_zone_at,
     MessageReceived: message_received, TookTapped: took_tapped, Postpone: postpone,
     ShowHistory: show_history, ShowHelp: show_help, Greet: greet, Forget: forget,
+    TimePicked: time_picked,
 }

@@ -10,13 +10,14 @@ from logsafe import short_id
 log = logging.getLogger(__name__)
 
 
-def save_decided(system, record, effects=()):
-    """`record` as saved, with what its ended rounds bring. Raises Conflict when the stored
-    record changed since `record` was read."""
+def save_decided(system, record, effects=(), answering=None):
+    """`record` as saved, with what its ended rounds bring (and the webhook event it answers,
+    storage/users.Answering). Raises Conflict when the stored record changed since `record`
+    was read."""
     watchers = system.watches.watchers(record.user_id) if tells_watchers(effects) else ()
     record, changes = settle(record, effects, watchers, system.timer.now())
     log_not_asked(record.user_id, effects)
-    return system.store.users.save(record, changes)
+    return system.store.users.save(record, changes, answering)
 
 
 def log_not_asked(user_id: str, effects) -> None:

@@ -11,6 +11,7 @@ from gevent.event import Event
 
 from actors.asks import AskBatcher
 from actors.base import Activity
+from actors.inbox import Inbox
 from actors.messages import ReminderDue
 from actors.notices import Notices
 from actors.scheduler import Scheduler
@@ -49,21 +50,23 @@ class ActorSystem:
         self.usage = store.usage
         self.notices = Notices(outbox, self.usage, timer, settings.timezone)
         self.asks = AskBatcher(store.batches, outbox, settings.push_lease_seconds,
-                               on_delivered=self.notices.count)
+                               on_delivered=self._count_soon)
         self.together = DueTogether(self)
+        self.inbox = Inbox(self)
         self.scheduler = Scheduler(timer, self.activity, store, self.together.wake,
                                    lease=settings.due_lease_seconds,
                                    poll=settings.scheduler_poll_seconds, max_waking=MAX_WAKING)
         self.ready = Event()
-        self._heartbeat = None
+        self._helpers = []
 
     def start(self) -> int:
         """Start: import the Go bot's users and index the due times of users stored before
-        the index existed (each once), then the heartbeat and the scheduler. With Redis away
+        the index existed (each once), then the heartbeat, the look for webhook events left
+        behind by stopped processes, and the scheduler. With Redis away
         (a restart, a failover) each step is tried again every second until Redis is back.
         Returns how many users have a due time."""
         _until_redis_answers(self._once)
-        self._heartbeat = gevent.spawn(self._beat)
+        self._helpers = [gevent.spawn(self._beat), gevent.spawn(self.inbox.sweep_forever)]
         self.scheduler.start()
         self.ready.set()
         _, due = _until_redis_answers(lambda: self.store.due.head(0))
@@ -83,23 +86,14 @@ class ActorSystem:
     def tell(self, user_id: str, message) -> None:
         self._actor(user_id).tell(message)
 
-    def tell_first_delivery(self, event_id: Optional[str], user_id: str, message) -> bool:
-        """`tell`, unless the webhook event `event_id` was handled before (LINE redelivers;
-        an event without an id is told as it is). An asleep user's record is read in the same
-        round trip as that check."""
-        if not event_id:
-            self.tell(user_id, message)
-            return True
-        if user_id in self.awake:
-            if not self.store.events.first_delivery(event_id, user_id):
-                return False
-            record = None
-        else:
-            first, record = self.store.events.first_delivery_reading(event_id, user_id)
-            if not first:
-                return False
-        self._actor(user_id, record).tell(message)
-        return True
+    def take_in(self, event_id: Optional[str], user_id: str, message) -> str:
+        """A webhook event's message for the user's actor, kept in Redis until handled
+        (actors/inbox.py); returns what became of it."""
+        return self.inbox.take_in(event_id, user_id, message)
+
+    def actor_for(self, user_id: str, record=None):
+        """The user's actor, woken (with `record`, as just read, when it was asleep)."""
+        return self._actor(user_id, record)
 
     def wake(self, user_id: str, record) -> None:
         """The user is due and their actor is to handle it (`record`: as just loaded, or
@@ -111,6 +105,17 @@ class ActorSystem:
         if actor is None:
             actor = self.awake[user_id] = UserActor(user_id, record, self)
         return actor
+
+    def _count_soon(self, user_ids) -> None:
+        """Count pushes LINE took, from a greenlet of its own (a graceful stop waits)."""
+        self.activity.begin()
+        gevent.spawn(self._count, user_ids)
+
+    def _count(self, user_ids) -> None:
+        try:
+            self.notices.count(user_ids)
+        finally:
+            self.activity.end()
 
     def actor_idle(self, actor) -> None:
         """An actor's mailbox ran dry: it goes (its user's state is in Redis)."""
@@ -127,8 +132,8 @@ class ActorSystem:
         self.together.stop()
         for actor in list(self.awake.values()):
             actor.stop()
-        if self._heartbeat is not None:
-            self._heartbeat.kill(block=False)
+        for helper in self._helpers:
+            helper.kill(block=False)
         return quiet
 
     def _beat(self):
@@ -161,7 +166,8 @@ class ActorSystem:
             "due": {"count": indexed,
                     "next": [{"due": due, "user": user_id} for user_id, due in head]},
             "outbox": {"quota_exhausted": self.outbox.quota_exhausted,
-                       "in_flight": self.outbox.in_flight, "asks_waiting": self.asks.waiting},
+                       "in_flight": self.outbox.in_flight, "asks_waiting": self.asks.waiting,
+                       "replies_owed": self.outbox.backlog.owed},
         }
 
     def this_month(self, user_ids) -> dict:

@@ -12,15 +12,16 @@ from typing import Optional
 
 from actors import requests, watching
 from actors.base import Actor
-from actors.messages import ReminderDue
+from actors.messages import FromWebhook, ReminderDue
 from actors.saving import log_paused, save_decided
 from domain.asking import AskResult, after_ask
 from domain.rounds import DUE_TOLERANCE, Due, SendAsk, decide
 from domain.user import UserRecord
 from domain.wallclock import zone
 from logsafe import short_id
+from outbox.line import reply_messages
 from storage.outage import StorageUnavailable
-from storage.users import Conflict
+from storage.users import Answering, Conflict
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class UserActor(Actor):
         self.rules = system.rules
         self._scheduled_due = None    # the due time the scheduler last heard of from here
         self._saved = False           # this message's handling saved the record
+        self._event = None            # the webhook event this message came with, if any
 
     # -- what handlers use ---------------------------------------------------------------
     @property
@@ -59,36 +61,79 @@ class UserActor(Actor):
         self._saved = True
         return self.record
 
+    def save_and_reply(self, record: UserRecord, reply_token, *messages, effects=(),
+                       quick_reply=()) -> UserRecord:
+        """`save` with the reply it brings, then the reply. Answering a webhook event, the
+        reply owed is saved in the same call as the change: a process killed before the reply
+        went out leaves it to another to send (storage/events.py)."""
+        answering = self._answering(reply_token, messages, quick_reply)
+        self.record = save_decided(self.system, record, effects, answering)
+        self._saved = True
+        self.reply(reply_token, *messages, quick_reply=quick_reply)
+        return self.record
+
+    def delete_and_reply(self, reply_token, *messages) -> None:
+        """The user's record is deleted (their history stays), then the reply."""
+        self.system.store.users.delete(self.user_id, self._answering(reply_token, messages, ()))
+        self.replace_record(UserRecord(self.user_id))
+        self.reply(reply_token, *messages)
+
+    def _answering(self, reply_token, messages, quick_reply) -> Optional[Answering]:
+        if self._event is None:
+            return None
+        owed = reply_messages(messages, quick_reply) if reply_token else []
+        return Answering(self._event, self.system.store.events.applied(
+            self.user_id, reply_token, owed))
+
     def replace_record(self, record: UserRecord, saved: bool = True) -> None:
         """The record is now `record`, as stored (`saved`: this handling wrote it, or deleted
         it), or as kept in memory only."""
         self.record = record
         self._saved = self._saved or saved
 
-    def reply(self, reply_token, *messages):
+    def reply(self, reply_token, *messages, quick_reply=()):
         if reply_token:
-            self.system.outbox.reply(reply_token, messages)
+            self.system.outbox.reply(reply_token, messages, quick_reply)
 
     # -- actor hooks ---------------------------------------------------------------------
     def on_receive(self, message):
         woken = type(message) is ReminderDue
         if woken:
             self._scheduled_due = None  # this wake-up is spent: whatever is due next is new
+        if type(message) is FromWebhook:
+            self._event, message = message.event_id, message.message
         try:
             if self.record is None:
                 self._reload()
             self._saved = False
-            result = self._decide(message)
+            self._decide(message)
             self._keep_due_scheduled(woken)
             self.system.failures.pop(self.user_id, None)
-            return result
         finally:
             if woken:
                 self.system.scheduler.due_handled()
+            else:  # answered or not, the message's reply is owed no more (outbox/backlog.py)
+                self.system.outbox.backlog.settle(getattr(message, "reply_token", None))
+            if self._event is not None:
+                self._finish_event()
+
+    def _finish_event(self):
+        """Handled, or its handling failed (it is not tried again, as a message that crashed
+        the actor never was): a redelivery is a duplicate from now on."""
+        event, self._event = self._event, None
+        try:
+            self.system.store.events.finish(event, self.user_id)
+        except StorageUnavailable:
+            pass  # left in the inbox: handled again once Redis is back (storage/events.py)
 
     def on_dropped(self, message):
         if type(message) is ReminderDue:
             self.system.scheduler.due_handled()
+        else:
+            said = message.message if type(message) is FromWebhook else message
+            self.system.outbox.backlog.settle(getattr(said, "reply_token", None))
+        # A webhook event dropped with the mailbox (a stop) stays in the inbox, for another
+        # process to handle.
 
     def _decide(self, message):
         handler = _HANDLERS[type(message)]

@@ -27,11 +27,14 @@ def request_watch_code(actor, message: RequestWatchCode):
 
 
 def redeem_watch_code(actor, message: RedeemWatchCode):
-    redeemed = actor.system.watches.redeem(message.code, actor.user_id)
+    redeemed = actor.system.watches.redeem(message.code, actor.user_id, actor.now())
+    notices = actor.system.notices
+    if redeemed.status is Redeem.ALREADY:   # nobody is told: nothing changed
+        actor.reply(message.reply_token, texts.already_watching(notices.name_of(redeemed.owner)))
+        return
     if redeemed.status is not Redeem.STARTED:
         actor.reply(message.reply_token, _REFUSED_CODE[redeemed.status])
         return
-    notices = actor.system.notices
     actor.reply(message.reply_token, texts.watching_started(notices.name_of(redeemed.owner)))
     notices.notify_soon([redeemed.owner], texts.watched_by(notices.name_of(actor.user_id)))
 

@@ -6,7 +6,8 @@ import time
 
 from bench import scenarios, variants
 
-QUICK = {"idle": 20000, "burst": 5000, "reasks": 5000, "webhooks": 10000, "day": 2000}
+QUICK = {"idle": 20000, "burst": 5000, "reasks": 5000, "webhooks": 10000, "overload": 1000,
+         "day": 2000}
 ALIASES = {"memory": "idle", "restart": "idle"}
 
 
@@ -14,7 +15,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--scenario", default="all",
                         choices=["all", "burst", "reasks", "idle", "memory", "restart",
-                                 "webhooks", "day"])
+                                 "webhooks", "overload", "day"])
     parser.add_argument("--users", type=int, default=None, help="users (quick size if unset)")
     parser.add_argument("--latency", type=float, default=None,
                         help="stand-in latency in seconds (burst/reasks: 0.05)")
@@ -26,8 +27,11 @@ def main(argv=None):
                         help="reasks: seconds the due times spread over (default N/push rate)")
     parser.add_argument("--lead", type=float, default=None,
                         help="burst: seconds from writing the users to their due time")
-    parser.add_argument("--duration", type=float, default=5.0, help="webhooks: seconds measured")
-    parser.add_argument("--connections", type=int, default=64, help="webhooks: connections")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="webhooks, overload: seconds measured (5, 10)")
+    parser.add_argument("--connections", type=int, default=None,
+                        help="webhooks, overload: connections (64, "
+                             f"{scenarios.OVERLOAD_CONNECTIONS})")
     parser.add_argument("--workers", type=int, default=None,
                         help="run the bot under gunicorn with this many worker processes")
     parser.add_argument("--cluster", action="store_true",
@@ -65,9 +69,14 @@ def main(argv=None):
             scenarios.day(report, n)
         elif name == "webhooks":
             latencies = (0.0, 0.05) if args.latency is None else (args.latency,)
-            scenarios.webhooks(report, users=n, connections=args.connections,
-                               duration=args.duration, latencies=latencies,
+            scenarios.webhooks(report, users=n, connections=args.connections or 64,
+                               duration=args.duration or 5.0, latencies=latencies,
                                profile=args.profile, variants=args.variant)
+        elif name == "overload":
+            scenarios.overload(report, users=n,
+                               connections=args.connections or scenarios.OVERLOAD_CONNECTIONS,
+                               duration=args.duration or 10.0,
+                               latency=0.05 if args.latency is None else args.latency)
         sys.stdout.flush()
     missed = sum(1 for row in report.rows if row[3] == "MISSED")
     print(f"# {len(report.rows)} figures, {missed} goals missed, {time.monotonic() - began:.0f} s")

@@ -12,6 +12,7 @@ from bench import procs, records, stats
 from bench.profiled import print_summary
 from bench.webhooks import WebhookFactory, closed_loop
 from chat import texts
+from outbox.backlog import REPLY_DEADLINE_SECONDS
 from settings import Settings
 from storage import keys
 
@@ -415,6 +416,64 @@ def webhooks(report, users=10000, connections=64, duration=5.0, warmup=1.0,
                               "p99 <= 50 ms", paced_p99 <= 0.05)
                 if profile:
                     print_summary(profile, per=total, unit="webhook")
+
+
+# More webhook connections than the bot's pool of connections to LINE (256: its 128 push
+# slots and 128 reply connections), each sending again as soon as it is answered.
+OVERLOAD_CONNECTIONS = 320
+
+
+def overload(report, users=1000, connections=OVERLOAD_CONNECTIONS, duration=10.0, warmup=5.0,
+             latency=0.05):
+    """More webhooks needing a reply than LINE takes replies for: `users` users sending
+    設定教えて on `connections` keep-alive connections, each as soon as the last was answered,
+    while the stand-in answers every call in `latency` and refuses (429) past LINE's 2,000
+    requests/s. Every webhook answered 200 must be replied to (lost: 0); the others are
+    answered 503, which LINE would redeliver. Counts are over the whole run; rates over the
+    `duration` s after `warmup` s (the bot's backlog of owed replies fills meanwhile)."""
+    with environment(latency=latency, rate_limit=LINE_RATE) as (server, client, standin):
+        ids = list(records.ids(users))
+        records.write(client, (records.idle_record(uid, time.time()) for uid in ids))
+        with running_bot(server, standin, "bot-overload") as bot:
+            bot.wait_healthy()
+            window = CpuWindow(bot).start()
+            result = closed_loop(bot.port, WebhookFactory(bot.port, procs.SECRET, ids,
+                                                          WEBHOOK_TEXT),
+                                 connections, duration, warmup)
+            window.stop()
+            answered = {token for token, status in result.answers.items() if status == 200}
+            # Past the replies' deadline, what has not come is lost.
+            wait_for_pushes(standin, len(answered), REPLY_DEADLINE_SECONDS + 5, kind="replies")
+            data = standin.records()
+    replied_at = {token: at for token, _, at in data["replies"]}
+    replied = answered & replied_at.keys()
+    refused = {token for token, status in result.answers.items() if status == 503}
+    other = {status: count for status, count in result.statuses.items()
+             if status not in (200, 503)}
+    began = min(result.sent.values())
+
+    def per_second(tokens, at):
+        """How many of `tokens` were at `at` inside the measured window, a second."""
+        start = began + warmup
+        return sum(1 for token in tokens if start <= at[token] < start + duration) / duration
+
+    report.figure("overload: webhooks answered 200 / refused 503",
+                  f"{len(answered)} / {len(refused)} ({per_second(answered, result.sent):.0f}"
+                  f" / {per_second(refused, result.sent):.0f} a second)")
+    lost = len(answered) - len(replied)
+    report.figure("overload: replied / lost", f"{len(replied)} / {lost}", "lost 0", lost == 0)
+    report.figure("overload: replies a second", f"{per_second(replied, replied_at):.0f}/s "
+                  f"({connections} connections, LINE {latency * 1000:.0f} ms)")
+    lag = [replied_at[token] - result.sent[token] for token in replied]
+    total = sum(result.statuses.values())
+    report.note(f"reply after its webhook p50 / p99 / max {stats.fmt_ms(stats.percentile(lag, 50))}"
+                f" / {stats.fmt_ms(stats.percentile(lag, 99))} / "
+                f"{stats.fmt_ms(max(lag) if lag else math.nan)}; refused but replied "
+                f"{len(replied_at.keys() - answered)}; other answers {other}, "
+                f"{result.errors} connections lost; LINE answered {data['status']}, at most "
+                f"{stats.peak_rate(data['attempts'])} requests in any 1 s (by arrival)")
+    report.note(f"bot CPU {1000 * window.cpu / max(1, total):.2f} ms per webhook, "
+                f"{window.busy:.2f} cores busy")
 
 
 def day(report, n=10000, interval=2.0, reasks=10, connections=64):

@@ -22,7 +22,8 @@ tuples, fetched over HTTP:
 
 `t` is the wall-clock time (time.time()) the request arrived, before the injected latency;
 `button` is the postback data of the first quick-reply button of the push's last message
-(an ask's 飲んだ!), or null.
+(an ask's 飲んだ!), or null. Requests are counted against the rate limit as they arrive, as
+LINE counts them when they come.
 """
 import argparse
 import collections
@@ -246,12 +247,13 @@ def serve(standin: StandIn, host: str = "127.0.0.1", port: int = 0):
                 body = rfile.read(length) if length else b""
                 arrived = time.time()
                 path = target.decode("latin-1").split("?", 1)[0]
-                if standin.latency and not path.startswith("/_bench/"):
-                    gevent.sleep(standin.latency)
                 if path == "/_bench/pushes":
                     wait_for_a_push(body)
+                # Counted (the rate limit too) as it arrives, answered after the latency.
                 status, payload = standin.handle(method.decode("latin-1"), path, headers, body,
                                                  arrived)
+                if standin.latency and not path.startswith("/_bench/"):
+                    gevent.sleep(standin.latency)
                 sock.sendall(response_bytes(status, payload))
                 if headers.get(b"connection", b"").lower() == b"close":
                     return

@@ -117,6 +117,7 @@ class LoadResult(NamedTuple):
     statuses: dict          # status -> count, whole run
     sent: dict              # reply token -> wall-clock send time (time.time()), whole run
     errors: int
+    answers: dict           # reply token -> the status its webhook was answered with
 
     @property
     def rate(self) -> float:
@@ -136,7 +137,7 @@ def closed_loop(port: int, make_request: Callable, connections: int = 64,
     started = monotonic()
     wall_offset = time.time() - started
     measure_from, stop_at = started + warmup, started + warmup + duration
-    latencies, statuses, sent = [], {}, {}
+    latencies, statuses, sent, answers = [], {}, {}, {}
     errors = [0]
 
     def worker(n):
@@ -163,6 +164,7 @@ def closed_loop(port: int, make_request: Callable, connections: int = 64,
                 answer = read_response(sock, buffer)
                 end = monotonic()
                 statuses[answer.status] = statuses.get(answer.status, 0) + 1
+                answers[token] = answer.status
                 if measure_from <= end <= stop_at:
                     latencies.append(end - begin)
         except OSError:
@@ -173,4 +175,4 @@ def closed_loop(port: int, make_request: Callable, connections: int = 64,
     workers = [gevent.spawn(worker, n) for n in range(connections)]
     gevent.joinall(workers, timeout=warmup + duration + 30)
     gevent.killall(workers)
-    return LoadResult(len(latencies), duration, latencies, statuses, sent, errors[0])
+    return LoadResult(len(latencies), duration, latencies, statuses, sent, errors[0], answers)

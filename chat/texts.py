@@ -1,6 +1,7 @@
 """Every text the bot sends. The exact strings are a contract (docs/design.md, The chat
 contract)."""
 import re
+from dataclasses import dataclass
 from typing import Iterable, NamedTuple, Optional, Tuple, Union
 
 from domain.days import Days, DayWords, weekdays_of
@@ -84,14 +85,16 @@ def change_question(proposed: Iterable[Item], now: Iterable[Item]) -> str:
 
 
 def current_setting(items: Iterable[Item], zone: Optional[str] = None,
-                    watchers: Iterable[str] = ()) -> str:
-    """The schedule; the zone when it is not the bot's, and who watches, each on a line."""
-    lines = [f"{times_text(items)}に設定されています"]
+                    watchers: Iterable[str] = (), watching: Iterable[str] = ()) -> str:
+    """The schedule (or that there is none); then, each on a line, the zone when it is not
+    the bot's, who watches the user, and whom the user watches."""
+    items = list(items)
+    lines = [f"{times_text(items)}に設定されています" if items else NOT_SET]
     if zone:
         lines.append(f"タイムゾーン: {zone}")
-    watchers = list(watchers)
-    if watchers:
-        lines.append("見守り: " + "、".join(f"{name}さん" for name in watchers))
+    for heading, names in (("見守り", list(watchers)), ("見守っている人", list(watching))):
+        if names:
+            lines.append(f"{heading}: " + "、".join(f"{name}さん" for name in names))
     return "\n".join(lines)
 
 
@@ -116,16 +119,29 @@ PLEASE_SET_TIME = "時間を設定してください"
 HELP = (
     "使い方\n"
     "・時間を送ると、毎日その時間に「飲んだ?」と聞きます(例: 7時30分 / 21:00 / 8時と20時)\n"
-    "・「20時も」で時間を追加、「20時を削除」でその時間だけ削除(5つまで)\n"
+    "・「20時も」「追加 13時」で時間を追加、「20時を削除」でその時間だけ削除(5つまで)\n"
+    "・「時間を選ぶ」ボタンやメニューの「時間を追加」で、時間を選んで追加\n"
+    "・曜日や間隔は時間の前に(例: 月水金 8時 / 毎週月曜 8時も / 1日おき 21時)\n"
+    "・「8時の薬は血圧の薬」で薬に名前をつける\n"
     "・「設定教えて」で今の設定を確認\n"
     "・「記録」で直近4週間の記録\n"
+    "・「見守り」で見守りコード。家族がその6桁を送ると、飲み忘れを家族に知らせます\n"
+    "・「見守り解除」で見守りをやめる\n"
+    "・「タイムゾーン Europe/London」か位置情報を送ると、その地域の時刻で聞きます\n"
     "・「ばいばい」で設定を削除"
 )
 
 
-def history_summary(taken_days: int, late_days: int, missed_days: int) -> str:
-    """The record's altText (and what a client without Flex shows)."""
-    return f"記録(直近28日): ○{taken_days}日 △{late_days}日 ×{missed_days}日"
+def history_title(name: Optional[str] = None) -> str:
+    """The heading of a calendar: the user's own (記録), or a person's they watch."""
+    return "記録" if name is None else f"{name}さんの記録"
+
+
+def history_summary(taken_days: int, late_days: int, missed_days: int,
+                    name: Optional[str] = None) -> str:
+    """A calendar's line of the altText (what a client without Flex shows)."""
+    return (f"{history_title(name)}(直近28日): "
+            f"○{taken_days}日 △{late_days}日 ×{missed_days}日")
 
 
 def greeting(snooze_interval_seconds: float) -> str:
@@ -157,10 +173,31 @@ POSTBACK_LATER = "later"
 _ASK_BUTTON = re.compile(rf"({POSTBACK_TOOK}|{POSTBACK_LATER})(?::([0-9]{{1,12}}))?")
 
 
+# The time picker (LINE's datetimepicker action in time mode) under the greeting and the help,
+# and in the rich menu. Its postback carries the bot's own data and the time picked as
+# params.time, "HH:mm".
+PICK_TIME = "時間を選ぶ"            # its label under a message
+PICK_TIME_MENU = "時間を追加"       # its label in the rich menu
+POSTBACK_PICK_TIME = "pick-time"
+_PICKED_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+@dataclass(frozen=True)
+class TimePicker:
+    """A quick-reply item that opens LINE's time picker (not a tuple, so that it is never
+    equal to a (label, data) postback button)."""
+    label: str = PICK_TIME
+    data: str = POSTBACK_PICK_TIME
+
+
+# The quick reply under the greeting, 時間を設定してください and the help.
+UNDER_HELP = (TimePicker(),)
+
+
 class Button(NamedTuple):
-    """A tap on one of the bot's own buttons under an ask."""
-    word: str                 # POSTBACK_TOOK or POSTBACK_LATER
-    round_at: Optional[int]   # None under an ask sent before rounds had ids
+    """A tap on one of the bot's own buttons."""
+    word: str                 # POSTBACK_TOOK, POSTBACK_LATER or POSTBACK_PICK_TIME
+    round_at: Optional[int]   # None under an ask sent before rounds had ids, and for the picker
 
 
 class Change(NamedTuple):
@@ -225,11 +262,20 @@ def read_postback(data: str) -> Union[Button, Change, Keep, None]:
     (another tool's rich menu or picker on the same channel)."""
     if data == POSTBACK_KEEP:
         return Keep()
+    if data == POSTBACK_PICK_TIME:
+        return Button(POSTBACK_PICK_TIME, None)
     matched = _ASK_BUTTON.fullmatch(data)
     if matched is None:
         return _read_change(data)
     word, round_at = matched.groups()
     return Button(word, None if round_at is None else int(round_at))
+
+
+def picked_time(params) -> Optional[Time]:
+    """The time the picker's postback carries (params.time, "HH:mm"); None when it carries
+    none that exists."""
+    matched = _PICKED_TIME.fullmatch((params or {}).get("time") or "")
+    return None if matched is None else (int(matched.group(1)), int(matched.group(2)))
 
 
 # -- family watch (docs/design.md, Family watch) -------------------------------------------------
@@ -248,6 +294,10 @@ def watching_started(owner: str) -> str:
 
 def watched_by(watcher: str) -> str:
     return f"{watcher}さんが見守りを始めました。"
+
+
+def already_watching(owner: str) -> str:
+    return f"すでに{owner}さんを見守っています。"
 
 
 CODE_NOT_FOUND = "そのコードは見つかりませんでした。"

@@ -2,8 +2,9 @@
 
 A day is ○ when every round asked that day was taken, △ when all were answered and some
 late, × when any was missed, and blank when nothing was asked (a round the bot could not ask
-does not count as asked). The counts under the calendar include a day only once all its
-rounds have ended: today counts once its last round has."""
+does not count as asked). A day shows its mark, and is counted under the calendar, only once
+all its rounds have ended (today: every round due today); before that it is in progress, so
+the calendar and its counts never disagree."""
 import enum
 from datetime import date, timedelta
 from typing import Iterable, Mapping, NamedTuple, Sequence, Tuple
@@ -27,7 +28,7 @@ class Mark(enum.Enum):
     TAKEN = "○"
     LATE = "△"
     MISSED = "×"
-    IN_PROGRESS = "…"   # today, a round still open
+    IN_PROGRESS = "…"   # a round of the day still open, or one due today still to come
     BLANK = ""
 
 
@@ -84,12 +85,10 @@ def calendar(today: date, tallies: Mapping[date, DayTally], doses: Sequence[Dose
     cells, counts = [], {Mark.TAKEN: 0, Mark.LATE: 0, Mark.MISSED: 0}
     for offset in range(CALENDAR_DAYS - 1, -1, -1):
         day = today - timedelta(days=offset)
-        day_mark = mark(tallies.get(day, DayTally()))
         is_today = offset == 0
-        if is_today and day in open_days and day_mark is not Mark.MISSED:
-            day_mark = Mark.IN_PROGRESS
         ended = day not in open_days and not (is_today and to_come_today)
-        if ended and day_mark in counts:
+        day_mark = mark(tallies.get(day, DayTally())) if ended else Mark.IN_PROGRESS
+        if day_mark in counts:
             counts[day_mark] += 1
         cells.append(DayCell(day, day_mark, is_today))
     return Calendar(tuple(cells), counts[Mark.TAKEN], counts[Mark.LATE], counts[Mark.MISSED])

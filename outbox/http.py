@@ -8,7 +8,8 @@ own generated methods send but for the order of keys in a multicast
 (tests/test_outbox_wire.py compares them).
 Every call has a timeout that covers waiting for a connection, connecting, sending and the
 whole answer. Any failure on the way surfaces as an OSError (TimeoutError, ConnectionError):
-the outbox treats it as transient and retries with the same X-Line-Retry-Key.
+the outbox treats it as transient and retries with the same X-Line-Retry-Key. A failure
+before the request was written whole is a `NotSent`: LINE cannot have acted on it.
 """
 import json
 from http.client import HTTPException
@@ -22,6 +23,11 @@ from geventhttpclient.response import HTTPSocketPoolResponse
 
 # What line-bot-sdk 3.27.0 (requirements.txt) sends as its User-Agent.
 USER_AGENT = "line-bot-sdk-python/3.27.0"
+
+
+class NotSent(ConnectionError):
+    """The request never reached LINE whole: no connection within the timeout, or the
+    connection broke while it was written. LINE cannot have acted on it."""
 
 
 class Answer(NamedTuple):
@@ -84,11 +90,17 @@ class LineHttp:
             raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
     def _exchange(self, request: bytes, method: str, timeout: float) -> Answer:
-        sock = self._pool.get_socket()  # a kept-alive connection, or a new one
+        try:
+            sock = self._pool.get_socket()  # a kept-alive connection, or a new one
+        except OSError as exc:  # the timeout too: gevent raises the TimeoutError given
+            raise NotSent(f"no connection: {type(exc).__name__}") from exc
         ours = True
         try:
             sock.settimeout(timeout)
-            sock.sendall(request)
+            try:
+                sock.sendall(request)
+            except OSError as exc:
+                raise NotSent(f"not written: {type(exc).__name__}") from exc
             ours = False  # the response returns the socket to the pool, or closes it
             response = HTTPSocketPoolResponse(sock, self._pool, method=method)
         except BaseException:

@@ -1,4 +1,5 @@
-"""The bot's rich menu: four areas under the chat that send 設定教えて, 記録, 見守り and 使い方.
+"""The bot's rich menu under the chat: 時間を追加 opens LINE's time picker (the bot's own, as
+under the greeting); 設定教えて, 記録, 見守り and 使い方 send that word.
 
     python -m outbox.richmenu        (make richmenu)
 
@@ -19,16 +20,19 @@ from typing import Optional
 from urllib.parse import urlsplit, urlunsplit
 
 from linebot.v3.messaging import (
-    ApiClient, ApiException, Configuration, MessageAction, MessagingApi, MessagingApiBlob,
-    RichMenuArea, RichMenuBounds, RichMenuRequest, RichMenuSize,
+    ApiClient, ApiException, Configuration, DatetimePickerAction, MessageAction, MessagingApi,
+    MessagingApiBlob, RichMenuArea, RichMenuBounds, RichMenuRequest, RichMenuSize,
 )
 from urllib3.exceptions import HTTPError
 
-from chat import parse
+from chat import parse, texts
 
-WIDTH, HEIGHT = 2500, 843              # LINE's compact size
-# Each area sends the first word the chat knows for its command.
-LABELS = (parse.SHOW_WORDS[0], parse.RECORD_WORDS[0], parse.WATCH_WORD, parse.HELP_WORDS[0])
+WIDTH, HEIGHT = 2500, 1686             # LINE's large size
+# Rows of areas, top to bottom; each area but the picker's sends the first word the chat
+# knows for its command.
+ROWS = ((texts.PICK_TIME_MENU, parse.SHOW_WORDS[0], parse.RECORD_WORDS[0]),
+        (parse.WATCH_WORD, parse.HELP_WORDS[0]))
+LABELS = tuple(label for row in ROWS for label in row)
 CHAT_BAR_TEXT = "メニュー"
 NAME_PREFIX = "usa-reminder "          # + digest; the bot's menus are those with this prefix
 IMAGE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "richmenu.png")
@@ -52,14 +56,28 @@ class Installed:
         return text
 
 
+def cells() -> list:
+    """(label, x, y, width, height) of each area, row by row, left to right: equal rows, and
+    equal cells within a row, with no gap and no overlap."""
+    found = []
+    for row_index, row in enumerate(ROWS):
+        top, bottom = HEIGHT * row_index // len(ROWS), HEIGHT * (row_index + 1) // len(ROWS)
+        for index, label in enumerate(row):
+            left, right = WIDTH * index // len(row), WIDTH * (index + 1) // len(row)
+            found.append((label, left, top, right - left, bottom - top))
+    return found
+
+
 def areas() -> list:
-    """Equal columns, left to right, each sending its label as the user's message."""
-    width = WIDTH // len(LABELS)
-    return [RichMenuArea(bounds=RichMenuBounds(x=index * width, y=0, height=HEIGHT,
-                                               width=width if index < len(LABELS) - 1
-                                               else WIDTH - index * width),
-                         action=MessageAction(label=label, text=label))
-            for index, label in enumerate(LABELS)]
+    return [RichMenuArea(bounds=RichMenuBounds(x=x, y=y, width=width, height=height),
+                         action=_action(label))
+            for label, x, y, width, height in cells()]
+
+
+def _action(label: str):
+    if label == texts.PICK_TIME_MENU:
+        return DatetimePickerAction(label=label, data=texts.POSTBACK_PICK_TIME, mode="time")
+    return MessageAction(label=label, text=label)
 
 
 def menu_name(image: bytes) -> str:

@@ -2,7 +2,7 @@
 
 Needs Pillow (requirements-dev.txt) and a Japanese font: IPAGothic (Debian:
 fonts-ipafont-gothic), found with fc-match. The PNG is committed because the server has
-neither: `python -m outbox.richmenu` uploads the committed file. The columns and their order
+neither: `python -m outbox.richmenu` uploads the committed file. The cells and their order
 are outbox.richmenu's areas.
 """
 import argparse
@@ -11,15 +11,16 @@ import sys
 
 from PIL import Image, ImageDraw, ImageFont
 
-from outbox.richmenu import HEIGHT, IMAGE_PATH, LABELS, WIDTH
+from chat import parse, texts
+from outbox.richmenu import HEIGHT, IMAGE_PATH, LABELS, WIDTH, cells
 
 FONT_PATTERN = "IPAGothic:lang=ja"
 GREEN = (6, 199, 85)          # LINE's green
 INK = (30, 42, 51)
 PAPER = (255, 255, 255)
 RULE = (222, 228, 232)
-ICON_Y = 330                  # centre of each column's icon
-LABEL_Y = 690                 # centre of each column's label
+ICON_Y = 330                  # centre of each cell's icon, from the cell's top
+LABEL_Y = 690                 # centre of each cell's label, from the cell's top
 COLORS = 32                   # a small palette keeps the PNG small (LINE allows 1 MB)
 
 
@@ -41,16 +42,18 @@ def find_font() -> str:
 def draw(font_path: str) -> Image.Image:
     image = Image.new("RGB", (WIDTH, HEIGHT), PAPER)
     pen = ImageDraw.Draw(image)
-    column = WIDTH // len(LABELS)
-    font = ImageFont.truetype(font_path, _label_size(font_path, column * 0.84))
-    for index, (label, icon) in enumerate(zip(LABELS, (_clock, _calendar, _watchers, _help))):
-        centre = index * column + column // 2
-        if index:
-            pen.line([(index * column, 60), (index * column, HEIGHT - 60)], fill=RULE, width=6)
-        pen.ellipse(_box(centre, ICON_Y, 200), fill=GREEN)
-        icon(pen, centre, ICON_Y, font_path)
-        pen.text((centre, LABEL_Y), label, font=font, fill=INK, anchor="mm", stroke_width=2,
-                 stroke_fill=INK)  # IPAGothic has no bold: a stroke makes it read on a phone
+    narrowest = min(width for _, _, _, width, _ in cells())
+    font = ImageFont.truetype(font_path, _label_size(font_path, narrowest * 0.84))
+    for label, x, y, width, height in cells():
+        if x:
+            pen.line([(x, y + 60), (x, y + height - 60)], fill=RULE, width=6)
+        if y and not x:  # between rows
+            pen.line([(60, y), (WIDTH - 60, y)], fill=RULE, width=6)
+        centre = x + width // 2
+        pen.ellipse(_box(centre, y + ICON_Y, 200), fill=GREEN)
+        _ICONS[label](pen, centre, y + ICON_Y, font_path)
+        pen.text((centre, y + LABEL_Y), label, font=font, fill=INK, anchor="mm",
+                 stroke_width=2, stroke_fill=INK)  # IPAGothic has no bold: a stroke reads
     return image.quantize(COLORS, dither=Image.Dither.NONE)
 
 
@@ -67,11 +70,26 @@ def _box(x, y, radius):
     return [x - radius, y - radius, x + radius, y + radius]
 
 
-def _clock(pen, x, y, _font_path):
-    pen.ellipse(_box(x, y, 120), outline=PAPER, width=22)
-    pen.line([(x, y), (x, y - 80)], fill=PAPER, width=22)
-    pen.line([(x, y), (x + 60, y + 30)], fill=PAPER, width=22)
-    pen.ellipse(_box(x, y, 20), fill=PAPER)
+def _clock_plus(pen, x, y, _font_path):
+    """A clock, and a plus on a badge at its lower right."""
+    pen.ellipse(_box(x - 15, y - 15, 110), outline=PAPER, width=22)
+    pen.line([(x - 15, y - 15), (x - 15, y - 90)], fill=PAPER, width=22)
+    pen.line([(x - 15, y - 15), (x + 40, y + 12)], fill=PAPER, width=22)
+    pen.ellipse(_box(x - 15, y - 15, 20), fill=PAPER)
+    badge_x, badge_y = x + 85, y + 85
+    pen.ellipse(_box(badge_x, badge_y, 78), fill=GREEN)
+    pen.ellipse(_box(badge_x, badge_y, 62), fill=PAPER)
+    pen.line([(badge_x - 36, badge_y), (badge_x + 36, badge_y)], fill=GREEN, width=20)
+    pen.line([(badge_x, badge_y - 36), (badge_x, badge_y + 36)], fill=GREEN, width=20)
+
+
+def _list(pen, x, y, _font_path):
+    """A sheet with three lines, each ticked: the times as they are set."""
+    pen.rounded_rectangle([x - 100, y - 125, x + 100, y + 125], radius=22, outline=PAPER,
+                          width=18)
+    for line_y in (y - 60, y, y + 60):
+        pen.ellipse(_box(x - 50, line_y, 14), fill=PAPER)
+        pen.line([(x - 15, line_y), (x + 60, line_y)], fill=PAPER, width=18)
 
 
 def _calendar(pen, x, y, _font_path):
@@ -100,6 +118,11 @@ def _watchers(pen, x, y, _font_path):
 
 def _help(pen, x, y, font_path):
     pen.text((x, y + 8), "?", font=ImageFont.truetype(font_path, 300), fill=PAPER, anchor="mm")
+
+
+_ICONS = {texts.PICK_TIME_MENU: _clock_plus, parse.SHOW_WORDS[0]: _list,
+          parse.RECORD_WORDS[0]: _calendar, parse.WATCH_WORD: _watchers,
+          parse.HELP_WORDS[0]: _help}
 
 
 def main(argv=None) -> int:

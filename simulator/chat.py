@@ -150,15 +150,21 @@ class ChatHub:
         event = self.platform.make_location_event(user.id, title, address, latitude, longitude)
         return self._deliver(user, event, bubble)
 
-    def send_postback(self, user_id: str, data: str, display_text: Optional[str] = None) -> dict:
-        """A postback button: LINE shows ``displayText`` (if any) as the user's message."""
+    def send_postback(self, user_id: str, data: str, display_text: Optional[str] = None,
+                      params: Optional[dict] = None) -> dict:
+        """A postback button: LINE shows ``displayText`` (if any) as the user's message. A
+        datetimepicker sends what was picked as ``params`` ({"time": "HH:mm"}) and shows
+        nothing."""
         user = self._sender(user_id)
         if not isinstance(data, str) or not data or len(data) > 300:
             raise Refused(400, "postback data needs 1 to 300 characters")
+        if params is not None and not _picked(params):
+            raise Refused(400, 'params is one of {"date"|"time"|"datetime": "..."}')
         bubble = None
         if display_text:
             bubble = self._bubble(user, "user", "text", text=str(display_text)[:300])
-        return self._deliver(user, self.platform.make_postback_event(user.id, data), bubble)
+        event = self.platform.make_postback_event(user.id, data, params)
+        return self._deliver(user, event, bubble)
 
     def profile(self, user_id: str) -> Optional[dict]:
         """The user's LINE profile as the platform gives it to the bot (None: not known)."""
@@ -363,6 +369,13 @@ class ChatHub:
         self._next_message = int(data.get("next_message", 0))
 
 
+def _picked(params) -> bool:
+    """What a datetimepicker's postback carries: one of date, time or datetime, as text."""
+    return (isinstance(params, dict) and len(params) == 1
+            and next(iter(params)) in ("date", "time", "datetime")
+            and all(isinstance(value, str) and len(value) <= 20 for value in params.values()))
+
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
@@ -441,7 +454,8 @@ def create_app(hub: ChatHub) -> Bottle:
             result = call(hub.send_sticker, user_id, str(body.get("packageId", "")),
                           str(body.get("stickerId", "")))
         elif kind == "postback":
-            result = call(hub.send_postback, user_id, body.get("data"), body.get("displayText"))
+            result = call(hub.send_postback, user_id, body.get("data"), body.get("displayText"),
+                          body.get("params"))
         elif kind == "location":
             result = call(hub.send_location, user_id, body.get("title"), body.get("address"),
                           body.get("latitude"), body.get("longitude"))

@@ -15,7 +15,8 @@ from simulator.platform import describe_message
 MAX_FLEX_JSON_CHARS = 50_000   # LINE refuses a Flex carousel over 50 KB
 MAX_RICH_MENU_AREAS = 20       # LINE's limit
 MAX_CHAT_BAR_CHARS = 14        # LINE's limit
-_ACTION_FIELDS = ("type", "label", "data", "text", "displayText")
+_ACTION_FIELDS = ("type", "label", "data", "text", "displayText", "mode", "initial", "min",
+                  "max")
 _IMAGE_TYPES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
 
 

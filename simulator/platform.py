@@ -67,12 +67,14 @@ class Push(NamedTuple):
 
 
 class Reply(NamedTuple):
-    """An accepted reply; ``to`` is the user the reply token was issued for (None if unknown)."""
+    """An accepted reply; ``to`` is the user the reply token was issued for (None if unknown).
+    ``messages``: the message objects as sent."""
     to: Optional[str]
     texts: tuple
     reply_token: str
     at: float
     quick_reply: tuple = ()
+    messages: tuple = ()
 
 
 class ApiRequest(NamedTuple):
@@ -95,11 +97,19 @@ class Faults:
         self.answers_held = None        # an Event: a push or multicast is taken (users see
                                         # it) but its answer waits for the Event to be set
         self._failures = collections.deque()
+        self._reply_failures = collections.deque()
         self._hangs = collections.deque()
 
     def fail_next(self, n: int, status: int = 500) -> None:
         """The next n push calls answer ``status`` and deliver nothing."""
         self._failures.extend([status] * n)
+
+    def fail_next_replies(self, n: int, status: int = 500) -> None:
+        """The next n reply calls answer ``status``, show nothing and leave the token good."""
+        self._reply_failures.extend([status] * n)
+
+    def take_reply_failure(self) -> Optional[int]:
+        return self._reply_failures.popleft() if self._reply_failures else None
 
     def hang_next(self, n: int, seconds: float) -> None:
         """The next n push calls are handled normally but answered ``seconds`` late."""
@@ -424,6 +434,9 @@ class LinePlatform:
     def _handle_reply(self, environ):
         if not self._rate_window.admit(self.faults.rate_limit):
             return _Answer(429, {"message": RATE_LIMITED}), 0.0
+        failure = self.faults.take_reply_failure()
+        if failure is not None:
+            return _Answer(failure, {"message": http.HTTPStatus(failure).phrase}), 0.0
         body = self._read_json(environ)
         if body is None:
             return _Answer(400, {"message": "The request body has 1 error(s)"}), 0.0
@@ -436,7 +449,7 @@ class LinePlatform:
         messages = body["messages"]
         texts = tuple(describe_message(m) for m in messages)
         self.replies.append(Reply(issued.user_id, texts, token, time.time(),
-                                  _quick_reply_labels(messages)))
+                                  _quick_reply_labels(messages), tuple(messages)))
         self._timeline.extend((issued.user_id, "reply", text) for text in texts)
         self._tell_observers("reply", issued.user_id, messages)
         request_id = str(uuid.uuid4())
@@ -587,7 +600,7 @@ class LinePlatform:
         for event in events:
             token = event.get("replyToken")
             if token and token not in self._reply_tokens:
-                self._reply_tokens[token] = _IssuedReplyToken((event.get("source") or {}).get("userId"))
+                self.issue_reply_token((event.get("source") or {}).get("userId"), token)
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "User-Agent": "LineBotWebhook/2.0"}
         if include_signature:
@@ -598,6 +611,12 @@ class LinePlatform:
                                              timeout=urllib3.Timeout(connect=2.0, read=10.0))
         response = self._http.request("POST", self.webhook_url, body=body, headers=headers)
         return response.status
+
+    def issue_reply_token(self, user_id: Optional[str], token: Optional[str] = None) -> str:
+        """A reply token good for one reply to ``user_id`` (as a webhook to the bot carries)."""
+        token = token or secrets.token_hex(16)
+        self._reply_tokens[token] = _IssuedReplyToken(user_id)
+        return token
 
     def send_text(self, user_id: str, text: str) -> int:
         return self.post_events([self.make_text_event(user_id, text)])
@@ -610,8 +629,8 @@ class LinePlatform:
         return self.post_events([self.make_location_event(user_id, title, address, latitude,
                                                           longitude)])
 
-    def send_postback(self, user_id: str, data: str) -> int:
-        return self.post_events([self.make_postback_event(user_id, data)])
+    def send_postback(self, user_id: str, data: str, params: Optional[dict] = None) -> int:
+        return self.post_events([self.make_postback_event(user_id, data, params)])
 
     def follow(self, user_id: str) -> int:
         return self.post_events([self.make_follow_event(user_id)])
@@ -657,8 +676,12 @@ class LinePlatform:
                    "address": address, "latitude": latitude, "longitude": longitude}
         return self.make_event("message", user_id, **{"message": message, **overrides})
 
-    def make_postback_event(self, user_id: str, data: str, **overrides) -> dict:
-        return self.make_event("postback", user_id, **{"postback": {"data": data}, **overrides})
+    def make_postback_event(self, user_id: str, data: str, params: Optional[dict] = None,
+                            **overrides) -> dict:
+        """A tap on a postback action; a datetimepicker's carries what was picked as
+        ``params``, e.g. {"time": "08:15"}."""
+        postback = {"data": data} if params is None else {"data": data, "params": params}
+        return self.make_event("postback", user_id, **{"postback": postback, **overrides})
 
     def make_follow_event(self, user_id: str, is_unblocked: bool = False, **overrides) -> dict:
         return self.make_event("follow", user_id,

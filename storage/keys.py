@@ -6,10 +6,11 @@ A layout is built from the settings and handed to every store:
 - `ONE_REDIS` (the default): one shard, no hash tags: `usa:user:<id>`, `usa:due`, ... the
   names every deployment on one Redis has always had (a single Redis has no slots).
 - `Layout(CLUSTER_SHARDS)` (REDIS_CLUSTER=1): each user belongs to one of a fixed number of
-  shards (a stable hash of the user id), and every key of the user, of the shard's due index
-  and of the shard's ask batches carries the shard's hash tag: `usa:{1234}:user:<id>`,
-  `usa:{1234}:due`, ... so that everything one script touches (a batch claim of up to 500
-  users, a save of a group) lies in one slot of Redis Cluster."""
+  shards (a stable hash of the user id), and every key of the user (their webhook events
+  too), of the shard's due index, of its inbox and of its ask batches carries the shard's
+  hash tag: `usa:{1234}:user:<id>`, `usa:{1234}:due`, ... so that everything one script
+  touches (a batch claim of up to 500 users, a save of a group, an event taken in with the
+  user's record) lies in one slot of Redis Cluster."""
 import zlib
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
@@ -87,15 +88,27 @@ class Layout:
         return f"{self._of(user_id)}alert:{user_id}:{alert_id}:{watcher}"
 
     def webhook_event(self, event_id: str, user_id: str = None) -> str:
-        """Mark: the webhook event was handled. An event from a user is in the user's shard
-        (scripts/first_delivery_reading.lua reads it with the user's record)."""
-        prefix = self._of(user_id) if user_id else f"{PREFIX}:"
-        return f"{prefix}event:{event_id}"
+        """A webhook event (storage/events.py): what it says until it is handled, then that
+        it was. An event from a user is in the user's shard (scripts/take_in_event.lua
+        reads it with the user's record, scripts/save_records.lua writes it with it); one
+        from no user (a group's message) is apart."""
+        if not user_id:
+            return f"{PREFIX}:event:{event_id}"
+        return self.event_in(self.shard_of(user_id), event_id)
 
     # -- a shard's keys --------------------------------------------------------------------
     def due(self, shard: int = 0) -> str:
         """The shard's due index: a sorted set of user ids scored by their next due time."""
         return f"{self.prefixes[shard]}due"
+
+    def inbox(self, shard: int = 0) -> str:
+        """The shard's webhook events taken in and not handled yet (storage/events.py): a
+        sorted set of event ids scored by when they were taken in."""
+        return f"{self.prefixes[shard]}inbox"
+
+    def event_in(self, shard: int, event_id: str) -> str:
+        """The key of a user's webhook event in `shard` (as found in the shard's inbox)."""
+        return f"{self.prefixes[shard]}event:{event_id}"
 
     def batch(self, shard: int, batch_id: str) -> str:
         """One batched ask (storage/batches.py): its body (recipients, attempt, round)."""
@@ -139,6 +152,11 @@ class Layout:
     def watching(self, user_id: str) -> str:
         """Whom the user watches."""
         return f"{self._of(user_id)}watch:watching:{user_id}"
+
+    def watching_since(self, user_id: str) -> str:
+        """A hash beside `watching`: person watched -> when the watch began (epoch s). Links
+        made before it existed have no field."""
+        return f"{self._of(user_id)}watch:since:{user_id}"
 
     def watch_failures(self, user_id: str) -> str:
         """The user's wrong codes this hour."""

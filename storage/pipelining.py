@@ -55,6 +55,14 @@ class Pipeliner:
         gevent.wait(answers)
         return [answer.get() for answer in answers]
 
+    def send(self, add, key=None) -> None:
+        """`call` (`key` as there) without waiting for the answer, for a command whose
+        answer nobody needs (a failure only leaves what it would have written unwritten)."""
+        self._queued.append((add, AsyncResult(), key))
+        if not self._flushing:
+            self._flushing = True
+            gevent.spawn(self._flush)
+
     def _lead(self):
         try:
             gevent.sleep(0)  # the greenlets ready now run first: their commands join this batch

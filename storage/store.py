@@ -5,7 +5,7 @@ knows nothing about chat or LINE.
     due           the due index (sorted set by next due time)         storage/due.py
     batches       ask batches: the exactly-once protocol for asks     storage/batches.py
     alert_claims  leases on telling a watcher an alert                storage/alert_claims.py
-    events        webhook events already handled                      storage/events.py
+    events        webhook events, taken in until handled, then a day  storage/events.py
     processes     the processes alive (heartbeats)                    storage/processes.py
     watches       family watch codes and links                        storage/watches.py
     usage         pushes counted per month                            storage/usage.py
@@ -77,7 +77,8 @@ class Store:
         self.batches = AskBatches(client, self.pipeliner, self.outage, self.processes, token,
                                   layout, nodes)
         self.alert_claims = AlertClaims(client, self.pipeliner, self.outage, token, layout)
-        self.events = WebhookEvents(client, self.pipeliner, self.outage, self.users, layout)
+        self.events = WebhookEvents(client, self.pipeliner, self.outage, self.users,
+                                    self.processes, token, layout)
         self.watches = Watches(client, self.pipeliner, self.outage, layout)
         self.usage = Usage(client, layout, nodes)
         self.go_import = GoImport(client, self.outage, layout)
@@ -89,7 +90,7 @@ class Store:
     @token.setter
     def token(self, token: str) -> None:
         """A new start of the process: leases of the one before are another process's."""
-        self.batches.token = self.alert_claims.token = token
+        self.batches.token = self.alert_claims.token = self.events.token = token
 
     @property
     def unavailable(self) -> bool:

@@ -2,10 +2,12 @@
 storage/records.py writes it, changed only by compare-and-set on that version.
 
 A save writes, in one atomic call (scripts/save_records.lua), the record, the changes to the
-user's history (記録) that its new state brings, and the user's place in the due index; each
-user of a batch on their own. Saves and loads made by many greenlets at the same moment share
-one round trip (storage/pipelining.py). On Redis Cluster a batch is saved with one call per
-shard (a script's keys lie in one slot), all in the same round trip."""
+user's history (記録) that its new state brings, the user's place in the due index and, when
+it answers a webhook event, the reply owed for it (storage/events.py); each user of a batch on
+their own. Saves and loads made by many greenlets at the same moment share one round trip
+(storage/pipelining.py). On Redis Cluster a batch is saved with one call per shard (a
+script's keys lie in one slot: a user's event is in their shard), all in the same round
+trip."""
 import logging
 from typing import Iterator, List, Mapping, NamedTuple, Optional, Sequence
 
@@ -13,6 +15,7 @@ from domain.history import TallyChange
 from domain.user import UserRecord
 from logsafe import short_id
 from storage import history, lua, records, upgrade
+from storage.events import EVENT_DEDUPE_TTL
 from storage.outage import outage_aware
 
 log = logging.getLogger("storage.store")
@@ -20,6 +23,13 @@ log = logging.getLogger("storage.store")
 
 class Conflict(Exception):
     """The stored record changed since it was loaded (another process, or a lost write)."""
+
+
+class Answering(NamedTuple):
+    """The webhook event a save answers: its id, and its key's value once saved (the reply
+    owed: WebhookEvents.applied)."""
+    event_id: str
+    value: bytes
 
 
 class Saved(NamedTuple):
@@ -79,39 +89,32 @@ class Users:
         return [found[u] for u in user_ids]
 
     @outage_aware
-    def save(self, record: UserRecord, changes: Sequence[TallyChange] = ()) -> UserRecord:
+    def save(self, record: UserRecord, changes: Sequence[TallyChange] = (),
+             answering: Optional[Answering] = None) -> UserRecord:
         """`record` as saved (its next version), with the history changes its new state
-        brings. Raises Conflict when the stored record changed since `record` was read."""
-        saved = self.save_many([record], {record.user_id: changes})
+        brings and the event it answers. Raises Conflict when the stored record changed since
+        `record` was read."""
+        saved = self.save_many([record], {record.user_id: changes},
+                               {record.user_id: answering} if answering else None)
         if saved.conflicts:
             raise Conflict(record.user_id)
         return saved.records[0]
 
     @outage_aware
     def save_many(self, batch: Sequence[UserRecord],
-                  changes: Mapping[str, Sequence[TallyChange]] = None) -> Saved:
+                  changes: Mapping[str, Sequence[TallyChange]] = None,
+                  answering: Mapping[str, Answering] = None) -> Saved:
         """`save` for many records in one call, each on its own compare-and-set with its
-        user's history changes (`changes` by user id)."""
+        user's history changes (`changes` by user id) and the event it answers (by user id)."""
         if not batch:
             return Saved([], [])
-        changes = changes or {}
+        changes, answering = changes or {}, answering or {}
         layout = self.keys
         if layout.cluster:
             groups = list(_by_shard(layout, batch, lambda record: record.user_id).values())
         else:
             groups = [batch]
-        calls = []
-        for group in groups:
-            record_keys, args = [], []
-            for record in group:
-                user_id, due = record.user_id, record.due
-                record_keys += [layout.user(user_id), layout.history(user_id),
-                                layout.due(layout.shard_of(user_id))]
-                args += [record.version, records.encode(record, record.version + 1), user_id,
-                         "" if due is None else repr(due)]
-                args += history.changes_args(changes.get(user_id, ()))
-            calls.append((lambda pipe, k=record_keys, a=args: self._save_records(
-                keys=k, args=a, client=pipe), record_keys[0]))
+        calls = [self._save_call(group, changes, answering) for group in groups]
         if len(calls) == 1:
             answers = self._pipeliner.call(*calls[0])
             ordered = batch
@@ -127,22 +130,47 @@ class Users:
                 conflicts.append(record.user_id)
         return Saved(saved, conflicts)
 
-    @outage_aware
-    def delete(self, user_id: str) -> None:
-        """The user's times and rounds; their history (記録) stays."""
-        layout, key = self.keys, self.keys.user(user_id)
-        pipe = self._nodes.client_for(key).pipeline(transaction=True)  # one slot
-        pipe.delete(key)
-        pipe.zrem(layout.due(layout.shard_of(user_id)), user_id)
-        pipe.execute()
+    def _save_call(self, group, changes, answering):
+        """(add, key) for the pipeliner: one call of the save script for `group` (users of
+        one shard), each user's keys the record, the history, the shard's due index and
+        the event answered (the record's key again when none)."""
+        layout = self.keys
+        record_keys, args = [], []
+        for record in group:
+            user_id, due = record.user_id, record.due
+            event = answering.get(user_id)
+            record_keys += [layout.user(user_id), layout.history(user_id),
+                            layout.due(layout.shard_of(user_id)),
+                            layout.webhook_event(event.event_id, user_id) if event
+                            else layout.user(user_id)]
+            args += [record.version, records.encode(record, record.version + 1), user_id,
+                     "" if due is None else repr(due), event.value if event else ""]
+            args += history.changes_args(changes.get(user_id, ()))
+        args.append(EVENT_DEDUPE_TTL)
+        return (lambda pipe: self._save_records(keys=record_keys, args=args, client=pipe),
+                record_keys[0])
 
     @outage_aware
-    def forget(self, user_id: str) -> None:
+    def delete(self, user_id: str, answering: Optional[Answering] = None) -> None:
+        """The user's times and rounds; their history (記録) stays."""
+        self._remove(user_id, [self.keys.user(user_id)], answering)
+
+    @outage_aware
+    def forget(self, user_id: str, answering: Optional[Answering] = None) -> None:
         """Everything stored about the user's reminders and history."""
-        layout, key = self.keys, self.keys.user(user_id)
-        pipe = self._nodes.client_for(key).pipeline(transaction=True)  # one slot
-        pipe.delete(key, layout.history(user_id))
+        layout = self.keys
+        self._remove(user_id, [layout.user(user_id), layout.history(user_id)], answering)
+
+    def _remove(self, user_id, removed, answering):
+        """`removed` (keys in the user's slot) deleted, the user out of the due index, and
+        the event answered given its reply owed: in one transaction, in one slot."""
+        layout = self.keys
+        pipe = self._nodes.client_for(removed[0]).pipeline(transaction=True)  # one slot
+        pipe.delete(*removed)
         pipe.zrem(layout.due(layout.shard_of(user_id)), user_id)
+        if answering:
+            pipe.set(layout.webhook_event(answering.event_id, user_id), answering.value,
+                     ex=EVENT_DEDUPE_TTL)
         pipe.execute()
 
     @outage_aware

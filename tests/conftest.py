@@ -111,7 +111,7 @@ class Bot:
     """The whole bot in this process: real Redis, real SDK client, the LINE stand-in, the
     real WSGI app on a socket, and a manual timer on frozen time."""
 
-    def __init__(self, store, platform, frozen, settings):
+    def __init__(self, store, platform, frozen, settings, outbox_options=None):
         self.store = store
         self.platform = platform
         self.frozen = frozen
@@ -119,7 +119,8 @@ class Bot:
         self.activity = Activity()
         self.timer = ManualTimer(frozen, self.activity)
         self.outbox = LineOutbox(platform.base_url, TOKEN, timeout=settings.line_timeout_seconds,
-                                 backoff=0.01, max_backoff=0.05)
+                                 rate=settings.push_rate_per_second, backoff=0.01,
+                                 max_backoff=0.05, **(outbox_options or {}))
         self.system = None
         self.server = None
 
@@ -161,9 +162,9 @@ class Bot:
         assert self.platform.send_text(user_id, text) == 200
         self.timer.settle()
 
-    def tap(self, user_id, data):
+    def tap(self, user_id, data, params=None):
         self.platform.webhook_url = self.url
-        assert self.platform.send_postback(user_id, data) == 200
+        assert self.platform.send_postback(user_id, data, params) == 200
         self.timer.settle()
 
     def advance(self, seconds=0.0, **kwargs):
@@ -199,15 +200,17 @@ def frozen():
 @pytest.fixture
 def make_bot(store, request, platform, frozen):
     """The first bot uses the `store` fixture; each further one (another process on the same
-    Redis) has a connection and a Store of its own."""
+    Redis) has a connection and a Store of its own. `outbox_options` go to its LineOutbox,
+    the rest to its settings."""
     bots, clients = [], []
 
-    def make(**overrides):
+    def make(outbox_options=None, **overrides):
         bot_store = store
         if bots:
             clients.append(connect_like(store, request))
             bot_store = Store(clients[-1])
-        bot = Bot(bot_store, platform, frozen, make_settings(**overrides)).start()
+        bot = Bot(bot_store, platform, frozen, make_settings(**overrides),
+                  outbox_options).start()
         bots.append(bot)
         return bot
 

@@ -433,6 +433,7 @@ def test_closed_loop_drives_keep_alive_connections():
     assert result.errors == 0
     assert set(result.statuses) == {200}
     assert len(result.sent) == sum(result.statuses.values())
+    assert result.answers == {token: 200 for token in result.sent}
     assert result.completed == len(result.latencies)
 
 

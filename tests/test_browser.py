@@ -1,16 +1,19 @@
 """A real browser (headless Chromium) chats with the bot in simulator mode, and sees what
 LINE would show: Flex messages drawn (the bot's own record among them), a location sent, the
-bot's rich menu under the chat, and two simulated users where one watches the other.
+bot's rich menu under the chat, its time picker, named and weekly times, and two simulated
+users where one watches the other (and gets a carousel of records).
 
 The bot runs in this process exactly as `python web.py` runs it without LINE credentials
 (runtime.build_runtime's simulator mode), with one injected difference: its timer is the
-production Timer on a wall clock moved to 07:29:58.5 in Tokyo, so the ask for 7:30 comes
-1.5 s after the page's "remind me in 1 minute" button, at real speed. Nothing in the bot
-knows it is being tested. The watch test's bot is configured as an operator would
+production Timer on a wall clock moved to 07:29:28.5 in Tokyo, and a test moves it on to
+07:29:58.5 (bot.timer.set_now) when the ask for 7:30 should come 1.5 s later, at real speed
+(the scheduler looks every second, so it sees the clock moved). Nothing in the bot knows it
+is being tested. The watch test's bot is configured as an operator would
 (SNOOZE_INTERVAL_SECONDS=1, MAX_REASKS=1), so an unanswered round ends 2 s after its ask.
 
 Screenshots go to a temporary directory; `make screenshots` (SCREENSHOTS=1) writes them to
-docs/ instead (chat.png, debug.png, flex.png, record.png, watch.png: the README shows them).
+docs/ instead (chat.png, debug.png, flex.png, record.png, medicine.png, watch.png,
+carousel.png: the README shows them).
 Skips without /usr/bin/chromium, except under CI or SCREENSHOTS=1, where it fails instead:
 `.ci/run` installs Chromium.
 """
@@ -179,10 +182,52 @@ def _type(page, text):
     page.get_by_label("メッセージ").press("Enter")
 
 
+def _record_webhooks(bot, monkeypatch) -> list:
+    """Every event the stand-in sends the bot from now on, in order."""
+    platform = bot.line.platform
+    sent = []
+    post_events = platform.post_events
+
+    def recording(events, *args, **kwargs):
+        sent.extend(events)
+        return post_events(events, *args, **kwargs)
+
+    monkeypatch.setattr(platform, "post_events", recording)
+    return sent
+
+
 def _fold_rich_menu(expect, page):
     """Tap the menu's bar, as a LINE user does to see more of the chat."""
     page.locator("#rich-menu-bar").click()
     expect(page.locator("#rich-menu-panel")).to_be_hidden()
+
+
+def _take_a_dose_at_7_30(expect, page, bot):
+    """The user sets 7:30 a minute ahead, is asked 1.5 s later, and taps 飲んだ!."""
+    bot.timer.set_now(MORNING)
+    page.get_by_role("button", name="1分後にリマインド").click()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+    expect(_bubble(page, "bot", "飲んだ?")).to_be_visible(timeout=8000)
+    page.locator("#quick-replies button", has_text="飲んだ!").click()
+    expect(_bubble(page, "bot", "よくできました")).to_be_visible()
+
+
+def _watch_code(expect, page) -> str:
+    """The user in the chat sends 見守り; the code, read in the bot's answer."""
+    _type(page, "見守り")
+    answer = page.locator("#messages .msg.bot .bubble", has_text="見守りコード")
+    expect(answer).to_contain_text("24時間以内")
+    return re.match(r"見守りコード: ([0-9]{6})\n", answer.inner_text()).group(1)
+
+
+def _second_user_watches(expect, page, code):
+    """ユーザー2 adds the bot as a friend and sends ユーザー1's code."""
+    page.get_by_role("button", name="＋ 友だち追加").click()
+    expect(page.locator("#chat-user")).to_have_text("ユーザー2 としてトーク中")
+    expect(page.locator("#messages .msg.bot .bubble").first).to_contain_text("はじめまして")
+    _type(page, code)
+    expect(_bubble(page, "bot", "ユーザー1さんの見守りを始めました。飲み忘れたときにお知らせします。")
+           ).to_be_visible()
 
 
 def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, browser, page, shots):
@@ -257,6 +302,63 @@ def test_chat_in_a_real_browser_set_a_time_get_asked_answer(sync_api, bot, brows
     debug.close()
 
 
+def test_a_named_times_ask_reads_its_name_and_its_button_answers_it(sync_api, bot, page):
+    expect = sync_api.expect
+    _open_chat(expect, page, bot)
+    # 7:29:28.5 on the bot's clock: the page sends 7時30分, due half a minute later.
+    page.get_by_role("button", name="1分後にリマインド").click()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+    _type(page, "7時30分の薬は血圧の薬")
+    expect(_bubble(page, "bot", "7時30分の薬を「血圧の薬」にしました。")).to_be_visible()
+    _type(page, "設定教えて")
+    expect(_bubble(page, "bot", "7時30分(血圧の薬)に設定されています")).to_be_visible()
+
+    # The clock moves on to 7:29:58.5 (the scheduler looks every second): the named ask
+    # arrives live 1.5 s later, with the same buttons as a plain one.
+    bot.timer.set_now(MORNING)
+    expect(_bubble(page, "bot", "血圧の薬、飲んだ?")).to_be_visible(timeout=8000)
+    expect(page.locator("#users li .preview").first).to_have_text("血圧の薬、飲んだ?")
+    expect(page.locator("#quick-replies button", has_text="あとで")).to_be_visible()
+    page.locator("#quick-replies button", has_text="飲んだ!").click()
+    expect(_bubble(page, "user", "飲んだ!")).to_be_visible()
+    expect(_bubble(page, "bot", "よくできました")).to_be_visible()
+    expect(page.locator("#quick-replies")).to_be_hidden()
+    expect(_bubble(page, "bot", "飲んだ?")).to_have_count(0)  # the ask was the named one only
+
+
+def test_a_weekly_medicine_and_names_in_the_setting_and_the_picker_open(sync_api, bot, page,
+                                                                         shots):
+    expect = sync_api.expect
+    page.set_viewport_size({"width": 860, "height": 760})  # tall enough for the whole setting
+    _open_chat(expect, page, bot)
+    picker = page.locator("#time-picker")
+    page.locator("#quick-replies button", has_text="時間を選ぶ").click()
+    page.get_by_label("時刻を選ぶ").fill("07:30")
+    picker.get_by_role("button", name="OK").click()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+
+    _type(page, "毎週月曜 9時も")
+    expect(_bubble(page, "bot", "9時0分(月)を追加しました。いまの設定: 7時30分と9時0分(月)")
+           ).to_be_visible()
+    _type(page, "9時の薬はメトトレキサート")
+    expect(_bubble(page, "bot", "9時0分の薬を「メトトレキサート」にしました。")).to_be_visible()
+    _type(page, "7時30分の薬は血圧の薬")
+    expect(_bubble(page, "bot", "7時30分の薬を「血圧の薬」にしました。")).to_be_visible()
+    _type(page, "設定教えて")
+    expect(_bubble(page, "bot", "7時30分(血圧の薬)と9時0分(メトトレキサート・月)に設定されています")
+           ).to_be_visible()
+
+    # The picture: the menu's 時間を追加 open on a third time, the menu folded under it.
+    page.locator("#rich-menu-panel").get_by_role("button", name="時間を追加").click()
+    expect(picker).to_contain_text("時間を追加")  # the area's label heads the picker
+    page.get_by_label("時刻を選ぶ").fill("21:00")
+    _fold_rich_menu(expect, page)
+    expect(picker).to_be_visible()
+    expect(page.get_by_label("時刻を選ぶ")).to_have_value("21:00")
+    page.get_by_label("時刻を選ぶ").blur()
+    page.screenshot(path=str(shots / "medicine.png"))
+
+
 def test_the_record_flex_message_renders_as_a_calendar(sync_api, bot, page, shots):
     expect = sync_api.expect
     user_id = _open_chat(expect, page, bot)
@@ -302,12 +404,7 @@ def test_the_record_after_a_dose_taken_today_is_the_bots_own_calendar(sync_api, 
                                                                       shots):
     expect = sync_api.expect
     _open_chat(expect, page, bot)
-    bot.timer.set_now(MORNING)
-    page.get_by_role("button", name="1分後にリマインド").click()
-    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
-    expect(_bubble(page, "bot", "飲んだ?")).to_be_visible(timeout=8000)
-    page.locator("#quick-replies button", has_text="飲んだ!").click()
-    expect(_bubble(page, "bot", "よくできました")).to_be_visible()
+    _take_a_dose_at_7_30(expect, page, bot)
 
     page.locator("#rich-menu-panel").get_by_role("button", name="記録").click()
     expect(_bubble(page, "user", "記録")).to_be_visible()
@@ -400,15 +497,7 @@ def test_flex_messages_are_drawn_as_line_draws_them_and_unknown_parts_draw_nothi
 
 def test_a_picked_place_goes_to_the_bot_as_a_location_message(sync_api, bot, page, monkeypatch):
     expect = sync_api.expect
-    platform = bot.line.platform
-    sent = []
-    post_events = platform.post_events
-
-    def recording(events, *args, **kwargs):
-        sent.extend(events)
-        return post_events(events, *args, **kwargs)
-
-    monkeypatch.setattr(platform, "post_events", recording)
+    sent = _record_webhooks(bot, monkeypatch)
     user_id = _open_chat(expect, page, bot)
     page.get_by_role("button", name="位置情報", exact=True).click()
     page.get_by_role("button", name="位置情報 ロンドン").click()
@@ -424,6 +513,116 @@ def test_a_picked_place_goes_to_the_bot_as_a_location_message(sync_api, bot, pag
         "type": "location", "title": "Trafalgar Square",
         "address": "Trafalgar Sq, London WC2N 5DN, UK",
         "latitude": 51.508039, "longitude": -0.128069}
+
+
+def test_a_time_picked_with_the_picker_sets_then_adds_a_time(sync_api, bot, page,
+                                                             monkeypatch):
+    expect = sync_api.expect
+    sent = _record_webhooks(bot, monkeypatch)
+    user_id = _open_chat(expect, page, bot)
+    picker = page.locator("#time-picker")
+    expect(picker).to_be_hidden()
+
+    # Under the greeting, as LINE shows a quick reply: a button that opens a time picker.
+    page.locator("#quick-replies button", has_text="時間を選ぶ").click()
+    expect(picker).to_be_visible()
+    page.get_by_label("時刻を選ぶ").fill("07:30")
+    picker.get_by_role("button", name="OK").click()
+    expect(picker).to_be_hidden()
+    expect(_bubble(page, "bot", "7時30分ですね。わかりました。")).to_be_visible()
+    expect(page.locator("#messages .msg.user")).to_have_count(0)  # a picker shows nothing
+    picked = sent[-1]
+    assert (picked["type"], picked["source"]["userId"]) == ("postback", user_id)
+    assert picked["postback"] == {"data": "pick-time", "params": {"time": "07:30"}}
+
+    # The rich menu's 時間を追加 is the same picker; キャンセル sends nothing.
+    menu = page.locator("#rich-menu-panel")
+    menu.get_by_role("button", name="時間を追加").click()
+    picker.get_by_role("button", name="キャンセル").click()
+    expect(picker).to_be_hidden()
+    menu.get_by_role("button", name="時間を追加").click()
+    page.get_by_label("時刻を選ぶ").fill("21:15")
+    page.get_by_label("時刻を選ぶ").press("Enter")
+    expect(_bubble(page, "bot", "21時15分を追加しました。いまの設定: 7時30分と21時15分")
+           ).to_be_visible()
+    assert [event["postback"]["params"] for event in sent if event["type"] == "postback"] == [
+        {"time": "07:30"}, {"time": "21:15"}]
+
+
+def test_a_carousel_is_a_row_of_bubbles_that_scrolls(sync_api, bot, page):
+    expect = sync_api.expect
+    user_id = _open_chat(expect, page, bot)
+    bubbles = [{"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": [
+        {"type": "text", "text": f"ユーザー{n}"}]}} for n in range(1, 6)]
+    carousel = {"type": "flex", "altText": "記録", "contents": {"type": "carousel",
+                                                                "contents": bubbles}}
+    sent = urllib3.request("POST", f"{bot.line.base_url}/v2/bot/message/push",
+                           json={"to": user_id, "messages": [carousel]},
+                           headers={"Authorization": f"Bearer {bot.token}"}, timeout=5)
+    assert sent.status == 200
+
+    row = page.locator("#messages .msg.bot .flex-carousel")
+    cards = row.locator(":scope > .flex-bubble")
+    expect(cards).to_have_count(5)
+    boxes = [cards.nth(k).bounding_box() for k in range(5)]
+    assert len({box["y"] for box in boxes}) == 1                       # one row
+    assert all(a["x"] + a["width"] < b["x"] for a, b in zip(boxes, boxes[1:]))
+    assert row.evaluate("row => row.scrollWidth > row.clientWidth")   # wider than the chat
+    expect(cards.last.get_by_text("ユーザー5")).not_to_be_in_viewport()
+    row.evaluate("row => { row.scrollLeft = row.scrollWidth; }")
+    expect(cards.last.get_by_text("ユーザー5")).to_be_in_viewport()
+
+
+def test_a_watchers_record_is_a_carousel_of_their_own_calendar_then_the_watched(
+        sync_api, bot, page, shots):
+    expect = sync_api.expect
+    page.set_viewport_size({"width": 860, "height": 760})  # a chat narrower than two calendars
+    users = page.locator("#users li")
+    _open_chat(expect, page, bot)
+    code = _watch_code(expect, page)
+    _take_a_dose_at_7_30(expect, page, bot)  # today is marked in ユーザー1's record
+
+    # ユーザー2 watches ユーザー1, has a time of their own, and asks for the record.
+    _second_user_watches(expect, page, code)
+    _type(page, "21時")
+    expect(_bubble(page, "bot", "21時0分ですね。わかりました。")).to_be_visible()
+    page.locator("#rich-menu-panel").get_by_role("button", name="記録").click()
+    expect(_bubble(page, "user", "記録")).to_be_visible()
+
+    # One message: a row of calendars, ユーザー2's own first, then ユーザー1's.
+    row = page.locator("#messages .msg.bot .flex-carousel")
+    expect(row).to_have_count(1)
+    calendars = row.locator(":scope > .flex-bubble")
+    expect(calendars).to_have_count(2)
+    own, theirs = calendars.nth(0), calendars.nth(1)
+    expect(own.locator(".flex-header")).to_contain_text("記録")
+    expect(own.locator(".flex-header")).not_to_contain_text("さんの記録")
+    expect(theirs.locator(".flex-header")).to_contain_text("ユーザー1さんの記録")
+    cells = []
+    for calendar, today in ((own, "27…"), (theirs, "27○")):  # 21:00 is still to come
+        calendar.locator(".flex-header").get_by_text("10/31〜11/27 (直近28日)").wait_for()
+        days = calendar.locator(".flex-body .flex-box.horizontal > .flex-box")
+        expect(days).to_have_count(28)
+        expect(days.last).to_have_text(today)
+        cells.append(days)
+    expect(theirs.locator(".flex-body > .flex-box > .flex-box.horizontal").last
+           .locator(".flex-text")).to_have_text(["○ 1日", "△ 0日", "× 0日"])
+    expect(users.nth(1).locator(".preview")).to_have_text(
+        "記録(直近28日): ○0日 △0日 ×0日\nユーザー1さんの記録(直近28日): ○1日 △0日 ×0日")
+    left, right = own.bounding_box(), theirs.bounding_box()
+    assert left["y"] == right["y"] and right["x"] > left["x"] + left["width"]  # side by side
+    assert (left["width"], right["width"]) == (300, 300)                      # mega bubbles
+
+    # Wider than the chat: the row scrolls sideways to the last calendar.
+    _fold_rich_menu(expect, page)
+    assert row.evaluate("row => row.scrollWidth > row.clientWidth")
+    own_days, their_days = cells
+    expect(own_days.first).to_be_in_viewport(ratio=1)
+    expect(their_days.last).not_to_be_in_viewport()  # ユーザー1's today
+    page.screenshot(path=str(shots / "carousel.png"))
+    row.evaluate("row => { row.scrollLeft = row.scrollWidth; }")
+    expect(their_days.last).to_be_in_viewport(ratio=1)
+    expect(own_days.first).not_to_be_in_viewport()
 
 
 def test_the_default_rich_menu_sits_under_the_chat_and_its_areas_send_their_text(
@@ -470,19 +669,9 @@ def test_family_watch_between_two_users_and_the_alert_when_a_dose_is_missed(
     users = page.locator("#users li")
     _open_chat(expect, page, bot)
 
-    # ユーザー1 asks for a code and reads it in the bot's answer.
-    _type(page, "見守り")
-    answer = page.locator("#messages .msg.bot .bubble", has_text="見守りコード")
-    expect(answer).to_contain_text("24時間以内")
-    code = re.match(r"見守りコード: ([0-9]{6})\n", answer.inner_text()).group(1)
-
-    # ユーザー2 adds the bot as a friend and sends the six digits.
-    page.get_by_role("button", name="＋ 友だち追加").click()
-    expect(page.locator("#chat-user")).to_have_text("ユーザー2 としてトーク中")
-    expect(page.locator("#messages .msg.bot .bubble").first).to_contain_text("はじめまして")
-    _type(page, code)
-    expect(_bubble(page, "bot", "ユーザー1さんの見守りを始めました。飲み忘れたときにお知らせします。")
-           ).to_be_visible()
+    # ユーザー1 asks for a code; ユーザー2 adds the bot as a friend and sends the six digits.
+    code = _watch_code(expect, page)
+    _second_user_watches(expect, page, code)
     expect(users.first.locator(".badge")).to_have_text("1")  # ユーザー1 was told, by a push
     users.first.click()
     expect(_bubble(page, "bot", "ユーザー2さんが見守りを始めました。")).to_be_visible()

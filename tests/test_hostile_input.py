@@ -22,7 +22,8 @@ from chat import texts
 from simulator.signing import sign
 from tests.conftest import SECRET
 from tests.support import new_user_id
-from web import MAX_BODY_BYTES, create_app
+from edge import MAX_BODY_BYTES
+from web import create_app
 
 DEBUG_TOKEN = "debug-token-for-tests"
 EVENT_KEYS = b"usa:event:"
@@ -362,7 +363,8 @@ def test_an_absurd_time_changes_nothing_once_a_time_is_set(bot, platform, user_i
 def test_a_lone_surrogate_in_the_text_is_ordinary_text(app, bot, caplog, monkeypatch):
     user = new_user_id()
     replies = []  # this file's reply tokens are not the stand-in's: record what the bot says
-    monkeypatch.setattr(bot.outbox, "reply", lambda token, lines: replies.append(tuple(lines)))
+    monkeypatch.setattr(bot.outbox, "reply",
+                        lambda token, lines, quick_reply=(): replies.append(tuple(lines)))
     raw = body(text_event("PLACEHOLDER", user=user)).replace(b"PLACEHOLDER", b"\\ud800")
     assert post(app, raw).status_int == 200
     bot.timer.settle()

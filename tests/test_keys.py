@@ -13,9 +13,13 @@ def test_one_redis_keeps_the_key_names_it_always_had():
     assert one.batch_lease(0, "b1") == "usa:batch:b1:lease"
     assert one.batch_sent(0, "b1") == "usa:batch:b1:sent"
     assert one.webhook_event("01HX") == one.webhook_event("01HX", "U1") == "usa:event:01HX"
+    assert one.event_in(0, "01HX") == "usa:event:01HX"
+    assert one.inbox() == "usa:inbox"
     assert one.alert_claim("U1", "missed:1", "W1") == "usa:alert:U1:missed:1:W1"
     assert one.watch_code("012345") == "usa:watch:code:012345"
     assert one.watchers("U1") == "usa:watch:watchers:U1"
+    assert one.watching("U1") == "usa:watch:watching:U1"
+    assert one.watching_since("U1") == "usa:watch:since:U1"
     assert one.pushes_in("2026-12") == "usa:pushes:2026-12"
     assert one.alerts_in("2026-12") == "usa:alerts:2026-12"
     assert one.alive("t") == "usa:alive:t"
@@ -30,12 +34,15 @@ def test_on_a_cluster_every_key_of_a_user_and_of_their_shard_shares_one_slot():
     slots = {key_slot(key.encode()) for key in (
         cluster.user(user), cluster.history(user), cluster.ask_claim(user, 1.0, 0),
         cluster.alert_claim(user, "missed:1", "W1"), cluster.webhook_event("01HX", user),
+        cluster.event_in(shard, "01HX"), cluster.inbox(shard),
         cluster.watch_code_of(user), cluster.watchers(user), cluster.watching(user),
-        cluster.watch_failures(user), cluster.due(shard), cluster.batch(shard, "b1"),
+        cluster.watching_since(user), cluster.watch_failures(user), cluster.due(shard), cluster.batch(shard, "b1"),
         cluster.batch_lease(shard, "b1"), cluster.batch_sent(shard, "b1"),
         cluster.pushes_in("2026-12", shard), cluster.alerts_in("2026-12", shard))}
     assert len(slots) == 1
     assert cluster.user(user) == f"usa:{{{cluster.tags[shard]}}}:user:{user}"
+    assert cluster.webhook_event("01HX", user) == cluster.event_in(shard, "01HX")
+    assert cluster.webhook_event("01HX") == "usa:event:01HX"   # from no user: apart
 
 
 def test_cluster_shards_spread_evenly_over_the_slots_and_users_over_the_shards():

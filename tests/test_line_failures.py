@@ -8,8 +8,9 @@ import pytest
 from gevent.event import Event
 from webtest import TestApp
 
+from outbox.http import LineHttp, NotSent
 from outbox.line import LineOutbox, PushResult
-from simulator.platform import MULTICAST_PATH, PUSH_PATH, ApiRequest
+from simulator.platform import MULTICAST_PATH, PUSH_PATH, REPLY_PATH, ApiRequest
 from tests.conftest import SECRET, TOKEN
 from tests.support import new_user_id, send_statuses
 from web import create_app
@@ -76,6 +77,20 @@ def test_a_refused_token_is_one_clear_error_until_a_push_goes_through(outbox, pl
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
     assert outbox.push(new_user_id(), [ASK], new_key()) is PushResult.DELIVERED
     assert not outbox.auth_refused
+
+
+def test_the_transport_tells_a_request_line_never_got_from_one_without_an_answer(platform):
+    http = LineHttp(platform.base_url, TOKEN, timeout=0.2)
+    platform.faults.held = Event()
+    with pytest.raises(TimeoutError) as unanswered:   # written whole: LINE may act on it
+        http.post(REPLY_PATH, b"{}", 0.2)
+    assert not isinstance(unanswered.value, NotSent)
+    platform.faults.held.set()
+    platform.stop()
+    with pytest.raises(NotSent) as refused:           # no connection: LINE never got it
+        http.post(REPLY_PATH, b"{}", 0.2)
+    assert isinstance(refused.value.__cause__, ConnectionRefusedError)
+    http.close()
 
 
 def test_server_errors_are_retried_with_the_same_key(outbox, platform):

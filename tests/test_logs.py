@@ -52,6 +52,7 @@ def test_each_event_gets_one_line_with_what_the_edge_did(bot, platform, user_id,
     text = "秘密のお薬を7時30分に"
     message = platform.make_text_event(user_id, text)
     assert platform.post_events([message]) == 200
+    bot.timer.settle()
     redelivered = dict(message, deliveryContext={"isRedelivery": True})
     assert platform.post_events([redelivered]) == 200
     group = platform.make_text_event(user_id, text, source={"type": "group", "groupId": "G1",

@@ -2,7 +2,7 @@ import gevent
 import pytest
 
 from outbox import pacing
-from outbox.pacing import RateLimiter
+from outbox.pacing import RateLimiter, SendWindow, SharedPace
 
 
 class FakeTime:
@@ -18,6 +18,17 @@ class FakeTime:
 @pytest.fixture
 def fake(monkeypatch):
     return FakeTime(monkeypatch)
+
+
+@pytest.fixture
+def passing(fake, monkeypatch):
+    """FakeTime whose sleeps let the time pass (still recorded, never slept)."""
+    def sleep(seconds):
+        fake.slept.append(round(seconds, 6))
+        fake.now += seconds
+
+    monkeypatch.setattr(gevent, "sleep", sleep)
+    return fake
 
 
 def test_reservations_are_spaced_by_the_rate(fake):
@@ -94,3 +105,60 @@ def test_a_slowed_limiter_spaces_sends_at_the_lower_rate(fake):
     for _ in range(3):
         limiter.take()
     assert fake.slept == [0.1, 0.2]
+
+
+def test_try_take_takes_a_free_slot_and_never_waits(fake):
+    limiter = RateLimiter(rate=10, burst=2)
+    assert [limiter.try_take() for _ in range(3)] == [True, True, False]
+    fake.now += 0.1
+    assert limiter.try_take()
+    assert fake.slept == []
+
+
+def taken_in_order(pace, lanes):
+    """Spawn one taker per lane name in `lanes`, in that order; the names in the order their
+    slots were handed out."""
+    order = []
+
+    def take(name):
+        getattr(pace, name).take()
+        order.append(name)
+
+    gevent.joinall([gevent.spawn(take, name) for name in lanes])
+    return order
+
+
+def test_a_burst_of_pushes_queued_first_does_not_hold_replies_back(passing):
+    pace = SharedPace(RateLimiter(rate=10, burst=1), first_turns=3)
+    order = taken_in_order(pace, ["second"] * 6 + ["first"] * 5)
+    # The first push finds the slot free; then replies take 3 slots for each push's one.
+    assert order == ["second"] + ["first"] * 3 + ["second"] + ["first"] * 2 + ["second"] * 4
+    assert passing.slept == [0.1] * 10  # one slot of the rate each
+
+
+def test_a_flood_of_replies_leaves_pushes_their_turns(passing):
+    pace = SharedPace(RateLimiter(rate=10, burst=1), first_turns=3)
+    order = taken_in_order(pace, ["first"] * 10 + ["second"] * 2)
+    assert order == (["first"] * 4 + ["second"] + ["first"] * 3 + ["second"]
+                     + ["first"] * 3)
+
+
+def test_the_send_window_holds_a_request_that_would_make_one_too_many_in_a_second(passing):
+    window = SendWindow(limit=3)
+    for _ in range(3):
+        window.wait_turn()
+    passing.now += 0.25
+    window.wait_turn()            # a fourth within the second waits for the first to age
+    assert passing.slept == [0.75]
+    passing.now += 0.5
+    window.wait_turn()            # the second and third are a second old now too: at once
+    assert passing.slept == [0.75]
+
+
+def test_the_hand_out_wakes_once_for_the_slots_due_meanwhile(passing, monkeypatch):
+    monkeypatch.setattr(SharedPace, "TICK_SECONDS", 0.25)
+    # 16/s, and a burst that covers a tick (4 slots after a pause): the first 5 at once, then
+    # the other 8 queued, 4 slots a wake rather than one wake a slot.
+    pace = SharedPace(RateLimiter(rate=16, burst=5), first_turns=3)
+    taken_in_order(pace, ["first"] * 13)
+    assert passing.slept == [0.25, 0.25]

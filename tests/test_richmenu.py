@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import urllib3
-from linebot.v3.messaging import ApiException
+from linebot.v3.messaging import ApiException, RichMenuRequest
 from PIL import Image
 
 from outbox import richmenu
@@ -72,14 +72,20 @@ def test_install_creates_the_menu_uploads_its_picture_and_makes_it_the_default(p
     [(menu_id, entry)] = platform.rich_menus.items()
     assert menu_id == installed.rich_menu_id and entry["image"] == committed_image()
     menu = entry["menu"]
-    assert menu["size"] == {"width": 2500, "height": 843} and menu["selected"] is True
+    assert menu["size"] == {"width": 2500, "height": 1686} and menu["selected"] is True
+    assert RichMenuRequest.from_dict(menu).to_dict() == menu  # what the SDK's model takes
+    assert LABELS == ("時間を追加", "設定教えて", "記録", "見守り", "使い方")
     actions = [area["action"] for area in menu["areas"]]
-    assert [(a["type"], a["text"]) for a in actions] == [("message", label) for label in LABELS]
-    assert LABELS == ("設定教えて", "記録", "見守り", "使い方")
-    bounds = [area["bounds"] for area in menu["areas"]]
-    assert [b["x"] for b in bounds] == [0, 625, 1250, 1875]  # side by side, no gap, no overlap
-    assert sum(b["width"] for b in bounds) == WIDTH
-    assert all(b["y"] == 0 and b["height"] == HEIGHT for b in bounds)
+    assert actions == [
+        # The same picker as the one under the greeting and the help, labelled for the menu.
+        {"type": "datetimepicker", "label": "時間を追加", "data": "pick-time", "mode": "time"},
+        *({"type": "message", "label": label, "text": label} for label in LABELS[1:])]
+    # Two rows, three areas over two, side by side, no gap, no overlap.
+    assert [tuple(area["bounds"].values()) for area in menu["areas"]] == [
+        (0, 0, 833, 843), (833, 0, 833, 843), (1666, 0, 834, 843),
+        (0, 843, 1250, 843), (1250, 843, 1250, 843)]
+    assert sum(b["width"] * b["height"] for b in (a["bounds"] for a in menu["areas"])) == (
+        WIDTH * HEIGHT)
 
 
 def test_installing_again_reuses_the_menu(platform):
@@ -141,7 +147,8 @@ def test_simulator_mode_shows_the_rich_menu_from_the_start(tmp_path):
         platform = line.platform
         entry = platform.rich_menus[platform.default_rich_menu_id]
         assert entry["image"] == committed_image()
-        assert [area["action"]["text"] for area in entry["menu"]["areas"]] == list(LABELS)
+        assert [area["action"]["label"] for area in entry["menu"]["areas"]] == list(LABELS)
+        assert entry["menu"]["areas"][0]["action"]["type"] == "datetimepicker"
     finally:
         line.stop()
 
@@ -149,7 +156,7 @@ def test_simulator_mode_shows_the_rich_menu_from_the_start(tmp_path):
 # -- the stand-in's rich menu API ----------------------------------------------------------------
 
 def menu_json(**overrides):
-    menu = {"size": {"width": 2500, "height": 843}, "selected": False, "name": "menu",
+    menu = {"size": {"width": WIDTH, "height": HEIGHT}, "selected": False, "name": "menu",
             "chatBarText": "メニュー",
             "areas": [{"bounds": {"x": 0, "y": 0, "width": 100, "height": 100},
                        "action": {"type": "message", "label": "記録", "text": "記録"}}]}

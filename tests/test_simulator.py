@@ -14,8 +14,9 @@ import pytest
 import urllib3
 from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.messaging import (
-    ApiClient, ApiException, Configuration, MessagingApi, PostbackAction, PushMessageRequest,
-    QuickReply, QuickReplyItem, ReplyMessageRequest, ShowLoadingAnimationRequest, TextMessage,
+    ApiClient, ApiException, Configuration, DatetimePickerAction, MessagingApi, PostbackAction,
+    PushMessageRequest, QuickReply, QuickReplyItem, ReplyMessageRequest,
+    ShowLoadingAnimationRequest, TextMessage,
 )
 from linebot.v3.webhook import WebhookParser
 from linebot.v3.webhooks import (
@@ -180,6 +181,24 @@ def test_sticker_and_quick_reply_postback(line, http, receiver):
     assert bubbles(line, user_id) == [("user", "[sticker]"), ("user", "飲んだ!")]
 
 
+def test_a_time_picked_becomes_a_postback_with_params_time_and_shows_nothing(line, http,
+                                                                            receiver):
+    user_id = new_user(http, line)
+    status, result = call(http, line, "POST", f"/api/users/{user_id}/messages",
+                          {"type": "postback", "data": "pick-time", "params": {"time": "08:15"}})
+    assert status == 200 and result["status"] == 200
+    picked = receiver.events[-1]
+    assert isinstance(picked, PostbackEvent) and picked.source.user_id == user_id
+    assert (picked.postback.data, picked.postback.params) == ("pick-time", {"time": "08:15"})
+    assert bubbles(line, user_id) == []  # LINE shows nothing for a picker in the chat
+
+    for wrong in ({"time": 815}, {"time": "08:15", "date": "2026-11-27"}, {"hour": "8"},
+                  ["08:15"], {"time": "x" * 21}):
+        assert call(http, line, "POST", f"/api/users/{user_id}/messages",
+                    {"type": "postback", "data": "pick-time", "params": wrong})[0] == 400, wrong
+    assert len(receiver.events) == 2  # the follow and the one time picked
+
+
 def test_a_location_becomes_a_signed_location_webhook(line, http, receiver):
     user_id = new_user(http, line)
     place = {"title": "Sydney Opera House", "address": "Bennelong Point, Sydney NSW 2000",
@@ -243,6 +262,14 @@ def test_pushes_become_bubbles_with_their_quick_reply_buttons(line, http, receiv
     assert ask["quickReply"] == [
         {"type": "postback", "label": "飲んだ!", "data": "took", "displayText": "飲んだ!"},
         {"type": "postback", "label": "あとで", "data": "later", "displayText": "あとで"}]
+
+    picker = QuickReply(items=[QuickReplyItem(action=DatetimePickerAction(
+        label="時間を選ぶ", data="pick-time", mode="time", initial="07:30", min="05:00"))])
+    push(api, user_id, "使い方", picker)
+    [user] = call(http, line, "GET", "/api/state")[1]["users"]
+    assert user["messages"][-1]["quickReply"] == [  # what the page needs to draw a picker
+        {"type": "datetimepicker", "label": "時間を選ぶ", "data": "pick-time", "mode": "time",
+         "initial": "07:30", "min": "05:00"}]
 
 
 def test_a_flex_message_carries_its_container_to_the_page_by_push_and_by_reply(line, http,
@@ -350,8 +377,10 @@ def set_default_rich_menu(platform, image=None, **fields):
 
 def test_the_default_rich_menu_and_its_image_are_in_the_page_api(line, http):
     installed = call(http, line, "GET", "/api/state")[1]["richMenu"]   # the bot's own menu
-    assert [area["action"]["text"] for area in installed["areas"]] == [
-        "設定教えて", "記録", "見守り", "使い方"]
+    assert [area["action"] for area in installed["areas"]] == [
+        {"type": "datetimepicker", "label": "時間を追加", "data": "pick-time", "mode": "time"},
+        *({"type": "message", "label": word, "text": word}
+          for word in ("設定教えて", "記録", "見守り", "使い方"))]
     line.platform.default_rich_menu_id = None
     assert call(http, line, "GET", "/api/state")[1]["richMenu"] is None
     image = rich_menus.panels_png(2500, 843, [(6, 199, 85), (255, 255, 255)])
@@ -513,7 +542,8 @@ def test_debug_page_shows_each_actor_and_the_due_index():
                               "asks": 11, "reasks_sent": 10, "answered_at": due - 3600,
                               "next_due": due + 45000}]}],
         "awake_count": 1, "due": {"count": 1, "next": [{"due": due, "user": "U<script>"}]},
-        "outbox": {"quota_exhausted": True, "in_flight": 7, "asks_waiting": 350},
+        "outbox": {"quota_exhausted": True, "in_flight": 7, "asks_waiting": 350,
+                   "replies_owed": 12},
     }
     html = debug_page.render(snapshot, now=due - 90, zone="Asia/Tokyo")
     assert "<script>alert" not in html and "U&lt;script&gt;" in html
@@ -521,6 +551,7 @@ def test_debug_page_shows_each_actor_and_the_due_index():
                   "re-asks sent 2", "<b>20:00</b>", "late", "re-asks sent 10",
                   "answered 11/28 06:30:00", "<td class=num>4</td>", "requests in flight",
                   "<b>7</b>", "<b>350</b><span>asks waiting for a batch",
+                  "<b>12</b><span>replies owed to webhooks",
                   "<b>yes</b><span>quota exhausted"):
         assert shown in html, shown
     assert 'id="snapshot"' in html and "setTimeout(refresh" in html  # refreshes itself

@@ -12,7 +12,6 @@ from domain.rounds import Dose, RoundState
 from domain.user import UserRecord
 from domain.watch import Alert, AlertKind
 from storage import records, upgrade
-from storage.events import EVENT_DEDUPE_TTL
 from storage.store import Store, connect
 from storage.users import Conflict
 from tests.conftest import on_one_redis_and_a_cluster
@@ -251,18 +250,6 @@ def test_the_due_index_is_built_once_for_records_stored_before_it(store, redis_c
 def test_webhook_events_are_first_delivered_once(store):
     assert store.events.first_delivery("01JEVENT")
     assert not store.events.first_delivery("01JEVENT")
-
-
-def test_first_delivery_reading_reads_the_record_only_the_first_time(store):
-    record = store.users.save(UserRecord("U1", (Dose(8, 0, due=AT),)))
-    first, loaded = store.events.first_delivery_reading("01JREAD", "U1")
-    assert first and loaded == record
-    assert store.events.first_delivery_reading("01JREAD", "U1") == (False, None)
-    assert 0 < store.redis.ttl(store.keys.webhook_event("01JREAD", "U1")) <= EVENT_DEDUPE_TTL
-    assert store.events.first_delivery("01JAWAKE", "U1")   # seen while its actor was awake
-    assert store.events.first_delivery_reading("01JAWAKE", "U1") == (False, None)
-    first, new = store.events.first_delivery_reading("01JOTHER", "Unobody")
-    assert first and new == UserRecord("Unobody")
 
 
 def test_a_store_on_one_client_shares_its_outage_watch(redis_client):

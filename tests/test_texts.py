@@ -1,6 +1,10 @@
+from pathlib import Path
+
 import pytest
 
 from chat import texts
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_time_set_uses_plain_integers():
@@ -15,6 +19,12 @@ def test_current_setting():
     assert texts.current_setting([(20, 0), (8, 0)]) == "8時0分と20時0分に設定されています"
     assert texts.current_setting([(8, 0)], zone="Europe/London", watchers=["花子", "太郎"]) == (
         "8時0分に設定されています\nタイムゾーン: Europe/London\n見守り: 花子さん、太郎さん")
+    assert texts.current_setting([(8, 0)], watching=["次郎", "花子"]) == (
+        "8時0分に設定されています\n見守っている人: 次郎さん、花子さん")
+    assert texts.current_setting([]) == "設定されてないですよ"
+    assert texts.current_setting([], zone="Europe/London", watchers=["太郎"],
+                                 watching=["次郎"]) == (
+        "設定されてないですよ\nタイムゾーン: Europe/London\n見守り: 太郎さん\n見守っている人: 次郎さん")
 
 
 def test_several_times_texts():
@@ -37,10 +47,21 @@ def test_ask_buttons_name_their_round():
     assert texts.read_postback("later") == ("later", None)
 
 
+def test_the_time_pickers_postback():
+    assert texts.read_postback("pick-time") == ("pick-time", None)
+    assert texts.picked_time({"time": "07:05"}) == (7, 5)
+    assert texts.picked_time({"time": "00:00"}) == (0, 0)
+    assert texts.picked_time({"time": "23:59"}) == (23, 59)
+    for params in (None, {}, {"time": "24:00"}, {"time": "7:05"}, {"time": "07:05:00"},
+                   {"date": "2026-11-27"}, {"time": "0７:05"}):
+        assert texts.picked_time(params) is None
+
+
 @pytest.mark.parametrize("data", [
     "", "storeId=12345", "richmenu-changed-to-b", "action=buyItem&itemId=123123&color=red",
     "took:", "later:x", "took:1795734000:1", "took:²", "took:１７９５", "Took", " took",
     "took:" + "9" * 5000, "飲んだ", "tooklater",
+    "pick-time:1", "Pick-time", " pick-time", "action=sel&only=time",   # not the time picker's
 ])
 def test_postback_data_the_bot_never_makes_is_not_a_button(data):
     assert texts.read_postback(data) is None
@@ -74,9 +95,49 @@ def test_quick_reply():
     assert (texts.POSTBACK_TOOK, texts.POSTBACK_LATER) == ("took", "later")
 
 
-def test_help_lists_the_commands():
-    for command in ("7時30分", "21:00", "設定教えて", "ばいばい"):
-        assert command in texts.HELP
+# Every command the help teaches, as it is written there, and what it is.
+HELP_COMMANDS = {
+    "7時30分": "set a time", "8時と20時": "set times", "20時も": "add a time",
+    "追加 13時": "add a time", "20時を削除": "delete a time",
+    "時間を選ぶ": "the picker (quick reply)", "時間を追加": "the picker (rich menu)",
+    "月水金 8時": "days of the week", "毎週月曜 8時も": "days, added",
+    "1日おき 21時": "every other day", "8時の薬は血圧の薬": "name a time",
+    "設定教えて": "show the setting", "記録": "the history", "見守り": "a watch code",
+    "見守り解除": "end the watches", "タイムゾーン Europe/London": "the zone",
+    "位置情報": "the zone from a location pin", "ばいばい": "delete every time",
+}
+
+
+def test_the_help_teaches_every_command(bot, user_id):
+    bot.say(user_id, "使い方")
+    [help_text] = bot.last_reply(user_id)
+    assert help_text == texts.HELP and help_text.startswith("使い方\n")
+    missing = [command for command in HELP_COMMANDS if command not in help_text]
+    assert missing == []
+    assert "直近4週間の記録" in help_text          # the chat page's test looks for it
+    assert help_text in README.read_text(encoding="utf-8")   # the README shows it exactly
+
+
+def test_the_helps_examples_are_the_commands_they_teach():
+    from chat.parse import (
+        HistoryQuery, Naming, Removal, SettingQuery, Times, WatchEnd, WatchRequest, ZoneChange,
+        parse,
+    )
+    from domain.days import DayWords, weekday_mask
+    assert parse("7時30分") == Times(((7, 30),))
+    assert parse("8時と20時") == Times(((8, 0), (20, 0)))
+    assert parse("20時も") == Times(((20, 0),), add=True)
+    assert parse("追加 13時") == Times(((13, 0),), add=True)
+    assert parse("20時を削除") == Removal(((20, 0),))
+    assert parse("ばいばい") == Removal(())
+    assert parse("設定教えて") == SettingQuery()
+    assert parse("記録") == HistoryQuery()
+    assert parse("見守り") == WatchRequest() and parse("見守り解除") == WatchEnd()
+    assert parse("タイムゾーン Europe/London") == ZoneChange("Europe/London")
+    assert parse("8時の薬は血圧の薬") == Naming((8, 0), "血圧の薬")
+    assert parse("月水金 8時").days == DayWords(weekday_mask([0, 2, 4]))
+    assert parse("毎週月曜 8時も").add and parse("毎週月曜 8時も").days == DayWords(1)
+    assert parse("1日おき 21時").days == DayWords(every_other=True)
 
 
 def test_greeting_introduces_the_rabbit_and_asks_for_a_time():
@@ -101,6 +162,7 @@ def test_watch_and_zone_texts():
     assert texts.watch_code("012345").startswith("見守りコード: 012345\n")
     assert texts.watching_started("花子") == "花子さんの見守りを始めました。飲み忘れたときにお知らせします。"
     assert texts.watched_by("太郎") == "太郎さんが見守りを始めました。"
+    assert texts.already_watching("花子") == "すでに花子さんを見守っています。"
     assert texts.missed_alert("花子", 8, 0) == "花子さんが8時0分の薬をまだ飲んでいないようです。"
     assert texts.taken_alert("花子", 20, 5) == "花子さんが20時5分の薬を飲みました。"
     assert texts.watch_over("太郎") == "太郎さんの見守りが終わりました。"

@@ -61,6 +61,31 @@ def test_a_watch_starts_with_a_code_given_by_the_person_watched(bot, people):
     assert bot.last_reply(a) == ("7時0分に設定されています\n見守り: 太郎さん",)
 
 
+def test_the_setting_tells_the_zone_and_the_watches_with_or_without_a_time(bot, people):
+    a = people[HANAKO]
+    watch(bot, a, people[TARO])                       # 太郎 watches 花子
+    # 花子 watches 次郎 and 三郎, begun in the reverse of the order of their ids
+    first, second = sorted((people[JIRO], people[SABURO]), reverse=True)
+    for watched in (first, second):
+        watch(bot, watched, a)
+        bot.advance(seconds=1)
+    names = {people[JIRO]: "次郎さん", people[SABURO]: "三郎さん"}
+    watching = f"見守っている人: {names[first]}、{names[second]}"
+    bot.say(a, "設定教えて")
+    assert bot.last_reply(a) == (f"設定されてないですよ\n見守り: 太郎さん\n{watching}",)
+    bot.say(a, "タイムゾーン Europe/London")
+    bot.say(a, "7時")
+    bot.say(a, "設定教えて")
+    assert bot.last_reply(a) == (
+        f"7時0分に設定されています\nタイムゾーン: Europe/London\n見守り: 太郎さん\n{watching}",)
+    bot.say(a, "ばいばい")                             # the times go; the zone and watches stay
+    bot.say(a, "設定教えて")
+    assert bot.last_reply(a) == (
+        f"設定されてないですよ\nタイムゾーン: Europe/London\n見守り: 太郎さん\n{watching}",)
+    bot.say(people[SHIRO], "設定教えて")               # nothing at all
+    assert bot.last_reply(people[SHIRO]) == ("設定されてないですよ",)
+
+
 def test_spaced_or_full_width_digits_are_a_code_too(bot, people):
     code = code_of(bot, people[HANAKO])
     spaced = " ".join(code[i:i + 2] for i in (0, 2, 4)).translate(
@@ -89,6 +114,27 @@ def test_wrong_own_used_and_replaced_codes(bot, people, redis_client):
     assert bot.last_reply(b)[0].startswith("花子さんの見守りを始めました")
     bot.say(c, second)                              # single use
     assert bot.last_reply(c) == ("そのコードは見つかりませんでした。",)
+
+
+def test_the_code_of_someone_already_watched_changes_nothing_and_stays_usable(bot, people,
+                                                                            redis_client):
+    a, b, c = people[HANAKO], people[TARO], people[JIRO]
+    watch(bot, a, b)
+    wait_for_push(bot, a, "太郎さんが見守りを始めました。")
+    code = code_of(bot, a)
+    pushes_before = len(bot.platform.pushes)
+    bot.say(b, code)
+    assert bot.last_reply(b) == ("すでに花子さんを見守っています。",)
+    layout = bot.store.keys
+    assert redis_client.get(layout.watch_code(code)) == a.encode()      # not used up
+    assert redis_client.get(layout.watch_code_of(a)) == code.encode()
+    assert redis_client.get(layout.watch_failures(b)) is None           # not a wrong code
+    bot.say(c, code)                                                  # someone else still can
+    assert bot.last_reply(c)[0].startswith("花子さんの見守りを始めました")
+    wait_for_push(bot, a, "次郎さんが見守りを始めました。")
+    assert [(p.to, p.texts) for p in bot.platform.pushes[pushes_before:]] == [
+        (a, ("次郎さんが見守りを始めました。",))]                      # b's code told nobody
+    assert bot.system.watches.watchers(a) == sorted([b, c])
 
 
 def test_five_wrong_codes_in_an_hour_and_then_even_the_right_one_is_refused(bot, people,
@@ -159,6 +205,40 @@ def test_a_round_answered_in_time_alerts_nobody(bot, people):
     bot.say(a, "飲んだ")
     bot.advance(hours=3)
     assert bot.pushed_texts(b) == []
+
+
+def test_whom_a_watcher_watches_comes_in_the_order_the_watches_began(bot, people,
+                                                                     redis_client):
+    watcher = people[SHIRO]
+    # Ids in the reverse of the order the watches begin, so that an order by id shows.
+    later_first = sorted((people[name] for name in (HANAKO, TARO, JIRO)), reverse=True)
+    for watched in later_first:
+        watch(bot, watched, watcher)
+        bot.advance(seconds=1)
+    assert bot.system.watches.watching(watcher) == later_first
+    # Links stored before start times were kept have none: they come first, by id.
+    old_links = sorted([new_user_id(), new_user_id()])
+    for watched in reversed(old_links):
+        redis_client.sadd(bot.store.keys.watchers(watched), watcher)
+        redis_client.sadd(bot.store.keys.watching(watcher), watched)
+    assert bot.system.watches.watching(watcher) == old_links + later_first
+
+
+def test_an_ended_watch_leaves_no_start_time(bot, people, redis_client, platform):
+    a, b, c = people[HANAKO], people[TARO], people[JIRO]
+    since = bot.store.keys.watching_since(b)
+    watch(bot, a, b)
+    watch(bot, c, b)
+    assert sorted(redis_client.hkeys(since)) == sorted([a.encode(), c.encode()])
+    bot.say(a, "見守り解除")                          # from the side of the person watched
+    assert redis_client.hkeys(since) == [c.encode()]
+    watch(bot, a, b)
+    bot.say(b, "見守り解除")                          # from the watcher's side
+    assert not redis_client.exists(since)
+    watch(bot, a, b)
+    assert platform.unfollow(b) == 200               # blocking deletes the watcher's links
+    bot.timer.settle()
+    assert not redis_client.exists(since)
 
 
 def test_ending_the_watch_from_either_side(bot, people):

@@ -13,6 +13,7 @@ from tests.conftest import on_one_redis_and_a_cluster
 redis_client = on_one_redis_and_a_cluster()
 
 _CLUSTER = keys.Layout(keys.CLUSTER_SHARDS)
+NOW = 1795734000.0
 OWNER = "U" + "0" * 31 + "1"
 # Watchers in shards other than the owner's (and one another's) on the cluster.
 WATCHER, SECOND, THIRD, FOURTH = [
@@ -50,11 +51,11 @@ def test_the_people_are_in_different_slots_on_the_cluster(store):
 def test_a_redeem_in_steps_links_both_ways_and_uses_the_code(store):
     watches = store.watches
     code = watches.new_code(OWNER)
-    assert watches.redeem(code, WATCHER) == Redeemed(Redeem.STARTED, OWNER)
+    assert watches.redeem(code, WATCHER, NOW) == Redeemed(Redeem.STARTED, OWNER)
     assert links(watches, OWNER, WATCHER) == {OWNER: ([WATCHER], []), WATCHER: ([], [OWNER])}
     assert store.redis.get(store.keys.watch_code(code)) is None
     assert store.redis.get(store.keys.watch_code_of(OWNER)) is None
-    assert watches.redeem(code, SECOND).status is Redeem.UNKNOWN
+    assert watches.redeem(code, SECOND, NOW).status is Redeem.UNKNOWN
 
 
 def test_a_crash_between_the_senders_step_and_the_owners_leaves_no_watch_and_the_code(
@@ -63,13 +64,13 @@ def test_a_crash_between_the_senders_step_and_the_owners_leaves_no_watch_and_the
     code = watches.new_code(OWNER)
     crash_at(monkeypatch, watches, "_commit")
     with pytest.raises(Crash):
-        watches.redeem(code, WATCHER)
+        watches.redeem(code, WATCHER, NOW)
     assert watches.watchers(OWNER) == []                 # no alert goes to the watcher
     assert watches.watching(WATCHER) == [OWNER]          # the way back, ahead of the link
     assert store.redis.get(store.keys.watch_code(code)).decode() == OWNER   # still good
     assert_nothing_half_promised(watches, OWNER, WATCHER)
     monkeypatch.undo()
-    assert watches.redeem(code, WATCHER) == Redeemed(Redeem.STARTED, OWNER)   # sent again
+    assert watches.redeem(code, WATCHER, NOW) == Redeemed(Redeem.STARTED, OWNER)   # sent again
     assert links(watches, OWNER, WATCHER) == {OWNER: ([WATCHER], []), WATCHER: ([], [OWNER])}
 
 
@@ -77,11 +78,11 @@ def test_a_crash_after_the_owners_step_refused_leaves_a_way_back_that_promises_n
         store, monkeypatch):
     watches = store.watches
     for watcher in (SECOND, THIRD, FOURTH):
-        watches.redeem(watches.new_code(OWNER), watcher)
+        watches.redeem(watches.new_code(OWNER), watcher, NOW)
     code = watches.new_code(OWNER)
     crash_at(monkeypatch, watches, "_withdraw")
     with pytest.raises(Crash):                           # refused: full; then died
-        watches.redeem(code, WATCHER)
+        watches.redeem(code, WATCHER, NOW)
     assert WATCHER not in watches.watchers(OWNER)
     assert watches.watching(WATCHER) == [OWNER]
     assert_nothing_half_promised(watches, OWNER, WATCHER)
@@ -95,11 +96,11 @@ def test_a_crash_after_the_owners_step_refused_leaves_a_way_back_that_promises_n
 def test_a_refused_redeem_undoes_its_first_step(store):
     watches = store.watches
     for watcher in (SECOND, THIRD, FOURTH):
-        watches.redeem(watches.new_code(OWNER), watcher)
-    assert watches.redeem(watches.new_code(OWNER), WATCHER) == Redeemed(Redeem.FULL, OWNER)
+        watches.redeem(watches.new_code(OWNER), watcher, NOW)
+    assert watches.redeem(watches.new_code(OWNER), WATCHER, NOW) == Redeemed(Redeem.FULL, OWNER)
     assert watches.watching(WATCHER) == []
-    # One already watching redeems another code of the same owner: their link stays.
-    assert watches.redeem(watches.new_code(OWNER), SECOND).status is Redeem.STARTED
+    # One already watching sends another code of the same owner: their link stays.
+    assert watches.redeem(watches.new_code(OWNER), SECOND, NOW).status is Redeem.ALREADY
     assert watches.watching(SECOND) == [OWNER] and SECOND in watches.watchers(OWNER)
 
 
@@ -107,8 +108,8 @@ def test_a_refused_redeem_undoes_its_first_step(store):
 def test_a_crash_between_the_two_steps_of_ending_a_watch_stops_the_alerts(
         store, monkeypatch, ending):
     watches = store.watches
-    watches.redeem(watches.new_code(OWNER), WATCHER)
-    watches.redeem(watches.new_code(OWNER), SECOND)
+    watches.redeem(watches.new_code(OWNER), WATCHER, NOW)
+    watches.redeem(watches.new_code(OWNER), SECOND, NOW)
     crash_at(monkeypatch, watches, "_leave_watching")
     who = OWNER if ending == "end_watchers_of" else WATCHER
     with pytest.raises(Crash):
@@ -128,8 +129,8 @@ def test_a_crash_between_the_two_steps_of_ending_a_watch_stops_the_alerts(
 
 def test_forgetting_a_person_ends_both_sides_of_every_watch(store):
     watches = store.watches
-    watches.redeem(watches.new_code(OWNER), WATCHER)
-    watches.redeem(watches.new_code(WATCHER), SECOND)   # the watcher is watched too
+    watches.redeem(watches.new_code(OWNER), WATCHER, NOW)
+    watches.redeem(watches.new_code(WATCHER), SECOND, NOW)   # the watcher is watched too
     code = watches.new_code(WATCHER)
     assert watches.forget(WATCHER) == ([SECOND], [OWNER])
     assert links(watches, OWNER, WATCHER, SECOND) == {

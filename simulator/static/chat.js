@@ -105,13 +105,46 @@
   }
 
   // A message or postback action (a quick-reply button, a Flex button, a rich menu area) does
-  // what LINE does: a message action sends its text, a postback shows its displayText.
+  // what LINE does: a message action sends its text, a postback shows its displayText, a
+  // datetimepicker opens a picker.
   function act(action) {
     if (action.type === "postback" && action.data) {
       return send({type: "postback", data: action.data, displayText: action.displayText || null});
     }
     if (action.type === "message" && action.text) return send({type: "text", text: action.text});
+    if (action.type === "datetimepicker" && action.data && action.mode === "time") {
+      openTimePicker(action);
+    }
     return Promise.resolve();
+  }
+
+  // LINE's time picker: a dialog that starts at the action's initial time (else now, in the
+  // bot's zone); OK sends the postback with params.time, "HH:mm", and shows nothing in the chat.
+  var pickerAction = null;
+
+  function openTimePicker(action) {
+    closePalettes();
+    pickerAction = action;
+    var input = $("time-picker-input");
+    var now = parts(Date.now());
+    input.min = action.min || "";
+    input.max = action.max || "";
+    input.value = action.initial || (("0" + now.hour).slice(-2) + ":" + now.minute);
+    $("time-picker-label").textContent = action.label || "時刻を選ぶ";
+    $("time-picker").hidden = false;
+    input.focus();
+  }
+
+  function closeTimePicker() {
+    pickerAction = null;
+    hide($("time-picker"));
+  }
+
+  function pickTime() {
+    var action = pickerAction, time = $("time-picker-input").value;
+    if (!action || !/^\d\d:\d\d$/.test(time)) return;
+    closeTimePicker();
+    send({type: "postback", data: action.data, params: {time: time}});
   }
 
   function showError(error) {
@@ -169,6 +202,7 @@
   function currentUser() { return model.byId[model.current] || null; }
 
   function select(userId) {
+    closeTimePicker();
     model.current = userId;
     model.unread[userId] = 0;
     localStorage.setItem("usa-sim-current", userId);
@@ -377,10 +411,13 @@
     var last = user && user.messages[user.messages.length - 1];
     var items = (last && last.from === "bot" && !user.blocked && last.quickReply) || [];
     items.forEach(function (item) {
-      if (item.type !== "postback" && item.type !== "message") return;
+      if (item.type !== "postback" && item.type !== "message" && item.type !== "datetimepicker") {
+        return;
+      }
       var button = document.createElement("button");
       button.type = "button";
       button.textContent = item.label || item.displayText || item.text || item.data;
+      if (item.type === "datetimepicker") button.className = "picker";
       button.addEventListener("click", function () { act(item); });
       bar.appendChild(button);
     });
@@ -437,6 +474,7 @@
   }
 
   function closePalettes() {
+    closeTimePicker();
     hide($("stickers"));
     hide($("places"));
     $("sticker-button").classList.remove("open");
@@ -575,6 +613,11 @@
     send({type: "text", text: text});
     input.focus();
   });
+  $("time-picker").addEventListener("submit", function (e) {
+    e.preventDefault();
+    pickTime();
+  });
+  $("time-picker-cancel").addEventListener("click", closeTimePicker);
   $("add-user").addEventListener("click", addUser);
   $("in-a-minute").addEventListener("click", inAMinute);
   $("block").addEventListener("click", function () {

@@ -289,9 +289,11 @@ var LineFlex = (function () {
     return node;
   }
 
-  // Taps do what LINE does for the actions the bot can receive: message and postback.
+  // Taps do what LINE does for the actions the bot can receive: message, postback and
+  // datetimepicker (the page's onAction opens the picker).
+  var TAPPABLE = ["message", "postback", "datetimepicker"];
   function clickable(node, action, context) {
-    if (!isObject(action) || (action.type !== "message" && action.type !== "postback")) return;
+    if (!isObject(action) || TAPPABLE.indexOf(action.type) < 0) return;
     node.classList.add("tappable");
     node.addEventListener("click", function (event) {
       event.stopPropagation();

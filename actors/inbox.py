@@ -1,0 +1,94 @@
+"""Webhook events on their way from the edge to the users' actors, kept in Redis until they
+are handled (storage/events.py).
+
+An event is taken in before the webhook is answered 200: what it says is stored with it, so a
+process killed after the 200 loses nothing. The user's actor handles it, saves its effect with
+the reply it owes, replies and finishes it. Every few seconds each process looks for events a
+stopped process left behind (its heartbeat is gone) and takes them over: one not yet applied
+is handled again from what it says; one applied has the reply it owes sent. On Redis Cluster
+that look goes through every shard's inbox."""
+import logging
+from typing import Optional
+
+import gevent
+
+from actors.messages import FromWebhook, decode, encode
+from storage import events
+from storage.outage import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+# How often a process looks for events left behind, and how long an event must have waited
+# before it counts as left behind (its holder's heartbeat is gone too), or as abandoned by this
+# very process (its finish never reached Redis: no handling takes that long).
+SWEEP_SECONDS = 2.0
+LEFT_BEHIND_AFTER_SECONDS = 5.0
+ABANDONED_AFTER_SECONDS = 120.0
+
+
+class Inbox:
+    def __init__(self, system):
+        self._system = system
+
+    def take_in(self, event_id: Optional[str], user_id: str, message) -> str:
+        """Take in the event and hand it to the user's actor; returns what became of it (the
+        edge logs it): told, duplicate (handled before), in_hand (a live process has it) or
+        taken_over (from a stopped process)."""
+        system = self._system
+        if not event_id:  # nothing to know it again by: told as it is
+            system.tell(user_id, message)
+            return "told"
+        taken = system.store.events.take_in(event_id, user_id, encode(message),
+                                            system.timer.now())
+        if taken.status == events.DONE:
+            return "duplicate"
+        if taken.status == events.HELD:
+            return "in_hand"
+        self._hand_on(event_id, user_id, taken, message)
+        return "told" if taken.status == events.NEW else "taken_over"
+
+    def sweep_forever(self) -> None:
+        while True:
+            gevent.sleep(SWEEP_SECONDS)
+            try:
+                self.sweep()
+            except StorageUnavailable:
+                pass  # the store logs the outage
+            except Exception as exc:
+                log.error("looking for events left behind failed (%s)", type(exc).__name__,
+                          exc_info=exc)
+
+    def sweep(self) -> int:
+        """Take over the events stopped processes left behind; how many."""
+        store, now = self._system.store.events, self._system.timer.now()
+        taken_over = 0
+        for event in store.stuck(now - LEFT_BEHIND_AFTER_SECONDS):
+            taken = store.take_over(event.event_id, now,
+                                    now - event.taken_in > ABANDONED_AFTER_SECONDS, event.shard)
+            if taken is not None:
+                self._hand_on(event.event_id, taken.held["user"], taken)
+                taken_over += 1
+        if taken_over:
+            log.info("took over %d webhook events a stopped process left", taken_over)
+        return taken_over
+
+    def _hand_on(self, event_id, user_id, taken, message=None) -> None:
+        system = self._system
+        if taken.held is not None and "reply" in taken.held:
+            system.activity.begin()  # a graceful stop waits for it
+            gevent.spawn(self._send_owed, event_id, user_id, *taken.held["reply"])
+            return
+        if taken.held is not None:
+            message = decode(taken.held["message"])
+        record = taken.record if user_id not in system.awake else None
+        system.actor_for(user_id, record).tell(FromWebhook(event_id, message))
+
+    def _send_owed(self, event_id, user_id, reply_token, messages) -> None:
+        """The reply a stopped process saved with an event's effect and never sent."""
+        system = self._system
+        try:
+            if reply_token:
+                system.outbox.reply(reply_token, messages)
+            system.store.events.finish(event_id, user_id)
+        finally:
+            system.activity.end()

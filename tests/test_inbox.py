@@ -1,0 +1,164 @@
+"""Webhook events kept in Redis until handled (storage/events.py, actors/inbox.py): a process
+killed after answering 200 loses nothing a user said, and nothing is applied twice."""
+import gevent
+
+from chat import texts
+from domain.rounds import Dose
+from domain.user import UserRecord
+from storage import events
+from storage.store import Store
+from storage.users import Answering
+from tests.support import all_keys
+
+AT = 1795734000.0
+
+
+def inbox_of(store, user_id) -> str:
+    return store.keys.inbox(store.keys.shard_of(user_id))
+
+
+def sent(store) -> None:
+    """Wait until what the store sent without waiting (Pipeliner.send) has reached every
+    master: a PING behind it in each shard's pipeline."""
+    store.pipeliner.call_many([(lambda pipe: pipe.ping(), store.keys.inbox(shard))
+                               for shard in range(store.keys.shards)])
+
+
+# -- the store --------------------------------------------------------------------------------
+def test_an_event_is_taken_in_once_held_by_one_process_and_finished(store, redis_client):
+    store.users.save(UserRecord("U1", (Dose(8, 0, due=AT),)))
+    taken = store.events.take_in("E1", "U1", ["ShowHelp", "token"], AT)
+    assert taken.status == events.NEW and taken.record.times == ((8, 0),)
+    assert store.events.stuck(AT + 1) == [("E1", AT, store.keys.shard_of("U1"))]
+    other = Store(redis_client, token="p2")
+    store.processes.heartbeat(store.token, 30)
+    assert other.events.take_in("E1", "U1", ["ShowHelp", "token"], AT).status == events.HELD
+    shard = store.keys.shard_of("U1")
+    assert other.events.take_over("E1", AT, shard=shard) is None   # its holder is alive
+    store.events.finish("E1", "U1")
+    sent(store)                                      # the finish went before this
+    assert store.events.stuck(AT + 1) == []
+    assert other.events.take_in("E1", "U1", ["ShowHelp", "token"], AT).status == events.DONE
+    assert 0 < redis_client.ttl(store.keys.webhook_event("E1", "U1")) <= events.EVENT_DEDUPE_TTL
+
+
+def test_an_event_a_stopped_process_held_is_taken_over_with_what_it_says(store,
+                                                                          redis_client):
+    dead = Store(redis_client, token="dead")
+    dead.events.take_in("E1", "U1", ["SetTimes", [[7, 0]]], AT)   # no heartbeat: it stopped
+    shard = store.keys.shard_of("U1")
+    taken = store.events.take_over("E1", AT + 6, shard=shard)
+    assert taken.status == events.TAKEN_OVER
+    assert taken.held == {"user": "U1", "message": ["SetTimes", [[7, 0]]]}
+    assert store.events.take_over("E1", AT + 6, shard=shard) is None   # now this process's
+    # A redelivery from LINE takes over the same way, at once.
+    dead.events.take_in("E2", "U1", ["ShowHelp", "t"], AT)
+    assert store.events.take_in("E2", "U1", ["ShowHelp", "t"], AT).status == \
+        events.TAKEN_OVER
+
+
+def test_a_save_answering_an_event_keeps_the_reply_it_owes(store, redis_client):
+    dead = Store(redis_client, token="dead")
+    dead.events.take_in("E1", "U1", ["SetTimes", [[7, 0]]], AT)
+    owed = dead.events.applied("U1", "reply-token", [{"type": "text", "text": "はい"}])
+    dead.users.save(UserRecord("U1", (Dose(7, 0),)), answering=Answering("E1", owed))
+    taken = store.events.take_over("E1", AT + 6, shard=store.keys.shard_of("U1"))
+    assert taken.held == {"user": "U1", "reply": ["reply-token",
+                                                  [{"type": "text", "text": "はい"}]]}
+    stale = UserRecord("U1", (Dose(9, 0),))                    # a conflicting save writes
+    store.events.take_in("E2", "U1", ["SetTimes", [[9, 0]]], AT)
+    try:
+        store.users.save(stale, answering=Answering("E2", owed))
+    except Exception:
+        pass
+    assert redis_client.get(store.keys.webhook_event("E2", "U1")).startswith(b"p ")  # nothing
+
+
+# -- through the bot -------------------------------------------------------------------------
+def dies_after_taking_in(bot, monkeypatch):
+    """The process dies right after the edge took an event in and answered 200."""
+    monkeypatch.setattr(bot.system.inbox, "_hand_on", lambda *args, **kwargs: None)
+
+
+def stopped(bot):
+    """Kill `bot` as SIGKILL would; its heartbeat is gone (it expires on Redis's clock)."""
+    token = bot.system.token
+    bot.kill()
+    bot.store.redis.delete(bot.store.keys.alive(token))
+
+
+def test_a_message_taken_in_by_a_process_killed_before_handling_it_is_handled_by_another(
+        make_bot, user_id, monkeypatch):
+    first = make_bot()
+    second = make_bot()
+    dies_after_taking_in(first, monkeypatch)
+    first.say(user_id, "7時")                      # 200: taken in, then the process died
+    assert [r for r in first.platform.replies if r.to == user_id] == []
+    stopped(first)
+    second.advance(seconds=6)
+    assert second.system.inbox.sweep() == 1
+    second.timer.settle()
+    assert second.last_reply(user_id) == (texts.times_set([(7, 0)]),)
+    assert second.store.users.load(user_id).times == ((7, 0),)
+    assert second.system.inbox.sweep() == 0        # finished: nothing left behind
+
+
+def test_a_change_saved_by_a_process_killed_before_its_reply_is_replied_once(
+        make_bot, user_id, monkeypatch):
+    first = make_bot()
+    second = make_bot()
+    first.say(user_id, "8時")
+    died = gevent.event.Event()
+
+    def die(*args, **kwargs):                      # the reply never leaves: SIGKILL
+        died.set()
+        raise gevent.GreenletExit
+
+    monkeypatch.setattr(first.outbox, "reply", die)
+    monkeypatch.setattr(first.store.events, "finish", lambda *args: None)  # dead: no more
+    first.platform.webhook_url = first.url
+    assert first.platform.send_text(user_id, "8時の薬は血圧の薬") == 200
+    assert died.wait(5)
+    stopped(first)
+    # LINE redelivers (no 200 came? it came: either way), and the sweep finds it too.
+    second.advance(seconds=6)
+    assert second.system.inbox.sweep() == 1
+    second.timer.settle()
+    replies = [r.texts for r in second.platform.replies if r.to == user_id]
+    assert replies[-1] == ("8時0分の薬を「血圧の薬」にしました。",)
+    assert replies.count(replies[-1]) == 1
+    assert second.store.users.load(user_id).doses[0].name == "血圧の薬"
+
+
+def test_a_redelivery_of_an_event_in_hand_or_handled_is_not_handled_again(
+        bot, user_id, platform):
+    bot.say(user_id, "7時")
+    event = platform.make_text_event(user_id, "8時も")
+    held = gevent.event.Event()
+    real = bot.store.users.save_many
+
+    def slow(*args, **kwargs):
+        held.wait(5)
+        return real(*args, **kwargs)
+
+    bot.store.users.save_many = slow
+    assert platform.post_events([event]) == 200
+    redelivered = dict(event, deliveryContext={"isRedelivery": True})
+    assert platform.post_events([redelivered]) == 200   # in hand: answered, not handled
+    held.set()
+    bot.timer.settle()
+    assert platform.post_events([redelivered]) == 200   # handled: a duplicate
+    bot.timer.settle()
+    added = [r for r in platform.replies if r.to == user_id and "追加" in r.texts[0]]
+    assert len(added) == 1
+    assert bot.store.users.load(user_id).times == ((7, 0), (8, 0))
+    del bot.store.users.save_many
+
+
+def test_what_is_kept_while_handled_is_only_what_the_message_says(bot, user_id):
+    bot.say(user_id, "7時")
+    [kept] = all_keys(bot.store.redis, "usa:*event:*")
+    assert kept.decode() == bot.store.keys.webhook_event(kept.decode().rsplit(":", 1)[1],
+                                                         user_id)   # in the user's shard
+    assert bot.store.redis.get(kept) == b"d"       # handled: only that it was
+    assert bot.store.redis.zcard(inbox_of(bot.store, user_id)) == 0
