@@ -1,16 +1,25 @@
 """Webhook events kept in Redis until handled (storage/events.py, actors/inbox.py): a process
-killed after answering 200 loses nothing a user said, and nothing is applied twice."""
+killed after answering 200 loses nothing a user said, and nothing is applied twice. On one
+Redis and on a Redis Cluster, where an event and its inbox are in the user's shard."""
 import gevent
+from redis.crc import key_slot
 
 from chat import texts
 from domain.rounds import Dose
 from domain.user import UserRecord
-from storage import events
+from storage import events, keys
 from storage.store import Store
 from storage.users import Answering
+from tests.conftest import on_one_redis_and_a_cluster
 from tests.support import all_keys
 
+redis_client = on_one_redis_and_a_cluster()
+
 AT = 1795734000.0
+_CLUSTER = keys.Layout(keys.CLUSTER_SHARDS)
+# One user in each shard of the cluster (on one Redis: all in its one shard).
+ONE_PER_SHARD = list({_CLUSTER.shard_of(user): user for user in (
+    f"U{n:032x}" for n in range(400))}.values())
 
 
 def inbox_of(store, user_id) -> str:
@@ -74,6 +83,55 @@ def test_a_save_answering_an_event_keeps_the_reply_it_owes(store, redis_client):
     assert redis_client.get(store.keys.webhook_event("E2", "U1")).startswith(b"p ")  # nothing
 
 
+def test_events_a_stopped_process_took_in_in_every_shard_are_found_and_taken_over(
+        store, redis_client):
+    dead = Store(redis_client, token="dead")
+    for n, user in enumerate(ONE_PER_SHARD):
+        dead.events.take_in(f"E{n}", user, ["ShowHelp", f"t{n}"], AT + n)
+        if store.keys.cluster:  # the event, its user's record and its inbox share a slot
+            assert len({key_slot(key.encode()) for key in (
+                store.keys.webhook_event(f"E{n}", user), store.keys.user(user),
+                inbox_of(store, user))}) == 1
+    stuck = store.events.stuck(AT + len(ONE_PER_SHARD))
+    assert sorted(stuck) == sorted((f"E{n}", AT + n, store.keys.shard_of(user))
+                                   for n, user in enumerate(ONE_PER_SHARD))
+    assert len({event.shard for event in stuck}) == store.keys.shards
+    for event in stuck:
+        n = int(event.event_id[1:])
+        taken = store.events.take_over(event.event_id, AT + 60, shard=event.shard)
+        assert taken.status == events.TAKEN_OVER
+        assert taken.held == {"user": ONE_PER_SHARD[n], "message": ["ShowHelp", f"t{n}"]}
+        store.events.finish(event.event_id, ONE_PER_SHARD[n])
+    sent(store)
+    assert store.events.stuck(AT + 60) == []
+
+
+def test_saves_and_deletions_answering_events_in_every_shard_write_each_reply_owed(
+        store, redis_client):
+    dead = Store(redis_client, token="dead")
+    owed, records = {}, []
+    for n, user in enumerate(ONE_PER_SHARD):
+        dead.events.take_in(f"E{n}", user, ["SetTimes", [[7, 0]]], AT)
+        owed[user] = Answering(f"E{n}", dead.events.applied(user, f"token-{n}", [
+            {"type": "text", "text": f"はい{n}"}]))
+        records.append(UserRecord(user, (Dose(7, 0),)))
+    assert dead.users.save_many(records, answering=owed).conflicts == []   # one call a shard
+    for n, user in enumerate(ONE_PER_SHARD):
+        assert redis_client.get(store.keys.webhook_event(f"E{n}", user)) == owed[user].value
+        taken = store.events.take_over(f"E{n}", AT + 6, shard=store.keys.shard_of(user))
+        assert taken.held == {"user": user, "reply": [f"token-{n}", [
+            {"type": "text", "text": f"はい{n}"}]]}
+    # ばいばい and an unfollow answer their event in the same transaction as the deletion.
+    first, second = ONE_PER_SHARD[:2]
+    for n, (user, remove) in enumerate([(first, dead.users.delete),
+                                        (second, dead.users.forget)]):
+        dead.events.take_in(f"D{n}", user, ["Goodbye", "t"], AT)
+        value = dead.events.applied(user, None, [])
+        remove(user, Answering(f"D{n}", value))
+        assert redis_client.get(store.keys.webhook_event(f"D{n}", user)) == value
+        assert store.users.load(user) is None
+
+
 # -- through the bot -------------------------------------------------------------------------
 def dies_after_taking_in(bot, monkeypatch):
     """The process dies right after the edge took an event in and answered 200."""
@@ -101,6 +159,23 @@ def test_a_message_taken_in_by_a_process_killed_before_handling_it_is_handled_by
     assert second.last_reply(user_id) == (texts.times_set([(7, 0)]),)
     assert second.store.users.load(user_id).times == ((7, 0),)
     assert second.system.inbox.sweep() == 0        # finished: nothing left behind
+
+
+def test_events_of_every_shard_left_by_a_killed_process_are_handled_by_another(
+        make_bot, monkeypatch):
+    first = make_bot()
+    second = make_bot()
+    dies_after_taking_in(first, monkeypatch)
+    for user in ONE_PER_SHARD:
+        first.say(user, "7時")                     # 200: taken in, then the process died
+    stopped(first)
+    second.advance(seconds=6)
+    assert second.system.inbox.sweep() == len(ONE_PER_SHARD)   # every shard's inbox
+    second.timer.settle()
+    for user in ONE_PER_SHARD:
+        assert second.last_reply(user) == (texts.times_set([(7, 0)]),)
+        assert second.store.users.load(user).times == ((7, 0),)
+    assert second.system.inbox.sweep() == 0
 
 
 def test_a_change_saved_by_a_process_killed_before_its_reply_is_replied_once(
