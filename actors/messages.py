@@ -1,5 +1,5 @@
 """The closed set of messages the actors understand. Commands are imperative, events past
-tense. `reply_token` is None when there is nobody to answer (e.g. a test or a redelivery)."""
+tense. `reply_token` is None when there is nobody to answer (an unfollow, a test)."""
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Optional, Tuple, Union, get_args, get_origin, get_type_hints
 

@@ -1,4 +1,5 @@
-"""Every text the bot sends. The exact strings are a contract (docs/design.md, The chat
+"""Every sentence the bot sends (the calendar's headers, weekdays and legend are with its card,
+chat/history_card.py). The exact strings are a contract (docs/design.md, The chat
 contract)."""
 import re
 from datetime import date, timedelta
