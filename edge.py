@@ -17,8 +17,8 @@ log = logging.getLogger("usa_reminder.web")
 
 MAX_BODY_BYTES = 1024 * 1024
 READY_WAIT_SECONDS = 1.5
-# How long a webhook waits for room among the replies owed before it is refused: LINE counts
-# a webhook not answered within a second as failed (request_timeout).
+# How long a webhook waits for room among the replies owed before it is refused: well inside
+# the time LINE gives a webhook to be answered, after which it counts it as failed.
 ROOM_WAIT_SECONDS = 0.5
 _READ_CHUNK = 64 * 1024
 _INVALID = object()

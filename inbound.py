@@ -169,10 +169,11 @@ def _message_for(event, reply_token):
 
 
 def _postback_message(postback, reply_token):
-    """A tap on one of the bot's own buttons (chat/texts.py `read_postback`); every postback
-    the bot reads is read here. None for data the bot did not make (another tool's rich
-    menu, a date picker): the user did not talk to the bot, so nothing is answered. Only the
-    飲んだ! button's data answers a round; the bot's time picker sets or adds a time."""
+    """A tap on one of the bot's own buttons (chat/texts.py `read_postback`): every postback
+    the bot reads becomes its message here. None for data the bot did not make (another
+    tool's rich menu, a date picker): the user did not talk to the bot, so nothing is
+    answered (`translate` drops such postbacks first, in a group too). Only the 飲んだ!
+    button's data answers a round; the bot's time picker sets or adds a time."""
     button = texts.read_postback(postback.data)
     if button is None:
         return None

@@ -29,6 +29,7 @@ ABANDONED_AFTER_SECONDS = 120.0
 class Inbox:
     def __init__(self, system):
         self._system = system
+        self._in_hand = set()  # events handed to an actor here and not finished yet
 
     def take_in(self, event_id: Optional[str], user_id: str, message) -> str:
         """Take in the event and hand it to the user's actor; returns what became of it (the
@@ -63,6 +64,8 @@ class Inbox:
         store, now = self._system.store.events, self._system.timer.now()
         taken_over = 0
         for event in store.stuck(now - LEFT_BEHIND_AFTER_SECONDS):
+            if event.event_id in self._in_hand:
+                continue  # queued behind its user's other messages here: not abandoned
             taken = store.take_over(event.event_id, now,
                                     now - event.taken_in > ABANDONED_AFTER_SECONDS, event.shard)
             if taken is not None:
@@ -72,8 +75,14 @@ class Inbox:
             log.info("took over %d webhook events a stopped process left", taken_over)
         return taken_over
 
+    def finished(self, event_id: str, user_id: str) -> None:
+        """`user_id`'s event was handled here (or its handling failed) and finished."""
+        self._in_hand.discard(event_id)
+        self._system.store.events.finish(event_id, user_id)
+
     def _hand_on(self, event_id, user_id, taken, message=None) -> None:
         system = self._system
+        self._in_hand.add(event_id)
         if taken.held is not None and "reply" in taken.held:
             system.activity.begin()  # a graceful stop waits for it
             gevent.spawn(self._send_owed, event_id, user_id, *taken.held["reply"])
@@ -89,6 +98,6 @@ class Inbox:
         try:
             if reply_token:
                 system.outbox.reply(reply_token, messages)
-            system.store.events.finish(event_id, user_id)
+            self.finished(event_id, user_id)
         finally:
             system.activity.end()

@@ -1,6 +1,6 @@
 """The closed set of messages the actors understand. Commands are imperative, events past
-tense. `reply_token` is None when there is nobody to answer (e.g. a test or a redelivery)."""
-from dataclasses import dataclass, fields
+tense. `reply_token` is None when there is nobody to answer (an unfollow, a test)."""
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Optional, Tuple, Union, get_args, get_origin, get_type_hints
 
 from domain.days import DayWords
@@ -198,7 +198,7 @@ def _typed(hint, value):
     return value
 
 
-_FROM_CHAT = {cls.__name__: cls for cls in (
-    SetTimes, ChangeSchedule, KeepSchedule, NameDose, RemoveTimes, RejectTime, ShowSetting,
-    ShowHistory, ShowHelp, RequestWatchCode, RedeemWatchCode, EndWatches, SetZone, SetZoneAt,
-    MessageReceived, TookTapped, Postpone, Greet, Forget)}
+# Every message from the chat: every dataclass above but the scheduler's and the wrapper.
+_FROM_CHAT = {name: cls for name, cls in list(globals().items())
+              if isinstance(cls, type) and is_dataclass(cls)
+              and cls not in (ReminderDue, ScheduleDue, FromWebhook)}

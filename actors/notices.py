@@ -34,6 +34,15 @@ class Notices:
         """The LINE display name, or 友だち when LINE cannot tell."""
         return self._outbox.names.display_name(user_id) or texts.SOMEONE
 
+    def names_of(self, user_ids) -> list:
+        """`name_of` each, the lookups LINE has to answer made at once."""
+        user_ids = list(user_ids)
+        if len(user_ids) < 2:
+            return [self.name_of(user_id) for user_id in user_ids]
+        lookups = [gevent.spawn(self.name_of, user_id) for user_id in user_ids]
+        gevent.joinall(lookups, raise_error=True)
+        return [lookup.value for lookup in lookups]
+
     def alert(self, watcher: str, text: str, retry_key: str) -> PushResult:
         result = self._outbox.push(watcher, [text], retry_key)
         if result is PushResult.DELIVERED:

@@ -41,8 +41,10 @@ def set_times(actor, message: SetTimes):
                     quick_reply=buttons)
         return
     said = (texts.times_set(replaced.doses),)
-    if replaced.from_tomorrow:
-        said += (texts.TIME_SET_FROM_TOMORROW,)
+    if replaced.waits_until is not None:  # a replaced time was asked today
+        first, today = (date.fromisoformat(local_day(at, actor.zone))
+                        for at in (replaced.waits_until, actor.now()))
+        said += (texts.asked_today_so_from(first, today),)
     actor.save_and_reply(record._replace(doses=replaced.doses), message.reply_token, *said)
 
 
@@ -132,9 +134,9 @@ def show_setting(actor, message: ShowSetting):
     record = actor.record
     default_zone = actor.settings.timezone
     own_zone = record.tz if record.tz and record.tz != default_zone else None
-    watches, names = actor.system.watches, actor.system.notices.name_of
-    watchers = [names(watcher) for watcher in watches.watchers(actor.user_id)]
-    watching = [names(watched) for watched in watches.watching(actor.user_id)]
+    watches, names_of = actor.system.watches, actor.system.notices.names_of
+    watchers = names_of(watches.watchers(actor.user_id))
+    watching = names_of(watches.watching(actor.user_id))
     actor.reply(message.reply_token,
                 texts.current_setting(record.doses, own_zone, watchers, watching))
 
@@ -213,10 +215,10 @@ def show_history(actor, message: ShowHistory):
         return
     if not actor.record.has_time and all(cell.mark is history.Mark.BLANK for cell in own.days):
         own = None
-    names = actor.system.notices.name_of
+    names = actor.system.notices.names_of(watched)
     records = actor.system.store.users.load_many(watched)
-    theirs = [(names(user_id), _calendar(actor, record or UserRecord(user_id)))
-              for user_id, record in zip(watched, records)]
+    theirs = [(name, _calendar(actor, record or UserRecord(user_id)))
+              for name, user_id, record in zip(names, watched, records)]
     actor.reply(message.reply_token, *history_card.watcher_history_messages(own, theirs))
 
 

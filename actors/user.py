@@ -121,10 +121,7 @@ class UserActor(Actor):
         """Handled, or its handling failed (it is not tried again, as a message that crashed
         the actor never was): a redelivery is a duplicate from now on."""
         event, self._event = self._event, None
-        try:
-            self.system.store.events.finish(event, self.user_id)
-        except StorageUnavailable:
-            pass  # left in the inbox: handled again once Redis is back (storage/events.py)
+        self.system.inbox.finished(event, self.user_id)
 
     def on_dropped(self, message):
         if type(message) is ReminderDue:

@@ -148,6 +148,11 @@ _MORNING = ("午前", "朝")
 _EVENING = ("夜", "晩")
 
 NO_NAME = "名前なし"
+# What follows 〜の薬は in an answer or a question rather than a name.
+_NOT_A_NAME = re.compile("|".join(map(re.escape, TOOK_WORDS + LATER_WORDS + (
+    "飲む", "飲ん", "飲め", "もう", "?", "何", "なに", "どれ"))))
+# 8時の薬の名前を削除, 8時の名前を消して: the name goes, not the time.
+_NAME_REMOVAL = re.compile(r"(?P<time>.+?)の(?:薬の)?名前(?:を|は)?\s*(?:削除|消して|消す|なし|なくして)")
 # {time}の薬は{name}: the name is the rest of the message.
 _NAMING = re.compile(r"\s*(?P<time>.+?)の薬は\s*(?P<name>.*?)\s*")
 # Day words before the times: 月水金, 毎週月曜, 月曜と木曜の, 土・日曜日, 1日おき, 隔日, 毎日.
@@ -181,7 +186,7 @@ def parse(text: str) -> Intent:
         return ZoneChange(zone_name(name.group()) if name else None)
     if _CODE.fullmatch(re.sub(r"\s+", "", text)):
         return WatchCode(re.sub(r"\s+", "", text))
-    naming = _naming(text)
+    naming = _naming(text) or _name_removal(text)
     if naming is not None:
         return naming
     matches = list(_TIME.finditer(text))
@@ -215,8 +220,8 @@ def _naming(text: str):
     if hour_minute is None:
         return BadTime()
     name = named["name"]
-    if not name:
-        return None  # 8時の薬は, and nothing: not a name
+    if not name or _NOT_A_NAME.search(name):
+        return None  # 8時の薬は飲んだ, 8時の薬は?: an answer or a question, not a name
     return Naming(hour_minute, None if name == NO_NAME else name)
 
 
@@ -226,6 +231,18 @@ def _only_schedule(text: str, matches, days: Optional[DayWords]) -> bool:
     for match, following in zip(matches, matches[1:] + [None]):
         rest += " " + text[match.end():following.start() if following else len(text)]
     return _ONLY_SCHEDULE.fullmatch(rest) is not None
+
+
+def _name_removal(text: str):
+    """Naming(time, None) when `text` asks for a time's name to go."""
+    removal = _NAME_REMOVAL.match(text)
+    if removal is None:
+        return None
+    time = _TIME.fullmatch(removal["time"].strip())
+    if time is None:
+        return None
+    hour_minute = _to_time(time)
+    return BadTime() if hour_minute is None else Naming(hour_minute, None)
 
 
 def _day_words(prefix: str) -> Optional[DayWords]:

@@ -1,6 +1,8 @@
-"""Every text the bot sends. The exact strings are a contract (docs/design.md, The chat
+"""Every sentence the bot sends (the calendar's headers, weekdays and legend are with its card,
+chat/history_card.py). The exact strings are a contract (docs/design.md, The chat
 contract)."""
 import re
+from datetime import date, timedelta
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple, Optional, Tuple, Union
 
@@ -108,6 +110,13 @@ def ask(attempt: int, name: Optional[str] = None) -> str:
 
 
 TIME_SET_FROM_TOMORROW = "今日はもう聞いたので、明日から聞きますね。"
+
+
+def asked_today_so_from(first: date, today: date) -> str:
+    """A replaced time was asked today, so the new ones start at `first` (a local date)."""
+    if first == today + timedelta(days=1):
+        return TIME_SET_FROM_TOMORROW
+    return f"今日はもう聞いたので、{first.month}月{first.day}日から聞きますね。"
 TOO_MANY_TIMES = "設定できるのは5つまでです"
 BAD_TIME = "時間がおかしいよ。0時0分から23時59分の間で教えてね。"
 NOT_SET = "設定されてないですよ"
@@ -208,7 +217,8 @@ class Change(NamedTuple):
     days: Optional[DayWords]
 
 
-class Keep(NamedTuple):
+@dataclass(frozen=True)
+class Keep:
     """そのまま under that question."""
 
 

@@ -27,7 +27,8 @@ class NotSet(ValueError):
 
 class Replaced(NamedTuple):
     doses: Tuple[Dose, ...]
-    from_tomorrow: bool   # new times wait for tomorrow (a replaced time was asked today)
+    waits_until: Optional[float] = None  # a replaced time was asked today, so new times that
+                                         # would have been asked today wait: the first ask then
 
 
 class Added(NamedTuple):
@@ -48,17 +49,23 @@ def replace(doses: Sequence[Dose], times: Iterable[Time], words: Optional[DayWor
     kept = {dose.time: dose for dose in doses if dose.time in wanted}
     asked_today = any(_asked_today(dose, now, tz) for dose in doses if dose.time not in kept)
     earliest = start_of_next_day(tz, now) - 1e-3 if asked_today else now
-    new, from_tomorrow = [], False
+    new, waited = [], []
     for hour, minute in wanted:
         if (hour, minute) in kept:
             new.append(_with_days(kept[(hour, minute)], words, now, tz))
             continue
-        days = EVERY_DAY if words is None else days_for(words, hour, minute, tz, earliest)
-        dose = Dose(hour, minute, days=days)
-        due = next_first_ask(dose, tz, earliest)
-        from_tomorrow = from_tomorrow or due != next_first_ask(dose, tz, now)
-        new.append(dose._replace(due=due))
-    return Replaced(tuple(new), from_tomorrow)
+        dose = _new_dose(hour, minute, words, tz, earliest)
+        if asked_today and dose.due != _new_dose(hour, minute, words, tz, now).due:
+            waited.append(dose.due)
+        new.append(dose)
+    return Replaced(tuple(new), min(waited, default=None))
+
+
+def _new_dose(hour: int, minute: int, words: Optional[DayWords], tz, after: float) -> Dose:
+    """A time not set before, first asked after `after` on the days `words` give."""
+    days = EVERY_DAY if words is None else days_for(words, hour, minute, tz, after)
+    dose = Dose(hour, minute, days=days)
+    return dose._replace(due=next_first_ask(dose, tz, after))
 
 
 def add(doses: Sequence[Dose], times: Iterable[Time], words: Optional[DayWords], now: float,
@@ -70,9 +77,7 @@ def add(doses: Sequence[Dose], times: Iterable[Time], words: Optional[DayWords],
     for hour, minute in _distinct(times):
         old = present.get((hour, minute))
         if old is None:
-            days = EVERY_DAY if words is None else days_for(words, hour, minute, tz, now)
-            dose = Dose(hour, minute, days=days)
-            dose = dose._replace(due=next_first_ask(dose, tz, now))
+            dose = _new_dose(hour, minute, words, tz, now)
             result.append(dose)
             added.append(dose)
             continue

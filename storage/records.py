@@ -1,15 +1,16 @@
-"""A user's record as stored (keys.user): `<version>\\n<json>`.
+"""A user's record as stored (keys.user): JSON whose first member is "v", the record's
+compare-and-set version, the number the save and claim scripts compare
+(scripts/record_version.lua reads it from that fixed place); schema SCHEMA:
 
-The first line is the record's compare-and-set version, the number the save and claim
-scripts compare (scripts/record_version.lua); the JSON is schema SCHEMA:
-
-    {"s": 3, "tz": null, "times": [[hour, minute, due, at, day, state, asks, answered_at,
-     watchers told, name, days], ...], "alerts": [[kind, hour, minute, round_at, [to], due],
-     ...]}
+    {"v": 7, "s": 2, "tz": null, "times": [[hour, minute, due, at, day, state, asks,
+     answered_at, watchers told, name, days], ...], "alerts": [[kind, hour, minute,
+     round_at, [to], due], ...]}
 
 A time's trailing fields are left out when empty (no watcher told, no name, every day), so a
 plain time costs what it did before names and days. `days` is a bit mask of days of the week
-(bit 0 Monday) or, every other day, the ISO date of a day it is asked on.
+(bit 0 Monday) or, every other day, the ISO date of a day it is asked on. The version of the
+bot before this one reads these records as they are (it finds "v" anywhere and reads the
+first eight fields of a time): the two can run side by side during a deploy.
 
 Records written by earlier versions of the bot are read through storage/upgrade.py, the one
 place that knows their shapes; every save writes the current one."""
@@ -29,18 +30,16 @@ _KINDS = {kind.value: kind for kind in AlertKind}
 
 def encode(record: UserRecord, version: int) -> bytes:
     """The stored value of `record` as version `version`."""
-    data = {"s": SCHEMA, "tz": record.tz, "times": [_time(dose) for dose in record.doses]}
+    data = {"v": version, "s": SCHEMA, "tz": record.tz,
+            "times": [_time(dose) for dose in record.doses]}
     if record.alerts:
         data["alerts"] = [list(alert) for alert in record.alerts]
-    return b"%d\n" % version + orjson.dumps(data)
+    return orjson.dumps(data)
 
 
 def decode(user_id: str, raw: bytes, legacy: upgrade.Legacy = upgrade.DEFAULTS) -> UserRecord:
-    header, newline, body = raw.partition(b"\n")
-    if newline and header.isdigit():
-        version, data = int(header), orjson.loads(body)
-    else:  # written before the version had a line of its own: version 0, as the scripts read it
-        version, data = 0, orjson.loads(raw)
+    data = orjson.loads(raw)
+    version = data.get("v", 0)
     if data.get("s") != SCHEMA:
         data = upgrade.to_current(data, legacy)
     get = data.get  # plain lookups: a burst decodes thousands of these

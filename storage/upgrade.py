@@ -7,16 +7,15 @@ The shapes, oldest first:
   "at" and "told"; a round given up was "asking" with asks past the last re-ask, and a first
   ask the bot could not send in time was "missed" with asks 0;
 - several times: {"tz", "times": [[h, m, due, at, day, state, asks, ans, (told)], ...],
-  "alerts", "v"}, rounds without "at" before rounds had ids;
-- schema 2: the version on a line of its own, and {"s": 2, ...} as the several-times shape:
-  the current one without names and days, which schema 3 reads as it is.
+  "alerts", "v"}, rounds without "at" before rounds had ids.
+Their "v" is the version, as for the current schema (records.py).
 What they lack is worked out from the bot's settings (`Legacy`): the zone of a user who never
 chose one, and how many re-asks a round had."""
 from typing import NamedTuple
 
 from domain.wallclock import wall_time_on, zone
 
-SCHEMA = 3
+SCHEMA = 2
 
 
 class Legacy(NamedTuple):
@@ -30,13 +29,12 @@ DEFAULTS = Legacy()
 
 def to_current(data: dict, legacy: Legacy) -> dict:
     """`data` (any earlier shape) as schema SCHEMA."""
-    if data.get("s") == 2:
-        return {**data, "s": SCHEMA}
     tz = zone(data.get("tz") or legacy.timezone)
     times = data.get("times")
     if times is None:
         times = [] if data.get("h") is None else [_one_time(data)]
-    return {"s": SCHEMA, "tz": data.get("tz"), "alerts": data.get("alerts"),
+    return {"v": data.get("v", 0), "s": SCHEMA, "tz": data.get("tz"),
+            "alerts": data.get("alerts"),
             "times": [_with_explicit_state(list(time), tz, legacy) for time in times]}
 
 

@@ -1,4 +1,4 @@
-"""Users' records in Redis: one string per user (keys.user), "<version>\n<json>" as
+"""Users' records in Redis: one string per user (keys.user), JSON with its version first, as
 storage/records.py writes it, changed only by compare-and-set on that version.
 
 A save writes, in one atomic call (scripts/save_records.lua), the record, the changes to the

@@ -1,7 +1,11 @@
 """Webhook events kept in Redis until handled (storage/events.py, actors/inbox.py): a process
 killed after answering 200 loses nothing a user said, and nothing is applied twice. On one
 Redis and on a Redis Cluster, where an event and its inbox are in the user's shard."""
+from dataclasses import fields
+from typing import Union, get_origin, get_type_hints
+
 import gevent
+import orjson
 from redis.crc import key_slot
 
 from chat import texts
@@ -237,3 +241,25 @@ def test_what_is_kept_while_handled_is_only_what_the_message_says(bot, user_id):
                                                          user_id)   # in the user's shard
     assert bot.store.redis.get(kept) == b"d"       # handled: only that it was
     assert bot.store.redis.zcard(inbox_of(bot.store, user_id)) == 0
+
+
+def test_every_message_from_the_chat_is_read_back_as_it_was_kept():
+    from actors import messages, requests, watching
+    from domain.days import DayWords
+    samples = {int: 7, float: 35.5, str: "x", bool: True, tuple: ((8, 0),),
+               type(None): None}
+    for cls in set(requests.HANDLERS) | set(watching.HANDLERS):
+        hints = get_type_hints(cls)
+        values = {}
+        for field in fields(cls):
+            hint = hints[field.name]
+            if field.name == "time":
+                values[field.name] = (21, 30)
+            elif "DayWords" in str(hint):
+                values[field.name] = DayWords(weekdays=5)
+            else:
+                kind = get_origin(hint) or hint
+                values[field.name] = samples.get(kind, "x") if kind is not Union else "x"
+        message = cls(**values)
+        kept = orjson.loads(orjson.dumps(messages.encode(message)))
+        assert messages.decode(kept) == message, cls.__name__

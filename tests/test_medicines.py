@@ -58,11 +58,13 @@ def test_naming_is_a_command_never_an_answer(bot, user_id):
 
 def test_replacing_the_schedule_keeps_the_names_of_the_times_that_stay(bot, user_id):
     bot.say(user_id, "8時と20時")
+    bot.say(user_id, "毎週月曜 8時も")
+    bot.say(user_id, "8時の薬は血圧の薬")
     bot.say(user_id, "20時の薬は胃薬")
-    bot.say(user_id, "8時と21時")
-    assert bot.last_reply(user_id) == ("8時0分と21時0分ですね。わかりました。",)
+    bot.say(user_id, "8時と21時")                          # 8:00 stays, 20:00 goes
+    assert bot.last_reply(user_id) == ("8時0分(血圧の薬・月)と21時0分ですね。わかりました。",)
     bot.say(user_id, "8時と20時")                          # 20:00 comes back without a name
-    assert bot.last_reply(user_id) == ("8時0分と20時0分ですね。わかりました。",)
+    assert bot.last_reply(user_id) == ("8時0分(血圧の薬・月)と20時0分ですね。わかりました。",)
 
 
 def test_asks_with_the_same_text_share_a_multicast_and_names_split_them(bot):
@@ -233,3 +235,20 @@ def test_a_time_in_passing_is_not_an_answer(bot, user_id):
     assert bot.last_reply(user_id)[0].startswith("10時0分に変えますか?")
     bot.advance(minutes=10)
     assert bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]
+
+
+def test_a_time_asked_today_replaced_by_a_weekly_one_says_when_it_starts(bot):
+    weekly, every_other = "Uweekly", "Uevery_other"
+    for user in (weekly, every_other):
+        bot.say(user, "6時10分")
+    bot.advance(minutes=10)                               # Friday's 6:10 was asked
+    bot.say(weekly, "月水金 21時")
+    assert bot.last_reply(weekly) == ("21時0分(月水金)ですね。わかりました。",
+                                      "今日はもう聞いたので、11月30日から聞きますね。")
+    bot.say(every_other, "1日おき 21時")                  # today's 21:00 would have been
+    assert bot.last_reply(every_other) == ("21時0分(1日おき)ですね。わかりました。",
+                                           "今日はもう聞いたので、明日から聞きますね。")
+    bot.advance(hours=48)                                 # Sunday 6:20
+    asked = [datetime.fromtimestamp(p.at, TOKYO).day for p in bot.pushes(every_other)
+             if p.texts[0] == "飲んだ?"]
+    assert asked == [27, 28]                              # Friday's 6:10, then Saturday

@@ -180,21 +180,21 @@ def test_replacing_keeps_the_rounds_of_times_that_stay():
     replaced = schedule.replace([ASKING, Dose(20, 0, due=t(20))], [(8, 0), (21, 0)], None,
                                 t(8, 12), TOKYO)
     # 8:00 goes on asking; 21:00 replaces 20:00, which was not asked today: today.
-    assert replaced == schedule.Replaced((ASKING, Dose(21, 0, due=t(21))), from_tomorrow=False)
+    assert replaced == schedule.Replaced((ASKING, Dose(21, 0, due=t(21))))
 
 
 def test_a_new_time_starts_today_unless_a_replaced_time_was_asked_today():
     fresh = schedule.replace([FRESH], [(9, 0)], None, t(7), TOKYO)
-    assert fresh == schedule.Replaced((Dose(9, 0, due=t(9)),), from_tomorrow=False)
+    assert fresh == schedule.Replaced((Dose(9, 0, due=t(9)),))
     asked = schedule.replace([ASKING], [(9, 0)], None, t(8, 12), TOKYO)
-    assert asked == schedule.Replaced((Dose(9, 0, due=t(9, day=28)),), from_tomorrow=True)
+    assert asked == schedule.Replaced((Dose(9, 0, due=t(9, day=28)),), waits_until=t(9, day=28))
     earlier = schedule.replace([ASKING], [(7, 0)], None, t(8, 12), TOKYO)   # tomorrow anyway
-    assert earlier == schedule.Replaced((Dose(7, 0, due=t(7, day=28)),), from_tomorrow=False)
+    assert earlier == schedule.Replaced((Dose(7, 0, due=t(7, day=28)),))
     # Today's 8:00 fell due while the bot was down and was never sent: the user was not
     # asked today, so 9:00 asks today. (That round still counts as 8:00's round of the day.)
     not_asked = ASKING._replace(state=S.NOT_ASKED, asks=0, due=TOMORROW_EIGHT)
     unasked = schedule.replace([not_asked], [(9, 0)], None, t(8, 40), TOKYO)
-    assert unasked == schedule.Replaced((Dose(9, 0, due=t(9)),), from_tomorrow=False)
+    assert unasked == schedule.Replaced((Dose(9, 0, due=t(9)),))
 
 
 def test_adding_and_removing_times():

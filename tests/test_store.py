@@ -79,15 +79,16 @@ def test_save_many_saves_each_on_its_own(store):
 
 
 # -- the stored shape -------------------------------------------------------------------------
-def test_a_record_is_its_version_line_then_the_current_schema(store, redis_client):
+def test_a_record_is_json_with_its_version_first_and_the_current_schema(store,
+                                                                          redis_client):
     record = UserRecord("U1", (one_time(at=AT, day=DAY, state=RoundState.ASKING,
                                         asks=2).doses[0],),
                         alerts=(Alert(AlertKind.MISSED, 8, 0, AT, ("W1",), AT + 60),))
     store.users.save(record)
-    version, body = redis_client.get(store.keys.user("U1")).split(b"\n", 1)
-    assert version == b"1"
-    assert orjson.loads(body) == {
-        "s": 3, "tz": None, "times": [[8, 0, AT, AT, DAY, "asking", 2, None]],
+    raw = redis_client.get(store.keys.user("U1"))
+    assert raw.startswith(b'{"v":1,')                # where the scripts read the version
+    assert orjson.loads(raw) == {
+        "v": 1, "s": 2, "tz": None, "times": [[8, 0, AT, AT, DAY, "asking", 2, None]],
         "alerts": [["missed", 8, 0, AT, ["W1"], AT + 60]]}
     assert store.users.load("U1") == record._replace(version=1)
 
@@ -106,16 +107,9 @@ def test_encode_decode_is_the_identity_for_any_round_state_name_and_days():
 
 def test_a_time_without_name_or_days_costs_what_it_did(store, redis_client):
     store.users.save(UserRecord("U1", (Dose(8, 0, due=AT), Dose(9, 0, name="胃薬"))))
-    times = orjson.loads(redis_client.get(store.keys.user("U1")).split(b"\n", 1)[1])["times"]
+    times = orjson.loads(redis_client.get(store.keys.user("U1")))["times"]
     assert times == [[8, 0, AT, None, None, None, 0, None],
                      [9, 0, None, None, None, None, 0, None, [], "胃薬"]]
-
-
-def test_schema_2_records_read_as_they_are(redis_client, store):
-    redis_client.set(store.keys.user("U2"), b'5\n' + orjson.dumps(
-        {"s": 2, "tz": None, "times": [[8, 0, AT, AT, DAY, "taken", 1, AT + 5, ["W1"]]]}))
-    assert store.users.load("U2") == UserRecord(
-        "U2", (Dose(8, 0, AT, AT, DAY, RoundState.TAKEN, 1, AT + 5, ("W1",)),), version=5)
 
 
 # -- records written by earlier versions (storage/upgrade.py) ----------------------------------
@@ -128,9 +122,9 @@ def test_records_of_the_one_time_version_load_and_are_saved_in_the_current_shape
     # "missed" with no ask sent was that version's "not asked"; the round's id is its time.
     assert old.doses == (Dose(7, 30, due=AT + 86400, at=AT - 1800, day=DAY,
                               state=RoundState.NOT_ASKED),)
-    assert old.version == 0                     # what the scripts read: no version line
+    assert old.version == 4                     # the version that record was written as
     store.users.save(old)
-    assert redis_client.get(store.keys.user("Uold")).startswith(b'1\n{"s":3,')
+    assert redis_client.get(store.keys.user("Uold")).startswith(b'{"v":5,"s":2,')
 
 
 def test_a_round_that_version_gave_up_is_missed_and_still_takes_a_late_answer(redis_client):
@@ -157,12 +151,13 @@ def test_several_times_of_the_version_before_load(redis_client, store):
     assert loaded.alerts == (Alert(AlertKind.TAKEN, 8, 0, AT, ("W1",), AT),)
 
 
-def test_the_save_script_reads_the_version_of_a_record_without_a_version_line_as_0(
-        redis_client, store):
-    redis_client.set(store.keys.user("Uold"), orjson.dumps({"h": 7, "m": 30, "v": 4}))
+def test_the_scripts_read_the_version_of_a_record_the_version_before_wrote(redis_client,
+                                                                          store):
+    redis_client.set(store.keys.user("Uold"),
+                     orjson.dumps({"tz": None, "h": 7, "m": 30, "v": 4}))
     with pytest.raises(Conflict):
-        store.users.save(UserRecord("Uold", version=4))
-    assert store.users.save(store.users.load("Uold")).version == 1
+        store.users.save(UserRecord("Uold", version=3))
+    assert store.users.save(store.users.load("Uold")).version == 5
 
 
 # -- the history (記録) ------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -124,20 +125,25 @@ def test_the_helps_examples_are_the_commands_they_teach():
         parse,
     )
     from domain.days import DayWords, weekday_mask
-    assert parse("7時30分") == Times(((7, 30),))
-    assert parse("8時と20時") == Times(((8, 0), (20, 0)))
-    assert parse("20時も") == Times(((20, 0),), add=True)
-    assert parse("追加 13時") == Times(((13, 0),), add=True)
-    assert parse("20時を削除") == Removal(((20, 0),))
-    assert parse("ばいばい") == Removal(())
-    assert parse("設定教えて") == SettingQuery()
-    assert parse("記録") == HistoryQuery()
-    assert parse("見守り") == WatchRequest() and parse("見守り解除") == WatchEnd()
-    assert parse("タイムゾーン Europe/London") == ZoneChange("Europe/London")
-    assert parse("8時の薬は血圧の薬") == Naming((8, 0), "血圧の薬")
-    assert parse("月水金 8時").days == DayWords(weekday_mask([0, 2, 4]))
-    assert parse("毎週月曜 8時も").add and parse("毎週月曜 8時も").days == DayWords(1)
-    assert parse("1日おき 21時").days == DayWords(every_other=True)
+    # Every example the help gives: 「…」 and the ones after 例:, read out of HELP itself.
+    quoted = re.findall(r"「([^」]+)」", texts.HELP)
+    listed = [example for examples in re.findall(r"例: ([^)]+)\)", texts.HELP)
+              for example in examples.split(" / ")]
+    means = {
+        "7時30分": Times(((7, 30),)), "21:00": Times(((21, 0),)),
+        "8時と20時": Times(((8, 0), (20, 0))), "20時も": Times(((20, 0),), add=True),
+        "追加 13時": Times(((13, 0),), add=True), "20時を削除": Removal(((20, 0),)),
+        "月水金 8時": Times(((8, 0),), days=DayWords(weekday_mask([0, 2, 4]))),
+        "毎週月曜 8時も": Times(((8, 0),), add=True, days=DayWords(weekday_mask([0]))),
+        "1日おき 21時": Times(((21, 0),), days=DayWords(every_other=True)),
+        "8時の薬は血圧の薬": Naming((8, 0), "血圧の薬"), "設定教えて": SettingQuery(),
+        "記録": HistoryQuery(), "見守り": WatchRequest(), "見守り解除": WatchEnd(),
+        "タイムゾーン Europe/London": ZoneChange("Europe/London"), "ばいばい": Removal(()),
+    }
+    buttons = {"時間を選ぶ", "時間を追加", "飲んだ?"}   # a button and a menu area; the ask
+    assert set(quoted + listed) - buttons == set(means)
+    for example, intent in means.items():
+        assert parse(example) == intent, example
 
 
 def test_greeting_introduces_the_rabbit_and_asks_for_a_time():
