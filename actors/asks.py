@@ -36,6 +36,8 @@ from storage.users import Conflict
 log = logging.getLogger(__name__)
 
 SHOWN = AskOutcome(AskResult.SHOWN)
+# How soon to try an ask again that waited for a message of the user's to be handled.
+PENDING_WAIT_SECONDS = 0.5
 
 _BY_PUSH_RESULT = {
     PushResult.DELIVERED: SHOWN,
@@ -159,6 +161,8 @@ class AskBatcher:
                 won.append(waiting)
             elif claim.status is ClaimStatus.CONFLICT:
                 waiting.result.set_exception(Conflict(waiting.record.user_id))
+            elif claim.status is ClaimStatus.PENDING:  # the user said something: hear it first
+                waiting.result.set(AskOutcome(AskResult.HELD, PENDING_WAIT_SECONDS))
             else:  # CLAIMED: an earlier batch holds the ask
                 resends.setdefault(claim.batch_id, []).append(waiting)
         for earlier, waitings in resends.items():

@@ -129,8 +129,10 @@ class UserActor(Actor):
         else:
             said = message.message if type(message) is FromWebhook else message
             self.system.outbox.backlog.settle(getattr(said, "reply_token", None))
-        # A webhook event dropped with the mailbox (a stop) stays in the inbox, for another
-        # process to handle.
+        if type(message) is FromWebhook and not self._stopped:
+            # Dropped after the actor kept failing: finished, as a message that crashed it
+            # is. (Dropped by a stop, it stays in the inbox for another process.)
+            self.system.inbox.finished(message.event_id, self.user_id)
 
     def _decide(self, message):
         handler = _HANDLERS[type(message)]

@@ -54,6 +54,8 @@ class ClaimStatus(enum.Enum):
     WON = "won"            # claimed for this batch: send it
     CONFLICT = "conflict"  # the record changed since it was read: decide again
     CLAIMED = "claimed"    # an earlier batch holds it: see what became of that batch
+    PENDING = "pending"    # a message of the user's is still to be handled (it may answer
+                           # the round): nothing claimed; ask again in a moment
 
 
 class Claim(NamedTuple):
@@ -106,7 +108,8 @@ class AskBatches:
         user_keys, user_args = [], []
         for record in asked:
             user_id = record.user_id
-            user_keys += [layout.user(user_id), layout.ask_claim(user_id, round_at, attempt)]
+            user_keys += [layout.user(user_id), layout.ask_claim(user_id, round_at, attempt),
+                          layout.pending(user_id)]
             user_args += [user_id, record.version,
                           records.encode(record, record.version + 1) if attempt == 0 else ""]
         script_keys = [layout.batch(shard, batch_id), layout.batch_lease(shard, batch_id),

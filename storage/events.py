@@ -102,9 +102,10 @@ class WebhookEvents:
         and the look for events left behind finishes it (its reply was sent: LINE refuses
         the token the second time)."""
         event_key = self.keys.webhook_event(event_id, user_id)
-        inbox = self.keys.inbox(self.keys.shard_of(user_id))
+        script_keys = [event_key, self.keys.inbox(self.keys.shard_of(user_id)),
+                       self.keys.pending(user_id)]
         self._pipeliner.send(lambda pipe: self._finish(
-            keys=[event_key, inbox], args=[self.token, EVENT_DEDUPE_TTL, event_id],
+            keys=script_keys, args=[self.token, EVENT_DEDUPE_TTL, event_id],
             client=pipe), event_key)
 
     @outage_aware
@@ -128,7 +129,7 @@ class WebhookEvents:
     def _call_take_in(self, event_id, user_id, event, now, dead) -> TakenIn:
         layout = self.keys
         script_keys = [layout.webhook_event(event_id, user_id), layout.user(user_id),
-                       layout.inbox(layout.shard_of(user_id))]
+                       layout.inbox(layout.shard_of(user_id)), layout.pending(user_id)]
         status, detail, raw = self._pipeliner.call(lambda pipe: self._take_in(
             keys=script_keys, args=[self.token, event, repr(now), EVENT_DEDUPE_TTL, event_id,
                                     dead], client=pipe), script_keys[0])

@@ -14,6 +14,7 @@ from domain.user import UserRecord
 from storage import events, keys
 from storage.store import Store
 from storage.users import Answering
+from tests.support import advance_together
 from tests.conftest import on_one_redis_and_a_cluster
 from tests.support import all_keys
 
@@ -263,3 +264,21 @@ def test_every_message_from_the_chat_is_read_back_as_it_was_kept():
         message = cls(**values)
         kept = orjson.loads(orjson.dumps(messages.encode(message)))
         assert messages.decode(kept) == message, cls.__name__
+
+
+def test_an_answer_left_behind_by_a_killed_process_is_heard_before_the_next_reask(
+        make_bot, user_id, monkeypatch):
+    first = make_bot()
+    first.say(user_id, "6時10分")
+    second = make_bot()
+    advance_together([first.timer, second.timer], 10 * 60)     # 6:10: 飲んだ? on the phone
+    dies_after_taking_in(first, monkeypatch)
+    first.say(user_id, "飲んだ")                    # 200: taken in, then the process died
+    stopped(first)
+    second.advance(minutes=10, seconds=2)            # 6:20:02: the re-ask is due ...
+    assert second.pushed_texts(user_id) == ["飲んだ?"]   # ... and waits for the answer
+    assert second.system.inbox.sweep() == 1           # the answer, taken over
+    second.advance(seconds=2)
+    assert second.last_reply(user_id) == (texts.WELL_DONE,)
+    second.advance(hours=2)
+    assert second.pushed_texts(user_id) == ["飲んだ?"]   # no re-ask of an answered round

@@ -1,8 +1,8 @@
 -- Claim one ask (attempt ARGV[4] of rounds starting at ARGV[5]) for a new batch, for each
 -- user whose record is still the version the caller decided on.
 --
--- KEYS[1] the batch's body, KEYS[2] the batch's lease, then per user i (2 each): the record,
---   the claim of this user's ask.
+-- KEYS[1] the batch's body, KEYS[2] the batch's lease, then per user i (3 each): the record,
+--   the claim of this user's ask, the user's webhook events not handled yet.
 -- ARGV[1] the claim's value naming this batch ("b:<batch id>"), ARGV[2] lease ms,
 --   ARGV[3] seconds to keep the claims and the body, ARGV[4] attempt, ARGV[5] the round's
 --   start (epoch s), ARGV[6] this process's token, ARGV[7] the doses' name ('' : none);
@@ -14,14 +14,19 @@
 --   the same retry key (the batch id), and LINE answers 409 if it took it before. A first
 --   ask's claim writes the record with the round started: from then on an answer finds the
 --   round open.
--- Returns: per user {'won', ''}, {'conflict', ''} (the record changed: nothing written) or
---   {'claimed', the value of the claim that holds the ask ("b:<batch id>")}.
+-- Returns: per user {'won', ''}, {'conflict', ''} (the record changed: nothing written),
+--   {'pending', ''} (a message of theirs is still to be handled: it may answer this round,
+--   so nothing is claimed yet) or {'claimed', the value of the claim that holds the ask
+--   ("b:<batch id>")}.
 --! include record_version.lua
 local recipients, answers = {}, {}
-for i = 1, #KEYS / 2 - 1 do
-  local record_key, claim_key, a = KEYS[2 * i + 1], KEYS[2 * i + 2], 5 + 3 * i
+for i = 1, (#KEYS - 2) / 3 do
+  local record_key, claim_key, pending_key = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2]
+  local a = 5 + 3 * i
   if record_version(redis.call('GET', record_key)) ~= tonumber(ARGV[a + 1]) then
     answers[i] = {'conflict', ''}
+  elseif redis.call('SCARD', pending_key) > 0 then
+    answers[i] = {'pending', ''}
   else
     local holder = redis.call('GET', claim_key)
     if holder then
