@@ -36,8 +36,12 @@ from storage.users import Conflict
 log = logging.getLogger(__name__)
 
 SHOWN = AskOutcome(AskResult.SHOWN)
-# How soon to try an ask again that waited for a message of the user's to be handled.
-PENDING_WAIT_SECONDS = 0.5
+# An ask waits while a message of the user's taken in during the last minute is still to be
+# handled (it may answer the round); it is looked at again half a second later
+# (domain/asking.look_again_at adds its 50 ms). A message older than that and still not
+# handled was left behind: it holds no ask back, it is handled when taken over.
+UNHANDLED_HOLDS_ASK_SECONDS = 60.0
+UNHANDLED_WAIT_SECONDS = 0.5
 
 _BY_PUSH_RESULT = {
     PushResult.DELIVERED: SHOWN,
@@ -63,9 +67,10 @@ class _Waiting:
 
 
 class AskBatcher:
-    def __init__(self, batches, outbox, lease_seconds: float, batch_size: int = MULTICAST_MAX,
-                 senders: int = 32, on_delivered=None):
+    def __init__(self, batches, outbox, clock, lease_seconds: float,
+                 batch_size: int = MULTICAST_MAX, senders: int = 32, on_delivered=None):
         self._batches = batches
+        self._clock = clock    # clock() -> now (epoch s)
         self._on_delivered = on_delivered  # on_delivered(user ids): LINE took a new ask
                                            # (it must not block: it is the sender's call)
         self._outbox = outbox
@@ -149,8 +154,9 @@ class AskBatcher:
         shard, key = shard_key
         batch_id = str(uuid.uuid4())
         try:
-            claims = self._batches.claim(batch_id, key, [waiting.record for waiting in batch],
-                                         self._lease)
+            claims = self._batches.claim(
+                batch_id, key, [waiting.record for waiting in batch], self._lease,
+                unhandled_since=self._clock() - UNHANDLED_HOLDS_ASK_SECONDS)
         except Exception as exc:  # Redis failed: each asking actor hears it
             _fail(batch, exc)
             return
@@ -161,8 +167,8 @@ class AskBatcher:
                 won.append(waiting)
             elif claim.status is ClaimStatus.CONFLICT:
                 waiting.result.set_exception(Conflict(waiting.record.user_id))
-            elif claim.status is ClaimStatus.PENDING:  # the user said something: hear it first
-                waiting.result.set(AskOutcome(AskResult.HELD, PENDING_WAIT_SECONDS))
+            elif claim.status is ClaimStatus.UNHANDLED:  # the user said something: hear it first
+                waiting.result.set(AskOutcome(AskResult.HELD, UNHANDLED_WAIT_SECONDS))
             else:  # CLAIMED: an earlier batch holds the ask
                 resends.setdefault(claim.batch_id, []).append(waiting)
         for earlier, waitings in resends.items():

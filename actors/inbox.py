@@ -5,8 +5,10 @@ An event is taken in before the webhook is answered 200: what it says is stored 
 process killed after the 200 loses nothing. The user's actor handles it, saves its effect with
 the reply it owes, replies and finishes it. Every few seconds each process looks for events a
 stopped process left behind (its heartbeat is gone) and takes them over: one not yet applied
-is handled again from what it says; one applied has the reply it owes sent. On Redis Cluster
-that look goes through every shard's inbox."""
+is handled again from what it says; one applied has the reply it owes sent. An event this
+process took in and has in hand no more (the answer of its take-in or of its finish was lost
+on the way back from Redis) is taken over the same way. On Redis Cluster that look goes
+through every shard's inbox."""
 import logging
 from typing import Optional
 
@@ -19,17 +21,16 @@ from storage.outage import StorageUnavailable
 log = logging.getLogger(__name__)
 
 # How often a process looks for events left behind, and how long an event must have waited
-# before it counts as left behind (its holder's heartbeat is gone too), or as abandoned by this
-# very process (its finish never reached Redis: no handling takes that long).
+# before it counts as left behind (its holder's heartbeat is gone too, or it is this process,
+# which has it in hand no more).
 SWEEP_SECONDS = 2.0
 LEFT_BEHIND_AFTER_SECONDS = 5.0
-ABANDONED_AFTER_SECONDS = 120.0
 
 
 class Inbox:
     def __init__(self, system):
         self._system = system
-        self._in_hand = set()  # events handed to an actor here and not finished yet
+        self._in_hand = set()  # events taken in or handed to an actor here, not finished yet
 
     def take_in(self, event_id: Optional[str], user_id: str, message) -> str:
         """Take in the event and hand it to the user's actor; returns what became of it (the
@@ -39,12 +40,22 @@ class Inbox:
         if not event_id:  # nothing to know it again by: told as it is
             system.tell(user_id, message)
             return "told"
-        taken = system.store.events.take_in(event_id, user_id, encode(message),
-                                            system.timer.now())
-        if taken.status == events.DONE:
-            return "duplicate"
-        if taken.status == events.HELD:
+        store, now = system.store.events, system.timer.now()
+        if event_id in self._in_hand:
             return "in_hand"
+        self._in_hand.add(event_id)
+        try:
+            taken = store.take_in(event_id, user_id, encode(message), now)
+            if taken.status == events.HELD and taken.holder == store.token:
+                # Ours, and not in hand: the answer of its take-in (or its finish) was lost.
+                taken = (store.take_over(event_id, now, store.keys.shard_of(user_id))
+                         or events.TakenIn(events.DONE))
+        except BaseException:
+            self._in_hand.discard(event_id)
+            raise
+        if taken.status in (events.DONE, events.HELD):
+            self._in_hand.discard(event_id)
+            return "duplicate" if taken.status == events.DONE else "in_hand"
         self._hand_on(event_id, user_id, taken, message)
         return "told" if taken.status == events.NEW else "taken_over"
 
@@ -60,19 +71,25 @@ class Inbox:
                           exc_info=exc)
 
     def sweep(self) -> int:
-        """Take over the events stopped processes left behind; how many."""
+        """Take over the events stopped processes left behind, and this process's own that it
+        has in hand no more; how many."""
         store, now = self._system.store.events, self._system.timer.now()
         taken_over = 0
         for event in store.stuck(now - LEFT_BEHIND_AFTER_SECONDS):
             if event.event_id in self._in_hand:
                 continue  # queued behind its user's other messages here: not abandoned
-            taken = store.take_over(event.event_id, now,
-                                    now - event.taken_in > ABANDONED_AFTER_SECONDS, event.shard)
+            self._in_hand.add(event.event_id)  # a redelivery meanwhile is in hand
+            taken = None
+            try:
+                taken = store.take_over(event.event_id, now, event.shard)
+            finally:
+                if taken is None:
+                    self._in_hand.discard(event.event_id)
             if taken is not None:
                 self._hand_on(event.event_id, taken.held["user"], taken)
                 taken_over += 1
         if taken_over:
-            log.info("took over %d webhook events a stopped process left", taken_over)
+            log.info("took over %d webhook events left behind", taken_over)
         return taken_over
 
     def finished(self, event_id: str, user_id: str) -> None:
@@ -98,6 +115,8 @@ class Inbox:
         try:
             if reply_token:
                 system.outbox.reply(reply_token, messages)
-            self.finished(event_id, user_id)
+        except Exception as exc:  # the outbox logs what LINE said; the reply is given up
+            log.error("sending a reply owed failed (%s)", type(exc).__name__)
         finally:
+            self.finished(event_id, user_id)
             system.activity.end()

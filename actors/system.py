@@ -49,7 +49,7 @@ class ActorSystem:
         self.watches = store.watches
         self.usage = store.usage
         self.notices = Notices(outbox, self.usage, timer, settings.timezone)
-        self.asks = AskBatcher(store.batches, outbox, settings.push_lease_seconds,
+        self.asks = AskBatcher(store.batches, outbox, timer.now, settings.push_lease_seconds,
                                on_delivered=self._count_soon)
         self.together = DueTogether(self)
         self.inbox = Inbox(self)

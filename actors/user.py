@@ -114,8 +114,8 @@ class UserActor(Actor):
                 self.system.scheduler.due_handled()
             else:  # answered or not, the message's reply is owed no more (outbox/backlog.py)
                 self.system.outbox.backlog.settle(getattr(message, "reply_token", None))
-            if self._event is not None:
-                self._finish_event()
+            if self._event is not None and not self._stopped:
+                self._finish_event()  # (cut short by a stop, it stays for another process)
 
     def _finish_event(self):
         """Handled, or its handling failed (it is not tried again, as a message that crashed

@@ -161,7 +161,7 @@ def main(argv=None):
             loaded = [store.users.load(uid) for uid in ids]
             claim = row("  AskBatches.claim of one (version check + claim + batch, one EVALSHA)",
                         cpu_per_call(lambda i: store.batches.claim(
-                            str(uuid.uuid4()), AskKey(5, round_at), [loaded[i]], 30), n))
+                            str(uuid.uuid4()), AskKey(5, round_at), [loaded[i]], 30, 0.0), n))
             push = row("  LineOutbox.push (limiter, slot, HTTP)",
                        cpu_per_call(lambda i: outbox.push(ids[i], [texts.ask(2)],
                                                           str(uuid.uuid4()), buttons), n))
@@ -190,7 +190,7 @@ def main(argv=None):
             batch = [store.users.load(uid) for uid in ids[:together]]
             row(f"  AskBatches.claim of {together}", cpu_per_call(
                 lambda i: store.batches.claim(str(uuid.uuid4()), AskKey(6 + i, round_at), batch,
-                                              30), doses) / together)
+                                              30, 0.0), doses) / together)
             recipients = ids[:together]
             row(f"  LineOutbox.multicast to {together}", cpu_per_call(
                 lambda i: outbox.multicast(recipients, [texts.ask(0)], str(uuid.uuid4()),

@@ -54,8 +54,8 @@ class ClaimStatus(enum.Enum):
     WON = "won"            # claimed for this batch: send it
     CONFLICT = "conflict"  # the record changed since it was read: decide again
     CLAIMED = "claimed"    # an earlier batch holds it: see what became of that batch
-    PENDING = "pending"    # a message of the user's is still to be handled (it may answer
-                           # the round): nothing claimed; ask again in a moment
+    UNHANDLED = "unhandled"  # a message of the user's is still to be handled (it may answer
+                             # the round): nothing claimed; ask again in a moment
 
 
 class Claim(NamedTuple):
@@ -99,23 +99,25 @@ class AskBatches:
 
     @outage_aware
     def claim(self, batch_id: str, key: AskKey, asked: Sequence[UserRecord],
-              lease_seconds: float) -> List[Claim]:
+              lease_seconds: float, unhandled_since: float) -> List[Claim]:
         """Claim the ask `key` for each record's user (all of one shard), for this batch,
-        where the record is still the version decided on. A first ask's claim also saves
-        each record won (holding its round as started)."""
+        where the record is still the version decided on and no message of the user's taken
+        in at or after `unhandled_since` (epoch s) is still to be handled. A first ask's
+        claim also saves each record won (holding its round as started)."""
         attempt, round_at, layout = key.attempt, key.round_at, self.keys
         shard = layout.shard_of(asked[0].user_id)
         user_keys, user_args = [], []
         for record in asked:
             user_id = record.user_id
             user_keys += [layout.user(user_id), layout.ask_claim(user_id, round_at, attempt),
-                          layout.pending(user_id)]
+                          layout.unhandled(user_id)]
             user_args += [user_id, record.version,
                           records.encode(record, record.version + 1) if attempt == 0 else ""]
         script_keys = [layout.batch(shard, batch_id), layout.batch_lease(shard, batch_id),
                        *user_keys]
         script_args = [_BATCH_CLAIM + batch_id.encode(), _ms(lease_seconds), PUSH_RECORD_TTL,
-                       attempt, int(round_at), self.token, key.name or "", *user_args]
+                       attempt, int(round_at), self.token, key.name or "",
+                       repr(unhandled_since), *user_args]
         if not layout.cluster:
             answers = self._claim_asks(keys=script_keys, args=script_args)
             replicated = True

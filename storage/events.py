@@ -80,18 +80,19 @@ class WebhookEvents:
         return taken
 
     @outage_aware
-    def take_over(self, event_id: str, now: float, abandoned: bool = False,
-                  shard: int = 0) -> Optional[TakenIn]:
-        """An event found stuck in `shard`'s inbox, taken over when its holder has stopped,
-        or (`abandoned`: waiting far longer than any handling takes) when it is this
-        process's own (a finish that never reached Redis). None: it is being handled, or it
-        was handled meanwhile."""
-        value = self.redis.get(self.keys.event_in(shard, event_id))
+    def take_over(self, event_id: str, now: float, shard: int = 0) -> Optional[TakenIn]:
+        """An event found in `shard`'s inbox, taken over when its holder has stopped, or when
+        it is this process's own and the caller knows that it has it in hand no more (its
+        take-in's answer, or its finish, never came back). None: another live process
+        handles it, or it was handled meanwhile. Read through the pipeline, after any finish
+        this process sent before."""
+        event_key = self.keys.event_in(shard, event_id)
+        value = self._pipeliner.call(lambda pipe: pipe.get(event_key), event_key)
         if value is None or value == b"d":
             self.redis.zrem(self.keys.inbox(shard), event_id)
             return None
         holder, held = _holder_and_held(value)
-        if self._alive(holder) and not (abandoned and holder == self.token):
+        if holder != self.token and self._processes.alive(holder):
             return None
         taken = self._call_take_in(event_id, held["user"], b"", now, dead=holder)
         return taken if taken.status == TAKEN_OVER else None
@@ -99,11 +100,11 @@ class WebhookEvents:
     def finish(self, event_id: str, user_id: str) -> None:
         """`user_id`'s event is handled (or will never be: its handling failed). Sent without
         waiting for Redis's answer: should it not get there, the event stays in the inbox,
-        and the look for events left behind finishes it (its reply was sent: LINE refuses
+        and the look for events left behind takes it over (its reply was sent: LINE refuses
         the token the second time)."""
         event_key = self.keys.webhook_event(event_id, user_id)
         script_keys = [event_key, self.keys.inbox(self.keys.shard_of(user_id)),
-                       self.keys.pending(user_id)]
+                       self.keys.unhandled(user_id)]
         self._pipeliner.send(lambda pipe: self._finish(
             keys=script_keys, args=[self.token, EVENT_DEDUPE_TTL, event_id],
             client=pipe), event_key)
@@ -129,7 +130,7 @@ class WebhookEvents:
     def _call_take_in(self, event_id, user_id, event, now, dead) -> TakenIn:
         layout = self.keys
         script_keys = [layout.webhook_event(event_id, user_id), layout.user(user_id),
-                       layout.inbox(layout.shard_of(user_id)), layout.pending(user_id)]
+                       layout.inbox(layout.shard_of(user_id)), layout.unhandled(user_id)]
         status, detail, raw = self._pipeliner.call(lambda pipe: self._take_in(
             keys=script_keys, args=[self.token, event, repr(now), EVENT_DEDUPE_TTL, event_id,
                                     dead], client=pipe), script_keys[0])

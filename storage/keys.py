@@ -83,10 +83,11 @@ class Layout:
         (epoch s): "b:<batch id>"."""
         return f"{self._of(user_id)}ask:{user_id}:{int(round_at)}:{attempt}"
 
-    def pending(self, user_id: str) -> str:
-        """The user's webhook events taken in and not handled yet (a set of event ids): no ask
-        of theirs goes out while one is (scripts/claim_asks.lua)."""
-        return f"{self._of(user_id)}pending:{user_id}"
+    def unhandled(self, user_id: str) -> str:
+        """The user's webhook events taken in and not handled yet (a sorted set of event ids
+        by when each was taken in): no ask of theirs goes out while one taken in during the
+        last minute is (scripts/claim_asks.lua)."""
+        return f"{self._of(user_id)}unhandled:{user_id}"
 
     def alert_claim(self, user_id: str, alert_id: str, watcher: str) -> str:
         """Which process is telling `watcher` the user's alert `alert_id` (a lease)."""

@@ -43,7 +43,7 @@ def started(record):
 
 def claim(store, batch_id, *records, attempt=0, round_at=AT):
     return store.batches.claim(batch_id, AskKey(attempt, round_at), list(records),
-                               lease_seconds=30)
+                               lease_seconds=30, unhandled_since=AT)
 
 
 def statuses(claims):
@@ -80,6 +80,22 @@ def test_a_first_asks_claim_saves_the_round_started_and_only_the_winners(store):
     saved = store.users.save(claims[0].record)  # the asker's save follows the claim's version
     [reask] = claim(store, "batch-2", saved, attempt=1)
     assert reask.record == saved and store.users.load("U1").version == 3  # no write
+
+
+def test_an_ask_waits_for_a_message_still_to_be_handled_but_not_for_one_left_behind(store):
+    asked, other = new_user(store), new_user(store, U2)
+    store.events.take_in("E1", "U1", ["ShowHelp", "t"], AT)       # said at 8:00, in hand
+    claims = claim(store, "batch-1", started(asked), started(other))
+    assert statuses(claims) == [ClaimStatus.UNHANDLED, WON]      # nothing claimed for U1
+    assert not store.users.load("U1").doses[0].is_open
+    # Still not handled a minute on (its finish lost, say): it holds the ask back no more.
+    [won] = store.batches.claim("batch-2", AskKey(0, AT), [started(asked)], lease_seconds=30,
+                                unhandled_since=AT + 1)
+    assert won.status is WON
+    store.events.take_in("E2", U2, ["ShowHelp", "t"], AT)
+    store.events.finish("E2", U2)                                  # handled: nothing held
+    store.pipeliner.call(lambda pipe: pipe.ping(), store.keys.unhandled(U2))  # (sent behind it)
+    assert statuses(claim(store, "batch-3", claims[1].record, attempt=1)) == [WON]
 
 
 def test_an_unconfirmed_batch_is_resent_whole_with_its_own_key(store, redis_client):

@@ -471,7 +471,7 @@ def test_the_no_replica_wait_variant_claims_on_a_cluster_without_waiting(cluster
 
     def claim(batch_id, user_id):
         [claimed] = store.batches.claim(batch_id, AskKey(0, 60.0),
-                                        [UserRecord(user_id, (Dose(8, 0),))], 30)
+                                        [UserRecord(user_id, (Dose(8, 0),))], 30, 0.0)
         return claimed.status
 
     store = Store(cluster_client)

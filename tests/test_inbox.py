@@ -12,6 +12,7 @@ from chat import texts
 from domain.rounds import Dose
 from domain.user import UserRecord
 from storage import events, keys
+from storage.outage import StorageUnavailable
 from storage.store import Store
 from storage.users import Answering
 from tests.support import advance_together
@@ -64,7 +65,9 @@ def test_an_event_a_stopped_process_held_is_taken_over_with_what_it_says(store,
     taken = store.events.take_over("E1", AT + 6, shard=shard)
     assert taken.status == events.TAKEN_OVER
     assert taken.held == {"user": "U1", "message": ["SetTimes", [[7, 0]]]}
-    assert store.events.take_over("E1", AT + 6, shard=shard) is None   # now this process's
+    store.processes.heartbeat(store.token, 30)
+    other = Store(redis_client, token="p2")
+    assert other.events.take_over("E1", AT + 6, shard=shard) is None   # now a live process's
     # A redelivery from LINE takes over the same way, at once.
     dead.events.take_in("E2", "U1", ["ShowHelp", "t"], AT)
     assert store.events.take_in("E2", "U1", ["ShowHelp", "t"], AT).status == \
@@ -272,13 +275,90 @@ def test_an_answer_left_behind_by_a_killed_process_is_heard_before_the_next_reas
     first.say(user_id, "6時10分")
     second = make_bot()
     advance_together([first.timer, second.timer], 10 * 60)     # 6:10: 飲んだ? on the phone
+    advance_together([first.timer, second.timer], 9 * 60 + 58)  # 6:19:58
     dies_after_taking_in(first, monkeypatch)
     first.say(user_id, "飲んだ")                    # 200: taken in, then the process died
     stopped(first)
-    second.advance(minutes=10, seconds=2)            # 6:20:02: the re-ask is due ...
+    second.advance(seconds=4)                        # 6:20:02: the re-ask is due ...
     assert second.pushed_texts(user_id) == ["飲んだ?"]   # ... and waits for the answer
+    second.advance(seconds=2)
     assert second.system.inbox.sweep() == 1           # the answer, taken over
     second.advance(seconds=2)
     assert second.last_reply(user_id) == (texts.WELL_DONE,)
     second.advance(hours=2)
     assert second.pushed_texts(user_id) == ["飲んだ?"]   # no re-ask of an answered round
+
+
+def test_a_redelivery_of_an_event_whose_take_in_answer_was_lost_is_handled_at_once(
+        bot, user_id, platform, monkeypatch):
+    real = bot.store.events.take_in
+
+    def answer_lost(*args):                        # taken in, then the connection broke
+        real(*args)
+        raise StorageUnavailable("the answer was lost")
+
+    monkeypatch.setattr(bot.store.events, "take_in", answer_lost)
+    event = platform.make_text_event(user_id, "7時")
+    assert platform.post_events([event]) == 503    # LINE delivers it again
+    monkeypatch.undo()
+    assert platform.post_events([dict(event, deliveryContext={"isRedelivery": True})]) == 200
+    bot.timer.settle()
+    assert bot.last_reply(user_id) == (texts.times_set([(7, 0)]),)
+    assert bot.store.users.load(user_id).times == ((7, 0),)
+    assert bot.system.inbox.sweep() == 0           # finished
+
+
+def test_an_event_whose_finish_was_lost_holds_no_ask_back_and_is_taken_over(
+        bot, user_id, monkeypatch):
+    bot.say(user_id, "6時10分")
+    monkeypatch.setattr(bot.store.events, "finish", lambda *args: None)   # lost on the way
+    bot.say(user_id, "設定教えて")
+    monkeypatch.undo()
+    bot.advance(minutes=10, seconds=2)             # 6:10:02
+    assert bot.pushed_texts(user_id) == ["飲んだ?"]  # on time
+    assert bot.system.inbox.sweep() == 1           # its own, in hand no more
+    bot.timer.settle()
+    assert bot.system.inbox.sweep() == 0
+    assert bot.store.redis.zcard(bot.store.keys.unhandled(user_id)) == 0
+
+
+def test_a_reply_owed_that_cannot_be_sent_is_given_up_and_its_event_finished(
+        make_bot, user_id, monkeypatch):
+    first = make_bot()
+    second = make_bot()
+    monkeypatch.setattr(first.outbox, "reply", lambda *args, **kwargs: None)  # never sent
+    monkeypatch.setattr(first.store.events, "finish", lambda *args: None)   # killed first
+    first.say(user_id, "8時")
+    stopped(first)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the outbox failed")
+
+    monkeypatch.setattr(second.outbox, "reply", broken)
+    second.advance(seconds=6)
+    assert second.system.inbox.sweep() == 1
+    second.timer.settle()
+    assert second.system.inbox.sweep() == 0
+    assert second.store.events.stuck(second.timer.now()) == []   # finished, not in hand for ever
+
+
+def test_a_message_cut_short_by_a_stop_is_left_to_another_process(make_bot, user_id,
+                                                                  monkeypatch):
+    first = make_bot()
+    second = make_bot()
+    first.say(user_id, "7時")
+    saving = gevent.event.Event()
+
+    def stuck_in_save(*args, **kwargs):            # the stop comes in the middle of it
+        saving.set()
+        gevent.sleep(60)
+
+    monkeypatch.setattr(first.store.users, "save", stuck_in_save)
+    first.platform.webhook_url = first.url
+    assert first.platform.send_text(user_id, "8時も") == 200
+    assert saving.wait(5)
+    stopped(first)
+    second.advance(seconds=6)
+    assert second.system.inbox.sweep() == 1
+    second.timer.settle()
+    assert second.store.users.load(user_id).times == ((7, 0), (8, 0))

@@ -99,7 +99,8 @@ def test_a_user_whose_actor_is_busy_is_asked_by_that_actor(bot, monkeypatch):
 
 def test_asks_queued_while_the_senders_are_busy_go_out_together(bot, monkeypatch):
     users = crowd(bot, 4)
-    batcher = AskBatcher(bot.store.batches, bot.outbox, lease_seconds=30, senders=1)
+    batcher = AskBatcher(bot.store.batches, bot.outbox, bot.timer.now, lease_seconds=30,
+                         senders=1)
     bot.timer._move_to(bot.timer.now() + 600)    # 6:10 (their actors are not woken)
     plans = [plain_wakeup(bot.store.users.load(user), bot.timer.now(), bot.system.rules, TOKYO)
              for user in users]

@@ -2,11 +2,14 @@
 -- user whose record is still the version the caller decided on.
 --
 -- KEYS[1] the batch's body, KEYS[2] the batch's lease, then per user i (3 each): the record,
---   the claim of this user's ask, the user's webhook events not handled yet.
+--   the claim of this user's ask, the user's webhook events not handled yet (a sorted set
+--   by when each was taken in).
 -- ARGV[1] the claim's value naming this batch ("b:<batch id>"), ARGV[2] lease ms,
 --   ARGV[3] seconds to keep the claims and the body, ARGV[4] attempt, ARGV[5] the round's
---   start (epoch s), ARGV[6] this process's token, ARGV[7] the doses' name ('' : none);
---   then per user (3 each): the user id, the version read, and for a first ask the record
+--   start (epoch s), ARGV[6] this process's token, ARGV[7] the doses' name ('' : none),
+--   ARGV[8] the earliest take-in of a user's event that holds their ask back (epoch s: one
+--   taken in before it, and still not handled, is left behind and holds nothing); then per
+--   user (3 each): the user id, the version read, and for a first ask the record
 --   with its round started ('' otherwise).
 -- Guarantees: an ask is claimed by one batch only (the claim is kept as long as the body);
 --   the batch's body (recipients, attempt, round, name) and this process's lease on it are
@@ -15,18 +18,18 @@
 --   ask's claim writes the record with the round started: from then on an answer finds the
 --   round open.
 -- Returns: per user {'won', ''}, {'conflict', ''} (the record changed: nothing written),
---   {'pending', ''} (a message of theirs is still to be handled: it may answer this round,
---   so nothing is claimed yet) or {'claimed', the value of the claim that holds the ask
+--   {'unhandled', ''} (a message of theirs is still to be handled: it may answer this
+--   round, so nothing is claimed yet) or {'claimed', the value of the claim that holds the ask
 --   ("b:<batch id>")}.
 --! include record_version.lua
 local recipients, answers = {}, {}
 for i = 1, (#KEYS - 2) / 3 do
-  local record_key, claim_key, pending_key = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2]
-  local a = 5 + 3 * i
+  local record_key, claim_key, unhandled_key = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2]
+  local a = 6 + 3 * i
   if record_version(redis.call('GET', record_key)) ~= tonumber(ARGV[a + 1]) then
     answers[i] = {'conflict', ''}
-  elseif redis.call('SCARD', pending_key) > 0 then
-    answers[i] = {'pending', ''}
+  elseif redis.call('ZCOUNT', unhandled_key, ARGV[8], '+inf') > 0 then
+    answers[i] = {'unhandled', ''}
   else
     local holder = redis.call('GET', claim_key)
     if holder then

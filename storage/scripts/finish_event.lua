@@ -9,5 +9,5 @@ local value = redis.call('GET', KEYS[1])
 if value and value ~= 'd' and string.match(value, '^%a (%S+) ') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], 'd', 'EX', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('SREM', KEYS[3], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[3])
 return 1

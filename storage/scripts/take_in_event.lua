@@ -3,7 +3,7 @@
 --
 -- KEYS[1] the event's key, KEYS[2] the user's record, KEYS[3] the inbox (events not handled
 --   yet: a sorted set of event ids scored by when they were taken in), KEYS[4] the user's
---   events not handled yet (a set: while it has one, no ask of theirs goes out).
+--   events not handled yet (the same, for the user alone: scripts/claim_asks.lua reads it).
 -- ARGV[1] this process's token, ARGV[2] the event as stored ('{"user": ..., "message": ...}'),
 --   ARGV[3] now (epoch s), ARGV[4] seconds an event is remembered, ARGV[5] the event id,
 --   ARGV[6] a holder the caller found dead ('' : none).
@@ -20,7 +20,8 @@ local value = redis.call('GET', KEYS[1])
 if not value then
   redis.call('SET', KEYS[1], 'p ' .. ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[4])
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
-  redis.call('SADD', KEYS[4], ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[4]))
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5])
   redis.call('EXPIRE', KEYS[4], ARGV[4])
   return {'new', '', redis.call('GET', KEYS[2])}
 end
