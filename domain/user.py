@@ -39,7 +39,9 @@ class UserRecord(NamedTuple):
 
     def with_dose(self, old: Dose, new: Dose) -> "UserRecord":
         """The record with `old` (one of its doses, by identity) replaced by `new`."""
-        return self._replace(doses=tuple(new if dose is old else dose for dose in self.doses))
+        user_id, doses, tz, version, alerts = self  # (not _replace: a burst makes thousands)
+        return UserRecord(user_id, tuple(new if dose is old else dose for dose in doses), tz,
+                          version, alerts)
 
     def applied_to_all(self, event, now: float, rules, tz) -> "UserRecord":
         """`event` applied to every dose (one without effects: Cancel, Resume)."""

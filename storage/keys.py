@@ -68,7 +68,9 @@ class Layout:
         return zlib.crc32(user_id.encode()) % self.shards
 
     def _of(self, user_id: str) -> str:
-        return self.prefixes[self.shard_of(user_id)]
+        if not self.cluster:  # a burst spells a few keys per user: no hash on one Redis
+            return self.prefixes[0]
+        return self.prefixes[zlib.crc32(user_id.encode()) % self.shards]
 
     # -- a user's keys ---------------------------------------------------------------------
     def user(self, user_id: str) -> str:

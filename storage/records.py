@@ -52,10 +52,13 @@ def decode(user_id: str, raw: bytes, legacy: upgrade.Legacy = upgrade.DEFAULTS) 
 
 
 def _time(dose: Dose) -> list:
-    time = [dose.hour, dose.minute, dose.due, dose.at, dose.day, _state(dose.state), dose.asks,
-            dose.answered_at, list(dose.alerted), dose.name, _days(dose.days)]
-    while len(time) > _ALWAYS and (time[-1] is None or time[-1] == []):
-        time.pop()
+    hour, minute, due, at, day, state, asks, answered_at, alerted, name, days = dose
+    time = [hour, minute, due, at, day, None if state is None else state.value, asks,
+            answered_at]
+    if alerted or name is not None or days is not EVERY_DAY:  # (a burst encodes plain ones)
+        time += [list(alerted), name, _days(days)]
+        while len(time) > _ALWAYS and (time[-1] is None or time[-1] == []):
+            time.pop()
     return time
 
 
@@ -63,10 +66,6 @@ def _dose(hour, minute, due, at, day, state, asks, answered_at, told=(), name=No
           days=None) -> Dose:
     return Dose(hour, minute, due, at, day, _STATES.get(state), asks, answered_at,
                 tuple(told), name, _DAYS_FROM[type(days)](days))
-
-
-def _state(state):
-    return None if state is None else state.value
 
 
 def _days(days: Days):
