@@ -10,7 +10,7 @@ watch alert. Prints what the LINE stand-in saw:
 
     python -m bench.chaos --users 1000 --kills 20
     python -m bench.chaos --processes 2    # two servers on one Redis, killed in turn
-    python -m bench.chaos --no-answers     # nobody answers (the run before issue 19)
+    python -m bench.chaos --no-answers     # nobody answers (asks and alerts only)
     python -m bench.chaos --cluster --workers 3 --kills 10 --failovers 2
                                            # on a Redis Cluster whose masters fail over
 

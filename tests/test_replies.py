@@ -1,4 +1,4 @@
-"""Issue 19: replies under overload. A webhook answered 200 gets its reply while its token is
+"""Replies under overload. A webhook answered 200 gets its reply while its token is
 still good, or it is refused with 503 before anything changes; replies share LINE's
 per-channel rate with pushes; a reply is tried again only when LINE certainly did not act."""
 import logging
