@@ -30,7 +30,9 @@ LEFT_BEHIND_AFTER_SECONDS = 5.0
 class Inbox:
     def __init__(self, system):
         self._system = system
-        self._in_hand = set()  # events taken in or handed to an actor here, not finished yet
+        self._taking_in = set()  # events this process is taking in now (Redis not answered)
+        self._in_hand = set()    # events handed to an actor here, not finished yet
+        self._finishing = set()  # events handled here whose finish Redis has not answered
 
     def take_in(self, event_id: Optional[str], user_id: str, message) -> str:
         """Take in the event and hand it to the user's actor; returns what became of it (the
@@ -43,20 +45,23 @@ class Inbox:
         store, now = system.store.events, system.timer.now()
         if event_id in self._in_hand:
             return "in_hand"
-        self._in_hand.add(event_id)
+        if event_id in self._finishing:  # handled here: its finish is on its way
+            return "duplicate"
+        if event_id in self._taking_in:  # an earlier delivery's take-in may yet fail: refused,
+            raise StorageUnavailable("this event is being taken in")  # LINE delivers it again
+        self._taking_in.add(event_id)
         try:
             taken = store.take_in(event_id, user_id, encode(message), now)
             if taken.status == events.HELD and taken.holder == store.token:
                 # Ours, and not in hand: the answer of its take-in (or its finish) was lost.
                 taken = (store.take_over(event_id, now, store.keys.shard_of(user_id))
                          or events.TakenIn(events.DONE))
-        except BaseException:
-            self._in_hand.discard(event_id)
-            raise
+            if taken.status in (events.NEW, events.TAKEN_OVER):
+                self._hand_on(event_id, user_id, taken, message)
+        finally:
+            self._taking_in.discard(event_id)
         if taken.status in (events.DONE, events.HELD):
-            self._in_hand.discard(event_id)
             return "duplicate" if taken.status == events.DONE else "in_hand"
-        self._hand_on(event_id, user_id, taken, message)
         return "told" if taken.status == events.NEW else "taken_over"
 
     def sweep_forever(self) -> None:
@@ -76,18 +81,17 @@ class Inbox:
         store, now = self._system.store.events, self._system.timer.now()
         taken_over = 0
         for event in store.stuck(now - LEFT_BEHIND_AFTER_SECONDS):
-            if event.event_id in self._in_hand:
-                continue  # queued behind its user's other messages here: not abandoned
-            self._in_hand.add(event.event_id)  # a redelivery meanwhile is in hand
-            taken = None
+            if event.event_id in self._taking_in or event.event_id in self._in_hand or \
+                    event.event_id in self._finishing:
+                continue  # being taken in, handled (or queued to be) or finished here
+            self._taking_in.add(event.event_id)  # a redelivery meanwhile is refused
             try:
                 taken = store.take_over(event.event_id, now, event.shard)
+                if taken is not None:
+                    self._hand_on(event.event_id, taken.held["user"], taken)
+                    taken_over += 1
             finally:
-                if taken is None:
-                    self._in_hand.discard(event.event_id)
-            if taken is not None:
-                self._hand_on(event.event_id, taken.held["user"], taken)
-                taken_over += 1
+                self._taking_in.discard(event.event_id)
         if taken_over:
             log.info("took over %d webhook events left behind", taken_over)
         return taken_over
@@ -95,7 +99,9 @@ class Inbox:
     def finished(self, event_id: str, user_id: str) -> None:
         """`user_id`'s event was handled here (or its handling failed) and finished."""
         self._in_hand.discard(event_id)
-        self._system.store.events.finish(event_id, user_id)
+        self._finishing.add(event_id)
+        self._system.store.events.finish(event_id, user_id,
+                                         lambda: self._finishing.discard(event_id))
 
     def _hand_on(self, event_id, user_id, taken, message=None) -> None:
         system = self._system
@@ -116,6 +122,7 @@ class Inbox:
             if reply_token:
                 system.outbox.reply(reply_token, messages)
         except Exception as exc:  # the outbox logs what LINE said; the reply is given up
+            # (the type alone: what failed around a reply may hold its token)
             log.error("sending a reply owed failed (%s)", type(exc).__name__)
         finally:
             self.finished(event_id, user_id)

@@ -82,12 +82,11 @@ class WebhookEvents:
     @outage_aware
     def take_over(self, event_id: str, now: float, shard: int = 0) -> Optional[TakenIn]:
         """An event found in `shard`'s inbox, taken over when its holder has stopped, or when
-        it is this process's own and the caller knows that it has it in hand no more (its
-        take-in's answer, or its finish, never came back). None: another live process
-        handles it, or it was handled meanwhile. Read through the pipeline, after any finish
-        this process sent before."""
-        event_key = self.keys.event_in(shard, event_id)
-        value = self._pipeliner.call(lambda pipe: pipe.get(event_key), event_key)
+        it is this process's own: only the caller knows whether this process still has it
+        in hand, so it must ask for none it has (actors/inbox.py: none taken in, handled or
+        being finished here). None: another live process handles it, or it was handled
+        meanwhile."""
+        value = self.redis.get(self.keys.event_in(shard, event_id))
         if value is None or value == b"d":
             self.redis.zrem(self.keys.inbox(shard), event_id)
             return None
@@ -97,17 +96,17 @@ class WebhookEvents:
         taken = self._call_take_in(event_id, held["user"], b"", now, dead=holder)
         return taken if taken.status == TAKEN_OVER else None
 
-    def finish(self, event_id: str, user_id: str) -> None:
+    def finish(self, event_id: str, user_id: str, then=None) -> None:
         """`user_id`'s event is handled (or will never be: its handling failed). Sent without
-        waiting for Redis's answer: should it not get there, the event stays in the inbox,
-        and the look for events left behind takes it over (its reply was sent: LINE refuses
-        the token the second time)."""
+        waiting for Redis's answer (`then()` is called once it is back, or the error):
+        should it not get there, the event stays in the inbox, and the look for events left
+        behind takes it over (its reply was sent: LINE refuses the token the second time)."""
         event_key = self.keys.webhook_event(event_id, user_id)
         script_keys = [event_key, self.keys.inbox(self.keys.shard_of(user_id)),
                        self.keys.unhandled(user_id)]
         self._pipeliner.send(lambda pipe: self._finish(
             keys=script_keys, args=[self.token, EVENT_DEDUPE_TTL, event_id],
-            client=pipe), event_key)
+            client=pipe), event_key, then)
 
     @outage_aware
     def stuck(self, taken_in_before: float, limit: int = 100) -> List[Stuck]:

@@ -55,10 +55,15 @@ class Pipeliner:
         gevent.wait(answers)
         return [answer.get() for answer in answers]
 
-    def send(self, add, key=None) -> None:
+    def send(self, add, key=None, then=None) -> None:
         """`call` (`key` as there) without waiting for the answer, for a command whose
-        answer nobody needs (a failure only leaves what it would have written unwritten)."""
-        self._queued.append((add, AsyncResult(), key))
+        answer nobody needs (a failure only leaves what it would have written unwritten).
+        `then()`, if given, is called once the answer or the error is back (from the hub:
+        it must not block)."""
+        answer = AsyncResult()
+        if then is not None:
+            answer.rawlink(lambda _: then())
+        self._queued.append((add, answer, key))
         if not self._flushing:
             self._flushing = True
             gevent.spawn(self._flush)

@@ -6,6 +6,7 @@ from typing import Union, get_origin, get_type_hints
 
 import gevent
 import orjson
+import redis
 from redis.crc import key_slot
 
 from chat import texts
@@ -311,7 +312,11 @@ def test_a_redelivery_of_an_event_whose_take_in_answer_was_lost_is_handled_at_on
 def test_an_event_whose_finish_was_lost_holds_no_ask_back_and_is_taken_over(
         bot, user_id, monkeypatch):
     bot.say(user_id, "6時10分")
-    monkeypatch.setattr(bot.store.events, "finish", lambda *args: None)   # lost on the way
+
+    def lost(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("the connection broke")
+
+    monkeypatch.setattr(bot.store.events, "_finish", lost)   # lost on the way to Redis
     bot.say(user_id, "設定教えて")
     monkeypatch.undo()
     bot.advance(minutes=10, seconds=2)             # 6:10:02
@@ -362,3 +367,25 @@ def test_a_message_cut_short_by_a_stop_is_left_to_another_process(make_bot, user
     assert second.system.inbox.sweep() == 1
     second.timer.settle()
     assert second.store.users.load(user_id).times == ((7, 0), (8, 0))
+
+
+def test_a_redelivery_while_the_first_delivery_is_still_taken_in_is_refused_not_lost(
+        bot, user_id, platform, monkeypatch):
+    real, waiting, go_on = bot.store.events.take_in, gevent.event.Event(), gevent.event.Event()
+
+    def slow(*args):                               # Redis stalls on the first delivery
+        waiting.set()
+        go_on.wait(5)
+        return real(*args)
+
+    monkeypatch.setattr(bot.store.events, "take_in", slow)
+    event = platform.make_text_event(user_id, "7時")
+    first = gevent.spawn(platform.post_events, [event])
+    assert waiting.wait(5)
+    # LINE gave up waiting and delivers it again: refused, since the first may yet fail.
+    assert platform.post_events([dict(event, deliveryContext={"isRedelivery": True})]) == 503
+    go_on.set()
+    assert first.get(timeout=5) == 200
+    bot.timer.settle()
+    assert [r.texts for r in platform.replies if r.to == user_id] == [
+        (texts.times_set([(7, 0)]),)]

@@ -6,12 +6,13 @@
 --   events not handled yet (the same, for the user alone: scripts/claim_asks.lua reads it).
 -- ARGV[1] this process's token, ARGV[2] the event as stored ('{"user": ..., "message": ...}'),
 --   ARGV[3] now (epoch s), ARGV[4] seconds an event is remembered, ARGV[5] the event id,
---   ARGV[6] a holder the caller found dead ('' : none).
+--   ARGV[6] the holder the caller takes it from ('' : none): a process found dead, or this
+--   very process when it no longer has the event in hand (actors/inbox.py).
 -- The event's key holds "p <holder> <event>" while a process handles it, "r <holder> <reply>"
 --   once the user's record was saved with its effect and its reply has still to go out, and
 --   "d" once handled.
--- Guarantees: one live process at a time holds an event; an event held by a dead process
---   (ARGV[6]) is taken over with what it holds.
+-- Guarantees: one process at a time holds an event; an event held by ARGV[6] is taken over
+--   with what it holds. The user's events not handled yet lose members over ARGV[4] old.
 -- Returns: {'new', '', record or false}: this process handles it (what it says: ARGV[2]);
 --   {'done', '', false}; {'held', holder, false}: a live process does;
 --   {'taken over', held value, record or false}: "p ..." (handle what it says) or "r ..."
