@@ -147,6 +147,22 @@ def dies_after_taking_in(bot, monkeypatch):
     monkeypatch.setattr(bot.system.inbox, "_hand_on", lambda *args, **kwargs: None)
 
 
+def killed_in(first, owner, name, user_id, text, monkeypatch):
+    """`first` takes in `text` from `user_id` (200) and is killed, as SIGKILL would, while its
+    actor is inside `owner.name`."""
+    reached, never = gevent.event.Event(), gevent.event.Event()
+
+    def stuck(*args, **kwargs):
+        reached.set()
+        never.wait()                               # until the kill
+
+    monkeypatch.setattr(owner, name, stuck)
+    first.platform.webhook_url = first.url
+    assert first.platform.send_text(user_id, text) == 200
+    assert reached.wait(5)
+    stopped(first)
+
+
 def stopped(bot):
     """Kill `bot` as SIGKILL would; its heartbeat is gone (it expires on Redis's clock)."""
     token = bot.system.token
@@ -192,18 +208,7 @@ def test_a_change_saved_by_a_process_killed_before_its_reply_is_replied_once(
     first = make_bot()
     second = make_bot()
     first.say(user_id, "8時")
-    died = gevent.event.Event()
-
-    def die(*args, **kwargs):                      # the reply never leaves: SIGKILL
-        died.set()
-        raise gevent.GreenletExit
-
-    monkeypatch.setattr(first.outbox, "reply", die)
-    monkeypatch.setattr(first.store.events, "finish", lambda *args: None)  # dead: no more
-    first.platform.webhook_url = first.url
-    assert first.platform.send_text(user_id, "8時の薬は血圧の薬") == 200
-    assert died.wait(5)
-    stopped(first)
+    killed_in(first, first.outbox, "reply", user_id, "8時の薬は血圧の薬", monkeypatch)
     # LINE redelivers (no 200 came? it came: either way), and the sweep finds it too.
     second.advance(seconds=6)
     assert second.system.inbox.sweep() == 1
@@ -352,17 +357,7 @@ def test_a_message_cut_short_by_a_stop_is_left_to_another_process(make_bot, user
     first = make_bot()
     second = make_bot()
     first.say(user_id, "7時")
-    saving = gevent.event.Event()
-
-    def stuck_in_save(*args, **kwargs):            # the stop comes in the middle of it
-        saving.set()
-        gevent.sleep(60)
-
-    monkeypatch.setattr(first.store.users, "save", stuck_in_save)
-    first.platform.webhook_url = first.url
-    assert first.platform.send_text(user_id, "8時も") == 200
-    assert saving.wait(5)
-    stopped(first)
+    killed_in(first, first.store.users, "save", user_id, "8時も", monkeypatch)
     second.advance(seconds=6)
     assert second.system.inbox.sweep() == 1
     second.timer.settle()
