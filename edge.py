@@ -75,13 +75,13 @@ class Callback:
             webhook = parse_webhook(raw)
         except MalformedWebhook as exc:
             log.warning("signed webhook rejected: %s", exc)
-            return _plain(400, "malformed webhook body")
+            return plain(400, "malformed webhook body")
         for unreadable in webhook.unreadable:
             _log_unreadable(unreadable)
         events = webhook.events
         if events and not self._system.ready.wait(READY_WAIT_SECONDS):
             _log_refused(events, "starting")
-            return _plain(503, "starting up")  # LINE redelivers
+            return plain(503, "starting up")  # LINE redelivers
         routes = [translate(event) for event in events]
         owed = [route.reply_token for route in routes if route is not None and route.reply_token]
         if owed and not self._outbox.backlog.promise(owed, wait=ROOM_WAIT_SECONDS):
@@ -100,12 +100,12 @@ class Callback:
             # Events taken in before this one are in hand when LINE redelivers the body.
             log.warning("webhook refused with 503: Redis unavailable")
             _log_refused(events[handed:], "redis")
-            return _plain(503, "storage unavailable")
+            return plain(503, "storage unavailable")
         finally:
             for route in routes[handed:]:
                 if route is not None:
                     self._outbox.backlog.settle(route.reply_token)
-        return _plain(200, "OK")
+        return plain(200, "OK")
 
     def _dispatch(self, event, routed) -> str:
         """Hand one event on; returns what was done with it (the `outcome` logged). Whoever
@@ -132,18 +132,18 @@ def _signed_body(environ, secret):
     """The body, or the answer to a request that is not a signed webhook body."""
     length = _declared_length(environ)
     if length is _INVALID:
-        return _plain(400, "bad Content-Length")
+        return plain(400, "bad Content-Length")
     if length is not None and length > MAX_BODY_BYTES:
-        return _plain(413, "request body too large")  # refused before reading a byte
+        return plain(413, "request body too large")  # refused before reading a byte
     signature = environ.get("HTTP_X_LINE_SIGNATURE")
     if not signature:
-        return _plain(400, "missing signature")
+        return plain(400, "missing signature")
     raw = _read_body(environ, length, MAX_BODY_BYTES)
     if raw is None:
-        return _plain(413, "request body too large")
+        return plain(413, "request body too large")
     if not signature_ok(secret, raw, signature):
         log.warning("webhook with a bad signature (%d bytes)", len(raw))
-        return _plain(400, "bad signature")
+        return plain(400, "bad signature")
     return raw
 
 
@@ -162,7 +162,7 @@ class _Refusals:
         if not self._count:
             gevent.spawn_later(self.SECONDS, self._log)
         self._count += 1
-        return _plain(503, "too many replies owed")
+        return plain(503, "too many replies owed")
 
     def _log(self):
         log.warning("%s", fields(outcome="refused", status=503, reason="busy",
@@ -171,7 +171,7 @@ class _Refusals:
         self._count = 0
 
 
-def _plain(status, text):
+def plain(status, text):
     return HTTPResponse(status=status, body=text, headers={"Content-Type": "text/plain"})
 
 

@@ -17,7 +17,7 @@ import socket
 from bottle import Bottle, HTTPResponse, request, response
 
 import logsafe
-from edge import Callback
+from edge import Callback, plain
 from startup import refuse_start
 
 log = logging.getLogger("usa_reminder.web")
@@ -38,14 +38,14 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
     @app.get("/healthcheck")
     def healthz():
         if system.ready.is_set():
-            return _plain(200, "OK")
-        return _plain(503, "starting up")
+            return plain(200, "OK")
+        return plain(503, "starting up")
 
     def _authorized(allow_query_token=False):
         """The bearer token; the HTML page also takes `?token=` (a browser cannot send a
         header when it opens a link). Both compared in constant time."""
         if not debug_token:
-            return _plain(404, "not found")
+            return plain(404, "not found")
         # Raw environ value: Bottle's headers decode as UTF-8 and fail on other bytes.
         given = request.environ.get("HTTP_AUTHORIZATION", "")
         if hmac.compare_digest(given.encode(), f"Bearer {debug_token}".encode()):
@@ -53,7 +53,7 @@ def create_app(*, channel_secret, system, store, outbox, debug_token=None):
         if allow_query_token and hmac.compare_digest(
                 request.query.get("token", "").encode(), debug_token.encode()):
             return None
-        return _plain(401, "unauthorized")
+        return plain(401, "unauthorized")
 
     @app.get("/debug/actors")
     def debug_actors():
@@ -92,10 +92,6 @@ def _with_names_and_quota(snapshot, outbox, system):
     usage = outbox.quota.current()
     return {**snapshot, "users": users, "quota": None if usage is None else usage.as_dict(),
             "watch_alerts_this_month": month["watch_alerts"]}
-
-
-def _plain(status, text):
-    return HTTPResponse(status=status, body=text, headers={"Content-Type": "text/plain"})
 
 
 # -- entry point ----------------------------------------------------------------------------

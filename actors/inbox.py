@@ -52,10 +52,6 @@ class Inbox:
         self._taking_in.add(event_id)
         try:
             taken = store.take_in(event_id, user_id, encode(message), now)
-            if taken.status == events.HELD and taken.holder == store.token:
-                # Ours, and not in hand: the answer of its take-in (or its finish) was lost.
-                taken = (store.take_over(event_id, now, store.keys.shard_of(user_id))
-                         or events.TakenIn(events.DONE))
             if taken.status in (events.NEW, events.TAKEN_OVER):
                 self._hand_on(event_id, user_id, taken, message)
         finally:

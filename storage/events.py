@@ -72,11 +72,14 @@ class WebhookEvents:
     def take_in(self, event_id: str, user_id: str, message: list, now: float) -> TakenIn:
         """Take in the event `event_id` saying `message` (actors/inbox.py) to `user_id`'s
         actor, with the user's record read in the same round trip. An event a dead process
-        held is taken over."""
+        held is taken over, and so is one this process holds: the caller asks only for an
+        event it has not in hand (the answer of an earlier take-in, or of its finish, was
+        lost)."""
         event = orjson.dumps({"user": user_id, "message": message})
         taken = self._call_take_in(event_id, user_id, event, now, dead="")
-        if taken.status == HELD and not self._alive(taken.holder):
-            taken = self._call_take_in(event_id, user_id, event, now, dead=taken.holder)
+        holder = taken.holder
+        if taken.status == HELD and (holder == self.token or not self._processes.alive(holder)):
+            taken = self._call_take_in(event_id, user_id, event, now, dead=holder)
         return taken
 
     @outage_aware
@@ -142,9 +145,6 @@ class WebhookEvents:
         if status == TAKEN_OVER:
             return TakenIn(status, record, held=_holder_and_held(detail)[1])
         return TakenIn(status, record)
-
-    def _alive(self, holder: str) -> bool:
-        return holder == self.token or self._processes.alive(holder)
 
 
 def _holder_and_held(value: bytes):

@@ -17,9 +17,9 @@ assert RING_DAYS >= KEEP_DAYS
 EPOCH = date(2020, 1, 1)
 CELL_BITS = 32
 
-# scripts/tally.lua writes cells in this layout (it has the same two constants), in the same
-# script as the record's compare-and-set (scripts/save_records.lua): an outcome is counted
-# exactly once.
+# scripts/tally.lua writes cells in this layout (it has the same two constants: a test holds
+# them equal), in the same script as the record's compare-and-set (scripts/save_records.lua):
+# an outcome is counted exactly once.
 
 
 def day_number(day: str) -> int:

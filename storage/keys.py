@@ -67,6 +67,13 @@ class Layout:
             return 0
         return zlib.crc32(user_id.encode()) % self.shards
 
+    def by_shard(self, items, user_of=lambda user_id: user_id) -> dict:
+        """`items` by their user's shard, in order within each."""
+        grouped = {}
+        for item in items:
+            grouped.setdefault(self.shard_of(user_of(item)), []).append(item)
+        return grouped
+
     def _of(self, user_id: str) -> str:
         if not self.cluster:  # (one call less: a burst spells several keys per user)
             return self.prefixes[0]

@@ -52,12 +52,3 @@ class Nodes:
         except redis.exceptions.RedisClusterException as exc:  # no node answers: an outage
             raise redis.exceptions.ConnectionError(str(exc)) from exc
         self._stale = False
-
-    def primaries(self):
-        """(name, client) of each master (one Redis: the client)."""
-        if not self.cluster:
-            return [("", self.client)]
-        if self._stale:
-            self._refresh()
-        return [(node.name, self.client.get_redis_connection(node))
-                for node in self.client.get_primaries()]

@@ -135,10 +135,6 @@ class LocalCluster:
     def url(self):
         return self.nodes[0].url
 
-    @property
-    def urls(self):
-        return [node.url for node in self.nodes]
-
     def client(self, node) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=5)
 

@@ -80,7 +80,7 @@ class Store:
         self.events = WebhookEvents(client, self.pipeliner, self.outage, self.users,
                                     self.processes, token, layout)
         self.watches = Watches(client, self.pipeliner, self.outage, layout)
-        self.usage = Usage(client, layout, nodes)
+        self.usage = Usage(client, layout)
         self.go_import = GoImport(client, self.outage, layout)
 
     @property
@@ -91,8 +91,3 @@ class Store:
     def token(self, token: str) -> None:
         """A new start of the process: leases of the one before are another process's."""
         self.batches.token = self.alert_claims.token = self.events.token = token
-
-    @property
-    def unavailable(self) -> bool:
-        """The last call found Redis unreachable."""
-        return self.outage.ongoing

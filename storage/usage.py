@@ -10,17 +10,14 @@ KEEP_SECONDS = 62 * 24 * 3600
 
 
 class Usage:
-    def __init__(self, client, layout, nodes):
+    def __init__(self, client, layout):
         self.redis = client
         self.keys = layout
-        self._nodes = nodes
         self._count_pushes = lua.register(client, "count_pushes.lua")
 
     def count_pushes(self, month: str, user_ids: Iterable[str], alerts: int = 0) -> None:
         layout = self.keys
-        by_shard = {}
-        for user_id in user_ids:
-            by_shard.setdefault(layout.shard_of(user_id), []).append(user_id)
+        by_shard = layout.by_shard(user_ids)
         if alerts and not by_shard:
             by_shard[0] = []
         for shard, users in by_shard.items():
@@ -34,10 +31,7 @@ class Usage:
         if not user_ids:
             return {}
         layout, counts = self.keys, {}
-        by_shard = {}
-        for user_id in user_ids:
-            by_shard.setdefault(layout.shard_of(user_id), []).append(user_id)
-        for shard, users in by_shard.items():
+        for shard, users in layout.by_shard(user_ids).items():
             counts.update(zip(users, self.redis.hmget(layout.pushes_in(month, shard), users)))
         return {user_id: int(counts[user_id] or 0) for user_id in user_ids}
 

@@ -78,7 +78,7 @@ class Users:
         user_key = self.keys.user
         if not self.keys.cluster:
             return self.redis.mget([user_key(u) for u in user_ids])
-        by_shard = _by_shard(self.keys, user_ids)
+        by_shard = self.keys.by_shard(user_ids)
         if len(by_shard) == 1:
             return self.redis.mget([user_key(u) for u in user_ids])
         found = {}
@@ -111,7 +111,7 @@ class Users:
         changes, answering = changes or {}, answering or {}
         layout = self.keys
         if layout.cluster:
-            groups = list(_by_shard(layout, batch, lambda record: record.user_id).values())
+            groups = list(layout.by_shard(batch, lambda record: record.user_id).values())
         else:
             groups = [batch]
         calls = [self._save_call(group, changes, answering) for group in groups]
@@ -185,14 +185,6 @@ class Users:
         for found in scan_keys(self.redis, self.keys.user_pattern, batch):
             yield [self.decode(key[prefix:].decode(), raw)
                    for key, raw in zip(found, self.redis.mget(found)) if raw is not None]
-
-
-def _by_shard(layout, items, user_of=lambda user_id: user_id) -> dict:
-    """`items` by their user's shard, in order within each."""
-    groups = {}
-    for item in items:
-        groups.setdefault(layout.shard_of(user_of(item)), []).append(item)
-    return groups
 
 
 def scan_keys(client, pattern: str, batch: int) -> Iterator[List[bytes]]:

@@ -11,7 +11,7 @@ from domain.history import DayTally, TallyChange
 from domain.rounds import Dose, RoundState
 from domain.user import UserRecord
 from domain.watch import Alert, AlertKind
-from storage import records, upgrade
+from storage import history, lua, records, upgrade
 from storage.store import Store, connect
 from storage.users import Conflict
 from tests.conftest import on_one_redis_and_a_cluster
@@ -222,14 +222,28 @@ def test_the_due_index_shows_the_next_due_of_every_shard(store):
     assert sorted(everyone) == sorted(record.user_id for record in saved)
 
 
-def test_save_many_saves_users_of_many_shards_in_one_call(store):
+def test_save_many_saves_users_of_many_shards_in_one_call(store, monkeypatch):
     batch = [UserRecord(f"U{n}", (Dose(8, 0, due=AT),)) for n in range(60)]
     stale = store.users.save(batch[7])
     store.users.save(stale)                   # U7 changed meanwhile
+    round_trips, scripts = [], []
+    for name in ("call", "call_many"):        # what goes to Redis, and the scripts run
+        monkeypatch.setattr(store.pipeliner, name, lambda *args, real=getattr(
+            store.pipeliner, name): round_trips.append(1) or real(*args))
+    run = store.users._save_records
+    monkeypatch.setattr(store.users, "_save_records",
+                        lambda **kwargs: scripts.append(1) or run(**kwargs))
     saved = store.users.save_many(batch)
+    assert len(round_trips) == 1               # one round trip, one script call a shard
+    assert len(scripts) == len({store.keys.shard_of(record.user_id) for record in batch})
     assert saved.conflicts == ["U7"] and len(saved.records) == 59
     loaded = store.users.load_many([record.user_id for record in batch])
     assert [record.version for record in loaded] == [2 if n == 7 else 1 for n in range(60)]
+
+
+def test_the_history_script_lays_its_cells_out_as_the_store_reads_them():
+    assert (f"local RING_DAYS, CELL_BITS = {history.RING_DAYS}, {history.CELL_BITS}\n"
+            in lua.source("tally.lua"))
 
 
 def test_the_due_index_is_built_once_for_records_stored_before_it(store, redis_client):
