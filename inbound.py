@@ -137,19 +137,22 @@ def translate(event):
     """ForUser, NotOneToOne, or None for events the bot ignores."""
     if getattr(event, "mode", None) != "active":
         return None  # standby: another channel answers; send nothing
-    if isinstance(event, PostbackEvent) and texts.read_postback(event.postback.data) is None:
-        return None  # a button the bot did not make: not said to the bot, wherever tapped
+    button = None
+    if isinstance(event, PostbackEvent):
+        button = texts.read_postback(event.postback.data)
+        if button is None:
+            return None  # a button the bot did not make: not said to the bot, wherever tapped
     source = getattr(event, "source", None)
     reply_token = getattr(event, "reply_token", None)
     if not isinstance(source, UserSource) or not source.user_id:
         if isinstance(event, (MessageEvent, PostbackEvent, JoinEvent)) and source is not None:
             return NotOneToOne(reply_token)
         return None
-    message = _message_for(event, reply_token)
+    message = _message_for(event, button, reply_token)
     return None if message is None else ForUser(source.user_id, message)
 
 
-def _message_for(event, reply_token):
+def _message_for(event, button, reply_token):
     if isinstance(event, MessageEvent):
         content = event.message
         if isinstance(content, TextMessageContent):
@@ -160,7 +163,7 @@ def _message_for(event, reply_token):
         # A sticker, a photo of the pill box, anything: it answers an open reminder.
         return messages.MessageReceived(reply_token=reply_token)
     if isinstance(event, PostbackEvent):
-        return _postback_message(event.postback, reply_token)
+        return _postback_message(button, event.postback.params, reply_token)
     if isinstance(event, FollowEvent):
         return messages.Greet(reply_token)
     if isinstance(event, UnfollowEvent):
@@ -168,21 +171,17 @@ def _message_for(event, reply_token):
     return None
 
 
-def _postback_message(postback, reply_token):
-    """A tap on one of the bot's own buttons (chat/texts.py `read_postback`): every postback
-    the bot reads becomes its message here. None for data the bot did not make (another
-    tool's rich menu, a date picker): the user did not talk to the bot, so nothing is
-    answered (`translate` drops such postbacks first, in a group too). Only the 飲んだ!
-    button's data answers a round; the bot's time picker sets or adds a time."""
-    button = texts.read_postback(postback.data)
-    if button is None:
-        return None
+def _postback_message(button, params, reply_token):
+    """A tap on one of the bot's own buttons (chat/texts.py `read_postback`; `translate`
+    drops the data the bot did not make, another tool's rich menu or date picker, in a group
+    too): every postback the bot reads becomes its message here. Only the 飲んだ! button's
+    data answers a round; the bot's time picker sets or adds a time (`params`: its time)."""
     if isinstance(button, texts.Keep):
         return messages.KeepSchedule(reply_token)
     if isinstance(button, texts.Change):
         return messages.ChangeSchedule(button.schedule, button.times, button.days, reply_token)
     if button.word == texts.POSTBACK_PICK_TIME:
-        picked = texts.picked_time(postback.params)
+        picked = texts.picked_time(params)
         if picked is None:
             return messages.RejectTime(reply_token)
         return messages.TimePicked(picked, reply_token)

@@ -80,7 +80,6 @@ class AskBatcher:
         self._waiting = {}     # (shard, AskKey) -> [_Waiting], waiting longest first
         self._senders = 0
         self._resending = {}   # batch id -> AsyncResult of its resend by this process
-        self._shard_of = batches.keys.shard_of
 
     def ask(self, record: UserRecord, dose: Dose, attempt: int) -> Asked:
         """Ask `record`'s user ask `attempt` of `dose`'s round, together with everyone else
@@ -101,9 +100,7 @@ class AskBatcher:
         first = asks[0][1]
         key = AskKey(attempt, first.at, first.name)
         if self._batches.keys.cluster:
-            by_shard = {}
-            for waiting in waitings:
-                by_shard.setdefault(self._shard_of(waiting.record.user_id), []).append(waiting)
+            by_shard = self._batches.keys.by_shard(waitings, lambda waiting: waiting.record.user_id)
             for shard, group in by_shard.items():
                 self._queue((shard, key), group)
         else:

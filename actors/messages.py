@@ -177,9 +177,8 @@ def _plain(value):
 
 def decode(data: list):
     """The message `encode` gave `data` for."""
-    cls = _FROM_CHAT[data[0]]
-    hints = get_type_hints(cls)
-    return cls(*(_typed(hints[f.name], value) for f, value in zip(fields(cls), data[1:])))
+    cls, field_hints = _FROM_CHAT[data[0]]
+    return cls(*(_typed(hint, value) for hint, value in zip(field_hints, data[1:])))
 
 
 def _typed(hint, value):
@@ -198,7 +197,9 @@ def _typed(hint, value):
     return value
 
 
-# Every message from the chat: every dataclass above but the scheduler's and the wrapper.
-_FROM_CHAT = {name: cls for name, cls in list(globals().items())
+# Every message from the chat (every dataclass above but the scheduler's and the wrapper), by
+# name: the class and its fields' types, in order.
+_FROM_CHAT = {name: (cls, [get_type_hints(cls)[f.name] for f in fields(cls)])
+              for name, cls in list(globals().items())
               if isinstance(cls, type) and is_dataclass(cls)
               and cls not in (ReminderDue, ScheduleDue, FromWebhook)}

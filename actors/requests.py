@@ -134,9 +134,10 @@ def show_setting(actor, message: ShowSetting):
     record = actor.record
     default_zone = actor.settings.timezone
     own_zone = record.tz if record.tz and record.tz != default_zone else None
-    watches, names_of = actor.system.watches, actor.system.notices.names_of
-    watchers = names_of(watches.watchers(actor.user_id))
-    watching = names_of(watches.watching(actor.user_id))
+    watches = actor.system.watches
+    watcher_ids = list(watches.watchers(actor.user_id))
+    names = actor.system.notices.names_of(watcher_ids + list(watches.watching(actor.user_id)))
+    watchers, watching = names[:len(watcher_ids)], names[len(watcher_ids):]  # looked up at once
     actor.reply(message.reply_token,
                 texts.current_setting(record.doses, own_zone, watchers, watching))
 

@@ -9,11 +9,10 @@ import json
 from typing import List, Optional, Sequence, Tuple
 
 from domain.history import Calendar, DayCell, Mark
-from chat.texts import history_summary, history_title
+from chat.texts import DAY_CHARACTERS, history_summary, history_title
 
 GREEN = "#06C755"
 GREY = "#999999"
-WEEKDAYS = "月火水木金土日"  # date.weekday() order
 SATURDAY, SUNDAY = 5, 6
 
 # mark -> (symbol, its colour, the cell's background or None)
@@ -107,7 +106,7 @@ def _size(contents: dict) -> int:
 def _weekday(cell: DayCell) -> dict:
     weekday = cell.day.weekday()
     color = {SATURDAY: "#3B82F6", SUNDAY: "#EF4444"}.get(weekday, GREY)
-    return _text(WEEKDAYS[weekday], size="xxs", align="center", color=color, flex=1)
+    return _text(DAY_CHARACTERS[weekday], size="xxs", align="center", color=color, flex=1)
 
 
 def _day(cell: DayCell) -> dict:

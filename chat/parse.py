@@ -20,6 +20,7 @@ from typing import Optional, Tuple
 
 from domain.days import DayWords, weekday_mask
 from domain.rounds import Time
+from chat.texts import DAY_CHARACTERS
 from domain.wallclock import zone_name
 
 
@@ -156,13 +157,13 @@ _NAME_REMOVAL = re.compile(r"(?P<time>.+?)の(?:薬の)?名前(?:を|は)?\s*(?:
 # {time}の薬は{name}: the name is the rest of the message.
 _NAMING = re.compile(r"\s*(?P<time>.+?)の薬は\s*(?P<name>.*?)\s*")
 # Day words before the times: 月水金, 毎週月曜, 月曜と木曜の, 土・日曜日, 1日おき, 隔日, 毎日.
-_WEEKDAY = "月火水木金土日"
 _DAY_WORDS = re.compile(
     rf"(?:{ADD_WORD})?\s*(?:(?P<every_other>1日おき|隔日)|(?P<every_day>毎日)"
-    rf"|(?:毎週)?\s*(?P<weekdays>[{_WEEKDAY}](?:曜日|曜)?(?:\s*[・、と]?\s*[{_WEEKDAY}](?:曜日|曜)?)*))"
+    rf"|(?:毎週)?\s*(?P<weekdays>[{DAY_CHARACTERS}](?:曜日|曜)?"
+    rf"(?:\s*[・、と]?\s*[{DAY_CHARACTERS}](?:曜日|曜)?)*))"
     r"\s*の?\s*"
 )
-_ONE_WEEKDAY = re.compile(rf"([{_WEEKDAY}])(?:曜日|曜)?")
+_ONE_DAY = re.compile(rf"([{DAY_CHARACTERS}])(?:曜日|曜)?")
 # What may stand around the times of a message that is only a schedule (毎 of 毎朝, 毎晩:
 # the time takes its 朝, 晩), with at most one ending word.
 _ONLY_SCHEDULE = re.compile(
@@ -211,14 +212,9 @@ def parse(text: str) -> Intent:
 def _naming(text: str):
     """Naming (or BadTime for an impossible time), when `text` names a time's medicine."""
     named = _NAMING.fullmatch(text)
-    if named is None:
-        return None
-    time = _TIME.fullmatch(named["time"].strip())
-    if time is None:
-        return None
-    hour_minute = _to_time(time)
-    if hour_minute is None:
-        return BadTime()
+    hour_minute = None if named is None else _time_in(named["time"])
+    if hour_minute is None or isinstance(hour_minute, BadTime):
+        return hour_minute
     name = named["name"]
     if not name or _NOT_A_NAME.search(name):
         return None  # 8時の薬は飲んだ, 8時の薬は?: an answer or a question, not a name
@@ -236,13 +232,18 @@ def _only_schedule(text: str, matches, days: Optional[DayWords]) -> bool:
 def _name_removal(text: str):
     """Naming(time, None) when `text` asks for a time's name to go."""
     removal = _NAME_REMOVAL.match(text)
-    if removal is None:
-        return None
-    time = _TIME.fullmatch(removal["time"].strip())
+    hour_minute = None if removal is None else _time_in(removal["time"])
+    if hour_minute is None or isinstance(hour_minute, BadTime):
+        return hour_minute
+    return Naming(hour_minute, None)
+
+
+def _time_in(text: str):
+    """The time `text` is, BadTime when it cannot exist, None when it is not a time."""
+    time = _TIME.fullmatch(text.strip())
     if time is None:
         return None
-    hour_minute = _to_time(time)
-    return BadTime() if hour_minute is None else Naming(hour_minute, None)
+    return _to_time(time) or BadTime()
 
 
 def _day_words(prefix: str) -> Optional[DayWords]:
@@ -254,10 +255,8 @@ def _day_words(prefix: str) -> Optional[DayWords]:
         return DayWords(every_other=True)
     if words["every_day"]:
         return DayWords()
-    if words["weekdays"]:
-        return DayWords(weekdays=weekday_mask(
-            _WEEKDAY.index(day) for day in _ONE_WEEKDAY.findall(words["weekdays"])))
-    return None
+    return DayWords(weekdays=weekday_mask(
+        DAY_CHARACTERS.index(day) for day in _ONE_DAY.findall(words["weekdays"])))
 
 
 def _to_time(match: re.Match[str]):

@@ -125,9 +125,15 @@ def rezone(doses: Sequence[Dose], now: float, tz) -> Tuple[Dose, ...]:
     """The doses in a new zone: each next first ask at its wall-clock time there. An open
     round goes on asking; a paused dose (no due time) stays paused. The doses' own
     one-round-a-day rule keeps a day's round from being asked twice."""
-    return tuple(dose._replace(due=next_first_ask(dose, tz, now))
-                 if dose.due is not None and not dose.is_open else dose
-                 for dose in doses)
+    return tuple(_next_round_set(dose, tz, now) for dose in doses)
+
+
+def _next_round_set(dose: Dose, tz, now: float) -> Dose:
+    """`dose` waiting for its next first ask by its (new) zone and days, unless paused (no
+    due time) or its round is open (it goes on)."""
+    if dose.due is None or dose.is_open:
+        return dose
+    return dose._replace(due=next_first_ask(dose, tz, now))
 
 
 def _with_days(dose: Dose, words: Optional[DayWords], now: float, tz) -> Dose:
@@ -138,10 +144,7 @@ def _with_days(dose: Dose, words: Optional[DayWords], now: float, tz) -> Dose:
     days = days_for(words, dose.hour, dose.minute, tz, now)
     if days == dose.days or (dose.days.every_other_from and words.every_other):
         return dose  # every other day already: keep its rhythm
-    dose = dose._replace(days=days)
-    if dose.due is not None and not dose.is_open:
-        dose = dose._replace(due=next_first_ask(dose, tz, now))
-    return dose
+    return _next_round_set(dose._replace(days=days), tz, now)
 
 
 def _distinct(times: Iterable[Time]) -> List[Time]:
