@@ -14,7 +14,7 @@ import json
 import logging
 import socket
 
-from bottle import Bottle, HTTPResponse, request, response
+from bottle import Bottle, request, response
 
 import logsafe
 from edge import Callback, plain

@@ -46,6 +46,7 @@ from bench.webhooks import (
 )
 from chat import texts
 from storage import keys
+from storage.redis_server import wait_until
 
 
 def seed(client, users, first_due_within):
@@ -247,9 +248,7 @@ def answer_tally(answers, pushes, replies):
     no reply, an ask of the round reached the user after the answer was answered 200, or no
     server ever answered it 200. Each lost answer counts once, for the first of these."""
     replied = {token: text for token, text, _ in replies}
-    asked = collections.defaultdict(list)   # (user, button) -> when each ask of it arrived
-    for to, _, arrived, button in pushes:
-        asked[(to, button)].append(arrived)
+    asked = _asks_by_round(pushes)
     lost, wrong = collections.Counter(), collections.Counter()
     for answer in answers:
         reply = replied.get(answer.token)
@@ -260,7 +259,7 @@ def answer_tally(answers, pushes, replies):
             lost["never answered 200"] += 1
         elif reply is None:
             lost["no reply"] += 1
-        elif any(at > answer.answered for at in asked[(answer.user, answer.button)]):
+        elif _reasked_after(answer, asked):
             lost["re-asked after its 200"] += 1
     return lost, wrong
 
@@ -269,13 +268,23 @@ def redelivered_past_a_reask(answers, pushes, replies):
     """Answers re-asked after their 200 whose first delivery was refused: the user answered
     before the next ask was due, but LINE's redeliveries reached a server after it."""
     replied = {token for token, _, _ in replies}
+    asked = _asks_by_round(pushes)
+    return sum(1 for answer in answers
+               if answer.deliveries > 1 and answer.answered is not None
+               and answer.token in replied and _reasked_after(answer, asked))
+
+
+def _asks_by_round(pushes):
+    """(user, the round's 飲んだ! button) -> when each ask of that round reached the user."""
     asked = collections.defaultdict(list)
     for to, _, arrived, button in pushes:
         asked[(to, button)].append(arrived)
-    return sum(1 for answer in answers
-               if answer.deliveries > 1 and answer.answered is not None
-               and answer.token in replied
-               and any(at > answer.answered for at in asked[(answer.user, answer.button)]))
+    return asked
+
+
+def _reasked_after(answer, asked) -> bool:
+    """An ask of the answer's round reached the user after the answer was answered 200."""
+    return any(at > answer.answered for at in asked[(answer.user, answer.button)])
 
 
 def report_answers(answerers, pushes, replies, answering):
@@ -392,24 +401,12 @@ def fail_over(cluster, first_due, reasks, interval):
     master = cluster.master_serving(slot)
     killed = time.monotonic()
     cluster.kill(master)
-    _until(lambda: cluster.master_serving(slot) not in (None, master), 60)
+    wait_until("the replica to take over",
+               lambda: cluster.master_serving(slot) not in (None, master), 60)
     took_over = time.monotonic() - killed
     cluster.restart(master)
-    _until(cluster.healthy, 60)
+    wait_until("the old master to rejoin as a replica", cluster.healthy, 60)
     return master.port, took_over
-
-
-def _until(ready, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if ready():
-                return
-        except Exception:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the cluster did not recover in time")
-        time.sleep(0.05)
 
 
 def _kill_and_count(redis_server, standin, first_due, answering, plan, interval, reasks,

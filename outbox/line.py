@@ -144,8 +144,9 @@ class LineOutbox:
         give_up_at = self._clock() + self._deadline
         failures = rate_limited = 0
         timeout = self._timeout
+        payload = dumps(body)  # once, whatever the tries
         while True:
-            result, retry = self._send_once(path, pacing, body, retry_key, timeout,
+            result, retry = self._send_once(path, pacing, body, payload, retry_key, timeout,
                                             failures + rate_limited + 1)
             if result is not None:
                 return result
@@ -166,12 +167,12 @@ class LineOutbox:
             self._sleep(delay)
             timeout = min(self._timeout, left)
 
-    def _send_once(self, path, pacing, body, retry_key, timeout, attempt):
-        """(result, None) when final; (None, _TRANSIENT or _RATE_LIMITED) to try again."""
+    def _send_once(self, path, pacing, body, payload, retry_key, timeout, attempt):
+        """(result, None) when final; (None, _TRANSIENT or _RATE_LIMITED) to try again.
+        `payload`: `body` as written (`body` itself: for the log line)."""
         limiter, window = pacing
         limiter.take()
         with self._slots:
-            payload = dumps(body)
             window.wait_turn()
             self.in_flight += 1
             started = self._clock()

@@ -155,9 +155,8 @@ class SharedPace:
         return bool(self.first.waiting or self.second.waiting)
 
     def _whose_turn(self):
-        """The lane whose turn it is, among those with a caller still waiting (or None)."""
-        if not self._anyone_waiting():
-            return None
+        """The lane whose turn it is, among those with a caller still waiting (`_hand_out` has
+        just dropped the given-up places and found someone)."""
         if self.first.waiting and (not self.second.waiting
                                    or self._first_in_a_row < self.first_turns):
             self._first_in_a_row += 1

@@ -159,15 +159,16 @@ class LocalCluster:
         with self.client(self.nodes[0]) as first:
             for node in self.nodes[1:]:
                 first.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
-        _until(deadline, "every node knows the others",
-               lambda: all(self._known(node) == len(self.nodes) for node in self.nodes))
+        wait_until("the local Redis Cluster to come up: every node knows the others",
+                   lambda: all(self._known(node) == len(self.nodes) for node in self.nodes),
+                   deadline - time.monotonic())
         for master, replica in zip(masters, replicas):
             with self.client(master) as client:
                 master_id = client.execute_command("CLUSTER", "MYID")
             with self.client(replica) as client:
                 client.execute_command("CLUSTER", "REPLICATE", master_id)
-        _until(deadline, "cluster_state:ok with a replica in sync for every master",
-               self.healthy)
+        wait_until("the local Redis Cluster to come up: cluster_state:ok with a replica in sync "
+                   "for every master", self.healthy, deadline - time.monotonic())
 
     def _known(self, node):
         with self.client(node) as client:
@@ -245,10 +246,14 @@ class LocalCluster:
         self.stop()
 
 
-def _until(deadline, what, ready):
+def wait_until(what: str, ready, timeout: float) -> None:
+    """Look at `ready()` every 50 ms (a Redis error counts as not yet) until it is true;
+    RuntimeError after `timeout` seconds. For a local server's own state (a failover, a
+    cluster coming up), which nothing announces."""
+    deadline = time.monotonic() + timeout
     while not _answers(ready):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the local Redis Cluster did not come up: {what}")
+            raise RuntimeError(f"gave up waiting for {what}")
         time.sleep(0.05)
 
 

@@ -2,10 +2,10 @@
 together, one request per shard and ask; a master killed mid-round, its replica taking over,
 and the round going on with nothing asked twice."""
 import logging
-import time
 
 import pytest
 
+from storage.redis_server import wait_until
 from tests.support import new_user_id
 
 
@@ -37,8 +37,8 @@ def test_a_master_killed_mid_round_hands_over_to_its_replica_and_nothing_is_aske
     caplog.set_level(logging.WARNING, logger="storage.store")
     try:
         bot.advance(minutes=10)                    # re-ask 1 falls due during the failover
-        _until(lambda: redis_cluster.master_serving(keyslot) not in (None, master),
-               "the replica took over")
+        wait_until("the replica to take over",
+                   lambda: redis_cluster.master_serving(keyslot) not in (None, master), 30)
         for _ in range(30):                        # retried every second until it is back
             if bot.pushed_texts(user_id) == ["飲んだ?", "飲んだ??"]:
                 break
@@ -53,21 +53,9 @@ def test_a_master_killed_mid_round_hands_over_to_its_replica_and_nothing_is_aske
         assert 1 <= sum(line.startswith("Redis unavailable") for line in lines) <= 2
     finally:
         redis_cluster.restart(master)              # back, as the new master's replica
-        _until(redis_cluster.healthy, "the old master rejoined as a replica")
+        wait_until("the old master to rejoin as a replica", redis_cluster.healthy, 30)
 
 
-def _until(ready, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not _answers(ready):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-
-
-def _answers(ready):
-    try:
-        return ready()
-    except Exception:
-        return False
 
 
 def test_a_start_on_a_cluster_node_without_redis_cluster_is_refused(redis_cluster, capsys):
