@@ -215,6 +215,7 @@ def serve(standin: StandIn, host: str = "127.0.0.1", port: int = 0):
 
     # Each push sets the event the long polls wait on and puts a fresh one in its place.
     pushed = [Event()]
+    standin.poll_waiting = Event()  # set once a long poll waits (a test knows it is parked)
 
     def wake_long_polls():
         pushed[0].set()
@@ -223,6 +224,7 @@ def serve(standin: StandIn, host: str = "127.0.0.1", port: int = 0):
     def wait_for_a_push(body):
         options = json.loads(body or b"{}")
         if len(standin.pushes) <= options.get("since", 0):
+            standin.poll_waiting.set()
             pushed[0].wait(min(float(options.get("wait", 0)), 30.0))
 
     standin.on_push = wake_long_polls

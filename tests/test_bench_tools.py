@@ -321,7 +321,7 @@ def test_a_long_poll_for_pushes_returns_when_one_arrives():
     try:
         poll = gevent.spawn(procs.http_json, port, "POST", "/_bench/pushes",
                             {"since": 0, "wait": 10})
-        gevent.idle()                      # the poll is waiting in the stand-in
+        assert standin.poll_waiting.wait(5)   # the poll is waiting in the stand-in
         assert not poll.ready()
         standin.handle("POST", PUSH_PATH, AUTH, push_body(), 2.0)
         assert poll.get(timeout=5) == (200, {"pushes": [["U1", "飲んだ?", 2.0, None]]})
